@@ -1,0 +1,42 @@
+"""featurekit: ship scikit-learn models without training-serving skew."""
+
+from ._version import __version__
+from .errors import (
+    ArtifactError,
+    ContractError,
+    ExportError,
+    FeaturekitError,
+    ParityError,
+    SpecError,
+)
+from .spec import Categorical, FeatureSet, Numeric
+
+
+def __getattr__(name: str):  # training-side names load lazily: serving never pays for them
+    if name == "make_pipeline":
+        from .pipeline import make_pipeline
+
+        return make_pipeline
+    if name in ("export", "load", "Artifact"):
+        from . import export as _export
+
+        return getattr(_export, name)
+    raise AttributeError(f"module 'featurekit' has no attribute {name!r}")
+
+
+__all__ = [
+    "Artifact",
+    "ArtifactError",
+    "Categorical",
+    "ContractError",
+    "ExportError",
+    "FeatureSet",
+    "FeaturekitError",
+    "Numeric",
+    "ParityError",
+    "SpecError",
+    "__version__",
+    "export",
+    "load",
+    "make_pipeline",
+]

@@ -1,0 +1,296 @@
+"""Turn raw records into the typed columns the model sees, identically in training and serving.
+
+This is the single place where input values are interpreted. The scikit-learn pipeline
+(`featurekit.pipeline.Inputs`), the parity certificate and `serving.Predictor` all call
+`Columns.coerce`, so no runtime can read a value differently from another.
+
+Rules
+-----
+- A numeric column takes ints and floats. bools and strings (even ``"3.5"``) are
+  rejected, never parsed.
+- A categorical column takes strings. Numbers and bools are rejected.
+- None, NaN, ``pd.NA`` and ``NaT`` are missing. A missing string becomes `MISSING`,
+  a sentinel the graph's imputer recognises: onnxruntime would otherwise read None
+  in a string tensor as an ordinary unknown category.
+- ±inf is rejected; NaN only where the declaration accepts missing values.
+
+This module belongs to the light core and imports no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ContractError
+from .spec import Categorical, FeatureSet, Numeric
+
+__all__ = ["MISSING", "Columns"]
+
+#: What a missing categorical value becomes, in both runtimes.
+MISSING = "\x00featurekit:missing"
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+_ABSENT = object()
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(math.isnan(value))
+    # pd.NA and pd.NaT: compare by type name so this module need not import pandas
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+@dataclass
+class _Failures:
+    """Collects every failure, then raises once."""
+
+    rows: list[tuple[str, str, Any, Any]] = field(default_factory=list)
+
+    def add(self, column: str, check: str, case: Any, index: Any) -> None:
+        self.rows.append((column, check, case, index))
+
+    def raise_if_any(self, name: str, version: int, n_rows: int) -> None:
+        if not self.rows:
+            return
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows, columns=["column", "check", "failure_case", "index"])
+        bad_rows = {r[3] for r in self.rows if r[3] is not None}
+        parts = []
+        for column, check, case, index in self.rows[:5]:
+            where = "" if index is None else f" (row {index!r})"
+            parts.append(f"{column!r} {check} failed for {case!r}{where}")
+        more = f"; and {len(self.rows) - 5} more" if len(self.rows) > 5 else ""
+        head = (
+            f"{len(bad_rows)} of {n_rows} rows failed"
+            if bad_rows
+            else "The input failed"
+        )
+        raise ContractError(
+            f"{head} the contract of {name!r} v{version}: {'; '.join(parts)}{more}.",
+            table,
+        )
+
+
+@dataclass
+class Columns:
+    """How each raw column is read: its type, nullability, bounds and known categories.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        The declarations.
+    categories : dict of str to list of str, optional
+        Fitted categories of the columns whose unknown policy is "error". A value
+        outside them is rejected. Left empty while fitting.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> cols = Columns(fk.FeatureSet("demo", [fk.Numeric("age"), fk.Categorical("c")]))
+    >>> feeds, n = cols.coerce({"age": 31, "c": "a"})
+    >>> feeds["age"], feeds["c"]
+    (array([[31.]]), array([['a']], dtype=object))
+    """
+
+    features: FeatureSet
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._sets = {k: frozenset(v) for k, v in self.categories.items()}
+
+    def onnx_type(self, feature: Numeric | Categorical) -> str:
+        """The element type of the graph input for `feature`."""
+        if isinstance(feature, Categorical):
+            return "string"
+        if feature.dtype == "int" and not feature.accepts_missing:
+            return "int64"
+        return "double"
+
+    # -- entry point ----------------------------------------------------------------
+    def coerce(self, data: Any, *, check_categories: bool = True) -> tuple[dict[str, np.ndarray], int]:
+        """Read `data` into one ``(n, 1)`` array per declared column.
+
+        Parameters
+        ----------
+        data : DataFrame, list of dict, or dict
+            The records. Extra columns are ignored.
+        check_categories : bool
+            Reject categories outside the fitted ones where the policy is "error".
+
+        Returns
+        -------
+        feeds : dict of str to ndarray
+            The graph inputs, keyed by column name.
+        n_rows : int
+
+        Raises
+        ------
+        ContractError
+            With every failure in ``.failures``.
+        """
+        columns, index, n_rows = _split(data, self.features.columns)
+        failures = _Failures()
+        feeds: dict[str, np.ndarray] = {}
+        for feature in self.features.features:
+            values = columns.get(feature.name, _ABSENT)
+            if values is _ABSENT:
+                failures.add(feature.name, "column_in_dataframe", feature.name, None)
+                continue
+            if isinstance(feature, Numeric):
+                feeds[feature.name] = self._numeric(feature, values, index, failures)
+            else:
+                feeds[feature.name] = self._categorical(
+                    feature, values, index, failures, check_categories
+                )
+        failures.raise_if_any(self.features.name, self.features.version, n_rows)
+        return feeds, n_rows
+
+    # -- per kind -------------------------------------------------------------------
+    def _numeric(
+        self, feature: Numeric, values: Any, index: Sequence[Any], failures: _Failures
+    ) -> np.ndarray:
+        name = feature.name
+        arr = _numeric_array(values)
+        if arr is None:  # some values are not numbers: find them one by one
+            out = np.empty(len(values), dtype=np.float64)
+            for i, v in enumerate(values):
+                if _is_missing(v):
+                    out[i] = np.nan
+                elif isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER_TYPES):
+                    failures.add(name, f"dtype('{feature.dtype}')", v, index[i])
+                    out[i] = np.nan
+                else:
+                    out[i] = float(v)
+            arr = out
+            typed_ok = False
+        else:
+            typed_ok = True
+        nan = np.isnan(arr)
+        if typed_ok and nan.any() and not feature.accepts_missing:
+            for i in np.flatnonzero(nan):
+                failures.add(name, "not_nullable", None, index[i])
+        elif not typed_ok and not feature.accepts_missing:
+            for i in np.flatnonzero(nan):
+                if _is_missing(values[i]):
+                    failures.add(name, "not_nullable", None, index[i])
+        with np.errstate(invalid="ignore"):
+            inf = np.isinf(arr)
+            if inf.any():
+                for i in np.flatnonzero(inf):
+                    failures.add(name, "finite", float(arr[i]), index[i])
+            if feature.bounds is not None:
+                lo, hi = feature.bounds
+                out_of = np.zeros(arr.shape, dtype=bool)
+                if lo is not None:
+                    out_of |= arr < lo
+                if hi is not None:
+                    out_of |= arr > hi
+                out_of &= ~inf
+                for i in np.flatnonzero(out_of):
+                    failures.add(name, f"in_range({lo}, {hi})", _plain(arr[i]), index[i])
+            if feature.dtype == "int":
+                frac = ~nan & ~inf & (arr != np.floor(arr))
+                for i in np.flatnonzero(frac):
+                    failures.add(name, "dtype('int')", _plain(arr[i]), index[i])
+        if self.onnx_type(feature) == "int64":
+            return arr.astype(np.int64, copy=False).reshape(-1, 1) if not (nan.any() or inf.any()) else arr.reshape(-1, 1)
+        return arr.reshape(-1, 1)
+
+    def _categorical(
+        self,
+        feature: Categorical,
+        values: Any,
+        index: Sequence[Any],
+        failures: _Failures,
+        check_categories: bool,
+    ) -> np.ndarray:
+        name = feature.name
+        out = np.empty((len(values), 1), dtype=object)
+        known = self._sets.get(name) if check_categories and feature.unknown == "error" else None
+        for i, v in enumerate(values):
+            if type(v) is str or isinstance(v, str):
+                if known is not None and v not in known:
+                    failures.add(name, "isin(categories)", v, index[i])
+                out[i, 0] = str(v)
+            elif _is_missing(v):
+                if not feature.accepts_missing:
+                    failures.add(name, "not_nullable", None, index[i])
+                out[i, 0] = MISSING
+            else:
+                failures.add(name, "dtype('str')", v, index[i])
+                out[i, 0] = MISSING
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numeric_array(values: Any) -> np.ndarray | None:
+    """A float64 view of `values` when every value is a number or NaN, else None."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "iuf":
+            return values.astype(np.float64, copy=False)
+        if values.dtype.kind != "O":
+            return None
+        values = values.tolist()
+    for v in values:
+        t = type(v)
+        if t is not float and t is not int and not (
+            isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
+        ):
+            if v is None or t is bool:
+                return None
+            return None
+    return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
+
+
+def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Sequence[Any], int]:
+    """Return (columns by name, row labels, row count) for any accepted input shape."""
+    if isinstance(data, Mapping):
+        data = [data]
+    if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame
+        cols: dict[str, Any] = {}
+        present = set(data.columns)
+        for name in wanted:
+            if name in present:
+                cols[name] = _frame_column(data[name])
+        return cols, list(data.index), len(data)
+    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        n = len(data)
+        for i, rec in enumerate(data):
+            if not isinstance(rec, Mapping):
+                raise ContractError(
+                    f"Record {i} is a {type(rec).__name__}, not a mapping of column "
+                    "to value; send a dict per row.",
+                )
+        cols = {}
+        for name in wanted:
+            column = [rec.get(name, _ABSENT) for rec in data]
+            if n and all(v is _ABSENT for v in column):
+                continue
+            cols[name] = [None if v is _ABSENT else v for v in column]
+        return cols, range(n), n
+    raise ContractError(
+        f"Cannot read records from a {type(data).__name__}; pass a pandas DataFrame, "
+        "a list of dicts or a dict."
+    )
+
+
+def _frame_column(series: Any) -> Any:
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "O")
+    if kind in "iuf" and getattr(dtype, "na_value", None) is None:
+        return series.to_numpy()
+    if kind in "iuf":  # pandas nullable Int64 / Float64
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "b" and getattr(dtype, "na_value", None) is None:
+        return series.to_numpy(dtype=object)
+    return series.to_numpy(dtype=object)

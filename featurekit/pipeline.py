@@ -1,0 +1,199 @@
+"""Build the scikit-learn Pipeline a FeatureSet declares: inputs, per-feature transforms, model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from .errors import SpecError
+from .inputs import MISSING, Columns
+from .spec import Categorical, FeatureSet, Numeric
+from .transformers import CategoryFolder, Clip, Log1p
+
+__all__ = ["Inputs", "make_pipeline"]
+
+_SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+
+
+class Inputs(TransformerMixin, BaseEstimator):
+    """Read raw records into typed columns, exactly as serving will read them.
+
+    Numeric columns become float64 with NaN for missing; categorical columns become
+    strings with `featurekit.inputs.MISSING` for missing. Values the contract would
+    reject (strings in numeric columns, values outside hard bounds) raise
+    `ContractError` here too, so training never sees what serving would refuse.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        The declarations.
+    """
+
+    def __init__(self, features: FeatureSet) -> None:
+        self.features = features
+
+    def fit(self, X: Any, y: Any = None) -> Inputs:
+        if not isinstance(self.features, FeatureSet):
+            raise SpecError(f"Inputs needs a FeatureSet, got {self.features!r}.")
+        self._read(X)
+        self.feature_names_in_ = np.array(self.features.columns, dtype=object)
+        self.n_features_in_ = len(self.features.columns)
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self, "n_features_in_")
+        return self._read(X)
+
+    def _read(self, X: Any) -> pd.DataFrame:
+        feeds, n = Columns(self.features).coerce(X, check_categories=False)
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(n)
+        data = {}
+        for feature in self.features.features:
+            col = feeds[feature.name][:, 0]
+            data[feature.name] = col.astype(np.float64) if isinstance(feature, Numeric) else col
+        return pd.DataFrame(data, index=index, columns=self.features.columns)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        return np.array(self.features.columns, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = True
+        return tags
+
+
+def _numeric_steps(f: Numeric) -> list[tuple[str, Any]]:
+    steps: list[tuple[str, Any]] = []
+    if f.impute is not None:
+        if isinstance(f.impute, str):
+            steps.append(("impute", SimpleImputer(strategy=f.impute)))
+        else:
+            steps.append(("impute", SimpleImputer(strategy="constant", fill_value=f.impute)))
+    if f.clip is not None:
+        steps.append(("clip", Clip(*f.clip)))
+    if f.log1p:
+        steps.append(("log1p", Log1p()))
+    if f.scale is not None:
+        steps.append(("scale", _SCALERS[f.scale]()))
+    return steps
+
+
+def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
+    steps: list[tuple[str, Any]] = []
+    if f.impute == "most_frequent":
+        steps.append(
+            ("impute", SimpleImputer(missing_values=MISSING, strategy="most_frequent"))
+        )
+    elif f.impute is not None:
+        steps.append(
+            (
+                "impute",
+                SimpleImputer(missing_values=MISSING, strategy="constant", fill_value=f.impute),
+            )
+        )
+    if f.folds:
+        steps.append(
+            (
+                "fold",
+                CategoryFolder(
+                    min_frequency=f.min_frequency,
+                    max_categories=f.max_categories,
+                    fold_unseen=f.unknown == "other",
+                ),
+            )
+        )
+    lenient = f.unknown != "error"
+    if f.encode == "onehot":
+        steps.append(
+            (
+                "encode",
+                OneHotEncoder(
+                    handle_unknown="ignore" if lenient else "error",
+                    sparse_output=False,
+                    dtype=np.float64,
+                ),
+            )
+        )
+    else:
+        steps.append(
+            (
+                "encode",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value" if lenient else "error",
+                    unknown_value=-1 if lenient else None,
+                    dtype=np.float64,
+                ),
+            )
+        )
+    return steps
+
+
+def make_column_transformer(features: FeatureSet) -> ColumnTransformer:
+    """The per-feature transforms as one ColumnTransformer, in declaration order."""
+    parts: list[tuple[str, Any, list[str]]] = []
+    for f in features.features:
+        steps = _numeric_steps(f) if isinstance(f, Numeric) else _categorical_steps(f)
+        parts.append((f.name, Pipeline(steps) if steps else "passthrough", [f.name]))
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
+
+
+def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:
+    """Return a scikit-learn Pipeline: read inputs, transform each feature, then `model`.
+
+    The result is an ordinary `sklearn.pipeline.Pipeline` with the steps ``inputs``,
+    ``features`` and ``model``. It takes raw pandas DataFrames (or lists of dicts) and
+    works with `clone`, `GridSearchCV` (``model__C``, ...) and `cross_val_score`.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        The declarations.
+    model : estimator
+        Any scikit-learn classifier or regressor; `featurekit.export` decides whether
+        it can be exported with parity.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import featurekit as fk
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> fs = fk.FeatureSet("demo", [fk.Numeric("x", scale="standard"),
+    ...                             fk.Categorical("c", unknown="ignore")])
+    >>> df = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "c": ["a", "b", "a", "b"]})
+    >>> pipe = fk.make_pipeline(fs, LogisticRegression()).fit(df, [0, 0, 1, 1])
+    >>> pipe.predict(pd.DataFrame({"x": [3.0], "c": ["zz"]})).tolist()
+    [1]
+    """
+    if not isinstance(features, FeatureSet):
+        raise SpecError(
+            f"make_pipeline needs a FeatureSet as first argument, got {type(features).__name__}."
+        )
+    if not (hasattr(model, "fit") and hasattr(model, "predict")):
+        raise SpecError(
+            f"make_pipeline needs a scikit-learn estimator with fit and predict, got {model!r}."
+        )
+    return Pipeline(
+        [
+            ("inputs", Inputs(features)),
+            ("features", make_column_transformer(features)),
+            ("model", model),
+        ]
+    )

@@ -1,0 +1,420 @@
+"""Declare features once: `Numeric`, `Categorical` and the `FeatureSet` that holds them.
+
+Declarations are plain, immutable data. They validate themselves when they are created,
+so a mistake surfaces where it was written, and they round-trip through JSON and YAML.
+This module is part of the light core: serving imports it, so it must not import
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+from .errors import SpecError
+
+__all__ = ["Categorical", "Feature", "FeatureSet", "Numeric"]
+
+Bound = tuple[float | None, float | None]
+_SCALES = ("standard", "minmax", "robust")
+_NUM_IMPUTES = ("mean", "median")
+_ENCODES = ("onehot", "ordinal")
+_UNKNOWNS = ("error", "ignore", "other")
+
+
+def _choice(owner: str, option: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise SpecError(
+            f"{owner}: {option}={value!r} is not supported; "
+            f"use one of {', '.join(repr(a) for a in allowed)}."
+        )
+
+
+def _finite_or_none(owner: str, option: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(f"{owner}: {option} ends must be numbers or None, got {value!r}.")
+    if math.isnan(value):
+        raise SpecError(f"{owner}: {option} ends must not be NaN; use None for open.")
+    return float(value) if isinstance(value, float) else value
+
+
+def _interval(owner: str, option: str, value: Any) -> Bound | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise SpecError(
+            f"{owner}: {option} must be a pair (lo, hi) with None for an open end, "
+            f"got {value!r}."
+        )
+    lo = _finite_or_none(owner, option, value[0])
+    hi = _finite_or_none(owner, option, value[1])
+    if lo is not None and hi is not None and lo > hi:
+        raise SpecError(f"{owner}: {option}=({lo!r}, {hi!r}) has lo > hi; swap them.")
+    if lo is None and hi is None:
+        raise SpecError(f"{owner}: {option}=(None, None) does nothing; drop it.")
+    return (lo, hi)
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"{kind} needs a non-empty column name, got {name!r}.")
+
+
+class _Feature:
+    """Shared behaviour of the feature declarations."""
+
+    kind: ClassVar[str]
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the declaration as plain JSON-able data, defaults omitted."""
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if field.name != "name" and value != field.default:
+                out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def __repr__(self) -> str:
+        args = [repr(self.name)]
+        for key, value in self.to_dict().items():
+            if key not in ("kind", "name"):
+                args.append(f"{key}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Numeric(_Feature):
+    """A numeric input column and the transforms fitted on it.
+
+    The transforms run in this order: ``impute``, ``clip``, ``log1p``, ``scale``.
+
+    Parameters
+    ----------
+    name : str
+        The raw input column.
+    dtype : {"float", "int"}
+        What the contract accepts. Integers are always accepted for a float column.
+    impute : {None, "mean", "median"} or number
+        How missing values are filled. With an imputer the column is nullable.
+    scale : {None, "standard", "minmax", "robust"}
+        Scaling fitted on the training data.
+    clip : (lo, hi), optional
+        Clip values into this range before scaling; either end may be None.
+    log1p : bool
+        Apply ``log(1 + x)`` after clipping. Values must stay above -1, so declare
+        a lower ``clip`` or ``bounds`` above -1.
+    bounds : (lo, hi), optional
+        Hard contract bounds: a value outside them is rejected at serving time.
+    nullable : bool, optional
+        Whether missing values are accepted. Defaults to True exactly when
+        ``impute`` is set.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Numeric("income", impute="median", scale="standard", clip=(0, None))
+    Numeric('income', impute='median', scale='standard', clip=[0, None])
+    """
+
+    kind: ClassVar[str] = "numeric"
+    name: str
+    dtype: Literal["float", "int"] = "float"
+    impute: str | float | None = None
+    scale: str | None = None
+    clip: Bound | None = None
+    log1p: bool = False
+    bounds: Bound | None = None
+    nullable: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("Numeric", self.name)
+        owner = f"Numeric({self.name!r})"
+        _choice(owner, "dtype", self.dtype, ("float", "int"))
+        if isinstance(self.impute, str):
+            _choice(owner, "impute", self.impute, _NUM_IMPUTES)
+        elif self.impute is not None:
+            value = _finite_or_none(owner, "impute", self.impute)
+            if value is None or math.isinf(value):
+                raise SpecError(f"{owner}: impute={self.impute!r} must be finite.")
+        _choice(owner, "scale", self.scale, (None, *_SCALES))
+        object.__setattr__(self, "clip", _interval(owner, "clip", self.clip))
+        object.__setattr__(self, "bounds", _interval(owner, "bounds", self.bounds))
+        if not isinstance(self.log1p, bool):
+            raise SpecError(f"{owner}: log1p must be True or False, got {self.log1p!r}.")
+        if self.nullable is not None and not isinstance(self.nullable, bool):
+            raise SpecError(f"{owner}: nullable must be a bool, got {self.nullable!r}.")
+        if self.log1p and self.lower_domain() is None:
+            raise SpecError(
+                f"{owner}: log1p needs values above -1, but nothing keeps them there; "
+                "add clip=(0, None) or bounds=(0, None)."
+            )
+        if self.bounds and self.clip:
+            lo, hi = self.bounds
+            clo, chi = self.clip
+            if (lo is not None and chi is not None and chi < lo) or (
+                hi is not None and clo is not None and clo > hi
+            ):
+                raise SpecError(
+                    f"{owner}: clip={list(self.clip)!r} lies outside "
+                    f"bounds={list(self.bounds)!r}; every value would be clipped "
+                    "to a constant. Fix one of them."
+                )
+
+    @property
+    def accepts_missing(self) -> bool:
+        """Whether the contract lets a missing value through."""
+        return self.impute is not None if self.nullable is None else self.nullable
+
+    def lower_domain(self) -> float | None:
+        """The lowest value log1p can see, or None when nothing bounds it above -1."""
+        for interval in (self.clip, self.bounds):
+            if interval is not None and interval[0] is not None and interval[0] > -1:
+                return interval[0]
+        return None
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Categorical(_Feature):
+    """A string input column, imputed, folded and encoded.
+
+    Parameters
+    ----------
+    name : str
+        The raw input column.
+    impute : None, "most_frequent" or str
+        How missing values are filled; any other string is a constant.
+    encode : {"onehot", "ordinal"}
+        One column per category, or one integer code.
+    unknown : {"error", "ignore", "other"}
+        A category not seen in training is rejected ("error"), encoded as all
+        zeros or code -1 ("ignore"), or put in the "other" bucket ("other").
+    min_frequency : int or float, optional
+        Categories seen fewer times (or less than this fraction) fold into "other".
+    max_categories : int, optional
+        Keep at most this many categories, counting "other"; the rest fold into it.
+    nullable : bool, optional
+        Whether missing values are accepted. Defaults to True exactly when
+        ``impute`` is set. Without an imputer, missing becomes its own category.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Categorical("channel", impute="missing", unknown="other")
+    Categorical('channel', impute='missing', unknown='other')
+    """
+
+    kind: ClassVar[str] = "categorical"
+    name: str
+    impute: str | None = None
+    encode: str = "onehot"
+    unknown: str = "error"
+    min_frequency: int | float | None = None
+    max_categories: int | None = None
+    nullable: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("Categorical", self.name)
+        owner = f"Categorical({self.name!r})"
+        if self.impute is not None and not isinstance(self.impute, str):
+            raise SpecError(
+                f"{owner}: impute must be 'most_frequent' or a constant string such as "
+                f"'missing', got {self.impute!r}."
+            )
+        if self.impute == "":
+            raise SpecError(f"{owner}: impute='' is ambiguous; use a word like 'missing'.")
+        _choice(owner, "encode", self.encode, _ENCODES)
+        _choice(owner, "unknown", self.unknown, _UNKNOWNS)
+        mf = self.min_frequency
+        if mf is not None:
+            ok_int = isinstance(mf, int) and not isinstance(mf, bool) and mf >= 1
+            ok_float = isinstance(mf, float) and 0.0 < mf < 1.0
+            if not (ok_int or ok_float):
+                raise SpecError(
+                    f"{owner}: min_frequency={mf!r} must be a count >= 1 or a "
+                    "fraction in (0, 1)."
+                )
+        mc = self.max_categories
+        if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 2):
+            raise SpecError(
+                f"{owner}: max_categories={mc!r} must be an int >= 2 "
+                "(one slot is the 'other' bucket)."
+            )
+        if self.nullable is not None and not isinstance(self.nullable, bool):
+            raise SpecError(f"{owner}: nullable must be a bool, got {self.nullable!r}.")
+
+    @property
+    def accepts_missing(self) -> bool:
+        """Whether the contract lets a missing value through."""
+        return self.impute is not None if self.nullable is None else self.nullable
+
+    @property
+    def folds(self) -> bool:
+        """Whether an "other" bucket exists: rare or unseen categories go there."""
+        return (
+            self.unknown == "other"
+            or self.min_frequency is not None
+            or self.max_categories is not None
+        )
+
+
+Feature = Numeric | Categorical
+_KINDS: dict[str, type[Numeric] | type[Categorical]] = {
+    "numeric": Numeric,
+    "categorical": Categorical,
+}
+
+
+def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
+    if not isinstance(data, Mapping):
+        raise SpecError(f"A feature must be a mapping, got {data!r}.")
+    data = dict(data)
+    kind = data.pop("kind", None)
+    cls = _KINDS.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise SpecError(f"Unknown feature kind {kind!r}; expected one of {sorted(_KINDS)}.")
+    known = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(data) - known)
+    if extra:
+        raise SpecError(
+            f"{cls.__name__}({data.get('name')!r}) got unknown options {extra}; "
+            f"known options are {sorted(known)}."
+        )
+    return cls(**data)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FeatureSet:
+    """A named, versioned list of feature declarations.
+
+    Parameters
+    ----------
+    name : str
+        Names the artifact, the contract and the served model.
+    features : list of Numeric or Categorical
+        One declaration per raw input column; names must be unique.
+    version : int
+        Bump it when the declarations change.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fs = fk.FeatureSet("credit", [fk.Numeric("age"), fk.Categorical("country")])
+    >>> fk.FeatureSet.from_json(fs.to_json()) == fs
+    True
+    >>> fs.columns
+    ['age', 'country']
+    """
+
+    name: str
+    features: tuple[Feature, ...]
+    version: int = 1
+
+    def __init__(self, name: str, features: Iterable[Feature], version: int = 1) -> None:
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise SpecError(
+                f"FeatureSet needs a non-empty name without '/', got {name!r}."
+            )
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise SpecError(f"FeatureSet({name!r}): version must be an int >= 1, got {version!r}.")
+        feats = tuple(features)
+        if not feats:
+            raise SpecError(f"FeatureSet({name!r}) has no features; declare at least one.")
+        for f in feats:
+            if not isinstance(f, Numeric | Categorical):
+                raise SpecError(
+                    f"FeatureSet({name!r}): {f!r} is not a feature; use fk.Numeric "
+                    "or fk.Categorical."
+                )
+        seen: set[str] = set()
+        dupes = sorted({f.name for f in feats if f.name in seen or seen.add(f.name)})  # type: ignore[func-returns-value]
+        if dupes:
+            raise SpecError(
+                f"FeatureSet({name!r}) declares {dupes} more than once; each column "
+                "may be declared once."
+            )
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "features", feats)
+        object.__setattr__(self, "version", version)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(f) for f in self.features)
+        return f"FeatureSet({self.name!r}, [{inner}], version={self.version})"
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw input columns, in declaration order."""
+        return [f.name for f in self.features]
+
+    def __getitem__(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    # -- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, the same shape the JSON and YAML forms have."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
+        """Build a FeatureSet from `to_dict` output, rejecting unknown keys."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"A FeatureSet must be a mapping, got {type(data).__name__}.")
+        extra = sorted(set(data) - {"name", "version", "features"})
+        if extra:
+            raise SpecError(f"FeatureSet got unknown keys {extra}; expected name, version, features.")
+        feats = data.get("features")
+        if not isinstance(feats, list):
+            raise SpecError("FeatureSet 'features' must be a list of feature mappings.")
+        return cls(
+            data.get("name"),  # type: ignore[arg-type]
+            [_feature_from_dict(f) for f in feats],
+            version=data.get("version", 1),
+        )
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Serialise to JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSet:
+        """Parse `to_json` output."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"FeatureSet JSON is malformed: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_yaml(self) -> str:
+        """Serialise to YAML text (needs PyYAML)."""
+        yaml = _yaml()
+        return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> FeatureSet:
+        """Parse YAML text such as `to_yaml` writes."""
+        yaml = _yaml()
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"FeatureSet YAML is malformed: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _yaml() -> Any:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML is a hard dependency
+        raise SpecError("YAML needs PyYAML: pip install pyyaml") from None
+    return yaml

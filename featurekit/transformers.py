@@ -1,0 +1,188 @@
+"""The few transformers scikit-learn lacks: `Clip`, `Log1p` and `CategoryFolder`.
+
+Each one computes exactly what its ONNX converter in `featurekit.onnx_features` emits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["OTHER", "CategoryFolder", "Clip", "Log1p"]
+
+#: The bucket rare (and, by policy, unseen) categories fold into.
+OTHER = "\x00featurekit:other"
+
+
+class Clip(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Clip values into ``[lo, hi]``; either end may be None. NaN passes through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Clip(0, None).fit_transform(np.array([[-2.0], [3.0], [np.nan]])).ravel()
+    array([ 0.,  3., nan])
+    >>> Clip(0, 120)
+    clip(0, 120)
+    """
+
+    def __init__(self, lo: float | None = None, hi: float | None = None) -> None:
+        self.lo = lo
+        self.hi = hi
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        return f"clip({self.lo}, {self.hi})"
+
+    def fit(self, X: Any, y: Any = None) -> Clip:
+        validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        # maximum/minimum propagate NaN, and ONNX Max/Min do too
+        if self.lo is not None:
+            X = np.maximum(X, float(self.lo))
+        if self.hi is not None:
+            X = np.minimum(X, float(self.hi))
+        return np.asarray(X, dtype=np.float64)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = True
+        return tags
+
+
+class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """``log(1 + x)``, computed as ``Log(Add(x, 1))`` so that ONNX computes the same.
+
+    numpy's ``log1p`` is more accurate near zero, but no ONNX operator matches it, and
+    matching is what matters here. Values at or below -1 are rejected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Log1p().fit_transform(np.array([[0.0], [np.e - 1]])).ravel()
+    array([0., 1.])
+    """
+
+    def fit(self, X: Any, y: Any = None) -> Log1p:
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        self._check_domain(X)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        self._check_domain(X)
+        return np.log(1.0 + X)
+
+    @staticmethod
+    def _check_domain(X: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            bad = X <= -1
+        if bad.any():
+            raise ValueError(
+                f"Log1p got {int(bad.sum())} values <= -1 (e.g. {X[bad][0]!r}); "
+                "clip or bound the column above -1 first."
+            )
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.positive_only = True
+        tags.requires_fit = True
+        return tags
+
+
+class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Fold rare categories, and optionally unseen ones, into the `OTHER` bucket.
+
+    Parameters
+    ----------
+    min_frequency : int or float, optional
+        Categories seen fewer times than this count (or fraction of rows) fold.
+    max_categories : int, optional
+        Keep the ``max_categories - 1`` most frequent categories (ties broken by
+        sorted order); the "other" bucket takes the last slot.
+    fold_unseen : bool
+        Map categories not seen in fit to `OTHER` too.
+
+    Attributes
+    ----------
+    categories_ : list of ndarray
+        Per column, the categories kept as themselves, sorted.
+    infrequent_categories_ : list of ndarray
+        Per column, the categories folded at fit time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([["a"], ["a"], ["b"], ["c"]], dtype=object)
+    >>> f = CategoryFolder(min_frequency=2, fold_unseen=True).fit(X)
+    >>> f.categories_[0].tolist(), f.infrequent_categories_[0].tolist()
+    (['a'], ['b', 'c'])
+    >>> (f.transform(np.array([["a"], ["z"]], dtype=object)) == OTHER).ravel().tolist()
+    [False, True]
+    """
+
+    def __init__(
+        self,
+        min_frequency: int | float | None = None,
+        max_categories: int | None = None,
+        fold_unseen: bool = False,
+    ) -> None:
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.fold_unseen = fold_unseen
+
+    def fit(self, X: Any, y: Any = None) -> CategoryFolder:
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False)
+        n = X.shape[0]
+        if self.min_frequency is None:
+            threshold = 0.0
+        elif isinstance(self.min_frequency, float) and 0 < self.min_frequency < 1:
+            threshold = self.min_frequency * n
+        else:
+            threshold = float(self.min_frequency)
+        self.categories_ = []
+        self.infrequent_categories_ = []
+        for j in range(X.shape[1]):
+            counts = Counter(X[:, j].tolist())
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+            kept = [c for c, k in ranked if k >= threshold]
+            if self.max_categories is not None:
+                kept = kept[: max(self.max_categories - 1, 1)]
+            keep = set(kept)
+            self.categories_.append(np.array(sorted(keep, key=str), dtype=object))
+            self.infrequent_categories_.append(
+                np.array(sorted((c for c in counts if c not in keep), key=str), dtype=object)
+            )
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "categories_")
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+        out = np.array(X, dtype=object, copy=True)
+        for j in range(X.shape[1]):
+            kept = set(self.categories_[j].tolist())
+            if self.fold_unseen:
+                fold = np.array([v not in kept for v in out[:, j]], dtype=bool)
+            else:
+                rare = set(self.infrequent_categories_[j].tolist())
+                fold = np.array([v in rare for v in out[:, j]], dtype=bool)
+            out[fold, j] = OTHER
+        return out
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = True
+        return tags
