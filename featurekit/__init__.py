@@ -18,9 +18,9 @@ def __getattr__(name: str):  # training-side names load lazily: serving never pa
 
         return make_pipeline
     if name in ("export", "load", "Artifact"):
-        from . import export as _export
+        from . import exporter
 
-        return getattr(_export, name)
+        return getattr(exporter, name)
     raise AttributeError(f"module 'featurekit' has no attribute {name!r}")
 
 

@@ -1,0 +1,184 @@
+"""Emit the fitted feature transforms as ONNX nodes that compute exactly what sklearn does.
+
+Every numeric step runs in double precision with the same operation scikit-learn uses
+(``(x - mean) / scale``, not a multiplication by ``1 / scale``), so the features
+tensor is bit-for-bit the matrix scikit-learn hands to the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
+
+from .errors import ExportError
+from .inputs import Columns
+from .onnx_graph import Graph
+from .transformers import OTHER, CategoryFolder, Clip, Log1p
+
+__all__ = ["emit_features"]
+
+ML = "ai.onnx.ml"
+
+
+def emit_features(
+    g: Graph, columns: Columns, ct: ColumnTransformer, *, tree: str | None = None
+) -> tuple[str, int, dict[int, Any]]:
+    """Add one graph input per raw column and the transforms.
+
+    Parameters
+    ----------
+    tree : {None, "float32", "float64"}
+        When a tree model follows: the precision its splits compare in. Each output
+        column is then rounded to float32 here when scikit-learn's trees do so, and
+        numeric chains stop before ``Log1p``: onnxruntime's vectorised ``Log``
+        differs from numpy's in the last bit for some inputs, so those columns reach
+        the trees raw and their split thresholds move into raw space instead
+        (`featurekit.onnx_trees.raw_thresholds`).
+
+    Returns
+    -------
+    tensor : str
+        The (N, width) double features tensor.
+    width : int
+    pushed : dict of int to Pipeline
+        Output column index -> the scikit-learn steps left for the tree thresholds.
+    """
+    inputs: dict[str, str] = {}
+    for feature in columns.features.features:
+        elem = columns.onnx_type(feature)
+        inputs[feature.name] = g.add_input(feature.name, elem, ["N", 1])
+    parts: list[str] = []
+    pushed: dict[int, Any] = {}
+    width = 0
+    for name, transformer, cols in ct.transformers_:
+        if transformer == "drop" or len(cols) == 0:
+            continue
+        if len(cols) != 1:
+            raise ExportError(f"Column block {name!r} takes {cols!r}; expected one column.")
+        col = cols[0]
+        x = inputs[col]
+        if columns.onnx_type(columns.features[col]) == "int64":
+            x = g.op("Cast", [x], f"{col}_double", to=11)
+        steps = transformer.steps if isinstance(transformer, Pipeline) else [("", transformer)]
+        n_out = 1 if transformer == "passthrough" else len(transformer.get_feature_names_out([col]))
+        cut = len(steps)
+        if tree is not None:
+            cut = next((i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut)
+        for step_name, step in steps[:cut]:
+            x = _emit_step(g, x, col, step_name, step)
+        if cut < len(steps):
+            pushed[width] = Pipeline(steps[cut:])
+        elif tree == "float32":
+            # scikit-learn's trees compare float32(x) with float64 thresholds
+            x = g.op("Cast", [g.op("Cast", [x], f"{col}_f32", to=1)], f"{col}_tree", to=11)
+        parts.append(x)
+        width += n_out
+    out = g.op("Concat", parts, "features", axis=1) if len(parts) > 1 else g.op("Identity", parts, "features")
+    return out, width, pushed
+
+
+def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
+    where = f"{col}.{step_name}" if step_name else col
+    if step == "passthrough":
+        return x
+    if isinstance(step, SimpleImputer):
+        fill = step.statistics_[0]
+        if step.add_indicator:
+            raise ExportError(f"{where}: SimpleImputer(add_indicator=True) is not supported.")
+        if isinstance(fill, str):
+            missing = g.op("Equal", [x, g.const([str(step.missing_values)], f"{col}_missing")])
+            return g.op("Where", [missing, g.const([fill], f"{col}_fill"), x], f"{col}_imputed")
+        if fill != fill:
+            raise ExportError(
+                f"{where}: every training value of {col!r} was missing, so there is "
+                "nothing to impute with; drop the column or give impute a constant."
+            )
+        isnan = g.op("IsNaN", [x])
+        return g.op("Where", [isnan, g.const([float(fill)], f"{col}_fill"), x], f"{col}_imputed")
+    if isinstance(step, Clip):
+        if step.lo is not None:
+            x = g.op("Max", [x, g.const([float(step.lo)], f"{col}_lo")], f"{col}_clipped")
+        if step.hi is not None:
+            x = g.op("Min", [x, g.const([float(step.hi)], f"{col}_hi")], f"{col}_clipped")
+        return x
+    if isinstance(step, Log1p):
+        return g.op("Log", [g.op("Add", [g.const([1.0], "one"), x])], f"{col}_log1p")
+    if isinstance(step, StandardScaler):
+        if step.with_mean:
+            x = g.op("Sub", [x, g.const(step.mean_, f"{col}_mean")])
+        if step.with_std:
+            x = g.op("Div", [x, g.const(step.scale_, f"{col}_scale")], f"{col}_scaled")
+        return x
+    if isinstance(step, RobustScaler):
+        if step.with_centering:
+            x = g.op("Sub", [x, g.const(step.center_, f"{col}_center")])
+        if step.with_scaling:
+            x = g.op("Div", [x, g.const(step.scale_, f"{col}_scale")], f"{col}_scaled")
+        return x
+    if isinstance(step, MinMaxScaler):
+        x = g.op("Mul", [x, g.const(step.scale_, f"{col}_scale")])
+        x = g.op("Add", [x, g.const(step.min_, f"{col}_min")], f"{col}_scaled")
+        if step.clip:
+            lo, hi = step.feature_range
+            x = g.op("Min", [g.op("Max", [x, g.const([float(lo)])]), g.const([float(hi)])])
+        return x
+    if isinstance(step, CategoryFolder):
+        kept = [str(c) for c in step.categories_[0]]
+        if step.fold_unseen:
+            members, when_in, when_out = kept, x, g.const([OTHER], "other")
+        else:
+            members = [str(c) for c in step.infrequent_categories_[0]]
+            when_in, when_out = g.const([OTHER], "other"), x
+        if not members:
+            return x if not step.fold_unseen else g.op("Identity", [when_out])
+        hit = _isin(g, x, members, col)
+        return g.op("Where", [hit, when_in, when_out], f"{col}_folded")
+    if isinstance(step, OneHotEncoder):
+        if step.drop is not None or getattr(step, "infrequent_categories_", None) is not None and any(
+            c is not None for c in step.infrequent_categories_
+        ):
+            raise ExportError(f"{where}: OneHotEncoder with drop or infrequent categories is not supported.")
+        cats = g.const(np.array([[str(c) for c in step.categories_[0]]], dtype=object), f"{col}_categories")
+        hot = g.op("Equal", [x, cats])
+        return g.op("Cast", [hot], f"{col}_onehot", to=11)
+    if isinstance(step, OrdinalEncoder):
+        cats = [str(c) for c in step.categories_[0]]
+        unknown = step.unknown_value if step.unknown_value is not None else -1
+        codes = g.op(
+            "LabelEncoder",
+            [x],
+            f"{col}_codes",
+            domain=ML,
+            keys_strings=cats,
+            values_int64s=list(range(len(cats))),
+            default_int64=int(unknown),
+        )
+        return g.op("Cast", [codes], f"{col}_ordinal", to=11)
+    raise ExportError(
+        f"{where}: featurekit cannot export {type(step).__name__} yet; "
+        "declare the transform with fk.Numeric / fk.Categorical options instead."
+    )
+
+
+def _isin(g: Graph, x: str, members: list[str], col: str) -> str:
+    hit = g.op(
+        "LabelEncoder",
+        [x],
+        f"{col}_member",
+        domain=ML,
+        keys_strings=members,
+        values_int64s=[1] * len(members),
+        default_int64=0,
+    )
+    return g.op("Cast", [hit], to=9)

@@ -1,0 +1,90 @@
+"""A small builder for ONNX graphs with unique names and typed constants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+__all__ = ["OPSET", "Graph"]
+
+#: ai.onnx 21 has string Equal; ai.onnx.ml 5 has the double-precision TreeEnsemble.
+OPSET = {"": 21, "ai.onnx.ml": 5}
+_ELEM = {
+    "double": TensorProto.DOUBLE,
+    "float": TensorProto.FLOAT,
+    "int64": TensorProto.INT64,
+    "string": TensorProto.STRING,
+    "bool": TensorProto.BOOL,
+}
+
+
+class Graph:
+    """Collects nodes, initializers, inputs and outputs of one ONNX graph."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self._used: set[str] = set()
+
+    def name(self, hint: str) -> str:
+        """A tensor name based on `hint` that is not used yet."""
+        base = hint.replace(" ", "_") or "t"
+        candidate, i = base, 0
+        while candidate in self._used:
+            i += 1
+            candidate = f"{base}_{i}"
+        self._used.add(candidate)
+        return candidate
+
+    def add_input(self, name: str, elem: str, shape: list[Any]) -> str:
+        self._used.add(name)
+        self.inputs.append(helper.make_tensor_value_info(name, _ELEM[elem], shape))
+        return name
+
+    def add_output(self, name: str, elem: str, shape: list[Any]) -> None:
+        self.outputs.append(helper.make_tensor_value_info(name, _ELEM[elem], shape))
+
+    def const(self, value: Any, hint: str = "c", dtype: Any = None) -> str:
+        """Add an initializer; strings become a string tensor."""
+        arr = np.asarray(value, dtype=dtype)
+        name = self.name(hint)
+        if arr.dtype.kind in "OU":
+            tensor = helper.make_tensor(
+                name, TensorProto.STRING, arr.shape, [str(v).encode() for v in arr.ravel()]
+            )
+        else:
+            tensor = numpy_helper.from_array(arr, name)
+        self.initializers.append(tensor)
+        return name
+
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        hint: str = "",
+        *,
+        n_out: int = 1,
+        domain: str = "",
+        **attrs: Any,
+    ) -> str:
+        """Add a node and return its (first) output name."""
+        outs = [self.name(hint or op_type.lower()) for _ in range(n_out)]
+        self.nodes.append(
+            helper.make_node(op_type, inputs, outs, name=self.name("n_" + op_type), domain=domain, **attrs)
+        )
+        return outs[0]
+
+    def model(self, doc: str = "") -> onnx.ModelProto:
+        graph = helper.make_graph(
+            self.nodes, "featurekit", self.inputs, self.outputs, self.initializers
+        )
+        opsets = [helper.make_opsetid(d, v) for d, v in OPSET.items()]
+        model = helper.make_model(graph, opset_imports=opsets, producer_name="featurekit")
+        model.ir_version = 10
+        model.doc_string = doc
+        return model

@@ -1,0 +1,333 @@
+"""Convert scikit-learn tree models to one double-precision ONNX ``TreeEnsemble``.
+
+skl2onnx emits the older ``TreeEnsembleClassifier`` / ``TreeEnsembleRegressor``, whose
+onnxruntime kernels return float32 scores. Averaged forests then break exact ties
+differently from scikit-learn (0.48 vs 0.48 becomes 0.47999996 vs 0.48). Here every
+tree becomes part of an ``ai.onnx.ml`` opset-5 ``TreeEnsemble`` in double precision:
+
+- inputs are rounded to float32 first where scikit-learn does so (its trees and
+  forests), then compared against the original float64 thresholds;
+- leaf values are the float64 values scikit-learn adds, in the same order, starting
+  from the same initial raw prediction, so the sums match bit for bit when the
+  session runs single-threaded;
+- the link function (average, sigmoid, softmax, exp) is applied after the sum, as
+  scikit-learn applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from onnx import helper, numpy_helper
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import (
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    ExtraTreeClassifier,
+    ExtraTreeRegressor,
+)
+
+from .errors import ExportError
+from .onnx_graph import Graph
+
+__all__ = ["TREE_MODELS", "emit_tree_model", "raw_thresholds", "tree_precision"]
+
+_SINGLE = (DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor)
+_FOREST = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+_GB = (GradientBoostingClassifier, GradientBoostingRegressor)
+_HGB = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+TREE_MODELS = _SINGLE + _FOREST + _GB + _HGB
+
+
+@dataclass
+class _Tree:
+    """One tree in a runtime-neutral form; ``left == -1`` marks a leaf."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    missing_left: np.ndarray
+    value: np.ndarray  # leaf value per node, for one target
+    target: int
+
+
+def _sk_tree(est: Any, values: np.ndarray, target: int) -> _Tree:
+    t = est.tree_
+    missing = getattr(t, "missing_go_to_left", None)
+    if missing is None:
+        missing = np.zeros(t.node_count, dtype=np.uint8)
+    return _Tree(
+        t.feature.astype(np.int64),
+        t.threshold.astype(np.float64),
+        t.children_left.astype(np.int64),
+        t.children_right.astype(np.int64),
+        np.asarray(missing).astype(bool),
+        values,
+        target,
+    )
+
+
+def _class_proba(est: Any) -> np.ndarray:
+    """Per-node class probabilities, normalised exactly as DecisionTreeClassifier does."""
+    if est.n_outputs_ != 1:
+        raise ExportError(f"{type(est).__name__} with several outputs is not supported.")
+    proba = est.tree_.value[:, 0, : est.n_classes_].astype(np.float64)
+    normalizer = proba.sum(axis=1)[:, np.newaxis]
+    normalizer[normalizer == 0.0] = 1.0
+    proba /= normalizer
+    return proba
+
+
+def _constant_tree(value: float, target: int) -> _Tree:
+    return _Tree(
+        np.array([-2]), np.array([-2.0]), np.array([-1]), np.array([-1]),
+        np.array([False]), np.array([value], dtype=np.float64), target,
+    )
+
+
+def _hgb_tree(predictor: Any, target: int) -> _Tree:
+    nodes = predictor.nodes
+    if nodes["is_categorical"].any():
+        raise ExportError(
+            "HistGradientBoosting with native categorical splits is not supported; "
+            "let featurekit one-hot or ordinal-encode the column instead."
+        )
+    leaf = nodes["is_leaf"].astype(bool)
+    return _Tree(
+        nodes["feature_idx"].astype(np.int64),
+        nodes["num_threshold"].astype(np.float64),
+        np.where(leaf, -1, nodes["left"].astype(np.int64)),
+        np.where(leaf, -1, nodes["right"].astype(np.int64)),
+        nodes["missing_go_to_left"].astype(bool),
+        nodes["value"].astype(np.float64),
+        target,
+    )
+
+
+def _ensemble_node(g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: str) -> str:
+    """One opset-5 TreeEnsemble node summing `trees` in list order."""
+    feat, split, tleaf, tnode, fleaf, fnode, miss, roots = [], [], [], [], [], [], [], []
+    leaf_target: list[int] = []
+    leaf_weight: list[float] = []
+    for tree in trees:
+        is_leaf = tree.left == -1
+        interior = np.flatnonzero(~is_leaf)
+        leaves = np.flatnonzero(is_leaf)
+        node_pos = {int(n): len(feat) + i for i, n in enumerate(interior)}
+        leaf_pos = {int(n): len(leaf_target) + i for i, n in enumerate(leaves)}
+        leaf_target.extend([tree.target] * len(leaves))
+        leaf_weight.extend(float(tree.value[n]) for n in leaves)
+        if len(interior) == 0:  # a single leaf: a split whose both branches reach it
+            roots.append(len(feat))
+            feat.append(0)
+            split.append(0.0)
+            for flags, ids in ((tleaf, tnode), (fleaf, fnode)):
+                flags.append(1)
+                ids.append(leaf_pos[0])
+            miss.append(1)
+            continue
+        roots.append(node_pos[0])
+        for n in interior:
+            feat.append(int(tree.feature[n]))
+            split.append(float(tree.threshold[n]))
+            miss.append(int(tree.missing_left[n]))
+            for child, flags, ids in ((tree.left[n], tleaf, tnode), (tree.right[n], fleaf, fnode)):
+                if is_leaf[child]:
+                    flags.append(1)
+                    ids.append(leaf_pos[int(child)])
+                else:
+                    flags.append(0)
+                    ids.append(node_pos[int(child)])
+    out = g.name(hint)
+    g.nodes.append(
+        helper.make_node(
+            "TreeEnsemble",
+            [x],
+            [out],
+            name=g.name("n_TreeEnsemble"),
+            domain="ai.onnx.ml",
+            aggregate_function=1,  # SUM
+            post_transform=0,
+            n_targets=n_targets,
+            tree_roots=roots,
+            nodes_featureids=feat,
+            nodes_splits=numpy_helper.from_array(np.array(split, dtype=np.float64)),
+            nodes_modes=numpy_helper.from_array(np.zeros(len(feat), dtype=np.uint8)),  # LEQ
+            nodes_truenodeids=tnode,
+            nodes_trueleafs=tleaf,
+            nodes_falsenodeids=fnode,
+            nodes_falseleafs=fleaf,
+            nodes_missing_value_tracks_true=miss,
+            leaf_targetids=leaf_target,
+            leaf_weights=numpy_helper.from_array(np.array(leaf_weight, dtype=np.float64)),
+        )
+    )
+    return out
+
+
+def _link(model: Any) -> str:
+    loss = getattr(model, "_loss", None)
+    return type(getattr(loss, "link", None)).__name__
+
+
+def tree_precision(model: Any) -> str:
+    """The precision `model`'s splits compare in: "float32" or "float64"."""
+    return "float64" if isinstance(model, _HGB) else "float32"
+
+
+def _ordered(x: np.ndarray) -> np.ndarray:
+    """Map doubles to int64 so that the integer order is the float order."""
+    b = x.view(np.int64)
+    return np.where(b < 0, -(b & np.int64(0x7FFFFFFFFFFFFFFF)), b)
+
+
+def _unordered(i: np.ndarray) -> np.ndarray:
+    b = np.where(i < 0, (-i) | np.int64(-0x8000000000000000), i).astype(np.int64)
+    return b.view(np.float64)
+
+
+def raw_thresholds(
+    transform: Any, thresholds: np.ndarray, precision: str, lowest: float
+) -> np.ndarray:
+    """Move split thresholds from transformed space back to raw input space, exactly.
+
+    A split sends ``x`` left when ``round(T(x)) <= t``, where ``T`` is the fitted
+    scikit-learn chain (for example log1p then a scaler) and ``round`` is float32
+    rounding for scikit-learn's own trees. ``T`` is monotone, so the split equals
+    ``x <= r`` for the largest double ``r`` that still goes left. This finds ``r``
+    by bisection over all doubles, evaluating ``T`` with scikit-learn itself, so
+    no ONNX operator has to reproduce numpy's ``log`` bit for bit.
+
+    Returns -inf when no admissible value goes left and +inf when all do.
+    """
+    t = np.asarray(thresholds, dtype=np.float64)
+
+    def left(x: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            v = np.asarray(transform.transform(x.reshape(-1, 1)), dtype=np.float64).ravel()
+        if precision == "float32":
+            v = v.astype(np.float32).astype(np.float64)
+        return v <= t
+
+    lo = np.full(t.shape, _ordered(np.array([np.nextafter(lowest, np.inf)]))[0])
+    hi = np.full(t.shape, _ordered(np.array([np.finfo(np.float64).max]))[0])
+    lo_left = left(_unordered(lo))
+    hi_left = left(_unordered(hi))
+    while True:
+        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor average without overflow
+        active = mid != lo  # hi - lo > 1, which could overflow
+        if not active.any():
+            break
+        go = left(_unordered(mid))
+        lo = np.where(active & go, mid, lo)
+        hi = np.where(active & ~go, mid, hi)
+    r = _unordered(lo)
+    r = np.where(hi_left, np.inf, r)
+    return np.where(~lo_left, -np.inf, r)
+
+
+def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:
+    """Rewrite the thresholds of splits on pushed columns into raw space."""
+    for column, transform in pushed.items():
+        where = [(tree, np.flatnonzero((tree.left != -1) & (tree.feature == column))) for tree in trees]
+        values = np.concatenate([tree.threshold[idx] for tree, idx in where] + [np.empty(0)])
+        if not len(values):
+            continue
+        uniq, inv = np.unique(values, return_inverse=True)
+        raw = raw_thresholds(transform, uniq, precision, -1.0)[inv]
+        start = 0
+        for tree, idx in where:
+            tree.threshold = tree.threshold.copy()
+            tree.threshold[idx] = raw[start : start + len(idx)]
+            start += len(idx)
+
+
+def emit_tree_model(g: Graph, x: str, model: Any, pushed: dict[int, Any] | None = None) -> dict[str, str]:
+    """Add `model` to `g` reading the double features `x`; return its output tensors.
+
+    `x` must already be rounded as `tree_precision` says, column by column, and
+    `pushed` names the columns that arrive raw (see `raw_thresholds`).
+
+    Returns ``{"scores": ..., "raw": ...}`` for classifiers (probabilities and the raw
+    values the label rule reads) or ``{"prediction": ...}`` for regressors, plus
+    ``"label_rule"``: ``"argmax_proba"``, ``"argmax_raw"`` or ``"raw_ge_zero"``.
+    """
+    is_clf = hasattr(model, "classes_")
+    pushed = pushed or {}
+    precision = tree_precision(model)
+
+    if isinstance(model, _SINGLE + _FOREST):
+        ests = [model] if isinstance(model, _SINGLE) else list(model.estimators_)
+        trees: list[_Tree] = []
+        if is_clf:
+            k = int(model.n_classes_)
+            for est in ests:
+                proba = _class_proba(est)
+                trees.extend(_sk_tree(est, proba[:, c], c) for c in range(k))
+        else:
+            if model.n_outputs_ != 1:
+                raise ExportError(f"{type(model).__name__} with several outputs is not supported.")
+            k = 1
+            trees = [_sk_tree(est, est.tree_.value[:, 0, 0].astype(np.float64), 0) for est in ests]
+        _push(trees, pushed, precision)
+        raw = _ensemble_node(g, x, trees, k, "tree_sum")
+        if isinstance(model, _FOREST):
+            raw = g.op("Div", [raw, g.const(np.float64(len(ests)), "n_trees")], "tree_mean")
+        if is_clf:
+            return {"scores": raw, "raw": raw, "label_rule": "argmax_proba"}
+        return {"prediction": raw}
+
+    if isinstance(model, _GB):
+        init = model._raw_predict_init(np.zeros((1, model.n_features_in_), dtype=np.float32))
+        k = init.shape[1]
+        trees = [_constant_tree(float(init[0, t]), t) for t in range(k)]
+        for stage in model.estimators_:
+            for t in range(k):
+                est = stage[t]
+                trees.append(_sk_tree(est, model.learning_rate * est.tree_.value[:, 0, 0], t))
+        _push(trees, pushed, precision)
+        raw = _ensemble_node(g, x, trees, k, "raw")
+        if not is_clf:
+            return {"prediction": raw}
+        return _classifier_link(g, raw, k, "raw_ge_zero" if k == 1 else "argmax_raw")
+
+    if isinstance(model, _HGB):
+        base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
+        k = base.shape[0]
+        trees = [_constant_tree(float(base[t]), t) for t in range(k)]
+        for iteration in model._predictors:
+            trees.extend(_hgb_tree(p, t) for t, p in enumerate(iteration))
+        _push(trees, pushed, precision)
+        raw = _ensemble_node(g, x, trees, k, "raw")
+        link = _link(model)
+        if not is_clf:
+            if link == "IdentityLink":
+                return {"prediction": raw}
+            if link == "LogLink":
+                return {"prediction": g.op("Exp", [raw], "prediction_exp")}
+            raise ExportError(f"HistGradientBoostingRegressor link {link} is not supported.")
+        return _classifier_link(g, raw, k, "argmax_proba")
+
+    raise ExportError(f"{type(model).__name__} is not a supported tree model.")  # pragma: no cover
+
+
+def _classifier_link(g: Graph, raw: str, k: int, rule: str) -> dict[str, str]:
+    if k == 1:
+        p1 = g.op("Sigmoid", [raw], "p1")
+        p0 = g.op("Sub", [g.const(np.float64(1.0), "one_d"), p1], "p0")
+        scores = g.op("Concat", [p0, p1], "proba", axis=1)
+    else:
+        scores = g.op("Softmax", [raw], "proba", axis=1)
+    return {"scores": scores, "raw": raw, "label_rule": rule}

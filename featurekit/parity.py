@@ -1,0 +1,200 @@
+"""Certify that onnxruntime answers like scikit-learn, on reference rows and edge cases.
+
+Edge cases are generated from the declarations and the fitted state:
+
+- a missing value in every column that accepts one, and in all of them at once;
+- every known category, an unseen one and the empty string, where the policy
+  admits them;
+- zero, signed zero, tiny and extreme magnitudes, and the ends of hard bounds;
+- for tree models, values at and beside (``nextafter``, in float64 and float32)
+  every split threshold, mapped back through the fitted scaler and log to raw input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .inputs import Columns
+from .spec import Categorical, Numeric
+
+__all__ = ["edge_rows", "threshold_values"]
+
+_UNSEEN = "featurekit-unseen-category"
+_MAX_THRESHOLDS = 1500
+
+
+def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    feeds, _ = columns.coerce(reference, check_categories=False)
+    for f in columns.features.features:
+        col = feeds[f.name][:, 0]
+        if isinstance(f, Numeric):
+            vals = col.astype(np.float64)
+            vals = vals[~np.isnan(vals)]
+            v = float(np.median(vals)) if len(vals) else 0.0
+            row[f.name] = int(round(v)) if f.dtype == "int" else v
+        else:
+            from .inputs import MISSING
+
+            vals = pd.Series(col[col != MISSING])
+            row[f.name] = str(vals.mode().iloc[0]) if len(vals) else _UNSEEN
+    return row
+
+
+def _admissible(f: Numeric, v: float) -> bool:
+    if not math.isfinite(v):
+        return False
+    if f.bounds is not None:
+        lo, hi = f.bounds
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            return False
+    if f.log1p:
+        lo = f.clip[0] if f.clip and f.clip[0] is not None else None
+        if (lo is None or lo <= -1) and v <= -1:
+            return False
+    if f.dtype == "int" and v != math.floor(v):
+        return False
+    return True
+
+
+def edge_rows(
+    columns: Columns,
+    reference: pd.DataFrame,
+    known: dict[str, list[str]],
+    thresholds: dict[str, list[float]],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (reason, record) pairs the contract admits."""
+    base = _base_row(columns, reference)
+    yield "base row", dict(base)
+    all_missing = dict(base)
+    any_missing = False
+    for f in columns.features.features:
+        if f.accepts_missing:
+            any_missing = True
+            all_missing[f.name] = None
+            for missing in (None, float("nan")):
+                yield f"{f.name} missing ({missing!r})", {**base, f.name: missing}
+        if isinstance(f, Categorical):
+            cats = known.get(f.name, [])
+            for c in cats:
+                yield f"{f.name} = {c!r}", {**base, f.name: c}
+            if f.unknown != "error":
+                yield f"{f.name} unseen", {**base, f.name: _UNSEEN}
+                yield f"{f.name} empty string", {**base, f.name: ""}
+                yield f"{f.name} unicode", {**base, f.name: "naïve ☃"}
+            continue
+        ref = reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
+        nums = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        nums = nums[np.isfinite(nums)]
+        span = float(np.max(np.abs(nums))) if len(nums) else 1.0
+        values = [0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0, span * 1e3, -span * 1e3, 1e15, -1e15]
+        if len(nums):
+            values += [float(nums.min()), float(nums.max())]
+        for end in f.bounds or ():
+            if end is not None:
+                values += [float(end), float(np.nextafter(end, np.inf)), float(np.nextafter(end, -np.inf))]
+        for end in f.clip or ():
+            if end is not None:
+                values += [float(end), float(np.nextafter(end, np.inf)), float(np.nextafter(end, -np.inf))]
+        values += thresholds.get(f.name, [])
+        for v in values:
+            if _admissible(f, v):
+                yield f"{f.name} = {v!r}", {**base, f.name: int(v) if f.dtype == "int" else v}
+    if any_missing:
+        yield "every nullable column missing", all_missing
+
+
+def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
+    """Map a transformed value back to raw input through scalers and log1p."""
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+    from .transformers import Log1p
+
+    x = np.float64(t)
+    with np.errstate(all="ignore"):
+        for _, step in reversed(steps):
+            if isinstance(step, StandardScaler):
+                if step.with_std:
+                    x = x * step.scale_[0]
+                if step.with_mean:
+                    x = x + step.mean_[0]
+            elif isinstance(step, RobustScaler):
+                if step.with_scaling:
+                    x = x * step.scale_[0]
+                if step.with_centering:
+                    x = x + step.center_[0]
+            elif isinstance(step, MinMaxScaler):
+                x = (x - step.min_[0]) / step.scale_[0]
+            elif isinstance(step, Log1p):
+                x = np.expm1(x)
+    return float(x)
+
+
+def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
+    """Raw input values at and beside every tree split on a numeric column."""
+    from sklearn.pipeline import Pipeline
+
+    model = pipeline.named_steps["model"]
+    ct = pipeline.named_steps["features"]
+    splits = _splits(model)
+    if not splits:
+        return {}
+    # map each output column of the ColumnTransformer back to its raw numeric column
+    owners: list[tuple[str, list[tuple[str, Any]]] | None] = []
+    for name, trans, cols in ct.transformers_:
+        if trans == "drop" or len(cols) == 0:
+            continue
+        steps = trans.steps if isinstance(trans, Pipeline) else []
+        width = 1 if trans == "passthrough" else len(trans.get_feature_names_out(cols))
+        numeric = trans == "passthrough" or not any(
+            type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
+        )
+        owners.extend([(cols[0], steps) if numeric else None] * width)
+    pairs = sorted({(f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None})
+    rng = np.random.default_rng(seed)
+    if len(pairs) > _MAX_THRESHOLDS:
+        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), _MAX_THRESHOLDS, replace=False))]
+    out: dict[str, list[float]] = {}
+    for f, t in pairs:
+        col, steps = owners[f]  # type: ignore[misc]
+        f32 = np.float32(t)
+        near = {
+            t,
+            float(np.nextafter(t, np.inf)),
+            float(np.nextafter(t, -np.inf)),
+            float(f32),
+            float(np.nextafter(f32, np.float32(np.inf))),
+            float(np.nextafter(f32, np.float32(-np.inf))),
+        }
+        vals = out.setdefault(col, [])
+        for v in near:
+            raw = _inverse(steps, v)
+            if math.isfinite(raw):
+                vals += [raw, float(np.nextafter(raw, np.inf)), float(np.nextafter(raw, -np.inf))]
+    return out
+
+
+def _splits(model: Any) -> list[tuple[int, float]]:
+    out: list[tuple[int, float]] = []
+    trees: list[Any] = []
+    if hasattr(model, "tree_"):
+        trees = [model]
+    elif hasattr(model, "estimators_"):
+        est = model.estimators_
+        trees = list(np.ravel(est)) if isinstance(est, np.ndarray) else list(est)
+    for t in trees:
+        tree = getattr(t, "tree_", None)
+        if tree is None:
+            continue
+        inner = tree.children_left != -1
+        out += zip(tree.feature[inner].tolist(), tree.threshold[inner].tolist(), strict=True)
+    for iteration in getattr(model, "_predictors", []) or []:
+        for p in iteration:
+            nodes = p.nodes[~p.nodes["is_leaf"].astype(bool)]
+            out += zip(nodes["feature_idx"].tolist(), nodes["num_threshold"].tolist(), strict=True)
+    return out
