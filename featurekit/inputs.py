@@ -62,16 +62,16 @@ class _Failures:
 
         table = pd.DataFrame(self.rows, columns=["column", "check", "failure_case", "index"])
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
+        absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
+        rest = [r for r in self.rows if r[1] != "column_in_dataframe"]
         parts = []
-        for column, check, case, index in self.rows[:5]:
+        if absent:
+            parts.append(f"missing columns {absent!r}")
+        for column, check, case, index in rest[:5]:
             where = "" if index is None else f" (row {index!r})"
             parts.append(f"{column!r} {check} failed for {case!r}{where}")
-        more = f"; and {len(self.rows) - 5} more" if len(self.rows) > 5 else ""
-        head = (
-            f"{len(bad_rows)} of {n_rows} rows failed"
-            if bad_rows
-            else "The input failed"
-        )
+        more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
+        head = f"{len(bad_rows)} of {n_rows} rows failed" if bad_rows else "The input failed"
         raise ContractError(
             f"{head} the contract of {name!r} v{version}: {'; '.join(parts)}{more}.",
             table,
@@ -194,7 +194,7 @@ class Columns:
                     out_of |= arr > hi
                 out_of &= ~inf
                 for i in np.flatnonzero(out_of):
-                    failures.add(name, f"in_range({lo}, {hi})", _plain(arr[i]), index[i])
+                    failures.add(name, f"in_range({lo}, {hi})", _plain(values[i]), index[i])
             if feature.dtype == "int":
                 frac = ~nan & ~inf & (arr != np.floor(arr))
                 for i in np.flatnonzero(frac):
@@ -212,10 +212,24 @@ class Columns:
         check_categories: bool,
     ) -> np.ndarray:
         name = feature.name
-        out = np.empty((len(values), 1), dtype=object)
         known = self._sets.get(name) if check_categories and feature.unknown == "error" else None
+        if isinstance(values, np.ndarray) and len(values) > 64:
+            fast = _strings_fast(values)
+            if fast is not None:
+                out, missing = fast
+                if missing.any() and not feature.accepts_missing:
+                    for i in np.flatnonzero(missing):
+                        failures.add(name, "not_nullable", None, index[i])
+                if known is not None:
+                    import pandas as pd
+
+                    unknown = ~pd.Series(out).isin(known).to_numpy() & ~missing
+                    for i in np.flatnonzero(unknown):
+                        failures.add(name, "isin(categories)", out[i], index[i])
+                return out.reshape(-1, 1)
+        out = np.empty((len(values), 1), dtype=object)
         for i, v in enumerate(values):
-            if type(v) is str or isinstance(v, str):
+            if isinstance(v, str):
                 if known is not None and v not in known:
                     failures.add(name, "isin(categories)", v, index[i])
                 out[i, 0] = str(v)
@@ -227,6 +241,23 @@ class Columns:
                 failures.add(name, "dtype('str')", v, index[i])
                 out[i, 0] = MISSING
         return out
+
+
+def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vectorised path for a large object column: (strings, missing mask), or None.
+
+    Returns None when some value is neither a string nor missing, so that the
+    row-by-row path can report each one.
+    """
+    import pandas as pd
+
+    missing = pd.isna(values)
+    present = values[~missing]
+    if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
+        return None
+    out = values.astype(object, copy=True)
+    out[missing] = MISSING
+    return out, missing
 
 
 def _plain(value: Any) -> Any:
@@ -262,7 +293,7 @@ def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Sequence[Any],
         for name in wanted:
             if name in present:
                 cols[name] = _frame_column(data[name])
-        return cols, list(data.index), len(data)
+        return cols, data.index, len(data)
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         n = len(data)
         for i, rec in enumerate(data):

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     MinMaxScaler,
     OneHotEncoder,
+    FunctionTransformer,
     OrdinalEncoder,
     RobustScaler,
     StandardScaler,
@@ -71,7 +72,8 @@ def emit_features(
         if columns.onnx_type(columns.features[col]) == "int64":
             x = g.op("Cast", [x], f"{col}_double", to=11)
         steps = transformer.steps if isinstance(transformer, Pipeline) else [("", transformer)]
-        n_out = 1 if transformer == "passthrough" else len(transformer.get_feature_names_out([col]))
+        block = ct.output_indices_[name]
+        n_out = block.stop - block.start
         cut = len(steps)
         if tree is not None:
             cut = next((i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut)
@@ -90,7 +92,9 @@ def emit_features(
 
 def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
     where = f"{col}.{step_name}" if step_name else col
-    if step == "passthrough":
+    if step == "passthrough" or (
+        isinstance(step, FunctionTransformer) and step.func is None and step.inverse_func is None
+    ):  # ColumnTransformer stores "passthrough" as an identity FunctionTransformer
         return x
     if isinstance(step, SimpleImputer):
         fill = step.statistics_[0]

@@ -150,8 +150,9 @@ def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
         if trans == "drop" or len(cols) == 0:
             continue
         steps = trans.steps if isinstance(trans, Pipeline) else []
-        width = 1 if trans == "passthrough" else len(trans.get_feature_names_out(cols))
-        numeric = trans == "passthrough" or not any(
+        block = ct.output_indices_[name]
+        width = block.stop - block.start
+        numeric = not any(
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
         owners.extend([(cols[0], steps) if numeric else None] * width)
