@@ -14,7 +14,9 @@ def make_credit(n: int = 5000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     debt = (income * rng.beta(2, 5, n)).round(2)
     tenure = rng.gamma(2.0, 30.0, n).round(0)
     country = rng.choice(["DE", "FR", "NL", "US"], n, p=[0.4, 0.25, 0.15, 0.2])
-    channel = rng.choice(["web", "app", "branch", "partner", "fax"], n, p=[0.45, 0.3, 0.15, 0.095, 0.005])
+    channel = rng.choice(
+        ["web", "app", "branch", "partner", "fax"], n, p=[0.45, 0.3, 0.15, 0.095, 0.005]
+    )
     plan = rng.choice(["basic", "plus", "premium"], n, p=[0.6, 0.3, 0.1])
     score = (
         2.5 * debt / income
@@ -37,6 +39,11 @@ def make_credit(n: int = 5000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
         }
     )
     # real data has holes: missing incomes, debts, tenures and channels
-    for col, rate in (("income", 0.05), ("debt", 0.03), ("tenure_months", 0.04), ("channel", 0.06)):
+    for col, rate in (
+        ("income", 0.05),
+        ("debt", 0.03),
+        ("tenure_months", 0.04),
+        ("channel", 0.06),
+    ):
         df.loc[rng.random(n) < rate, col] = None
     return df, y

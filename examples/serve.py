@@ -20,11 +20,18 @@ def main(path: str) -> None:
     print(f"training stack imported by serving: {loaded or 'none'}")
 
     good = {
-        "income": 52000, "age": 37, "debt": 9100.5, "tenure_months": 26,
-        "country": "DE", "channel": "app", "plan": "plus",
+        "income": 52000,
+        "age": 37,
+        "debt": 9100.5,
+        "tenure_months": 26,
+        "country": "DE",
+        "channel": "app",
+        "plan": "plus",
     }
     print(f"\ngood request {good}")
-    print(f"  -> label {p.predict(good)[0]!r}, P(classes {p.classes_.tolist()}) = {np.round(p.predict_proba(good)[0], 4).tolist()}")
+    print(
+        f"  -> label {p.predict(good)[0]!r}, P(classes {p.classes_.tolist()}) = {np.round(p.predict_proba(good)[0], 4).tolist()}"
+    )
 
     holes = {**good, "income": None, "channel": None, "country": "JP"}
     print(f"\nmissing values and an unseen country (policy 'ignore') {holes}")
@@ -37,7 +44,9 @@ def main(path: str) -> None:
         "a string where a number belongs": {**good, "income": "52000"},
         "an age of 1500": {**good, "age": 1500},
         "an unknown plan (policy 'error')": {**good, "plan": "platinum"},
-        "a renamed column": {k if k != "tenure_months" else "tenure": v for k, v in good.items()},
+        "a renamed column": {
+            k if k != "tenure_months" else "tenure": v for k, v in good.items()
+        },
         "infinity": {**good, "debt": float("inf")},
     }
     for what, record in bad_requests.items():
@@ -46,7 +55,9 @@ def main(path: str) -> None:
         except fk.ContractError as exc:
             print(f"\nbad request, {what}:\n  refused: {exc}")
         else:  # pragma: no cover - the demo would be lying
-            raise SystemExit(f"bad request ({what}) was scored; the contract failed to catch it")
+            raise SystemExit(
+                f"bad request ({what}) was scored; the contract failed to catch it"
+            )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).parent))
-import featurekit as fk  # noqa: E402
-from credit_data import make_credit  # noqa: E402
+from credit_data import make_credit
+
+import featurekit as fk
 
 HERE = Path(__file__).parent
 
@@ -30,9 +31,13 @@ def main() -> None:
     features = fk.FeatureSet.from_yaml((HERE / "credit_features.yaml").read_text())
     print(f"features: {features}")
     df, y = make_credit(args.rows)
-    X_train, X_test, y_train, y_test = train_test_split(df, y, test_size=0.25, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        df, y, test_size=0.25, random_state=0
+    )
 
-    pipe = fk.make_pipeline(features, RandomForestClassifier(n_estimators=60, max_depth=10, random_state=0))
+    pipe = fk.make_pipeline(
+        features, RandomForestClassifier(n_estimators=60, max_depth=10, random_state=0)
+    )
     pipe.fit(X_train, y_train)
     print(f"held-out accuracy: {pipe.score(X_test, y_test):.3f}")
 

@@ -12,7 +12,8 @@ from .errors import (
 from .spec import Categorical, FeatureSet, Numeric
 
 
-def __getattr__(name: str):  # training-side names load lazily: serving never pays for them
+# training-side names load lazily, so that serving never pays for scikit-learn
+def __getattr__(name: str) -> object:
     if name == "make_pipeline":
         from .pipeline import make_pipeline
 

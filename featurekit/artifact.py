@@ -63,7 +63,9 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: str | os.PathLike[str], files: dict[str, bytes], manifest: dict[str, Any]) -> Path:
+def write_atomic(
+    path: str | os.PathLike[str], files: dict[str, bytes], manifest: dict[str, Any]
+) -> Path:
     """Write `files` plus a manifest holding their hashes; appear all at once at `path`.
 
     Everything goes to a temporary sibling directory first, which is then renamed.
@@ -85,7 +87,9 @@ def write_atomic(path: str | os.PathLike[str], files: dict[str, bytes], manifest
         manifest = {**manifest, "files": hashes}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False))
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent)
+            )
             os.rename(target, old / "a")
             os.rename(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -118,9 +122,13 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     try:
         manifest = json.loads(mpath.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{str(mpath)!r} is not valid JSON ({exc}); the artifact is damaged.") from None
+        raise ArtifactError(
+            f"{str(mpath)!r} is not valid JSON ({exc}); the artifact is damaged."
+        ) from None
     if not isinstance(manifest, dict):
-        raise ArtifactError(f"{str(mpath)!r} is not a JSON object; the artifact is damaged.")
+        raise ArtifactError(
+            f"{str(mpath)!r} is not a JSON object; the artifact is damaged."
+        )
     fmt = manifest.get("format_version")
     if fmt != FORMAT_VERSION:
         raise ArtifactError(
@@ -133,13 +141,17 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         raise ArtifactError(f"{str(mpath)!r} lists no files; the artifact is damaged.")
     for name in REQUIRED:
         if name not in files:
-            raise ArtifactError(f"Artifact {str(root)!r} does not list {name!r} in its manifest.")
+            raise ArtifactError(
+                f"Artifact {str(root)!r} does not list {name!r} in its manifest."
+            )
     for name, expected in files.items():
         fpath = root / name
         if "/" in name or name.startswith("."):
             raise ArtifactError(f"Manifest lists a suspicious file name {name!r}.")
         if not fpath.is_file():
-            raise ArtifactError(f"Artifact {str(root)!r} is partial: {name!r} is missing.")
+            raise ArtifactError(
+                f"Artifact {str(root)!r} is partial: {name!r} is missing."
+            )
         actual = sha256(fpath)
         if actual != expected:
             raise ArtifactError(

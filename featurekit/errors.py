@@ -76,5 +76,7 @@ class ContractError(FeaturekitError, ValueError):
         if failures is None:
             import pandas as pd
 
-            failures = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+            failures = pd.DataFrame(
+                columns=["column", "check", "failure_case", "index"]
+            )
         self.failures = failures

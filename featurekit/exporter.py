@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,9 @@ class Artifact:
         """The fitted scikit-learn pipeline, if it was saved (training side only)."""
         p = self.path / "pipeline.joblib"
         if not p.is_file():
-            raise ArtifactError(f"{str(self.path)!r} was exported without pipeline.joblib.")
+            raise ArtifactError(
+                f"{str(self.path)!r} was exported without pipeline.joblib."
+            )
         import joblib
 
         return joblib.load(p)
@@ -87,11 +88,16 @@ def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
 
     from .pipeline import Inputs
 
-    if not isinstance(pipeline, Pipeline) or [n for n, _ in pipeline.steps] != [
-        "inputs",
-        "features",
-        "model",
-    ] or not isinstance(pipeline.steps[0][1], Inputs):
+    if (
+        not isinstance(pipeline, Pipeline)
+        or [n for n, _ in pipeline.steps]
+        != [
+            "inputs",
+            "features",
+            "model",
+        ]
+        or not isinstance(pipeline.steps[0][1], Inputs)
+    ):
         raise ExportError(
             "export needs the Pipeline that fk.make_pipeline built (steps inputs, "
             f"features, model), got {type(pipeline).__name__}."
@@ -99,7 +105,9 @@ def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
     try:
         check_is_fitted(pipeline)
     except NotFittedError:
-        raise ExportError("The pipeline is not fitted; call pipeline.fit(X, y) before export.") from None
+        raise ExportError(
+            "The pipeline is not fitted; call pipeline.fit(X, y) before export."
+        ) from None
     inputs, ct, model = (s for _, s in pipeline.steps)
     return inputs.features, ct, model
 
@@ -109,13 +117,20 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
     from sklearn.pipeline import Pipeline
 
     known: dict[str, list[str]] = {}
-    for name, trans, cols in ct.transformers_:
-        if trans == "drop" or not cols or not isinstance(features[cols[0]], Categorical):
+    for _name, trans, cols in ct.transformers_:
+        if (
+            trans == "drop"
+            or not cols
+            or not isinstance(features[cols[0]], Categorical)
+        ):
             continue
         seen: set[str] = set()
         steps = trans.steps if isinstance(trans, Pipeline) else []
         for _, step in steps:
-            if hasattr(step, "infrequent_categories_") and type(step).__name__ == "CategoryFolder":
+            if (
+                hasattr(step, "infrequent_categories_")
+                and type(step).__name__ == "CategoryFolder"
+            ):
                 seen |= {str(c) for c in step.categories_[0]}
                 seen |= {str(c) for c in step.infrequent_categories_[0]}
                 break
@@ -126,10 +141,11 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
     return known
 
 
-def _build(columns: Columns, ct: Any, model: Any, precision: str) -> tuple[bytes, dict[str, Any]]:
+def _build(
+    columns: Columns, ct: Any, model: Any, precision: str
+) -> tuple[bytes, dict[str, Any]]:
     from .onnx_features import emit_features
     from .onnx_model import emit_model
-
     from .onnx_trees import TREE_MODELS, tree_precision
 
     g = Graph()
@@ -139,7 +155,9 @@ def _build(columns: Columns, ct: Any, model: Any, precision: str) -> tuple[bytes
     info["features_tensor"] = x
     info["tree_precision"] = tree
     info["pushed"] = sorted(pushed)
-    model_proto = g.model(doc=f"featurekit {__version__}: {columns.features.name} v{columns.features.version}")
+    model_proto = g.model(
+        doc=f"featurekit {__version__}: {columns.features.name} v{columns.features.version}"
+    )
     import onnx
 
     try:
@@ -153,15 +171,25 @@ def _with_features_output(model_bytes: bytes, tensor: str) -> bytes:
     import onnx
 
     m = onnx.load_from_string(model_bytes)
-    m.graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.DOUBLE, ["N", None]))
-    return m.SerializeToString()
+    m.graph.output.append(
+        onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.DOUBLE, ["N", None])
+    )
+    return bytes(m.SerializeToString())
 
 
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"featurekit": __version__}
-    for dist in ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "protobuf", "numpy", "pandas"):
+    for dist in (
+        "scikit-learn",
+        "skl2onnx",
+        "onnx",
+        "onnxruntime",
+        "protobuf",
+        "numpy",
+        "pandas",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:  # pragma: no cover
@@ -211,7 +239,9 @@ def export(
     """
     features, ct, model = _fitted_parts(pipeline)
     if not isinstance(reference, pd.DataFrame) or len(reference) == 0:
-        raise ExportError("export needs reference=DataFrame with at least one row, e.g. the training frame.")
+        raise ExportError(
+            "export needs reference=DataFrame with at least one row, e.g. the training frame."
+        )
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
     columns = Columns(features, _known_categories(features, ct))
@@ -232,7 +262,9 @@ def export(
             errors.append(str(exc))
             continue
         try:
-            certificate = _certify(pipeline, columns, model_bytes, info, reference, tolerance, precision)
+            certificate = _certify(
+                pipeline, columns, model_bytes, info, reference, tolerance, precision
+            )
         except ParityError as exc:
             last_parity = exc
             continue
@@ -240,7 +272,9 @@ def export(
     else:
         if last_parity is not None:
             raise last_parity
-        raise ExportError(f"Cannot export {type(model).__name__}: " + " | ".join(errors))
+        raise ExportError(
+            f"Cannot export {type(model).__name__}: " + " | ".join(errors)
+        )
 
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -252,11 +286,17 @@ def export(
         "inputs": {
             f.name: {
                 "type": columns.onnx_type(f),
-                **({"categories": columns.categories[f.name]} if isinstance(f, Categorical) and f.unknown == "error" else {}),
+                **(
+                    {"categories": columns.categories[f.name]}
+                    if isinstance(f, Categorical) and f.unknown == "error"
+                    else {}
+                ),
             }
             for f in features.features
         },
-        "outputs": ["label", "probabilities"] if info["kind"] == "classifier" else ["prediction"],
+        "outputs": ["label", "probabilities"]
+        if info["kind"] == "classifier"
+        else ["prediction"],
         "opset": dict(OPSET),
         "converter": info["converter"],
         "versions": _versions(),
@@ -285,12 +325,17 @@ def _certify(
     from .parity import edge_rows, threshold_values
     from .runtime import Session
 
-    known = {f.name: list(columns.categories.get(f.name, [])) for f in columns.features.features}
+    known = {
+        f.name: list(columns.categories.get(f.name, []))
+        for f in columns.features.features
+    }
     known.update(_known_categories(columns.features, pipeline.named_steps["features"]))
     edges = list(edge_rows(columns, reference, known, threshold_values(pipeline)))
     reasons = [r for r, _ in edges]
     edge_frame = [rec for _, rec in edges]
-    session = Session(_with_features_output(model_bytes, info["features_tensor"]), threads=1)
+    session = Session(
+        _with_features_output(model_bytes, info["features_tensor"]), threads=1
+    )
     is_clf = info["kind"] == "classifier"
 
     def both(rows: Any, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -308,7 +353,7 @@ def _certify(
                 "If a column accepts missing values, give it an imputer or set "
                 "nullable=False."
             ) from exc
-        return sk + [np.asarray(sk_features, dtype=np.float64)], onx
+        return [*sk, np.asarray(sk_features, dtype=np.float64)], onx
 
     sk_ref, onx_ref = both(reference, "the reference rows")
     try:
@@ -346,7 +391,9 @@ def _certify(
     if bad.any():
         order = np.lexsort((-diff, label_ok))[: min(5, int(bad.sum()))]
         sk_feat = sk[-1].copy()
-        if info["tree_precision"] == "float32":  # the graph rounds these as the trees do
+        if (
+            info["tree_precision"] == "float32"
+        ):  # the graph rounds these as the trees do
             sk_feat = sk_feat.astype(np.float32).astype(np.float64)
         feat_diff = np.abs(sk_feat - onx[-1])
         feat_diff = np.where(np.isnan(sk_feat) & np.isnan(onx[-1]), 0.0, feat_diff)
@@ -358,12 +405,22 @@ def _certify(
             row_feat = feat_diff[i]
             culprit = None
             if np.nanmax(row_feat) > 0 or np.isnan(row_feat).any():
-                culprit = str(names[int(np.nanargmax(np.where(np.isnan(row_feat), np.inf, row_feat)))])
+                culprit = str(
+                    names[
+                        int(
+                            np.nanargmax(np.where(np.isnan(row_feat), np.inf, row_feat))
+                        )
+                    ]
+                )
             worst.append(
                 {
                     "row": labels[i],
-                    "sklearn": sk[0][i].tolist() if not is_clf else [sk[0][i], sk[1][i].tolist()],
-                    "onnx": onx[0][i].tolist() if not is_clf else [onx[0][i], onx[1][i].tolist()],
+                    "sklearn": sk[0][i].tolist()
+                    if not is_clf
+                    else [sk[0][i], sk[1][i].tolist()],
+                    "onnx": onx[0][i].tolist()
+                    if not is_clf
+                    else [onx[0][i], onx[1][i].tolist()],
                     "diff": float(diff[i]),
                     "label_agrees": bool(label_ok[i]),
                     "feature_step": culprit,

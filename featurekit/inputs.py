@@ -60,7 +60,9 @@ class _Failures:
             return
         import pandas as pd
 
-        table = pd.DataFrame(self.rows, columns=["column", "check", "failure_case", "index"])
+        table = pd.DataFrame(
+            self.rows, columns=["column", "check", "failure_case", "index"]
+        )
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
         absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
         rest = [r for r in self.rows if r[1] != "column_in_dataframe"]
@@ -71,7 +73,11 @@ class _Failures:
             where = "" if index is None else f" (row {index!r})"
             parts.append(f"{column!r} {check} failed for {case!r}{where}")
         more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
-        head = f"{len(bad_rows)} of {n_rows} rows failed" if bad_rows else "The input failed"
+        head = (
+            f"{len(bad_rows)} of {n_rows} rows failed"
+            if bad_rows
+            else "The input failed"
+        )
         raise ContractError(
             f"{head} the contract of {name!r} v{version}: {'; '.join(parts)}{more}.",
             table,
@@ -114,7 +120,9 @@ class Columns:
         return "double"
 
     # -- entry point ----------------------------------------------------------------
-    def coerce(self, data: Any, *, check_categories: bool = True) -> tuple[dict[str, np.ndarray], int]:
+    def coerce(
+        self, data: Any, *, check_categories: bool = True
+    ) -> tuple[dict[str, np.ndarray], int]:
         """Read `data` into one ``(n, 1)`` array per declared column.
 
         Parameters
@@ -154,20 +162,20 @@ class Columns:
 
     # -- per kind -------------------------------------------------------------------
     def _numeric(
-        self, feature: Numeric, values: Any, index: Sequence[Any], failures: _Failures
+        self, feature: Numeric, values: Any, index: Any, failures: _Failures
     ) -> np.ndarray:
         name = feature.name
         arr = _numeric_array(values)
         if arr is None:  # some values are not numbers: find them one by one
             out = np.empty(len(values), dtype=np.float64)
-            for i, v in enumerate(values):
+            for k, v in enumerate(values):
                 if _is_missing(v):
-                    out[i] = np.nan
+                    out[k] = np.nan
                 elif isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER_TYPES):
-                    failures.add(name, f"dtype('{feature.dtype}')", v, index[i])
-                    out[i] = np.nan
+                    failures.add(name, f"dtype('{feature.dtype}')", v, index[k])
+                    out[k] = np.nan
                 else:
-                    out[i] = float(v)
+                    out[k] = float(v)
             arr = out
             typed_ok = False
         else:
@@ -194,25 +202,35 @@ class Columns:
                     out_of |= arr > hi
                 out_of &= ~inf
                 for i in np.flatnonzero(out_of):
-                    failures.add(name, f"in_range({lo}, {hi})", _plain(values[i]), index[i])
+                    failures.add(
+                        name, f"in_range({lo}, {hi})", _plain(values[i]), index[i]
+                    )
             if feature.dtype == "int":
                 frac = ~nan & ~inf & (arr != np.floor(arr))
                 for i in np.flatnonzero(frac):
                     failures.add(name, "dtype('int')", _plain(arr[i]), index[i])
         if self.onnx_type(feature) == "int64":
-            return arr.astype(np.int64, copy=False).reshape(-1, 1) if not (nan.any() or inf.any()) else arr.reshape(-1, 1)
+            return (
+                arr.astype(np.int64, copy=False).reshape(-1, 1)
+                if not (nan.any() or inf.any())
+                else arr.reshape(-1, 1)
+            )
         return arr.reshape(-1, 1)
 
     def _categorical(
         self,
         feature: Categorical,
         values: Any,
-        index: Sequence[Any],
+        index: Any,
         failures: _Failures,
         check_categories: bool,
     ) -> np.ndarray:
         name = feature.name
-        known = self._sets.get(name) if check_categories and feature.unknown == "error" else None
+        known = (
+            self._sets.get(name)
+            if check_categories and feature.unknown == "error"
+            else None
+        )
         if isinstance(values, np.ndarray) and len(values) > 64:
             fast = _strings_fast(values)
             if fast is not None:
@@ -228,18 +246,18 @@ class Columns:
                         failures.add(name, "isin(categories)", out[i], index[i])
                 return out.reshape(-1, 1)
         out = np.empty((len(values), 1), dtype=object)
-        for i, v in enumerate(values):
+        for k, v in enumerate(values):
             if isinstance(v, str):
                 if known is not None and v not in known:
-                    failures.add(name, "isin(categories)", v, index[i])
-                out[i, 0] = str(v)
+                    failures.add(name, "isin(categories)", v, index[k])
+                out[k, 0] = str(v)
             elif _is_missing(v):
                 if not feature.accepts_missing:
-                    failures.add(name, "not_nullable", None, index[i])
-                out[i, 0] = MISSING
+                    failures.add(name, "not_nullable", None, index[k])
+                out[k, 0] = MISSING
             else:
-                failures.add(name, "dtype('str')", v, index[i])
-                out[i, 0] = MISSING
+                failures.add(name, "dtype('str')", v, index[k])
+                out[k, 0] = MISSING
         return out
 
 
@@ -274,8 +292,12 @@ def _numeric_array(values: Any) -> np.ndarray | None:
         values = values.tolist()
     for v in values:
         t = type(v)
-        if t is not float and t is not int and not (
-            isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
+        if (
+            t is not float
+            and t is not int
+            and not (
+                isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
+            )
         ):
             if v is None or t is bool:
                 return None
@@ -283,7 +305,7 @@ def _numeric_array(values: Any) -> np.ndarray | None:
     return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
 
 
-def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Sequence[Any], int]:
+def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
     """Return (columns by name, row labels, row count) for any accepted input shape."""
     if isinstance(data, Mapping):
         data = [data]

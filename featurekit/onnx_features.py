@@ -14,9 +14,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MinMaxScaler,
     OneHotEncoder,
-    FunctionTransformer,
     OrdinalEncoder,
     RobustScaler,
     StandardScaler,
@@ -66,55 +66,83 @@ def emit_features(
         if transformer == "drop" or len(cols) == 0:
             continue
         if len(cols) != 1:
-            raise ExportError(f"Column block {name!r} takes {cols!r}; expected one column.")
+            raise ExportError(
+                f"Column block {name!r} takes {cols!r}; expected one column."
+            )
         col = cols[0]
         x = inputs[col]
         if columns.onnx_type(columns.features[col]) == "int64":
             x = g.op("Cast", [x], f"{col}_double", to=11)
-        steps = transformer.steps if isinstance(transformer, Pipeline) else [("", transformer)]
+        steps = (
+            transformer.steps
+            if isinstance(transformer, Pipeline)
+            else [("", transformer)]
+        )
         block = ct.output_indices_[name]
         n_out = block.stop - block.start
         cut = len(steps)
         if tree is not None:
-            cut = next((i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut)
+            cut = next(
+                (i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut
+            )
         for step_name, step in steps[:cut]:
             x = _emit_step(g, x, col, step_name, step)
         if cut < len(steps):
             pushed[width] = Pipeline(steps[cut:])
         elif tree == "float32":
             # scikit-learn's trees compare float32(x) with float64 thresholds
-            x = g.op("Cast", [g.op("Cast", [x], f"{col}_f32", to=1)], f"{col}_tree", to=11)
+            x = g.op(
+                "Cast", [g.op("Cast", [x], f"{col}_f32", to=1)], f"{col}_tree", to=11
+            )
         parts.append(x)
         width += n_out
-    out = g.op("Concat", parts, "features", axis=1) if len(parts) > 1 else g.op("Identity", parts, "features")
+    out = (
+        g.op("Concat", parts, "features", axis=1)
+        if len(parts) > 1
+        else g.op("Identity", parts, "features")
+    )
     return out, width, pushed
 
 
 def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
     where = f"{col}.{step_name}" if step_name else col
     if step == "passthrough" or (
-        isinstance(step, FunctionTransformer) and step.func is None and step.inverse_func is None
+        isinstance(step, FunctionTransformer)
+        and step.func is None
+        and step.inverse_func is None
     ):  # ColumnTransformer stores "passthrough" as an identity FunctionTransformer
         return x
     if isinstance(step, SimpleImputer):
         fill = step.statistics_[0]
         if step.add_indicator:
-            raise ExportError(f"{where}: SimpleImputer(add_indicator=True) is not supported.")
+            raise ExportError(
+                f"{where}: SimpleImputer(add_indicator=True) is not supported."
+            )
         if isinstance(fill, str):
-            missing = g.op("Equal", [x, g.const([str(step.missing_values)], f"{col}_missing")])
-            return g.op("Where", [missing, g.const([fill], f"{col}_fill"), x], f"{col}_imputed")
+            missing = g.op(
+                "Equal", [x, g.const([str(step.missing_values)], f"{col}_missing")]
+            )
+            return g.op(
+                "Where", [missing, g.const([fill], f"{col}_fill"), x], f"{col}_imputed"
+            )
         if fill != fill:
             raise ExportError(
                 f"{where}: every training value of {col!r} was missing, so there is "
                 "nothing to impute with; drop the column or give impute a constant."
             )
         isnan = g.op("IsNaN", [x])
-        return g.op("Where", [isnan, g.const([float(fill)], f"{col}_fill"), x], f"{col}_imputed")
+        return g.op(
+            "Where", [isnan, g.const([float(fill)], f"{col}_fill"), x], f"{col}_imputed"
+        )
     if isinstance(step, Clip):
         if step.lo is not None:
-            x = g.op("Max", [x, g.const([float(step.lo)], f"{col}_lo")], f"{col}_clipped")
+            x = g.op(
+                "Max", [x, g.const([float(step.lo)], f"{col}_lo")], f"{col}_clipped"
+            )
         if step.hi is not None:
-            x = g.op("Min", [x, g.const([float(step.hi)], f"{col}_hi")], f"{col}_clipped")
+            x = g.op(
+                "Min", [x, g.const([float(step.hi)], f"{col}_hi")], f"{col}_clipped"
+            )
         return x
     if isinstance(step, Log1p):
         return g.op("Log", [g.op("Add", [g.const([1.0], "one"), x])], f"{col}_log1p")
@@ -135,7 +163,9 @@ def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
         x = g.op("Add", [x, g.const(step.min_, f"{col}_min")], f"{col}_scaled")
         if step.clip:
             lo, hi = step.feature_range
-            x = g.op("Min", [g.op("Max", [x, g.const([float(lo)])]), g.const([float(hi)])])
+            x = g.op(
+                "Min", [g.op("Max", [x, g.const([float(lo)])]), g.const([float(hi)])]
+            )
         return x
     if isinstance(step, CategoryFolder):
         kept = [str(c) for c in step.categories_[0]]
@@ -149,23 +179,29 @@ def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
         hit = _isin(g, x, members, col)
         return g.op("Where", [hit, when_in, when_out], f"{col}_folded")
     if isinstance(step, OneHotEncoder):
-        if step.drop is not None or getattr(step, "infrequent_categories_", None) is not None and any(
-            c is not None for c in step.infrequent_categories_
+        if step.drop is not None or (
+            getattr(step, "infrequent_categories_", None) is not None
+            and any(c is not None for c in step.infrequent_categories_)
         ):
-            raise ExportError(f"{where}: OneHotEncoder with drop or infrequent categories is not supported.")
-        cats = g.const(np.array([[str(c) for c in step.categories_[0]]], dtype=object), f"{col}_categories")
+            raise ExportError(
+                f"{where}: OneHotEncoder with drop or infrequent categories is not supported."
+            )
+        cats = g.const(
+            np.array([[str(c) for c in step.categories_[0]]], dtype=object),
+            f"{col}_categories",
+        )
         hot = g.op("Equal", [x, cats])
         return g.op("Cast", [hot], f"{col}_onehot", to=11)
     if isinstance(step, OrdinalEncoder):
-        cats = [str(c) for c in step.categories_[0]]
+        labels = [str(c) for c in step.categories_[0]]
         unknown = step.unknown_value if step.unknown_value is not None else -1
         codes = g.op(
             "LabelEncoder",
             [x],
             f"{col}_codes",
             domain=ML,
-            keys_strings=cats,
-            values_int64s=list(range(len(cats))),
+            keys_strings=labels,
+            values_int64s=list(range(len(labels))),
             default_int64=int(unknown),
         )
         return g.op("Cast", [codes], f"{col}_ordinal", to=11)

@@ -55,7 +55,10 @@ class Graph:
         name = self.name(hint)
         if arr.dtype.kind in "OU":
             tensor = helper.make_tensor(
-                name, TensorProto.STRING, arr.shape, [str(v).encode() for v in arr.ravel()]
+                name,
+                TensorProto.STRING,
+                arr.shape,
+                [str(v).encode() for v in arr.ravel()],  # type: ignore[misc]
             )
         else:
             tensor = numpy_helper.from_array(arr, name)
@@ -75,7 +78,14 @@ class Graph:
         """Add a node and return its (first) output name."""
         outs = [self.name(hint or op_type.lower()) for _ in range(n_out)]
         self.nodes.append(
-            helper.make_node(op_type, inputs, outs, name=self.name("n_" + op_type), domain=domain, **attrs)
+            helper.make_node(
+                op_type,
+                inputs,
+                outs,
+                name=self.name("n_" + op_type),
+                domain=domain,
+                **attrs,
+            )
         )
         return outs[0]
 
@@ -84,7 +94,9 @@ class Graph:
             self.nodes, "featurekit", self.inputs, self.outputs, self.initializers
         )
         opsets = [helper.make_opsetid(d, v) for d, v in OPSET.items()]
-        model = helper.make_model(graph, opset_imports=opsets, producer_name="featurekit")
+        model = helper.make_model(
+            graph, opset_imports=opsets, producer_name="featurekit"
+        )
         model.ir_version = 10
         model.doc_string = doc
         return model

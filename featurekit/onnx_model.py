@@ -31,7 +31,12 @@ def _classes_elem(classes: np.ndarray) -> tuple[str, np.ndarray]:
 
 
 def emit_model(
-    g: Graph, x: str, width: int, model: Any, precision: str, pushed: dict[int, Any] | None = None
+    g: Graph,
+    x: str,
+    width: int,
+    model: Any,
+    precision: str,
+    pushed: dict[int, Any] | None = None,
 ) -> dict[str, Any]:
     """Emit `model` reading the double tensor `x`; add the graph outputs.
 
@@ -62,31 +67,61 @@ def emit_model(
         else:
             rule = out["label_rule"]
             if rule == "raw_ge_zero":
-                idx = g.op("Cast", [g.op("GreaterOrEqual", [out["raw"], g.const(np.float64(0.0))])], to=7)
-                idx = g.op("Reshape", [idx, g.const(np.array([-1], dtype=np.int64))], "label_index")
+                idx = g.op(
+                    "Cast",
+                    [g.op("GreaterOrEqual", [out["raw"], g.const(np.float64(0.0))])],
+                    to=7,
+                )
+                idx = g.op(
+                    "Reshape",
+                    [idx, g.const(np.array([-1], dtype=np.int64))],
+                    "label_index",
+                )
             else:
                 src = probs if rule == "argmax_proba" else out["raw"]
                 idx = g.op("ArgMax", [src], "label_index", axis=1, keepdims=0)
-            label = g.op("Gather", [g.const(classes, "classes"), idx], "label_value", axis=0)
-        g.nodes.append(onnx.helper.make_node("Identity", [label], ["label"], name=g.name("n_label")))
-        g.nodes.append(onnx.helper.make_node("Identity", [probs], ["probabilities"], name=g.name("n_proba")))
+            label = g.op(
+                "Gather", [g.const(classes, "classes"), idx], "label_value", axis=0
+            )
+        g.nodes.append(
+            onnx.helper.make_node(
+                "Identity", [label], ["label"], name=g.name("n_label")
+            )
+        )
+        g.nodes.append(
+            onnx.helper.make_node(
+                "Identity", [probs], ["probabilities"], name=g.name("n_proba")
+            )
+        )
         g.add_output("label", elem, ["N"])
         g.add_output("probabilities", "double", ["N", len(classes)])
     else:
-        pred = g.op("Reshape", [out["prediction"], g.const(np.array([-1], dtype=np.int64))], "pred_flat")
-        g.nodes.append(onnx.helper.make_node("Identity", [pred], ["prediction"], name=g.name("n_pred")))
+        pred = g.op(
+            "Reshape",
+            [out["prediction"], g.const(np.array([-1], dtype=np.int64))],
+            "pred_flat",
+        )
+        g.nodes.append(
+            onnx.helper.make_node(
+                "Identity", [pred], ["prediction"], name=g.name("n_pred")
+            )
+        )
         g.add_output("prediction", "double", ["N"])
     return info
 
 
-def _emit_skl2onnx(g: Graph, x: str, width: int, model: Any, precision: str) -> dict[str, str]:
+def _emit_skl2onnx(
+    g: Graph, x: str, width: int, model: Any, precision: str
+) -> dict[str, str]:
     try:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     except ImportError:  # pragma: no cover - a hard dependency of the training side
         raise ExportError("Exporting needs skl2onnx: pip install featurekit") from None
     tensor_type = DoubleTensorType if precision == "double" else FloatTensorType
-    options = {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
+    options = (
+        {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
+    )
     try:
         sub = convert_sklearn(
             model,
@@ -139,7 +174,14 @@ def _emit_skl2onnx(g: Graph, x: str, width: int, model: Any, precision: str) -> 
         if len(outs) != 2:
             raise ExportError(f"{type(model).__name__} has no predict_proba to export.")
         label = outs[0]
-        if out_types[0] == onnx.TensorProto.INT64 or out_types[0] == onnx.TensorProto.STRING:
-            label = g.op("Reshape", [label, g.const(np.array([-1], dtype=np.int64))], "label_flat")
+        if (
+            out_types[0] == onnx.TensorProto.INT64
+            or out_types[0] == onnx.TensorProto.STRING
+        ):
+            label = g.op(
+                "Reshape",
+                [label, g.const(np.array([-1], dtype=np.int64))],
+                "label_flat",
+            )
         return {"label": label, "scores": as_double(outs[1], out_types[1])}
     return {"prediction": as_double(outs[0], out_types[0])}

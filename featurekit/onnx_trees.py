@@ -43,8 +43,18 @@ from .onnx_graph import Graph
 
 __all__ = ["TREE_MODELS", "emit_tree_model", "raw_thresholds", "tree_precision"]
 
-_SINGLE = (DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor)
-_FOREST = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+_SINGLE = (
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    ExtraTreeClassifier,
+    ExtraTreeRegressor,
+)
+_FOREST = (
+    RandomForestClassifier,
+    RandomForestRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+)
 _GB = (GradientBoostingClassifier, GradientBoostingRegressor)
 _HGB = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 TREE_MODELS = _SINGLE + _FOREST + _GB + _HGB
@@ -82,18 +92,25 @@ def _sk_tree(est: Any, values: np.ndarray, target: int) -> _Tree:
 def _class_proba(est: Any) -> np.ndarray:
     """Per-node class probabilities, normalised exactly as DecisionTreeClassifier does."""
     if est.n_outputs_ != 1:
-        raise ExportError(f"{type(est).__name__} with several outputs is not supported.")
+        raise ExportError(
+            f"{type(est).__name__} with several outputs is not supported."
+        )
     proba = est.tree_.value[:, 0, : est.n_classes_].astype(np.float64)
     normalizer = proba.sum(axis=1)[:, np.newaxis]
     normalizer[normalizer == 0.0] = 1.0
     proba /= normalizer
-    return proba
+    return np.asarray(proba, dtype=np.float64)
 
 
 def _constant_tree(value: float, target: int) -> _Tree:
     return _Tree(
-        np.array([-2]), np.array([-2.0]), np.array([-1]), np.array([-1]),
-        np.array([False]), np.array([value], dtype=np.float64), target,
+        np.array([-2]),
+        np.array([-2.0]),
+        np.array([-1]),
+        np.array([-1]),
+        np.array([False]),
+        np.array([value], dtype=np.float64),
+        target,
     )
 
 
@@ -116,9 +133,18 @@ def _hgb_tree(predictor: Any, target: int) -> _Tree:
     )
 
 
-def _ensemble_node(g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: str) -> str:
+def _ensemble_node(
+    g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: str
+) -> str:
     """One opset-5 TreeEnsemble node summing `trees` in list order."""
-    feat, split, tleaf, tnode, fleaf, fnode, miss, roots = [], [], [], [], [], [], [], []
+    feat: list[int] = []
+    split: list[float] = []
+    tleaf: list[int] = []
+    tnode: list[int] = []
+    fleaf: list[int] = []
+    fnode: list[int] = []
+    miss: list[int] = []
+    roots: list[int] = []
     leaf_target: list[int] = []
     leaf_weight: list[float] = []
     for tree in trees:
@@ -143,7 +169,10 @@ def _ensemble_node(g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: s
             feat.append(int(tree.feature[n]))
             split.append(float(tree.threshold[n]))
             miss.append(int(tree.missing_left[n]))
-            for child, flags, ids in ((tree.left[n], tleaf, tnode), (tree.right[n], fleaf, fnode)):
+            for child, flags, ids in (
+                (tree.left[n], tleaf, tnode),
+                (tree.right[n], fleaf, fnode),
+            ):
                 if is_leaf[child]:
                     flags.append(1)
                     ids.append(leaf_pos[int(child)])
@@ -164,14 +193,18 @@ def _ensemble_node(g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: s
             tree_roots=roots,
             nodes_featureids=feat,
             nodes_splits=numpy_helper.from_array(np.array(split, dtype=np.float64)),
-            nodes_modes=numpy_helper.from_array(np.zeros(len(feat), dtype=np.uint8)),  # LEQ
+            nodes_modes=numpy_helper.from_array(
+                np.zeros(len(feat), dtype=np.uint8)
+            ),  # LEQ
             nodes_truenodeids=tnode,
             nodes_trueleafs=tleaf,
             nodes_falsenodeids=fnode,
             nodes_falseleafs=fleaf,
             nodes_missing_value_tracks_true=miss,
             leaf_targetids=leaf_target,
-            leaf_weights=numpy_helper.from_array(np.array(leaf_weight, dtype=np.float64)),
+            leaf_weights=numpy_helper.from_array(
+                np.array(leaf_weight, dtype=np.float64)
+            ),
         )
     )
     return out
@@ -216,7 +249,9 @@ def raw_thresholds(
 
     def left(x: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
-            v = np.asarray(transform.transform(x.reshape(-1, 1)), dtype=np.float64).ravel()
+            v = np.asarray(
+                transform.transform(x.reshape(-1, 1)), dtype=np.float64
+            ).ravel()
         if precision == "float32":
             v = v.astype(np.float32).astype(np.float64)
         return v <= t
@@ -241,8 +276,13 @@ def raw_thresholds(
 def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:
     """Rewrite the thresholds of splits on pushed columns into raw space."""
     for column, transform in pushed.items():
-        where = [(tree, np.flatnonzero((tree.left != -1) & (tree.feature == column))) for tree in trees]
-        values = np.concatenate([tree.threshold[idx] for tree, idx in where] + [np.empty(0)])
+        where = [
+            (tree, np.flatnonzero((tree.left != -1) & (tree.feature == column)))
+            for tree in trees
+        ]
+        values = np.concatenate(
+            [tree.threshold[idx] for tree, idx in where] + [np.empty(0)]
+        )
         if not len(values):
             continue
         uniq, inv = np.unique(values, return_inverse=True)
@@ -254,7 +294,9 @@ def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:
             start += len(idx)
 
 
-def emit_tree_model(g: Graph, x: str, model: Any, pushed: dict[int, Any] | None = None) -> dict[str, str]:
+def emit_tree_model(
+    g: Graph, x: str, model: Any, pushed: dict[int, Any] | None = None
+) -> dict[str, str]:
     """Add `model` to `g` reading the double features `x`; return its output tensors.
 
     `x` must already be rounded as `tree_precision` says, column by column, and
@@ -278,25 +320,36 @@ def emit_tree_model(g: Graph, x: str, model: Any, pushed: dict[int, Any] | None 
                 trees.extend(_sk_tree(est, proba[:, c], c) for c in range(k))
         else:
             if model.n_outputs_ != 1:
-                raise ExportError(f"{type(model).__name__} with several outputs is not supported.")
+                raise ExportError(
+                    f"{type(model).__name__} with several outputs is not supported."
+                )
             k = 1
-            trees = [_sk_tree(est, est.tree_.value[:, 0, 0].astype(np.float64), 0) for est in ests]
+            trees = [
+                _sk_tree(est, est.tree_.value[:, 0, 0].astype(np.float64), 0)
+                for est in ests
+            ]
         _push(trees, pushed, precision)
         raw = _ensemble_node(g, x, trees, k, "tree_sum")
         if isinstance(model, _FOREST):
-            raw = g.op("Div", [raw, g.const(np.float64(len(ests)), "n_trees")], "tree_mean")
+            raw = g.op(
+                "Div", [raw, g.const(np.float64(len(ests)), "n_trees")], "tree_mean"
+            )
         if is_clf:
             return {"scores": raw, "raw": raw, "label_rule": "argmax_proba"}
         return {"prediction": raw}
 
     if isinstance(model, _GB):
-        init = model._raw_predict_init(np.zeros((1, model.n_features_in_), dtype=np.float32))
+        init = model._raw_predict_init(
+            np.zeros((1, model.n_features_in_), dtype=np.float32)
+        )
         k = init.shape[1]
         trees = [_constant_tree(float(init[0, t]), t) for t in range(k)]
         for stage in model.estimators_:
             for t in range(k):
                 est = stage[t]
-                trees.append(_sk_tree(est, model.learning_rate * est.tree_.value[:, 0, 0], t))
+                trees.append(
+                    _sk_tree(est, model.learning_rate * est.tree_.value[:, 0, 0], t)
+                )
         _push(trees, pushed, precision)
         raw = _ensemble_node(g, x, trees, k, "raw")
         if not is_clf:
@@ -317,10 +370,14 @@ def emit_tree_model(g: Graph, x: str, model: Any, pushed: dict[int, Any] | None 
                 return {"prediction": raw}
             if link == "LogLink":
                 return {"prediction": g.op("Exp", [raw], "prediction_exp")}
-            raise ExportError(f"HistGradientBoostingRegressor link {link} is not supported.")
+            raise ExportError(
+                f"HistGradientBoostingRegressor link {link} is not supported."
+            )
         return _classifier_link(g, raw, k, "argmax_proba")
 
-    raise ExportError(f"{type(model).__name__} is not a supported tree model.")  # pragma: no cover
+    raise ExportError(
+        f"{type(model).__name__} is not a supported tree model."
+    )  # pragma: no cover
 
 
 def _classifier_link(g: Graph, raw: str, k: int, rule: str) -> dict[str, str]:

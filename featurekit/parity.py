@@ -37,7 +37,7 @@ def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
             vals = col.astype(np.float64)
             vals = vals[~np.isnan(vals)]
             v = float(np.median(vals)) if len(vals) else 0.0
-            row[f.name] = int(round(v)) if f.dtype == "int" else v
+            row[f.name] = round(v) if f.dtype == "int" else v
         else:
             from .inputs import MISSING
 
@@ -88,23 +88,49 @@ def edge_rows(
                 yield f"{f.name} empty string", {**base, f.name: ""}
                 yield f"{f.name} unicode", {**base, f.name: "naïve ☃"}
             continue
-        ref = reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
-        nums = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        ref = (
+            reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
+        )
+        nums = pd.to_numeric(ref, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
         nums = nums[np.isfinite(nums)]
         span = float(np.max(np.abs(nums))) if len(nums) else 1.0
-        values = [0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0, span * 1e3, -span * 1e3, 1e15, -1e15]
+        values = [
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            1.0,
+            -1.0,
+            span * 1e3,
+            -span * 1e3,
+            1e15,
+            -1e15,
+        ]
         if len(nums):
             values += [float(nums.min()), float(nums.max())]
         for end in f.bounds or ():
             if end is not None:
-                values += [float(end), float(np.nextafter(end, np.inf)), float(np.nextafter(end, -np.inf))]
+                values += [
+                    float(end),
+                    float(np.nextafter(end, np.inf)),
+                    float(np.nextafter(end, -np.inf)),
+                ]
         for end in f.clip or ():
             if end is not None:
-                values += [float(end), float(np.nextafter(end, np.inf)), float(np.nextafter(end, -np.inf))]
+                values += [
+                    float(end),
+                    float(np.nextafter(end, np.inf)),
+                    float(np.nextafter(end, -np.inf)),
+                ]
         values += thresholds.get(f.name, [])
         for v in values:
             if _admissible(f, v):
-                yield f"{f.name} = {v!r}", {**base, f.name: int(v) if f.dtype == "int" else v}
+                yield (
+                    f"{f.name} = {v!r}",
+                    {**base, f.name: int(v) if f.dtype == "int" else v},
+                )
     if any_missing:
         yield "every nullable column missing", all_missing
 
@@ -156,10 +182,15 @@ def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
         owners.extend([(cols[0], steps) if numeric else None] * width)
-    pairs = sorted({(f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None})
+    pairs = sorted(
+        {(f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None}
+    )
     rng = np.random.default_rng(seed)
     if len(pairs) > _MAX_THRESHOLDS:
-        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), _MAX_THRESHOLDS, replace=False))]
+        pairs = [
+            pairs[i]
+            for i in sorted(rng.choice(len(pairs), _MAX_THRESHOLDS, replace=False))
+        ]
     out: dict[str, list[float]] = {}
     for f, t in pairs:
         col, steps = owners[f]  # type: ignore[misc]
@@ -176,7 +207,11 @@ def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
         for v in near:
             raw = _inverse(steps, v)
             if math.isfinite(raw):
-                vals += [raw, float(np.nextafter(raw, np.inf)), float(np.nextafter(raw, -np.inf))]
+                vals += [
+                    raw,
+                    float(np.nextafter(raw, np.inf)),
+                    float(np.nextafter(raw, -np.inf)),
+                ]
     return out
 
 
@@ -193,9 +228,15 @@ def _splits(model: Any) -> list[tuple[int, float]]:
         if tree is None:
             continue
         inner = tree.children_left != -1
-        out += zip(tree.feature[inner].tolist(), tree.threshold[inner].tolist(), strict=True)
+        out += zip(
+            tree.feature[inner].tolist(), tree.threshold[inner].tolist(), strict=True
+        )
     for iteration in getattr(model, "_predictors", []) or []:
         for p in iteration:
             nodes = p.nodes[~p.nodes["is_leaf"].astype(bool)]
-            out += zip(nodes["feature_idx"].tolist(), nodes["num_threshold"].tolist(), strict=True)
+            out += zip(
+                nodes["feature_idx"].tolist(),
+                nodes["num_threshold"].tolist(),
+                strict=True,
+            )
     return out

@@ -64,7 +64,9 @@ class Inputs(TransformerMixin, BaseEstimator):
         data = {}
         for feature in self.features.features:
             col = feeds[feature.name][:, 0]
-            data[feature.name] = col.astype(np.float64) if isinstance(feature, Numeric) else col
+            data[feature.name] = (
+                col.astype(np.float64) if isinstance(feature, Numeric) else col
+            )
         return pd.DataFrame(data, index=index, columns=self.features.columns)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -86,7 +88,9 @@ def _numeric_steps(f: Numeric) -> list[tuple[str, Any]]:
         if isinstance(f.impute, str):
             steps.append(("impute", SimpleImputer(strategy=f.impute)))
         else:
-            steps.append(("impute", SimpleImputer(strategy="constant", fill_value=f.impute)))
+            steps.append(
+                ("impute", SimpleImputer(strategy="constant", fill_value=f.impute))
+            )
     if f.clip is not None:
         steps.append(("clip", Clip(*f.clip)))
     if f.log1p:
@@ -106,7 +110,9 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
         steps.append(
             (
                 "impute",
-                SimpleImputer(missing_values=MISSING, strategy="constant", fill_value=f.impute),
+                SimpleImputer(
+                    missing_values=MISSING, strategy="constant", fill_value=f.impute
+                ),
             )
         )
     if f.folds:

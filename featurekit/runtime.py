@@ -45,7 +45,9 @@ class Session:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.threads = threads
-        self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            model, opts, providers=["CPUExecutionProvider"]
+        )
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._pool: ThreadPoolExecutor | None = None
 
@@ -54,17 +56,26 @@ class Session:
         """The underlying `onnxruntime.InferenceSession`."""
         return self._session
 
-    def run(self, feeds: dict[str, np.ndarray], n_rows: int, outputs: list[str] | None = None) -> list[np.ndarray]:
+    def run(
+        self,
+        feeds: dict[str, np.ndarray],
+        n_rows: int,
+        outputs: list[str] | None = None,
+    ) -> list[np.ndarray]:
         """Run the graph on `feeds` and return `outputs` (all by default)."""
         names = outputs or self.output_names
         if n_rows <= CHUNK_ROWS or self.threads == 1:
             return self._session.run(names, feeds)  # type: ignore[no-any-return]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="featurekit")
+            self._pool = ThreadPoolExecutor(
+                self.threads, thread_name_prefix="featurekit"
+            )
         starts = range(0, n_rows, CHUNK_ROWS)
         parts = list(
             self._pool.map(
-                lambda s: self._session.run(names, {k: v[s : s + CHUNK_ROWS] for k, v in feeds.items()}),
+                lambda s: self._session.run(
+                    names, {k: v[s : s + CHUNK_ROWS] for k, v in feeds.items()}
+                ),
                 starts,
             )
         )

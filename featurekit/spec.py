@@ -37,7 +37,9 @@ def _finite_or_none(owner: str, option: str, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(f"{owner}: {option} ends must be numbers or None, got {value!r}.")
+        raise SpecError(
+            f"{owner}: {option} ends must be numbers or None, got {value!r}."
+        )
     if math.isnan(value):
         raise SpecError(f"{owner}: {option} ends must not be NaN; use None for open.")
     return float(value) if isinstance(value, float) else value
@@ -146,7 +148,9 @@ class Numeric(_Feature):
         object.__setattr__(self, "clip", _interval(owner, "clip", self.clip))
         object.__setattr__(self, "bounds", _interval(owner, "bounds", self.bounds))
         if not isinstance(self.log1p, bool):
-            raise SpecError(f"{owner}: log1p must be True or False, got {self.log1p!r}.")
+            raise SpecError(
+                f"{owner}: log1p must be True or False, got {self.log1p!r}."
+            )
         if self.nullable is not None and not isinstance(self.nullable, bool):
             raise SpecError(f"{owner}: nullable must be a bool, got {self.nullable!r}.")
         if self.log1p and self.lower_domain() is None:
@@ -227,7 +231,9 @@ class Categorical(_Feature):
                 f"'missing', got {self.impute!r}."
             )
         if self.impute == "":
-            raise SpecError(f"{owner}: impute='' is ambiguous; use a word like 'missing'.")
+            raise SpecError(
+                f"{owner}: impute='' is ambiguous; use a word like 'missing'."
+            )
         _choice(owner, "encode", self.encode, _ENCODES)
         _choice(owner, "unknown", self.unknown, _UNKNOWNS)
         mf = self.min_frequency
@@ -240,7 +246,9 @@ class Categorical(_Feature):
                     "fraction in (0, 1)."
                 )
         mc = self.max_categories
-        if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 2):
+        if mc is not None and (
+            isinstance(mc, bool) or not isinstance(mc, int) or mc < 2
+        ):
             raise SpecError(
                 f"{owner}: max_categories={mc!r} must be an int >= 2 "
                 "(one slot is the 'other' bucket)."
@@ -275,9 +283,11 @@ def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
         raise SpecError(f"A feature must be a mapping, got {data!r}.")
     data = dict(data)
     kind = data.pop("kind", None)
-    cls = _KINDS.get(kind)  # type: ignore[arg-type]
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise SpecError(f"Unknown feature kind {kind!r}; expected one of {sorted(_KINDS)}.")
+        raise SpecError(
+            f"Unknown feature kind {kind!r}; expected one of {sorted(_KINDS)}."
+        )
     known = {f.name for f in dataclasses.fields(cls)}
     extra = sorted(set(data) - known)
     if extra:
@@ -315,16 +325,22 @@ class FeatureSet:
     features: tuple[Feature, ...]
     version: int = 1
 
-    def __init__(self, name: str, features: Iterable[Feature], version: int = 1) -> None:
+    def __init__(
+        self, name: str, features: Iterable[Feature], version: int = 1
+    ) -> None:
         if not isinstance(name, str) or not name.strip() or "/" in name:
             raise SpecError(
                 f"FeatureSet needs a non-empty name without '/', got {name!r}."
             )
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise SpecError(f"FeatureSet({name!r}): version must be an int >= 1, got {version!r}.")
+            raise SpecError(
+                f"FeatureSet({name!r}): version must be an int >= 1, got {version!r}."
+            )
         feats = tuple(features)
         if not feats:
-            raise SpecError(f"FeatureSet({name!r}) has no features; declare at least one.")
+            raise SpecError(
+                f"FeatureSet({name!r}) has no features; declare at least one."
+            )
         for f in feats:
             if not isinstance(f, Numeric | Categorical):
                 raise SpecError(
@@ -370,10 +386,14 @@ class FeatureSet:
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
         """Build a FeatureSet from `to_dict` output, rejecting unknown keys."""
         if not isinstance(data, Mapping):
-            raise SpecError(f"A FeatureSet must be a mapping, got {type(data).__name__}.")
+            raise SpecError(
+                f"A FeatureSet must be a mapping, got {type(data).__name__}."
+            )
         extra = sorted(set(data) - {"name", "version", "features"})
         if extra:
-            raise SpecError(f"FeatureSet got unknown keys {extra}; expected name, version, features.")
+            raise SpecError(
+                f"FeatureSet got unknown keys {extra}; expected name, version, features."
+            )
         feats = data.get("features")
         if not isinstance(feats, list):
             raise SpecError("FeatureSet 'features' must be a list of feature mappings.")

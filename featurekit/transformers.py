@@ -43,7 +43,9 @@ class Clip(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(
+            self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
+        )
         # maximum/minimum propagate NaN, and ONNX Max/Min do too
         if self.lo is not None:
             X = np.maximum(X, float(self.lo))
@@ -78,9 +80,11 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        X = validate_data(
+            self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
+        )
         self._check_domain(X)
-        return np.log(1.0 + X)
+        return np.asarray(np.log(1.0 + X), dtype=np.float64)
 
     @staticmethod
     def _check_domain(X: np.ndarray) -> None:
@@ -161,7 +165,9 @@ class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             keep = set(kept)
             self.categories_.append(np.array(sorted(keep, key=str), dtype=object))
             self.infrequent_categories_.append(
-                np.array(sorted((c for c in counts if c not in keep), key=str), dtype=object)
+                np.array(
+                    sorted((c for c in counts if c not in keep), key=str), dtype=object
+                )
             )
         return self
 

@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 
 from featurekit.artifact import Manifest, read_manifest
-from featurekit.errors import ArtifactError
+from featurekit.errors import ArtifactError, SpecError
 from featurekit.inputs import Columns
 from featurekit.runtime import Session
 from featurekit.spec import FeatureSet
-from featurekit.errors import SpecError
 
 __all__ = ["Predictor"]
 
@@ -51,7 +50,12 @@ class Predictor:
     """
 
     def __init__(
-        self, model: bytes, features: FeatureSet, manifest: Manifest, *, threads: int | None = None
+        self,
+        model: bytes,
+        features: FeatureSet,
+        manifest: Manifest,
+        *,
+        threads: int | None = None,
     ) -> None:
         self.features = features
         self.manifest = manifest
@@ -78,7 +82,9 @@ class Predictor:
             self._n_classes = len(self.classes_)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> Predictor:
+    def load(
+        cls, path: str | os.PathLike[str], *, threads: int | None = None
+    ) -> Predictor:
         """Verify the artifact at `path` and build one onnxruntime session.
 
         Parameters
@@ -100,8 +106,12 @@ class Predictor:
         try:
             features = FeatureSet.from_json((root / "features.json").read_text())
         except SpecError as exc:
-            raise ArtifactError(f"Artifact {str(root)!r} has an invalid features.json: {exc}") from None
-        return cls((root / "model.onnx").read_bytes(), features, manifest, threads=threads)
+            raise ArtifactError(
+                f"Artifact {str(root)!r} has an invalid features.json: {exc}"
+            ) from None
+        return cls(
+            (root / "model.onnx").read_bytes(), features, manifest, threads=threads
+        )
 
     def __repr__(self) -> str:
         return f"Predictor({self.name!r} v{self.version}, {self.kind}, sha256={self.sha256[:12]})"
@@ -135,7 +145,9 @@ class Predictor:
             category under ``unknown="error"``, infinite or outside hard bounds.
             Nothing is scored.
         """
-        return self._run(records, "label" if self.kind == "classifier" else "prediction")
+        return self._run(
+            records, "label" if self.kind == "classifier" else "prediction"
+        )
 
     def predict_proba(self, records: Any) -> np.ndarray:
         """Class probabilities, columns in `classes_` order."""
@@ -149,6 +161,11 @@ class Predictor:
         """A short human summary of the model and its certificate."""
         c = self.manifest["certificate"]
         return json.dumps(
-            {"name": self.name, "version": self.version, "kind": self.kind, "certificate": c},
+            {
+                "name": self.name,
+                "version": self.version,
+                "kind": self.kind,
+                "certificate": c,
+            },
             indent=2,
         )

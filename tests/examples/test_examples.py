@@ -1,0 +1,29 @@
+"""Run each example script end to end, as `make demo` does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_train_then_serve_examples_run_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "credit"
+    trained = _run("examples/train.py", "--out", str(out), "--rows", "1500")
+    assert "label agreement 100%" in trained
+    assert (out / "model.onnx").is_file()
+
+    served = _run("examples/serve.py", str(out))
+    assert "training stack imported by serving: none" in served
+    # every bad request in the script is refused by the contract, none is scored
+    assert served.count("refused:") == 5
