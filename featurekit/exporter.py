@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ._version import __version__
@@ -263,7 +262,7 @@ def export(
             continue
         try:
             certificate = _certify(
-                pipeline, columns, model_bytes, info, reference, tolerance, precision
+                pipeline, columns, model_bytes, info, reference, tolerance
             )
         except ParityError as exc:
             last_parity = exc
@@ -320,137 +319,12 @@ def _certify(
     info: dict[str, Any],
     reference: pd.DataFrame,
     tolerance: float,
-    precision: str,
 ) -> dict[str, Any]:
-    from .parity import edge_rows, threshold_values
+    from .certify import certify
     from .runtime import Session
 
-    known = {
-        f.name: list(columns.categories.get(f.name, []))
-        for f in columns.features.features
-    }
-    known.update(_known_categories(columns.features, pipeline.named_steps["features"]))
-    edges = list(edge_rows(columns, reference, known, threshold_values(pipeline)))
-    reasons = [r for r, _ in edges]
-    edge_frame = [rec for _, rec in edges]
     session = Session(
         _with_features_output(model_bytes, info["features_tensor"]), threads=1
     )
-    is_clf = info["kind"] == "classifier"
-
-    def both(rows: Any, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        feeds, n = columns.coerce(rows)
-        onx = session.run(feeds, n)
-        try:
-            if is_clf:
-                sk = [pipeline.predict(rows), pipeline.predict_proba(rows)]
-            else:
-                sk = [np.asarray(pipeline.predict(rows), dtype=np.float64)]
-            sk_features = pipeline[:-1].transform(rows)
-        except (ValueError, TypeError) as exc:
-            raise ExportError(
-                f"scikit-learn itself fails on {what} that the contract admits: {exc}. "
-                "If a column accepts missing values, give it an imputer or set "
-                "nullable=False."
-            ) from exc
-        return [*sk, np.asarray(sk_features, dtype=np.float64)], onx
-
-    sk_ref, onx_ref = both(reference, "the reference rows")
-    try:
-        sk_edge, onx_edge = both(edge_frame, "generated edge cases")
-    except ExportError:
-        # find the first edge case scikit-learn rejects, to name it
-        for reason, rec in edges:
-            try:
-                pipeline.predict([rec])
-            except (ValueError, TypeError) as exc:
-                raise ExportError(
-                    f"scikit-learn fails on an input the contract admits ({reason}): {exc}. "
-                    "Give the column an imputer, or declare nullable=False / bounds."
-                ) from exc
-        raise
-    sk = [np.concatenate([a, b]) for a, b in zip(sk_ref, sk_edge, strict=True)]
-    onx = [np.concatenate([a, b]) for a, b in zip(onx_ref, onx_edge, strict=True)]
-    n_ref = len(reference)
-    labels = [f"reference row {i}" for i in reference.index[:n_ref]] + reasons
-
-    if is_clf:
-        label_ok = np.asarray(sk[0]).astype(object) == np.asarray(onx[0]).astype(object)
-        diff = np.max(np.abs(sk[1] - onx[1]), axis=1)
-        diff = np.where(np.isnan(sk[1]).any(1) & np.isnan(onx[1]).any(1), 0.0, diff)
-        scale = 1.0
-        compared = "probabilities"
-    else:
-        label_ok = np.ones(len(sk[0]), dtype=bool)
-        ref_pred = sk[0][:n_ref]
-        scale = float(np.std(ref_pred)) or float(np.max(np.abs(ref_pred))) or 1.0
-        diff = np.abs(sk[0] - onx[0]) / scale
-        compared = "prediction / std(reference predictions)"
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    bad = ~label_ok | (diff > tolerance)
-    if bad.any():
-        order = np.lexsort((-diff, label_ok))[: min(5, int(bad.sum()))]
-        sk_feat = sk[-1].copy()
-        if (
-            info["tree_precision"] == "float32"
-        ):  # the graph rounds these as the trees do
-            sk_feat = sk_feat.astype(np.float32).astype(np.float64)
-        feat_diff = np.abs(sk_feat - onx[-1])
-        feat_diff = np.where(np.isnan(sk_feat) & np.isnan(onx[-1]), 0.0, feat_diff)
-        feat_diff[:, info["pushed"]] = 0.0  # these reach the trees raw, by design
-        names = pipeline.named_steps["features"].get_feature_names_out()
-        worst = []
-        step = "model"
-        for i in order:
-            row_feat = feat_diff[i]
-            culprit = None
-            if np.nanmax(row_feat) > 0 or np.isnan(row_feat).any():
-                culprit = str(
-                    names[
-                        int(
-                            np.nanargmax(np.where(np.isnan(row_feat), np.inf, row_feat))
-                        )
-                    ]
-                )
-            worst.append(
-                {
-                    "row": labels[i],
-                    "sklearn": sk[0][i].tolist()
-                    if not is_clf
-                    else [sk[0][i], sk[1][i].tolist()],
-                    "onnx": onx[0][i].tolist()
-                    if not is_clf
-                    else [onx[0][i], onx[1][i].tolist()],
-                    "diff": float(diff[i]),
-                    "label_agrees": bool(label_ok[i]),
-                    "feature_step": culprit,
-                }
-            )
-        if worst[0]["feature_step"]:
-            step = f"features ({worst[0]['feature_step']})"
-        lines = "\n".join(
-            f"  {w['row']}: sklearn={w['sklearn']!r} onnx={w['onnx']!r} |Δ|={w['diff']:.3g}"
-            for w in worst
-        )
-        raise ParityError(
-            f"{type(pipeline.named_steps['model']).__name__} ({precision} plan) fails parity on "
-            f"{int(bad.sum())} of {len(diff)} rows ({int((~label_ok).sum())} labels differ, "
-            f"max |Δ| {float(np.max(diff)):.3g} > {tolerance}); the step responsible is "
-            f"{step}. Worst rows:\n{lines}\nNothing was written.",
-            worst=worst,
-            step=step,
-        )
-    return {
-        "passed": True,
-        "rows": len(diff),
-        "reference_rows": n_ref,
-        "edge_rows": len(edges),
-        "label_agreement": float(label_ok.mean()) if is_clf else None,
-        "max_abs_diff": float(np.max(diff)) if len(diff) else 0.0,
-        "tolerance": tolerance,
-        "compared": compared,
-        "scale": scale,
-        "precision_plan": (
-            f"{info['converter']}; features in float64 with scikit-learn's own operations"
-        ),
-    }
+    known = _known_categories(columns.features, pipeline.named_steps["features"])
+    return certify(pipeline, columns, session, info, reference, known, tolerance)

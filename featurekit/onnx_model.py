@@ -24,6 +24,8 @@ def _classes_elem(classes: np.ndarray) -> tuple[str, np.ndarray]:
         return "int64", classes.astype(np.int64)
     if classes.dtype.kind in "OU" and all(isinstance(c, str) for c in classes):
         return "string", classes.astype(object)
+    if classes.dtype.kind == "f":
+        return "double", classes.astype(np.float64)
     raise ExportError(
         f"Class labels of dtype {classes.dtype} ({classes[:3].tolist()!r}...) are not "
         "supported; encode the target as integers or strings."
@@ -64,6 +66,8 @@ def emit_model(
         probs = out["scores"]
         if "label" in out:
             label = out["label"]
+            if elem == "double":  # skl2onnx may type float labels otherwise
+                label = g.op("Cast", [label], "label_double", to=11)
         else:
             rule = out["label_rule"]
             if rule == "raw_ge_zero":

@@ -22,10 +22,9 @@ import pandas as pd
 from .inputs import Columns
 from .spec import Categorical, Numeric
 
-__all__ = ["edge_rows", "threshold_values"]
+__all__ = ["edge_rows", "threshold_frame", "threshold_values"]
 
 _UNSEEN = "featurekit-unseen-category"
-_MAX_THRESHOLDS = 1500
 
 
 def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
@@ -62,13 +61,33 @@ def _admissible(f: Numeric, v: float) -> bool:
     return True
 
 
+def _magnitudes(f: Numeric, reference: pd.DataFrame) -> list[float]:
+    ref = reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
+    nums = pd.to_numeric(ref, errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    nums = nums[np.isfinite(nums)]
+    span = float(np.max(np.abs(nums))) if len(nums) else 1.0
+    values = [0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0]
+    values += [span * 1e3, -span * 1e3, 1e15, -1e15]
+    if len(nums):
+        values += [float(nums.min()), float(nums.max())]
+    for interval in (f.bounds, f.clip):
+        for end in interval or ():
+            if end is not None:
+                e = float(end)
+                values += [
+                    e,
+                    float(np.nextafter(e, np.inf)),
+                    float(np.nextafter(e, -np.inf)),
+                ]
+    return values
+
+
 def edge_rows(
-    columns: Columns,
-    reference: pd.DataFrame,
-    known: dict[str, list[str]],
-    thresholds: dict[str, list[float]],
+    columns: Columns, reference: pd.DataFrame, known: dict[str, list[str]]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (reason, record) pairs the contract admits."""
+    """Yield (reason, record) pairs the contract admits; split thresholds come aside."""
     base = _base_row(columns, reference)
     yield "base row", dict(base)
     all_missing = dict(base)
@@ -80,59 +99,42 @@ def edge_rows(
             for missing in (None, float("nan")):
                 yield f"{f.name} missing ({missing!r})", {**base, f.name: missing}
         if isinstance(f, Categorical):
-            cats = known.get(f.name, [])
-            for c in cats:
+            for c in known.get(f.name, []):
                 yield f"{f.name} = {c!r}", {**base, f.name: c}
             if f.unknown != "error":
                 yield f"{f.name} unseen", {**base, f.name: _UNSEEN}
                 yield f"{f.name} empty string", {**base, f.name: ""}
                 yield f"{f.name} unicode", {**base, f.name: "naïve ☃"}
             continue
-        ref = (
-            reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
-        )
-        nums = pd.to_numeric(ref, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        nums = nums[np.isfinite(nums)]
-        span = float(np.max(np.abs(nums))) if len(nums) else 1.0
-        values = [
-            0.0,
-            -0.0,
-            1e-300,
-            -1e-300,
-            1.0,
-            -1.0,
-            span * 1e3,
-            -span * 1e3,
-            1e15,
-            -1e15,
-        ]
-        if len(nums):
-            values += [float(nums.min()), float(nums.max())]
-        for end in f.bounds or ():
-            if end is not None:
-                values += [
-                    float(end),
-                    float(np.nextafter(end, np.inf)),
-                    float(np.nextafter(end, -np.inf)),
-                ]
-        for end in f.clip or ():
-            if end is not None:
-                values += [
-                    float(end),
-                    float(np.nextafter(end, np.inf)),
-                    float(np.nextafter(end, -np.inf)),
-                ]
-        values += thresholds.get(f.name, [])
-        for v in values:
+        for v in _magnitudes(f, reference):
             if _admissible(f, v):
-                yield (
-                    f"{f.name} = {v!r}",
-                    {**base, f.name: int(v) if f.dtype == "int" else v},
-                )
+                value = int(v) if f.dtype == "int" else v
+                yield f"{f.name} = {v!r}", {**base, f.name: value}
     if any_missing:
         yield "every nullable column missing", all_missing
+
+
+def threshold_frame(
+    columns: Columns, reference: pd.DataFrame, thresholds: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The base row repeated once per raw value near a split, that column replaced."""
+    base = _base_row(columns, reference)
+    blocks = []
+    for f in columns.features.features:
+        if not isinstance(f, Numeric) or f.name not in thresholds:
+            continue
+        v = np.unique(thresholds[f.name])
+        if f.dtype == "int":
+            v = np.unique(np.concatenate([np.floor(v), np.ceil(v)]))
+        v = v[np.array([_admissible(f, float(x)) for x in v], dtype=bool)]
+        if not len(v):
+            continue
+        block = pd.DataFrame({c: [base[c]] * len(v) for c in columns.features.columns})
+        block[f.name] = v.astype(np.int64) if f.dtype == "int" else v
+        blocks.append(block)
+    if not blocks:
+        return pd.DataFrame(columns=columns.features.columns)
+    return pd.concat(blocks, ignore_index=True)
 
 
 def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
@@ -161,15 +163,18 @@ def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
     return float(x)
 
 
-def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
-    """Raw input values at and beside every tree split on a numeric column."""
+def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
+    """Raw input values at and beside every tree split on a numeric column.
+
+    Returns the values per raw column and the number of distinct splits covered.
+    """
     from sklearn.pipeline import Pipeline
 
     model = pipeline.named_steps["model"]
     ct = pipeline.named_steps["features"]
     splits = _splits(model)
     if not splits:
-        return {}
+        return {}, 0
     # map each output column of the ColumnTransformer back to its raw numeric column
     owners: list[tuple[str, list[tuple[str, Any]]] | None] = []
     for name, trans, cols in ct.transformers_:
@@ -182,17 +187,11 @@ def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
         owners.extend([(cols[0], steps) if numeric else None] * width)
-    pairs = sorted(
-        {(f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None}
-    )
-    rng = np.random.default_rng(seed)
-    if len(pairs) > _MAX_THRESHOLDS:
-        pairs = [
-            pairs[i]
-            for i in sorted(rng.choice(len(pairs), _MAX_THRESHOLDS, replace=False))
-        ]
-    out: dict[str, list[float]] = {}
-    for f, t in pairs:
+    pairs = {
+        (f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None
+    }
+    out: dict[str, list[np.ndarray]] = {}
+    for f, t in sorted(pairs):
         col, steps = owners[f]  # type: ignore[misc]
         f32 = np.float32(t)
         near = {
@@ -203,16 +202,12 @@ def threshold_values(pipeline: Any, seed: int = 0) -> dict[str, list[float]]:
             float(np.nextafter(f32, np.float32(np.inf))),
             float(np.nextafter(f32, np.float32(-np.inf))),
         }
-        vals = out.setdefault(col, [])
-        for v in near:
-            raw = _inverse(steps, v)
-            if math.isfinite(raw):
-                vals += [
-                    raw,
-                    float(np.nextafter(raw, np.inf)),
-                    float(np.nextafter(raw, -np.inf)),
-                ]
-    return out
+        raw = np.array([_inverse(steps, v) for v in near])
+        raw = raw[np.isfinite(raw)]
+        out.setdefault(col, []).append(
+            np.concatenate([raw, np.nextafter(raw, np.inf), np.nextafter(raw, -np.inf)])
+        )
+    return {col: np.concatenate(parts) for col, parts in out.items()}, len(pairs)
 
 
 def _splits(model: Any) -> list[tuple[int, float]]:

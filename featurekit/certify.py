@@ -1,0 +1,245 @@
+"""Prove parity: score the same rows with scikit-learn and onnxruntime, or refuse.
+
+The rows are the reference frame, the generated edge cases and every value beside a
+split (see `featurekit.parity`). onnxruntime reads them through `Columns.coerce`,
+the very function serving uses, so the certificate covers serving's input path too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ExportError, ParityError
+from .inputs import Columns
+
+__all__ = ["certify"]
+
+
+@dataclass
+class _Scores:
+    """Both runtimes' answers on one batch of rows."""
+
+    labels: list[str]
+    sk: list[np.ndarray]  # [label, proba] or [prediction], then the features matrix
+    onnx: list[np.ndarray]
+
+
+def _score(
+    pipeline: Any,
+    columns: Columns,
+    session: Any,
+    rows: Any,
+    labels: list[str],
+    is_clf: bool,
+) -> _Scores:
+    feeds, n = columns.coerce(rows)
+    if n == 0:
+        return _Scores([], [], [])
+    onx = session.run(feeds, n)
+    try:
+        sk = (
+            [pipeline.predict(rows), pipeline.predict_proba(rows)]
+            if is_clf
+            else [np.asarray(pipeline.predict(rows), dtype=np.float64)]
+        )
+        sk.append(np.asarray(pipeline[:-1].transform(rows), dtype=np.float64))
+    except (ValueError, TypeError) as exc:
+        raise ExportError(
+            f"scikit-learn itself fails on rows the contract admits ({labels[0]}, ...): "
+            f"{exc}. If a column accepts missing values, give it an imputer or declare "
+            "nullable=False; if values must stay in a range, declare bounds."
+        ) from exc
+    return _Scores(labels, sk, onx)
+
+
+def _first_failing(pipeline: Any, edges: list[tuple[str, dict[str, Any]]]) -> None:
+    for reason, record in edges:
+        try:
+            pipeline.predict([record])
+        except (ValueError, TypeError) as exc:
+            raise ExportError(
+                f"scikit-learn fails on an input the contract admits ({reason}): {exc}. "
+                "Give the column an imputer, or declare nullable=False or bounds."
+            ) from exc
+
+
+def certify(
+    pipeline: Any,
+    columns: Columns,
+    session: Any,
+    info: dict[str, Any],
+    reference: pd.DataFrame,
+    known: dict[str, list[str]],
+    tolerance: float,
+) -> dict[str, Any]:
+    """Return the parity certificate, or raise `ParityError` naming the worst rows.
+
+    Parameters
+    ----------
+    session : featurekit.runtime.Session
+        Runs the exported graph with the features tensor as a last, extra output.
+    info : dict
+        What the graph builder reported: kind, converter, tree precision, pushed
+        columns.
+    """
+    from .parity import edge_rows, threshold_frame, threshold_values
+
+    is_clf = info["kind"] == "classifier"
+    edges = list(edge_rows(columns, reference, known))
+    near, n_splits = threshold_values(pipeline)
+    frame = threshold_frame(columns, reference, near)
+    batches = [
+        _score(
+            pipeline,
+            columns,
+            session,
+            reference,
+            [f"reference row {i!r}" for i in reference.index],
+            is_clf,
+        )
+    ]
+    try:
+        batches.append(
+            _score(
+                pipeline,
+                columns,
+                session,
+                [r for _, r in edges],
+                [w for w, _ in edges],
+                is_clf,
+            )
+        )
+    except ExportError:
+        _first_failing(pipeline, edges)
+        raise
+    names = [f"split value {c}={v!r}" for c, v in _changed(frame, edges[0][1])]
+    batches.append(_score(pipeline, columns, session, frame, names, is_clf))
+    batches = [b for b in batches if b.labels]
+    labels = [label for b in batches for label in b.labels]
+    sk = [np.concatenate(parts) for parts in zip(*(b.sk for b in batches), strict=True)]
+    onx = [
+        np.concatenate(parts) for parts in zip(*(b.onnx for b in batches), strict=True)
+    ]
+
+    n_ref = len(reference)
+    if is_clf:
+        label_ok = np.asarray(sk[0]).astype(object) == np.asarray(onx[0]).astype(object)
+        diff = np.max(np.abs(sk[1] - onx[1]), axis=1)
+        scale = 1.0
+        compared = "probabilities"
+    else:
+        label_ok = np.ones(len(sk[0]), dtype=bool)
+        ref_pred = sk[0][:n_ref]
+        scale = float(np.std(ref_pred)) or float(np.max(np.abs(ref_pred))) or 1.0
+        diff = np.abs(sk[0] - onx[0]) / scale
+        compared = "|prediction difference| / std(reference predictions)"
+    both_nan = np.isnan(sk[0 if not is_clf else 1]) & np.isnan(
+        onx[0 if not is_clf else 1]
+    )
+    if both_nan.ndim > 1:
+        both_nan = both_nan.any(axis=1)
+    diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
+    bad = ~label_ok | (diff > tolerance)
+    if bad.any():
+        _refuse(pipeline, info, labels, sk, onx, diff, label_ok, bad, tolerance)
+    return {
+        "passed": True,
+        "rows": len(diff),
+        "reference_rows": n_ref,
+        "edge_rows": len(labels) - n_ref,
+        "splits_covered": n_splits,
+        "label_agreement": float(label_ok.mean()) if is_clf else None,
+        "max_abs_diff": float(np.max(diff)),
+        "tolerance": tolerance,
+        "compared": compared,
+        "scale": scale,
+        "precision_plan": (
+            f"{info['converter']}; features in float64 with scikit-learn's own operations"
+            + (
+                f"; trees compare in {info['tree_precision']}"
+                if info["tree_precision"]
+                else ""
+            )
+            + (
+                f"; split thresholds moved to raw space for {len(info['pushed'])} log1p columns"
+                if info["pushed"]
+                else ""
+            )
+        ),
+    }
+
+
+def _changed(frame: pd.DataFrame, base: dict[str, Any]) -> list[tuple[str, Any]]:
+    """For each threshold row, the column that differs from the base row."""
+    out: list[tuple[str, Any]] = []
+    cols = list(frame.columns)
+    for row in frame.itertuples(index=False):
+        for c, v in zip(cols, row, strict=True):
+            b = base[c]
+            if not (v == b or (v != v and b != b)):
+                out.append((c, v))
+                break
+        else:
+            out.append((cols[0], row[0]))
+    return out
+
+
+def _refuse(
+    pipeline: Any,
+    info: dict[str, Any],
+    labels: list[str],
+    sk: list[np.ndarray],
+    onx: list[np.ndarray],
+    diff: np.ndarray,
+    label_ok: np.ndarray,
+    bad: np.ndarray,
+    tolerance: float,
+) -> None:
+    """Raise ParityError with the worst rows and the step responsible."""
+    is_clf = info["kind"] == "classifier"
+    order = np.lexsort((-diff, label_ok))[: min(5, int(bad.sum()))]
+    sk_feat = sk[-1]
+    if info["tree_precision"] == "float32":  # the graph rounds these as the trees do
+        sk_feat = sk_feat.astype(np.float32).astype(np.float64)
+    feat_diff = np.abs(sk_feat - onx[-1])
+    feat_diff = np.where(np.isnan(sk_feat) & np.isnan(onx[-1]), 0.0, feat_diff)
+    feat_diff = np.where(np.isnan(feat_diff), np.inf, feat_diff)
+    feat_diff[:, info["pushed"]] = 0.0  # these reach the trees raw, by design
+    names = pipeline.named_steps["features"].get_feature_names_out()
+    worst = []
+    for i in order:
+        culprit = (
+            str(names[int(np.argmax(feat_diff[i]))]) if feat_diff[i].max() > 0 else None
+        )
+        worst.append(
+            {
+                "row": labels[i],
+                "sklearn": [sk[0][i], sk[1][i].tolist()] if is_clf else float(sk[0][i]),
+                "onnx": [onx[0][i], onx[1][i].tolist()] if is_clf else float(onx[0][i]),
+                "diff": float(diff[i]),
+                "label_agrees": bool(label_ok[i]),
+                "feature_step": culprit,
+            }
+        )
+    step = (
+        f"features ({worst[0]['feature_step']})"
+        if worst[0]["feature_step"]
+        else "model"
+    )
+    lines = "\n".join(
+        f"  {w['row']}: sklearn={w['sklearn']!r} onnx={w['onnx']!r} |Δ|={w['diff']:.3g}"
+        for w in worst
+    )
+    model = type(pipeline.named_steps["model"]).__name__
+    raise ParityError(
+        f"{model} ({info['converter']}) fails parity on {int(bad.sum())} of {len(diff)} "
+        f"rows ({int((~label_ok).sum())} labels differ, max |Δ| "
+        f"{float(np.max(diff)):.3g} > {tolerance}); the step responsible is {step}. "
+        f"Worst rows:\n{lines}\nNothing was written.",
+        worst=worst,
+        step=step,
+    )
