@@ -35,6 +35,8 @@ __all__ = ["MISSING", "Columns"]
 MISSING = "\x00featurekit:missing"
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
 _ABSENT = object()
+_INFINITIES = (math.inf, -math.inf)
+_INT64_MIN, _INT64_END = -(2**63), 2**63
 
 
 def _is_missing(value: Any) -> bool:
@@ -109,7 +111,24 @@ class Columns:
     categories: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._sets = {k: frozenset(v) for k, v in self.categories.items()}
+        self._sets = {
+            f.name: frozenset(self.categories.get(f.name, ()))
+            for f in self.features.features
+            if isinstance(f, Categorical) and f.unknown == "error" and f.name in self.categories
+        }
+        # per feature, what the single-row path checks: None for categoricals, else
+        # (lo, hi, integer dtype or None)
+        self._plan: list[tuple[Numeric | Categorical, tuple[Any, Any, Any] | None]] = []
+        for f in self.features.features:
+            if isinstance(f, Categorical):
+                self._plan.append((f, None))
+                continue
+            lo, hi = f.bounds or (None, None)
+            if f.dtype == "int":
+                as_int = np.int64 if self.onnx_type(f) == "int64" else np.float64
+            else:
+                as_int = None
+            self._plan.append((f, (lo, hi, as_int)))
 
     def onnx_type(self, feature: Numeric | Categorical) -> str:
         """The element type of the graph input for `feature`."""
@@ -143,6 +162,10 @@ class Columns:
         ContractError
             With every failure in ``.failures``.
         """
+        if isinstance(data, Mapping) and check_categories:
+            fast = self._one(data)
+            if fast is not None:
+                return fast, 1
         columns, index, n_rows = _split(data, self.features.columns)
         failures = _Failures()
         feeds: dict[str, np.ndarray] = {}
@@ -159,6 +182,41 @@ class Columns:
                 )
         failures.raise_if_any(self.features.name, self.features.version, n_rows)
         return feeds, n_rows
+
+    def _one(self, record: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """Read one clean record without numpy reductions; None means "use the full path".
+
+        This is the single-row hot path. It accepts only what the full path accepts
+        without a failure, and defers everything else (wrong types, missing values,
+        unknown categories, out-of-range numbers) to the full path, which builds the
+        failure table. Both paths give the same feeds.
+        """
+        feeds: dict[str, np.ndarray] = {}
+        for feature, plan in self._plan:
+            v = record.get(feature.name, _ABSENT)
+            t = type(v)
+            if plan is None:  # categorical
+                if t is not str:
+                    return None
+                known = self._sets.get(feature.name)
+                if known is not None and v not in known:
+                    return None
+                feeds[feature.name] = np.array([[v]], dtype=object)
+                continue
+            if t is not float and t is not int:
+                return None
+            if v != v or v in _INFINITIES:
+                return None
+            lo, hi, as_int = plan
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                return None
+            if as_int is not None:
+                if (t is float and not v.is_integer()) or not _INT64_MIN <= v < _INT64_END:
+                    return None
+                feeds[feature.name] = np.array([[v]], dtype=as_int)
+            else:
+                feeds[feature.name] = np.array([[v]], dtype=np.float64)
+        return feeds
 
     # -- per kind -------------------------------------------------------------------
     def _numeric(
@@ -205,17 +263,16 @@ class Columns:
                     failures.add(
                         name, f"in_range({lo}, {hi})", _plain(values[i]), index[i]
                     )
+            integral = True
             if feature.dtype == "int":
                 frac = ~nan & ~inf & (arr != np.floor(arr))
+                frac |= ~nan & ~inf & ((arr < _INT64_MIN) | (arr >= _INT64_END))
                 for i in np.flatnonzero(frac):
-                    failures.add(name, "dtype('int')", _plain(arr[i]), index[i])
-        if self.onnx_type(feature) == "int64":
-            return (
-                arr.astype(np.int64, copy=False).reshape(-1, 1)
-                if not (nan.any() or inf.any())
-                else arr.reshape(-1, 1)
-            )
-        return arr.reshape(-1, 1)
+                    failures.add(name, "dtype('int')", _plain(values[i]), index[i])
+                integral = not (frac.any() or nan.any() or inf.any())
+        if self.onnx_type(feature) == "int64" and integral:
+            return arr.astype(np.int64).reshape(-1, 1)
+        return arr.reshape(-1, 1)  # only reached for int64 columns when failures exist
 
     def _categorical(
         self,
