@@ -73,6 +73,11 @@ def write_atomic(
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise ArtifactError(
+            f"{str(target)!r} is a file, not an artifact directory; refusing to replace "
+            "it. Choose another path or remove it."
+        )
     if target.exists() and not (target / MANIFEST).exists() and any(target.iterdir()):
         raise ArtifactError(
             f"{str(target)!r} exists and is not an artifact; refusing to replace it. "
@@ -91,7 +96,12 @@ def write_atomic(
                 tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent)
             )
             os.rename(target, old / "a")
-            os.rename(tmp, target)
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(old / "a", target)  # put the previous artifact back
+                shutil.rmtree(old, ignore_errors=True)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
@@ -132,7 +142,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     fmt = manifest.get("format_version")
     if fmt != FORMAT_VERSION:
         raise ArtifactError(
-            f"Artifact {str(root)!r} has format version {fmt!r}, but this featurekit reads "
+            f"Artifact {str(root)!r}: {MANIFEST} has format version {fmt!r}, but this featurekit reads "
             f"version {FORMAT_VERSION}. Re-export it with this featurekit, or install the "
             "featurekit that wrote it."
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._version import __version__
@@ -16,7 +17,7 @@ from .artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
 from .errors import ArtifactError, ContractError, ExportError, ParityError
 from .inputs import MISSING, Columns
 from .onnx_graph import OPSET, Graph
-from .spec import Categorical, FeatureSet
+from .spec import Categorical, FeatureSet, Numeric
 
 __all__ = ["Artifact", "export", "load"]
 
@@ -140,6 +141,29 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
     return known
 
 
+def _domains(
+    features: FeatureSet, ct: Any, reference: pd.DataFrame, precision: str
+) -> dict[str, tuple[float, float]]:
+    """Per numeric column, the raw range whose features stay finite for the model."""
+    from .precision import float32_domain
+
+    out: dict[str, tuple[float, float]] = {}
+    for f in features.features:
+        if not isinstance(f, Numeric):
+            continue
+        ref = pd.to_numeric(reference[f.name], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        ref = ref[np.isfinite(ref)]
+        start = float(np.median(ref)) if len(ref) else 0.0
+        lo, hi = float32_domain(
+            ct.named_transformers_[f.name], start, -np.inf, precision
+        )
+        if (lo, hi) != (-np.inf, np.inf):
+            out[f.name] = (lo, hi)
+    return out
+
+
 def _build(
     columns: Columns, ct: Any, model: Any, precision: str
 ) -> tuple[bytes, dict[str, Any]]:
@@ -243,17 +267,19 @@ def export(
         )
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
-    columns = Columns(features, _known_categories(features, ct))
+    from .onnx_trees import TREE_MODELS, tree_precision
+
+    known = _known_categories(features, ct)
     try:
-        columns.coerce(reference)
+        Columns(features, known).coerce(reference)
     except ContractError as exc:
         raise ExportError(f"The reference rows break the contract: {exc}") from exc
-
-    from .onnx_trees import TREE_MODELS
+    precision = tree_precision(model) if isinstance(model, TREE_MODELS) else "float64"
+    columns = Columns(features, known, _domains(features, ct, reference, precision))
 
     plans = ["double"] if isinstance(model, TREE_MODELS) else ["double", "float"]
     errors: list[str] = []
-    last_parity: ParityError | None = None
+    refusals: list[ParityError] = []
     for precision in plans:
         try:
             model_bytes, info = _build(columns, ct, model, precision)
@@ -265,12 +291,22 @@ def export(
                 pipeline, columns, model_bytes, info, reference, tolerance
             )
         except ParityError as exc:
-            last_parity = exc
+            refusals.append(exc)
             continue
         break
     else:
-        if last_parity is not None:
-            raise last_parity
+        if refusals:
+            # the first plan tried is the most precise one: its rows explain the most
+            first = refusals[0]
+            also = "".join(
+                f"\nThe {p} plan was tried too and failed: {str(e).splitlines()[0]}"
+                for p, e in zip(plans[1:], refusals[1:], strict=False)
+            )
+            raise ParityError(
+                f"{first}{also}\nNothing was written.",
+                worst=first.worst,
+                step=first.step,
+            )
         raise ExportError(
             f"Cannot export {type(model).__name__}: " + " | ".join(errors)
         )
@@ -285,6 +321,16 @@ def export(
         "inputs": {
             f.name: {
                 "type": columns.onnx_type(f),
+                **(
+                    {
+                        "domain": [
+                            None if abs(v) == np.inf else v
+                            for v in columns.domains[f.name]
+                        ]
+                    }
+                    if f.name in columns.domains
+                    else {}
+                ),
                 **(
                     {"categories": columns.categories[f.name]}
                     if isinstance(f, Categorical) and f.unknown == "error"

@@ -97,6 +97,9 @@ class Columns:
     categories : dict of str to list of str, optional
         Fitted categories of the columns whose unknown policy is "error". A value
         outside them is rejected. Left empty while fitting.
+    domains : dict of str to (lo, hi), optional
+        Raw ranges outside which the model cannot compute (its float32 trees would
+        see infinity), found at export by `featurekit.precision.float32_domain`.
 
     Examples
     --------
@@ -109,12 +112,15 @@ class Columns:
 
     features: FeatureSet
     categories: dict[str, list[str]] = field(default_factory=dict)
+    domains: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._sets = {
             f.name: frozenset(self.categories.get(f.name, ()))
             for f in self.features.features
-            if isinstance(f, Categorical) and f.unknown == "error" and f.name in self.categories
+            if isinstance(f, Categorical)
+            and f.unknown == "error"
+            and f.name in self.categories
         }
         # per feature, what the single-row path checks: None for categoricals, else
         # (lo, hi, integer dtype or None)
@@ -124,6 +130,10 @@ class Columns:
                 self._plan.append((f, None))
                 continue
             lo, hi = f.bounds or (None, None)
+            if f.name in self.domains:
+                dlo, dhi = self.domains[f.name]
+                lo = dlo if lo is None else max(lo, dlo)
+                hi = dhi if hi is None else min(hi, dhi)
             if f.dtype == "int":
                 as_int = np.int64 if self.onnx_type(f) == "int64" else np.float64
             else:
@@ -211,9 +221,11 @@ class Columns:
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 return None
             if as_int is not None:
-                if (t is float and not v.is_integer()) or not _INT64_MIN <= v < _INT64_END:
+                # through float64, exactly as the batch path and scikit-learn read it
+                fv = float(v)
+                if not fv.is_integer() or not _INT64_MIN <= fv < _INT64_END:
                     return None
-                feeds[feature.name] = np.array([[v]], dtype=as_int)
+                feeds[feature.name] = np.array([[fv]], dtype=np.float64).astype(as_int)
             else:
                 feeds[feature.name] = np.array([[v]], dtype=np.float64)
         return feeds
@@ -262,6 +274,17 @@ class Columns:
                 for i in np.flatnonzero(out_of):
                     failures.add(
                         name, f"in_range({lo}, {hi})", _plain(values[i]), index[i]
+                    )
+            if name in self.domains:
+                # beyond these, the model's float32 trees would see inf: sklearn refuses
+                dlo, dhi = self.domains[name]
+                outside = ~inf & ((arr < dlo) | (arr > dhi))
+                for i in np.flatnonzero(outside):
+                    failures.add(
+                        name,
+                        f"in_model_range({dlo:.6g}, {dhi:.6g})",
+                        _plain(values[i]),
+                        index[i],
                     )
             integral = True
             if feature.dtype == "int":

@@ -40,8 +40,9 @@ from sklearn.tree import (
 
 from .errors import ExportError
 from .onnx_graph import Graph
+from .precision import raw_thresholds
 
-__all__ = ["TREE_MODELS", "emit_tree_model", "raw_thresholds", "tree_precision"]
+__all__ = ["TREE_MODELS", "emit_tree_model", "tree_precision"]
 
 _SINGLE = (
     DecisionTreeClassifier,
@@ -218,59 +219,6 @@ def _link(model: Any) -> str:
 def tree_precision(model: Any) -> str:
     """The precision `model`'s splits compare in: "float32" or "float64"."""
     return "float64" if isinstance(model, _HGB) else "float32"
-
-
-def _ordered(x: np.ndarray) -> np.ndarray:
-    """Map doubles to int64 so that the integer order is the float order."""
-    b = x.view(np.int64)
-    return np.where(b < 0, -(b & np.int64(0x7FFFFFFFFFFFFFFF)), b)
-
-
-def _unordered(i: np.ndarray) -> np.ndarray:
-    b = np.where(i < 0, (-i) | np.int64(-0x8000000000000000), i).astype(np.int64)
-    return b.view(np.float64)
-
-
-def raw_thresholds(
-    transform: Any, thresholds: np.ndarray, precision: str, lowest: float
-) -> np.ndarray:
-    """Move split thresholds from transformed space back to raw input space, exactly.
-
-    A split sends ``x`` left when ``round(T(x)) <= t``, where ``T`` is the fitted
-    scikit-learn chain (for example log1p then a scaler) and ``round`` is float32
-    rounding for scikit-learn's own trees. ``T`` is monotone, so the split equals
-    ``x <= r`` for the largest double ``r`` that still goes left. This finds ``r``
-    by bisection over all doubles, evaluating ``T`` with scikit-learn itself, so
-    no ONNX operator has to reproduce numpy's ``log`` bit for bit.
-
-    Returns -inf when no admissible value goes left and +inf when all do.
-    """
-    t = np.asarray(thresholds, dtype=np.float64)
-
-    def left(x: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            v = np.asarray(
-                transform.transform(x.reshape(-1, 1)), dtype=np.float64
-            ).ravel()
-        if precision == "float32":
-            v = v.astype(np.float32).astype(np.float64)
-        return v <= t
-
-    lo = np.full(t.shape, _ordered(np.array([np.nextafter(lowest, np.inf)]))[0])
-    hi = np.full(t.shape, _ordered(np.array([np.finfo(np.float64).max]))[0])
-    lo_left = left(_unordered(lo))
-    hi_left = left(_unordered(hi))
-    while True:
-        mid = (lo >> 1) + (hi >> 1) + (lo & hi & 1)  # floor average without overflow
-        active = mid != lo  # hi - lo > 1, which could overflow
-        if not active.any():
-            break
-        go = left(_unordered(mid))
-        lo = np.where(active & go, mid, lo)
-        hi = np.where(active & ~go, mid, hi)
-    r = _unordered(lo)
-    r = np.where(hi_left, np.inf, r)
-    return np.where(~lo_left, -np.inf, r)
 
 
 def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:

@@ -45,7 +45,11 @@ def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
     return row
 
 
-def _admissible(f: Numeric, v: float) -> bool:
+def _admissible(f: Numeric, v: float, columns: Columns) -> bool:
+    if f.name in columns.domains:
+        dlo, dhi = columns.domains[f.name]
+        if not dlo <= v <= dhi:
+            return False
     if not math.isfinite(v):
         return False
     if f.bounds is not None:
@@ -53,10 +57,10 @@ def _admissible(f: Numeric, v: float) -> bool:
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             return False
     if f.log1p:
-        lo = f.clip[0] if f.clip and f.clip[0] is not None else None
-        if (lo is None or lo <= -1) and v <= -1:
+        clo = f.clip[0] if f.clip and f.clip[0] is not None else None
+        if (clo is None or clo <= -1) and v <= -1:
             return False
-    if f.dtype == "int" and v != math.floor(v):
+    if f.dtype == "int" and (v != math.floor(v) or not -(2.0**63) <= v < 2.0**63):
         return False
     return True
 
@@ -69,7 +73,7 @@ def _magnitudes(f: Numeric, reference: pd.DataFrame) -> list[float]:
     nums = nums[np.isfinite(nums)]
     span = float(np.max(np.abs(nums))) if len(nums) else 1.0
     values = [0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0]
-    values += [span * 1e3, -span * 1e3, 1e15, -1e15]
+    values += [span * 1e3, -span * 1e3, 1e15, -1e15, 1e300, -1e300]
     if len(nums):
         values += [float(nums.min()), float(nums.max())]
     for interval in (f.bounds, f.clip):
@@ -107,7 +111,7 @@ def edge_rows(
                 yield f"{f.name} unicode", {**base, f.name: "naïve ☃"}
             continue
         for v in _magnitudes(f, reference):
-            if _admissible(f, v):
+            if _admissible(f, v, columns):
                 value = int(v) if f.dtype == "int" else v
                 yield f"{f.name} = {v!r}", {**base, f.name: value}
     if any_missing:
@@ -126,7 +130,7 @@ def threshold_frame(
         v = np.unique(thresholds[f.name])
         if f.dtype == "int":
             v = np.unique(np.concatenate([np.floor(v), np.ceil(v)]))
-        v = v[np.array([_admissible(f, float(x)) for x in v], dtype=bool)]
+        v = v[np.array([_admissible(f, float(x), columns) for x in v], dtype=bool)]
         if not len(v):
             continue
         block = pd.DataFrame({c: [base[c]] * len(v) for c in columns.features.columns})

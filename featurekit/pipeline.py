@@ -126,29 +126,19 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
                 ),
             )
         )
-    lenient = f.unknown != "error"
+    # Unseen categories are the contract's business: under unknown="error" serving
+    # rejects them before the graph runs. The fitted encoder itself stays lenient
+    # (all zeros / code -1), so that an imputed constant never seen in training, or
+    # a category present in only one cross-validation fold, does not crash sklearn.
     if f.encode == "onehot":
-        steps.append(
-            (
-                "encode",
-                OneHotEncoder(
-                    handle_unknown="ignore" if lenient else "error",
-                    sparse_output=False,
-                    dtype=np.float64,
-                ),
-            )
+        encoder: Any = OneHotEncoder(
+            handle_unknown="ignore", sparse_output=False, dtype=np.float64
         )
     else:
-        steps.append(
-            (
-                "encode",
-                OrdinalEncoder(
-                    handle_unknown="use_encoded_value" if lenient else "error",
-                    unknown_value=-1 if lenient else None,
-                    dtype=np.float64,
-                ),
-            )
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float64
         )
+    steps.append(("encode", encoder))
     return steps
 
 
@@ -192,7 +182,9 @@ def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:
         raise SpecError(
             f"make_pipeline needs a FeatureSet as first argument, got {type(features).__name__}."
         )
-    if not (hasattr(model, "fit") and hasattr(model, "predict")):
+    if isinstance(model, type) or not (
+        hasattr(model, "fit") and hasattr(model, "predict")
+    ):
         raise SpecError(
             f"make_pipeline needs a scikit-learn estimator with fit and predict, got {model!r}."
         )

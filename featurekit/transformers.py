@@ -104,6 +104,18 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
+_NAN = float("nan")
+
+
+def _canonical(column: np.ndarray) -> list[Any]:
+    """The column's values with every NaN replaced by one shared NaN object.
+
+    NaN never equals itself, so each NaN would otherwise count as its own category;
+    containers match the shared object by identity.
+    """
+    return [_NAN if isinstance(v, float) and v != v else v for v in column.tolist()]
+
+
 class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fold rare categories, and optionally unseen ones, into the `OTHER` bucket.
 
@@ -157,7 +169,7 @@ class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.categories_ = []
         self.infrequent_categories_ = []
         for j in range(X.shape[1]):
-            counts = Counter(X[:, j].tolist())
+            counts = Counter(_canonical(X[:, j]))
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
             kept = [c for c, k in ranked if k >= threshold]
             if self.max_categories is not None:
@@ -176,11 +188,12 @@ class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
         out = np.array(X, dtype=object, copy=True)
         for j in range(X.shape[1]):
-            kept = set(self.categories_[j].tolist())
+            out[:, j] = np.array([*_canonical(out[:, j]), None], dtype=object)[:-1]
+            kept = set(_canonical(self.categories_[j]))
             if self.fold_unseen:
                 fold = np.array([v not in kept for v in out[:, j]], dtype=bool)
             else:
-                rare = set(self.infrequent_categories_[j].tolist())
+                rare = set(_canonical(self.infrequent_categories_[j]))
                 fold = np.array([v in rare for v in out[:, j]], dtype=bool)
             out[fold, j] = OTHER
         return out
@@ -191,4 +204,6 @@ class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.allow_nan = True
         tags.requires_fit = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []  # outputs category labels
         return tags

@@ -68,7 +68,15 @@ class Predictor:
             for col, spec in manifest["inputs"].items()
             if "categories" in spec
         }
-        self._columns = Columns(features, categories)
+        domains = {
+            col: (
+                -np.inf if spec["domain"][0] is None else spec["domain"][0],
+                np.inf if spec["domain"][1] is None else spec["domain"][1],
+            )
+            for col, spec in manifest["inputs"].items()
+            if "domain" in spec
+        }
+        self._columns = Columns(features, categories, domains)
         for f in features.features:
             declared = manifest["inputs"].get(f.name, {}).get("type")
             if declared != self._columns.onnx_type(f):
@@ -78,7 +86,9 @@ class Predictor:
                 )
         self._session = Session(model, threads=threads)
         if self.kind == "classifier":
-            self.classes_ = np.asarray(manifest["classes"])
+            classes = manifest["classes"] or []
+            strings = any(isinstance(c, str) for c in classes)
+            self.classes_ = np.asarray(classes, dtype=object if strings else None)
             self._n_classes = len(self.classes_)
 
     @classmethod

@@ -1,0 +1,484 @@
+"""`Columns.coerce`: the one place raw values are read, for training and serving alike."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import featurekit as fk
+from featurekit.inputs import MISSING, Columns
+
+FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
+
+
+def _columns(*features, categories=None) -> Columns:
+    return Columns(fk.FeatureSet("demo", list(features)), categories or {})
+
+
+def _failures(columns: Columns, data) -> pd.DataFrame:
+    with pytest.raises(fk.ContractError) as info:
+        columns.coerce(data)
+    return info.value.failures
+
+
+def _read(columns: Columns, data) -> tuple | list:
+    """The feeds as plain data, or the failure table when the contract refuses."""
+    try:
+        feeds, n = columns.coerce(data)
+    except fk.ContractError as exc:
+        return exc.failures.values.tolist()
+    return n, {k: (v.dtype, v.tolist()) for k, v in feeds.items()}
+
+
+def _nullable_columns() -> Columns:
+    return _columns(
+        fk.Numeric("x", impute="mean"),
+        fk.Numeric("n", dtype="int", impute="median"),
+        fk.Categorical("c", impute="most_frequent"),
+    )
+
+
+# -- numeric columns ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [3, np.int64(3), np.int8(3), 3.0, np.float32(3.0)])
+def test_numbers_are_accepted_in_a_float_column(value):
+    feeds, n = _columns(fk.Numeric("x")).coerce({"x": value})
+    assert n == 1
+    assert feeds["x"].dtype == np.float64
+    assert feeds["x"].tolist() == [[3.0]]
+
+
+@pytest.mark.parametrize("value", ["3.5", "3", b"3"])
+def test_numeric_strings_are_rejected_not_parsed(value):
+    failures = _failures(_columns(fk.Numeric("x")), {"x": value})
+    assert failures[["column", "check"]].values.tolist() == [["x", "dtype('float')"]]
+    assert failures["failure_case"].tolist() == [value]
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True)])
+def test_bools_are_rejected_in_a_numeric_column(value):
+    with pytest.raises(fk.ContractError, match=r"'x' dtype\('float'\) failed for "):
+        _columns(fk.Numeric("x")).coerce({"x": value})
+
+
+def test_bool_dtype_column_is_rejected_in_a_numeric_column():
+    failures = _failures(_columns(fk.Numeric("x")), pd.DataFrame({"x": [True, False]}))
+    assert failures["check"].tolist() == ["dtype('float')", "dtype('float')"]
+
+
+def test_int_column_accepts_whole_floats():
+    feeds, _ = _columns(fk.Numeric("n", dtype="int")).coerce([{"n": 3}, {"n": 4.0}])
+    assert feeds["n"].dtype == np.int64
+    assert feeds["n"].ravel().tolist() == [3, 4]
+
+
+def test_int_column_rejects_fractions():
+    with pytest.raises(fk.ContractError, match=r"'n' dtype\('int'\) failed for 3\.5"):
+        _columns(fk.Numeric("n", dtype="int")).coerce({"n": 3.5})
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, float("inf")])
+def test_infinity_is_rejected_even_where_missing_is_accepted(value):
+    failures = _failures(
+        _columns(fk.Numeric("x", impute="mean")), [{"x": 1.0}, {"x": value}]
+    )
+    assert failures.values.tolist() == [["x", "finite", value, 1]]
+
+
+def test_infinity_outside_bounds_is_reported_once_as_not_finite():
+    failures = _failures(_columns(fk.Numeric("x", bounds=(0, 10))), {"x": np.inf})
+    assert failures["check"].tolist() == ["finite"]
+
+
+@pytest.mark.parametrize("value", [-0.5, 10.5, -1e300])
+def test_values_outside_bounds_are_rejected(value):
+    failures = _failures(_columns(fk.Numeric("x", bounds=(0, 10))), {"x": value})
+    assert failures.values.tolist() == [["x", "in_range(0, 10)", value, 0]]
+
+
+@pytest.mark.parametrize("value", [0, 10, 5.5])
+def test_values_on_or_inside_bounds_are_accepted(value):
+    feeds, _ = _columns(fk.Numeric("x", bounds=(0, 10))).coerce({"x": value})
+    assert feeds["x"].tolist() == [[float(value)]]
+
+
+def test_open_bound_leaves_that_side_unchecked():
+    feeds, _ = _columns(fk.Numeric("x", bounds=(0, None))).coerce({"x": 1e300})
+    assert feeds["x"].tolist() == [[1e300]]
+
+
+@pytest.mark.parametrize("marker", [None, np.nan, pd.NA, pd.NaT], ids=repr)
+def test_missing_markers_are_rejected_in_a_column_without_imputer(marker):
+    failures = _failures(_columns(fk.Numeric("x")), [{"x": 1.0}, {"x": marker}])
+    assert failures.values.tolist() == [["x", "not_nullable", None, 1]]
+
+
+def test_missing_numeric_with_imputer_becomes_nan():
+    feeds, _ = _columns(fk.Numeric("x", impute="mean")).coerce(
+        [{"x": 1.0}, {"x": None}]
+    )
+    assert np.isnan(feeds["x"][1, 0])
+
+
+def test_nullable_int_column_is_fed_as_double():
+    # int64 has no NaN, so a column that accepts missing values is typed double
+    feeds, _ = _columns(fk.Numeric("n", dtype="int", impute="median")).coerce({"n": 3})
+    assert feeds["n"].dtype == np.float64
+
+
+# -- categorical columns ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [3, 2.5, True, np.int64(1), np.float64(1.0)])
+def test_numbers_and_bools_are_rejected_in_a_categorical_column(value):
+    failures = _failures(_columns(fk.Categorical("c")), [{"c": "a"}, {"c": value}])
+    assert failures[["column", "check", "index"]].values.tolist() == [
+        ["c", "dtype('str')", 1]
+    ]
+
+
+def test_numeric_dtype_column_is_rejected_in_a_categorical_column():
+    failures = _failures(_columns(fk.Categorical("c")), pd.DataFrame({"c": [1, 2]}))
+    assert failures["check"].tolist() == ["dtype('str')", "dtype('str')"]
+
+
+@pytest.mark.parametrize("marker", [None, np.nan, pd.NA, pd.NaT], ids=repr)
+def test_missing_categorical_becomes_the_missing_sentinel(marker):
+    feeds, _ = _columns(fk.Categorical("c", impute="missing")).coerce(
+        [{"c": "a"}, {"c": marker}]
+    )
+    assert feeds["c"].ravel().tolist() == ["a", MISSING]
+
+
+def test_missing_categorical_without_imputer_is_rejected():
+    failures = _failures(_columns(fk.Categorical("c")), [{"c": None}])
+    assert failures.values.tolist() == [["c", "not_nullable", None, 0]]
+
+
+def test_missing_categorical_without_imputer_is_accepted_when_declared_nullable():
+    feeds, _ = _columns(fk.Categorical("c", nullable=True)).coerce({"c": None})
+    assert feeds["c"].tolist() == [[MISSING]]
+
+
+def test_unknown_category_is_rejected_under_unknown_error():
+    columns = _columns(fk.Categorical("c"), categories={"c": ["a", "b"]})
+    failures = _failures(columns, [{"c": "a"}, {"c": "z"}])
+    assert failures.values.tolist() == [["c", "isin(categories)", "z", 1]]
+
+
+def test_unknown_category_passes_when_categories_are_not_checked():
+    columns = _columns(fk.Categorical("c"), categories={"c": ["a", "b"]})
+    feeds, _ = columns.coerce({"c": "z"}, check_categories=False)
+    assert feeds["c"].tolist() == [["z"]]
+
+
+@pytest.mark.parametrize("unknown", ["ignore", "other"])
+def test_unknown_category_passes_under_a_lenient_policy(unknown):
+    columns = _columns(fk.Categorical("c", unknown=unknown), categories={"c": ["a"]})
+    feeds, _ = columns.coerce({"c": "z"})
+    assert feeds["c"].tolist() == [["z"]]
+
+
+def test_missing_value_is_not_an_unknown_category():
+    columns = _columns(
+        fk.Categorical("c", impute="most_frequent"), categories={"c": ["a", "b"]}
+    )
+    feeds, _ = columns.coerce([{"c": None}])
+    assert feeds["c"].tolist() == [[MISSING]]
+
+
+# Frames above 64 rows take a vectorised path for string columns; both must agree.
+@pytest.mark.parametrize("n_rows", [4, 200])
+@pytest.mark.parametrize(
+    "dtype",
+    ["str", object, "string", "category"],
+    ids=["str", "object", "string", "category"],
+)
+def test_string_columns_of_every_pandas_dtype_give_the_same_feeds(n_rows, dtype):
+    values = (["a", None, "b", "a"] * n_rows)[:n_rows]
+    columns = _columns(fk.Categorical("c", impute="most_frequent"))
+    feeds, n = columns.coerce(pd.DataFrame({"c": pd.Series(values, dtype=dtype)}))
+    assert n == n_rows
+    assert feeds["c"].dtype == object
+    assert feeds["c"].ravel().tolist() == [MISSING if v is None else v for v in values]
+
+
+@pytest.mark.parametrize("n_rows", [4, 200])
+def test_unknown_category_is_rejected_in_a_large_frame_too(n_rows):
+    values = ["a"] * (n_rows - 1) + ["z"]
+    columns = _columns(fk.Categorical("c"), categories={"c": ["a"]})
+    failures = _failures(columns, pd.DataFrame({"c": pd.Series(values, dtype="str")}))
+    assert failures.values.tolist() == [["c", "isin(categories)", "z", n_rows - 1]]
+
+
+@pytest.mark.parametrize("n_rows", [4, 200])
+def test_numbers_in_an_object_column_are_rejected_in_a_large_frame_too(n_rows):
+    values = ["a"] * (n_rows - 1) + [7]
+    failures = _failures(_columns(fk.Categorical("c")), pd.DataFrame({"c": values}))
+    assert failures.values.tolist() == [["c", "dtype('str')", 7, n_rows - 1]]
+
+
+@pytest.mark.parametrize("n_rows", [4, 200])
+def test_missing_in_a_large_categorical_column_without_imputer_is_rejected(n_rows):
+    values = ["a"] * (n_rows - 1) + [None]
+    failures = _failures(_columns(fk.Categorical("c")), pd.DataFrame({"c": values}))
+    assert failures.values.tolist() == [["c", "not_nullable", None, n_rows - 1]]
+
+
+def test_all_missing_float_column_is_accepted_as_missing_categories():
+    # a column that is empty in a CSV comes back as float64 NaN
+    columns = _columns(fk.Categorical("c", impute="missing"))
+    feeds, _ = columns.coerce(pd.DataFrame({"c": [np.nan, np.nan]}))
+    assert feeds["c"].ravel().tolist() == [MISSING, MISSING]
+
+
+# -- pandas dtypes of numeric columns ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([1.0, None, 3.0], dtype="float64"),
+        pd.Series([1, None, 3], dtype="Int64"),
+        pd.Series([1.0, None, 3.0], dtype="Float64"),
+        pd.Series([1, None, 3], dtype=object),
+        pd.Series([1, pd.NA, 3.0], dtype=object),
+    ],
+    ids=["float64", "Int64", "Float64", "object-None", "object-NA"],
+)
+def test_numeric_columns_of_every_pandas_dtype_give_the_same_feeds(series):
+    feeds, _ = _columns(fk.Numeric("x", impute="mean")).coerce(
+        pd.DataFrame({"x": series})
+    )
+    assert feeds["x"].dtype == np.float64
+    np.testing.assert_array_equal(feeds["x"], [[1.0], [np.nan], [3.0]])
+
+
+def test_int64_frame_column_feeds_int64_to_an_int_column():
+    feeds, _ = _columns(fk.Numeric("n", dtype="int")).coerce(
+        pd.DataFrame({"n": [1, 2]})
+    )
+    assert feeds["n"].dtype == np.int64
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_numeric_strings_in_a_frame_column_are_rejected(dtype):
+    frame = pd.DataFrame({"x": pd.Series(["3.5", "1"], dtype=dtype)})
+    failures = _failures(_columns(fk.Numeric("x")), frame)
+    assert failures["failure_case"].tolist() == ["3.5", "1"]
+
+
+# -- input shapes ----------------------------------------------------------------------
+
+
+def _as_frame():
+    return pd.DataFrame(
+        {"x": [1.0, np.nan], "n": [2.0, 5.0], "c": pd.Series(["a", None], dtype="str")}
+    )
+
+
+def _as_records():
+    return [{"x": 1.0, "n": 2, "c": "a"}, {"x": None, "n": 5, "c": None}]
+
+
+def _as_json_records():
+    return json.loads('[{"x": 1.0, "n": 2, "c": "a"}, {"x": null, "n": 5, "c": null}]')
+
+
+def _as_records_with_pd_na():
+    return [{"x": 1.0, "n": 2, "c": "a"}, {"x": pd.NA, "n": 5, "c": pd.NA}]
+
+
+def _as_records_with_a_key_left_out():
+    return [{"x": 1.0, "n": 2, "c": "a"}, {"n": 5}]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _as_records,
+        _as_json_records,
+        _as_records_with_pd_na,
+        _as_records_with_a_key_left_out,
+    ],
+)
+def test_list_of_dicts_gives_the_same_feeds_as_a_dataframe(make):
+    columns = _nullable_columns()
+    expected, n_expected = columns.coerce(_as_frame())
+    feeds, n = columns.coerce(make())
+    assert n == n_expected == 2
+    assert feeds.keys() == expected.keys()
+    for name in expected:
+        assert feeds[name].dtype == expected[name].dtype
+        np.testing.assert_array_equal(feeds[name], expected[name])
+
+
+@pytest.mark.parametrize("row", [0, 1], ids=["complete", "with-missing"])
+def test_single_dict_gives_the_same_feeds_as_a_one_row_dataframe(row):
+    columns = _nullable_columns()
+    expected, _ = columns.coerce(_as_frame().iloc[[row]])
+    feeds, n = columns.coerce(_as_records()[row])
+    assert n == 1
+    for name in expected:
+        assert feeds[name].dtype == expected[name].dtype
+        np.testing.assert_array_equal(feeds[name], expected[name])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [3, -(2**63), 2**53 + 1, 2**63 - 1],
+    ids=["3", "int64-min", "2^53+1", "int64-max"],
+)
+def test_single_dict_and_a_one_record_list_read_an_int_column_alike(value):
+    # a single dict may take a faster path; it must accept and feed exactly what the
+    # list path does, or the same record would score differently in a batch
+    columns = _columns(fk.Numeric("n", dtype="int"))
+    assert _read(columns, {"n": value}) == _read(columns, [{"n": value}])
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"x": 1.5, "c": "a"},
+        {"x": 1, "c": "b"},
+        {"x": "1.5", "c": "a"},
+        {"x": True, "c": "a"},
+        {"x": float("inf"), "c": "a"},
+        {"x": 11.0, "c": "a"},
+        {"x": np.float32(2.5), "c": np.str_("a")},
+        {"x": 1.0, "c": "zz"},
+        {"x": 1.0, "c": None},
+        {"x": None, "c": "a"},
+        {"x": 1.0},
+    ],
+    ids=repr,
+)
+def test_single_dict_and_a_one_record_list_agree(record):
+    columns = _columns(
+        fk.Numeric("x", bounds=(0, 10)),
+        fk.Categorical("c"),
+        categories={"c": ["a", "b"]},
+    )
+    assert _read(columns, record) == _read(columns, [record])
+
+
+def test_feeds_are_one_column_arrays_keyed_by_declared_name():
+    feeds, _ = _nullable_columns().coerce(_as_frame())
+    assert list(feeds) == ["x", "n", "c"]
+    assert {a.shape for a in feeds.values()} == {(2, 1)}
+
+
+def test_extra_columns_are_ignored():
+    columns = _columns(fk.Numeric("x"))
+    feeds, _ = columns.coerce({"x": 1.0, "unused": "anything"})
+    assert list(feeds) == ["x"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        pd.DataFrame(
+            {"x": pd.Series([], dtype=float), "c": pd.Series([], dtype=object)}
+        ),
+    ],
+    ids=["empty-list", "empty-frame"],
+)
+def test_empty_input_gives_zero_rows(data):
+    feeds, n = _columns(fk.Numeric("x"), fk.Categorical("c")).coerce(data)
+    assert n == 0
+    assert feeds["x"].shape == (0, 1)
+    assert feeds["c"].shape == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ([{"x": 1.0}, [1.0]], r"Record 1 is a list, not a mapping"),
+        ("x=1", r"Cannot read records from a str"),
+        (np.array([[1.0]]), r"Cannot read records from a ndarray"),
+    ],
+)
+def test_input_that_is_not_records_is_refused(data, match):
+    with pytest.raises(fk.ContractError, match=match):
+        _columns(fk.Numeric("x")).coerce(data)
+
+
+# -- missing columns and the failure table ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [pd.DataFrame({"x": [1.0]}), [{"x": 1.0}], {"x": 1.0}],
+    ids=["frame", "records", "dict"],
+)
+def test_missing_column_is_reported_as_column_in_dataframe(data):
+    failures = _failures(_columns(fk.Numeric("x"), fk.Categorical("c")), data)
+    assert failures.values.tolist() == [["c", "column_in_dataframe", "c", None]]
+
+
+def test_missing_column_message_names_the_column():
+    with pytest.raises(fk.ContractError, match=r"'demo' v1.*'c'"):
+        _columns(fk.Numeric("x"), fk.Categorical("c")).coerce({"x": 1.0})
+
+
+def test_contract_error_is_a_value_error():
+    assert issubclass(fk.ContractError, ValueError)
+    assert issubclass(fk.ContractError, fk.FeaturekitError)
+    with pytest.raises(ValueError, match=r"the contract of 'demo' v1"):
+        _columns(fk.Numeric("x")).coerce({"x": "a"})
+
+
+@pytest.mark.parametrize(
+    "data", [{"x": "a"}, {}, [{"x": 1.0}, 5]], ids=["value", "column", "record"]
+)
+def test_failures_table_has_exactly_column_check_failure_case_index(data):
+    with pytest.raises(fk.ContractError) as info:
+        _columns(fk.Numeric("x")).coerce(data)
+    assert list(info.value.failures.columns) == FAILURE_COLUMNS
+
+
+def test_every_failure_is_collected_not_just_the_first():
+    columns = _columns(
+        fk.Numeric("x", bounds=(0, 10)),
+        fk.Numeric("n", dtype="int"),
+        fk.Categorical("c"),
+        fk.Categorical("d"),
+        categories={"c": ["a", "b"]},
+    )
+    records = [
+        {"x": "1", "n": 1, "c": "a"},
+        {"x": 11.0, "n": 1.5, "c": "a"},
+        {"x": np.inf, "n": None, "c": 3},
+        {"x": 1.0, "n": 2, "c": "zz"},
+    ]
+    failures = _failures(columns, records)
+    assert failures[["column", "check", "failure_case"]].values.tolist() == [
+        ["x", "dtype('float')", "1"],
+        ["x", "finite", np.inf],
+        ["x", "in_range(0, 10)", 11.0],
+        ["n", "not_nullable", None],
+        ["n", "dtype('int')", 1.5],
+        ["c", "dtype('str')", 3],
+        ["c", "isin(categories)", "zz"],
+        ["d", "column_in_dataframe", "d"],
+    ]
+    # a missing column has no row; pandas shows that as NaN in a numeric index column
+    assert failures["index"].tolist()[:-1] == [0, 2, 1, 2, 1, 2, 3]
+    assert pd.isna(failures["index"].iloc[-1])
+
+
+def test_failure_message_counts_the_bad_rows_and_names_the_feature_set():
+    records = [{"x": "a"}, {"x": 1.0}, {"x": "b"}]
+    with pytest.raises(
+        fk.ContractError, match=r"^2 of 3 rows failed the contract of 'demo' v1"
+    ):
+        _columns(fk.Numeric("x")).coerce(records)
+
+
+def test_failure_index_uses_the_dataframe_row_labels():
+    frame = pd.DataFrame({"x": [1.0, "bad", 2.0]}, index=["r1", "r2", "r3"])
+    failures = _failures(_columns(fk.Numeric("x")), frame)
+    assert failures["index"].tolist() == ["r2"]
