@@ -19,16 +19,24 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "featurekit"))
 
-import featurekit as fk  # noqa: E402
 import test_parity as tp  # noqa: E402
+
+import featurekit as fk  # noqa: E402
 from serving import Predictor  # noqa: E402
 
 
-def _diff(pred: Predictor, pipe: object, frame: object, std_y: float | None) -> tuple[float, int]:
+def _diff(
+    pred: Predictor, pipe: object, frame: object, std_y: float | None
+) -> tuple[float, int]:
     if std_y is not None:
         sk = np.asarray(pipe.predict(frame), dtype=np.float64)  # type: ignore[attr-defined]
         return float(np.max(np.abs(sk - pred.predict(frame))) / std_y), 0
-    flips = int(np.sum(np.asarray(pipe.predict(frame), dtype=object) != pred.predict(frame).astype(object)))  # type: ignore[attr-defined]
+    flips = int(
+        np.sum(
+            np.asarray(pipe.predict(frame), dtype=object)
+            != pred.predict(frame).astype(object)
+        )
+    )  # type: ignore[attr-defined]
     dp = np.max(np.abs(pipe.predict_proba(frame) - pred.predict_proba(frame)))  # type: ignore[attr-defined]
     return float(dp), flips
 
@@ -48,19 +56,33 @@ def main() -> None:
             d_adv, f_adv = _diff(pred, pipe, adv, std_y)
         cert = art.certificate
         rows.append(
-            (family, data, ds.task, cert["rows"], cert["max_abs_diff"],
-             len(ds.holdout) + len(adv), max(d_hold, d_adv), f_hold + f_adv,
-             time.perf_counter() - t0)
+            (
+                family,
+                data,
+                ds.task,
+                cert["rows"],
+                cert["max_abs_diff"],
+                len(ds.holdout) + len(adv),
+                max(d_hold, d_adv),
+                f_hold + f_adv,
+                time.perf_counter() - t0,
+            )
         )
         print(f"{family:>22} {data:<18} done", file=sys.stderr)
-    print("| model | dataset | task | certificate rows | certificate max abs diff | "
-          "independent rows | independent max abs diff | flipped labels |")
+    print(
+        "| model | dataset | task | certificate rows | certificate max abs diff | "
+        "independent rows | independent max abs diff | flipped labels |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for fam, data, task, n, d, n2, d2, flips, _ in rows:
-        print(f"| {fam} | {data} | {task} | {n:,} | {d:.1e} | {n2:,} | {d2:.1e} | {flips} |")
-    print(f"\nworst certificate diff {max(r[4] for r in rows):.2e}; worst independent diff "
-          f"{max(r[6] for r in rows):.2e}; flipped labels {sum(r[7] for r in rows)}; "
-          "classifier diffs are |Δp|, regressor diffs |Δ| / std(y)")
+        print(
+            f"| {fam} | {data} | {task} | {n:,} | {d:.1e} | {n2:,} | {d2:.1e} | {flips} |"
+        )
+    print(
+        f"\nworst certificate diff {max(r[4] for r in rows):.2e}; worst independent diff "
+        f"{max(r[6] for r in rows):.2e}; flipped labels {sum(r[7] for r in rows)}; "
+        "classifier diffs are |Δp|, regressor diffs |Δ| / std(y)"
+    )
 
 
 if __name__ == "__main__":

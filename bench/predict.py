@@ -92,7 +92,11 @@ def feature_set() -> fk.FeatureSet:
             ),
             fk.Numeric("debt_ratio", impute="mean", clip=(0, 2), scale="minmax"),
             fk.Numeric(
-                "n_accounts", dtype="int", impute=0, clip=(0, 40), log1p=True,
+                "n_accounts",
+                dtype="int",
+                impute=0,
+                clip=(0, 40),
+                log1p=True,
                 bounds=(0, None),
             ),
             fk.Numeric(
@@ -111,8 +115,14 @@ def feature_set() -> fk.FeatureSet:
     )
 
 
-def _with_missing(values: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
-    out = values.astype(object) if values.dtype.kind in "OU" else values.astype(np.float64)
+def _with_missing(
+    values: np.ndarray, rate: float, rng: np.random.Generator
+) -> np.ndarray:
+    out = (
+        values.astype(object)
+        if values.dtype.kind in "OU"
+        else values.astype(np.float64)
+    )
     mask = rng.random(len(out)) < rate
     out[mask] = None if out.dtype == object else np.nan
     return out
@@ -130,15 +140,19 @@ def make_frame(
     months_employed = np.minimum(rng.exponential(70.0, n), (age - 16) * 12.0)
     utilization = np.clip(rng.beta(1.6, 3.0, n) * 1.4, 0.0, 1.5)
     country = rng.choice(
-        ["DE", "FR", "NL", "ES", "IT", "BE", "AT"], n,
+        ["DE", "FR", "NL", "ES", "IT", "BE", "AT"],
+        n,
         p=[0.3, 0.22, 0.14, 0.12, 0.12, 0.06, 0.04],
     )
     channel = rng.choice(
         ["web", "app", "branch", "broker", "phone"], n, p=[0.42, 0.33, 0.15, 0.07, 0.03]
     )
-    product = rng.choice(["card", "personal_loan", "auto_loan", "mortgage"], n,
-                         p=[0.45, 0.3, 0.15, 0.1])
-    housing = rng.choice(["rent", "own", "mortgage", "family"], n, p=[0.4, 0.25, 0.28, 0.07])
+    product = rng.choice(
+        ["card", "personal_loan", "auto_loan", "mortgage"], n, p=[0.45, 0.3, 0.15, 0.1]
+    )
+    housing = rng.choice(
+        ["rent", "own", "mortgage", "family"], n, p=[0.4, 0.25, 0.28, 0.07]
+    )
     if unseen_rate:
         channel = np.where(rng.random(n) < unseen_rate, "partner_api", channel)
         product = np.where(rng.random(n) < unseen_rate, "bnpl", product)
@@ -225,8 +239,14 @@ def pandera_schema(predictor: Predictor) -> Any:
                     checks.append(pa.Check.ge(lo))
                 else:
                     checks.append(pa.Check.le(hi))
-            dtype = "int64" if predictor.manifest["inputs"][f.name]["type"] == "int64" else float
-            columns[f.name] = pa.Column(dtype, checks=checks, nullable=f.accepts_missing)
+            dtype = (
+                "int64"
+                if predictor.manifest["inputs"][f.name]["type"] == "int64"
+                else float
+            )
+            columns[f.name] = pa.Column(
+                dtype, checks=checks, nullable=f.accepts_missing
+            )
         else:
             spec = predictor.manifest["inputs"][f.name]
             checks = [pa.Check.isin(spec["categories"])] if "categories" in spec else []
@@ -289,12 +309,16 @@ def measure(
     samples: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]  # rotate the order
+        order = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
         for name in order:
             samples[name].append(_block(variants[name], numbers[name]))
     gc.unfreeze()
     return {
-        name: {"ns_per_call": _pct(s), "samples_ns": s, "calls_per_repeat": numbers[name]}
+        name: {
+            "ns_per_call": _pct(s),
+            "samples_ns": s,
+            "calls_per_repeat": numbers[name],
+        }
         for name, s in samples.items()
     }
 
@@ -343,7 +367,9 @@ def fmt_rate(rows_per_s: float) -> str:
     return f"{rows_per_s / 1e3:.0f} k rows/s"
 
 
-def print_timings(title: str, results: dict[str, Any], labels: dict[str, str], rows: int | None) -> None:
+def print_timings(
+    title: str, results: dict[str, Any], labels: dict[str, str], rows: int | None
+) -> None:
     head = f"  {title:<52}{'median':>11}{'p10':>11}{'p90':>11}"
     print(head + (f"{'throughput':>18}" if rows else ""))
     for key, label in labels.items():
@@ -415,13 +441,17 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
     bare_out = session.run(outs, feeds1)[0]
     sk_out = pipe.predict_proba(one_row)
     if not np.array_equal(ref, bare_out):
-        print("  WARNING: bare session.run output differs from Predictor's on the single row")
+        print(
+            "  WARNING: bare session.run output differs from Predictor's on the single row"
+        )
     if not np.allclose(ref, sk_out, atol=1e-5):
         print("  WARNING: sklearn output differs from Predictor's on the single row")
     if not np.array_equal(
         predictor.predict_proba(record_missing), session.run(outs, feeds1_missing)[0]
     ):
-        print("  WARNING: bare session.run output differs from Predictor's on the row with a None")
+        print(
+            "  WARNING: bare session.run output differs from Predictor's on the row with a None"
+        )
 
     single: dict[str, Callable[[], Any]] = {
         "predictor": lambda: predictor.predict_proba(record),
@@ -449,7 +479,9 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
 
     ref_n = predictor.predict_proba(batch)
     if not np.array_equal(ref_n, session.run(outs, feeds_n)[0]):
-        print("  WARNING: bare session.run output differs from Predictor's on the batch")
+        print(
+            "  WARNING: bare session.run output differs from Predictor's on the batch"
+        )
     batch_vars: dict[str, Callable[[], Any]] = {
         "predictor": lambda: predictor.predict_proba(batch),
         "bare": lambda: session.run(outs, feeds_n),
@@ -475,20 +507,24 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
     budgets = [
         {
             "name": "1 row: Predictor / bare session.run",
-            "ratio": r_bare, "target": f"<= {BUDGET_1ROW_VS_BARE:g}x",
+            "ratio": r_bare,
+            "target": f"<= {BUDGET_1ROW_VS_BARE:g}x",
             "pass": r_bare["value"] <= BUDGET_1ROW_VS_BARE,
         },
         {
             "name": (
-                "1 row: sklearn+pandera / Predictor" if pandera_ok
+                "1 row: sklearn+pandera / Predictor"
+                if pandera_ok
                 else "1 row: sklearn (no pandera) / Predictor"
             ),
-            "ratio": r_sk, "target": f">= {BUDGET_1ROW_VS_SKLEARN:g}x",
+            "ratio": r_sk,
+            "target": f">= {BUDGET_1ROW_VS_SKLEARN:g}x",
             "pass": r_sk["value"] >= BUDGET_1ROW_VS_SKLEARN,
         },
         {
             "name": f"{n // 1000}k rows: Predictor / bare session.run throughput",
-            "ratio": r_batch, "target": f">= {BUDGET_BATCH_VS_BARE:g}x",
+            "ratio": r_batch,
+            "target": f">= {BUDGET_BATCH_VS_BARE:g}x",
             "pass": r_batch["value"] >= BUDGET_BATCH_VS_BARE,
         },
     ]
@@ -518,7 +554,9 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
         r = b["ratio"]
         spread = f"{fmt_x(r['p10'])}-{fmt_x(r['p90'])}"
         verdict = "PASS" if b["pass"] else "MISS"
-        print(f"    {b['name']:<58}{fmt_x(r['value']):>8}  {spread:<15}{b['target']:<10}{verdict}")
+        print(
+            f"    {b['name']:<58}{fmt_x(r['value']):>8}  {spread:<15}{b['target']:<10}{verdict}"
+        )
     for name, r in context.items():
         if name.startswith("1 row: Predictor - bare"):
             print(f"    {name:<58}{overhead_us:>8.1f}  (context)")
@@ -526,8 +564,10 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
             spread = f"{fmt_x(r['p10'])}-{fmt_x(r['p90'])}"
             print(f"    {name:<58}{fmt_x(r['value']):>8}  {spread:<15}(context)")
     if not pandera_ok:
-        print("    note: pandera is not importable; the sklearn+pandera column is skipped and "
-              "the budget is checked against sklearn alone (stricter).")
+        print(
+            "    note: pandera is not importable; the sklearn+pandera column is skipped and "
+            "the budget is checked against sklearn alone (stricter)."
+        )
 
     for res in (single_res, batch_res):
         for v in res.values():
@@ -553,12 +593,20 @@ def _git_state() -> str:
 
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-            text=True, timeout=10, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "featurekit", "serving"], cwd=ROOT,
-            capture_output=True, text=True, timeout=10, check=True,
+            ["git", "status", "--porcelain", "--", "featurekit", "serving"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -567,12 +615,20 @@ def _git_state() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (~10 s), indicative only")
+    parser.add_argument(
+        "--quick", action="store_true", help="short run (~10 s), indicative only"
+    )
     parser.add_argument("--json", metavar="PATH", help="write every number to PATH")
-    parser.add_argument("--models", help="comma-separated subset of rf,hgb,lr "
-                        "(default: all; --quick: rf)")
-    parser.add_argument("--repeats", type=int, help="timed repeats per variant (default 7; quick 3)")
-    parser.add_argument("--rows", type=int, help="batch size (default 100000; quick 20000)")
+    parser.add_argument(
+        "--models",
+        help="comma-separated subset of rf,hgb,lr (default: all; --quick: rf)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed repeats per variant (default 7; quick 3)"
+    )
+    parser.add_argument(
+        "--rows", type=int, help="batch size (default 100000; quick 20000)"
+    )
     args = parser.parse_args(argv)
 
     quick = args.quick
@@ -585,7 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     args.train_rows = 2_000 if quick else 20_000
     args.block_s = 0.03 if quick else 0.3  # per repeat per single-row variant
     args.warmup_s = 0.05 if quick else 0.5
-    args.batch_block_s = 0.0 if quick else 0.5  # 1 call per repeat unless faster than this
+    args.batch_block_s = (
+        0.0 if quick else 0.5
+    )  # 1 call per repeat unless faster than this
     args.batch_warmup_s = 0.0 if quick else 0.5
 
     try:
@@ -622,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     results = {key: bench_model(key, args, pandera_ok) for key in args.models}
-    print(f"\n(total {time.perf_counter() - t0:.0f} s; exit status is always 0: "
-          "this is a measurement, not a test)")
+    print(
+        f"\n(total {time.perf_counter() - t0:.0f} s; exit status is always 0: "
+        "this is a measurement, not a test)"
+    )
 
     if args.json:
         payload = {

@@ -197,9 +197,10 @@ class Columns:
         """Read one clean record without numpy reductions; None means "use the full path".
 
         This is the single-row hot path. It accepts only what the full path accepts
-        without a failure, and defers everything else (wrong types, missing values,
-        unknown categories, out-of-range numbers) to the full path, which builds the
-        failure table. Both paths give the same feeds.
+        without a failure (missing values included, where the column is nullable) and
+        defers everything else (wrong types, absent columns, unknown categories,
+        out-of-range numbers) to the full path, which builds the failure table. Both
+        paths give the same feeds, which a property test checks.
         """
         feeds: dict[str, np.ndarray] = {}
         for feature, plan in self._plan:
@@ -207,15 +208,34 @@ class Columns:
             t = type(v)
             if plan is None:  # categorical
                 if t is not str:
-                    return None
-                known = self._sets.get(feature.name)
-                if known is not None and v not in known:
-                    return None
+                    if (
+                        v is _ABSENT
+                        or not feature.accepts_missing
+                        or not _is_missing(v)
+                    ):
+                        return None
+                    v = MISSING
+                else:
+                    known = self._sets.get(feature.name)
+                    if known is not None and v not in known:
+                        return None
                 feeds[feature.name] = np.array([[v]], dtype=object)
                 continue
             if t is not float and t is not int:
-                return None
-            if v != v or v in _INFINITIES:
+                if v is _ABSENT or isinstance(v, bool | np.bool_):
+                    return None
+                if isinstance(v, np.integer | np.floating):
+                    v = v.item()
+                elif feature.accepts_missing and _is_missing(v):
+                    v = math.nan
+                else:
+                    return None
+            if v != v:
+                if not feature.accepts_missing:
+                    return None
+                feeds[feature.name] = np.array([[math.nan]], dtype=np.float64)
+                continue
+            if v in _INFINITIES:
                 return None
             lo, hi, as_int = plan
             if (lo is not None and v < lo) or (hi is not None and v > hi):
