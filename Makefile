@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(PY) examples/serve.py artifacts/credit
 
 test: $(STAMP)
+	$(PY) -m ruff check featurekit serving tests examples bench
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: $(STAMP)
