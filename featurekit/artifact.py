@@ -4,6 +4,7 @@ Layout::
 
     model.onnx       transforms + model, one graph
     features.json    the FeatureSet, exactly as declared
+    contract.json    the pandera schema (pandera's serialisation) and featurekit's policy
     manifest.json    format version, sha256 of every file, versions, inputs, certificate
     pipeline.joblib  optional, training side only; serving never reads it
 """
@@ -24,7 +25,7 @@ __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "sha256", "write_atomi
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-REQUIRED = ("model.onnx", "features.json")
+REQUIRED = ("model.onnx", "features.json", "contract.json")
 
 
 class Certificate(TypedDict):

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ._version import __version__
 from .artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
+from .contract import Contract
 from .errors import ArtifactError, ContractError, ExportError, ParityError
 from .inputs import MISSING, Columns
 from .onnx_graph import OPSET, Graph
@@ -139,6 +140,28 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
         seen.discard(MISSING)
         known[cols[0]] = sorted(seen)
     return known
+
+
+def _observed(
+    features: FeatureSet, reference: pd.DataFrame
+) -> dict[str, tuple[float, float]]:
+    """Per numeric column, the reference range widened by WIDEN of its span each side."""
+    from .contract import WIDEN
+
+    out: dict[str, tuple[float, float]] = {}
+    for f in features.features:
+        if not isinstance(f, Numeric):
+            continue
+        ref = pd.to_numeric(reference[f.name], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        ref = ref[np.isfinite(ref)]
+        if not len(ref):
+            continue
+        lo, hi = float(ref.min()), float(ref.max())
+        pad = WIDEN * ((hi - lo) or max(abs(hi), 1.0))
+        out[f.name] = (lo - pad, hi + pad)
+    return out
 
 
 def _domains(
@@ -275,7 +298,13 @@ def export(
     except ContractError as exc:
         raise ExportError(f"The reference rows break the contract: {exc}") from exc
     precision = tree_precision(model) if isinstance(model, TREE_MODELS) else "float64"
-    columns = Columns(features, known, _domains(features, ct, reference, precision))
+    contract = Contract(
+        features,
+        known,
+        _domains(features, ct, reference, precision),
+        _observed(features, reference),
+    )
+    columns = Columns(contract)
 
     plans = ["double"] if isinstance(model, TREE_MODELS) else ["double", "float"]
     errors: list[str] = []
@@ -318,27 +347,7 @@ def export(
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "kind": info["kind"],
         "classes": info.get("classes"),
-        "inputs": {
-            f.name: {
-                "type": columns.onnx_type(f),
-                **(
-                    {
-                        "domain": [
-                            None if abs(v) == np.inf else v
-                            for v in columns.domains[f.name]
-                        ]
-                    }
-                    if f.name in columns.domains
-                    else {}
-                ),
-                **(
-                    {"categories": columns.categories[f.name]}
-                    if isinstance(f, Categorical) and f.unknown == "error"
-                    else {}
-                ),
-            }
-            for f in features.features
-        },
+        "inputs": {f.name: {"type": columns.onnx_type(f)} for f in features.features},
         "outputs": ["label", "probabilities"]
         if info["kind"] == "classifier"
         else ["prediction"],
@@ -347,7 +356,11 @@ def export(
         "versions": _versions(),
         "certificate": certificate,
     }
-    files = {"model.onnx": model_bytes, "features.json": features.to_json().encode()}
+    files = {
+        "model.onnx": model_bytes,
+        "features.json": features.to_json().encode(),
+        "contract.json": contract.to_json().encode(),
+    }
     if save_pipeline:
         import joblib
 

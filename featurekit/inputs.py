@@ -12,7 +12,12 @@ Rules
 - None, NaN, ``pd.NA`` and ``NaT`` are missing. A missing string becomes `MISSING`,
   a sentinel the graph's imputer recognises: onnxruntime would otherwise read None
   in a string tensor as an ordinary unknown category.
-- ±inf is rejected; NaN only where the declaration accepts missing values.
+- ±inf is rejected unless declared; NaN only where the declaration accepts missing
+  values.
+
+Beyond types, `Columns.coerce` runs the contract's checks compiled to numpy (see
+`featurekit.contract`): it accepts and rejects what ``schema.validate`` does, with the
+same failure table, in microseconds.
 
 This module belongs to the light core and imports no scikit-learn.
 """
@@ -26,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from .contract import Contract
 from .errors import ContractError
 from .spec import Categorical, FeatureSet, Numeric
 
-__all__ = ["MISSING", "Columns"]
+__all__ = ["MISSING", "Columns", "Tally"]
 
 #: What a missing categorical value becomes, in both runtimes.
 MISSING = "\x00featurekit:missing"
@@ -67,10 +73,17 @@ class _Failures:
         )
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
         absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
-        rest = [r for r in self.rows if r[1] != "column_in_dataframe"]
+        extra = [r[0] for r in self.rows if r[1] == "column_in_schema"]
+        rest = [
+            r
+            for r in self.rows
+            if r[1] not in ("column_in_dataframe", "column_in_schema")
+        ]
         parts = []
         if absent:
             parts.append(f"missing columns {absent!r}")
+        if extra:
+            parts.append(f"undeclared columns {extra!r} (the contract is strict)")
         for column, check, case, index in rest[:5]:
             where = "" if index is None else f" (row {index!r})"
             parts.append(f"{column!r} {check} failed for {case!r}{where}")
@@ -87,19 +100,60 @@ class _Failures:
 
 
 @dataclass
+class Tally:
+    """Counters of what the contract accepted but noticed; they add across calls.
+
+    Attributes
+    ----------
+    rows : int
+        Rows read.
+    outside_observed : dict of str to int
+        Values outside the observed (soft) range, per column.
+    unseen : dict of str to int
+        Categories not seen in training, per column (policies "ignore" and "other").
+    extra_columns : dict of str to int
+        Undeclared columns, counted once per call that carried them.
+    """
+
+    rows: int = 0
+    outside_observed: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    extra_columns: dict[str, int] = field(default_factory=dict)
+
+    def add(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
+        bucket[key] = bucket.get(key, 0) + n
+
+
+@dataclass
+class _NumericPlan:
+    feature: Numeric
+    nullable: bool
+    ranges: list[tuple[str, float, float]]  # (pandera check name, lo, hi), open = ±inf
+    finite: bool
+    soft: tuple[float, float] | None
+    onnx_int: bool
+    fast_lo: float
+    fast_hi: float
+
+
+@dataclass
+class _CategoricalPlan:
+    feature: Categorical
+    nullable: bool
+    allowed: frozenset[str] | None
+    isin: str
+    known: frozenset[str]
+
+
 class Columns:
-    """How each raw column is read: its type, nullability, bounds and known categories.
+    """The contract compiled: how each raw column is read and checked.
 
     Parameters
     ----------
-    features : FeatureSet
-        The declarations.
-    categories : dict of str to list of str, optional
-        Fitted categories of the columns whose unknown policy is "error". A value
-        outside them is rejected. Left empty while fitting.
-    domains : dict of str to (lo, hi), optional
-        Raw ranges outside which the model cannot compute (its float32 trees would
-        see infinity), found at export by `featurekit.precision.float32_domain`.
+    features : FeatureSet or Contract
+        The declarations, or a whole contract (then the other arguments are unused).
+    categories, domains, observed : dict, optional
+        Fitted state, as in `featurekit.contract.Contract`. Left empty while fitting.
 
     Examples
     --------
@@ -110,35 +164,66 @@ class Columns:
     (array([[31.]]), array([['a']], dtype=object))
     """
 
-    features: FeatureSet
-    categories: dict[str, list[str]] = field(default_factory=dict)
-    domains: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._sets = {
-            f.name: frozenset(self.categories.get(f.name, ()))
-            for f in self.features.features
-            if isinstance(f, Categorical)
-            and f.unknown == "error"
-            and f.name in self.categories
-        }
-        # per feature, what the single-row path checks: None for categoricals, else
-        # (lo, hi, integer dtype or None)
-        self._plan: list[tuple[Numeric | Categorical, tuple[Any, Any, Any] | None]] = []
+    def __init__(
+        self,
+        features: FeatureSet | Contract,
+        categories: dict[str, list[str]] | None = None,
+        domains: dict[str, tuple[float, float]] | None = None,
+        observed: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        if isinstance(features, Contract):
+            contract = features
+        else:
+            contract = Contract(
+                features, categories or {}, domains or {}, observed or {}
+            )
+        self.contract = contract
+        self.features = contract.features
+        self._declared = frozenset(self.features.columns)
+        self._plans: list[_NumericPlan | _CategoricalPlan] = []
         for f in self.features.features:
             if isinstance(f, Categorical):
-                self._plan.append((f, None))
+                allowed = contract.allowed(f.name)
+                self._plans.append(
+                    _CategoricalPlan(
+                        f,
+                        f.accepts_missing,
+                        None if allowed is None else frozenset(allowed),
+                        f"isin({allowed!r})",
+                        frozenset(contract.categories.get(f.name, ())),
+                    )
+                )
                 continue
-            lo, hi = f.bounds or (None, None)
-            if f.name in self.domains:
-                dlo, dhi = self.domains[f.name]
-                lo = dlo if lo is None else max(lo, dlo)
-                hi = dhi if hi is None else min(hi, dhi)
-            if f.dtype == "int":
-                as_int = np.int64 if self.onnx_type(f) == "int64" else np.float64
-            else:
-                as_int = None
-            self._plan.append((f, (lo, hi, as_int)))
+            ranges = [
+                (
+                    r.name,
+                    -math.inf if r.lo is None else r.lo,
+                    math.inf if r.hi is None else r.hi,
+                )
+                for r in contract.ranges(f.name)
+            ]
+            lo = max([r[1] for r in ranges], default=-math.inf)
+            hi = min([r[2] for r in ranges], default=math.inf)
+            self._plans.append(
+                _NumericPlan(
+                    f,
+                    f.accepts_missing,
+                    ranges,
+                    not f.allow_inf,
+                    contract.soft(f.name),
+                    self.onnx_type(f) == "int64",
+                    lo,
+                    hi,
+                )
+            )
+
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        return self.contract.categories
+
+    @property
+    def domains(self) -> dict[str, tuple[float, float]]:
+        return self.contract.domains
 
     def onnx_type(self, feature: Numeric | Categorical) -> str:
         """The element type of the graph input for `feature`."""
@@ -148,18 +233,21 @@ class Columns:
             return "int64"
         return "double"
 
-    # -- entry point ----------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------
     def coerce(
-        self, data: Any, *, check_categories: bool = True
+        self, data: Any, *, check_categories: bool = True, tally: Tally | None = None
     ) -> tuple[dict[str, np.ndarray], int]:
-        """Read `data` into one ``(n, 1)`` array per declared column.
+        """Read `data` into one ``(n, 1)`` array per declared column, or refuse it.
 
         Parameters
         ----------
         data : DataFrame, list of dict, or dict
-            The records. Extra columns are ignored.
+            The records.
         check_categories : bool
-            Reject categories outside the fitted ones where the policy is "error".
+            Apply the fitted checks (categories, model domain, observed range).
+            False while fitting, when there is no fitted state yet.
+        tally : Tally, optional
+            Counts what was accepted but noticed.
 
         Returns
         -------
@@ -173,192 +261,339 @@ class Columns:
             With every failure in ``.failures``.
         """
         if isinstance(data, Mapping) and check_categories:
-            fast = self._one(data)
+            fast = self._one(data, tally)
             if fast is not None:
                 return fast, 1
+        feeds, n, failures, _ = self._run(data, check_categories, tally, checks=True)
+        failures.raise_if_any(self.features.name, self.features.version, n)
+        return feeds, n
+
+    def split(
+        self, data: Any, tally: Tally | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, Any, Any]:
+        """Read `data`, keeping the rows that pass and the failure table of the others.
+
+        Returns
+        -------
+        feeds : dict of str to ndarray
+            The graph inputs of the rows that passed.
+        passed : ndarray of bool
+            Per input row, whether it passed.
+        index : sequence
+            The input's row labels.
+        failures : DataFrame
+            column, check, failure_case, index; a column-level failure (a missing or
+            undeclared column) fails every row.
+        """
+        import pandas as pd
+
+        feeds, n, failures, index = self._run(data, True, tally, checks=True)
+        table = pd.DataFrame(
+            failures.rows, columns=["column", "check", "failure_case", "index"]
+        )
+        passed = np.ones(n, dtype=bool)
+        if any(r[3] is None for r in failures.rows):
+            passed[:] = False
+        else:
+            labels = pd.Index(index)
+            bad = labels.isin([r[3] for r in failures.rows])
+            passed &= ~np.asarray(bad, dtype=bool)
+        if not passed.all():
+            feeds = {k: v[passed] for k, v in feeds.items()} if passed.any() else {}
+        return feeds, passed, index, table
+
+    def read(
+        self, data: Any
+    ) -> tuple[dict[str, Any], list[tuple[str, str, Any, Any]], int]:
+        """The typed frame (as columns) and the type failures, with no value checks.
+
+        This is what `featurekit.contract.Contract.validate` hands to pandera.
+        """
+        import pandas as pd
+
+        feeds, n, failures, index = self._run(data, False, None, checks=False)
+        typed: dict[str, Any] = {}
+        for plan in self._plans:
+            name = plan.feature.name
+            if name not in feeds:
+                continue
+            col = feeds[name][:, 0]
+            if isinstance(plan, _CategoricalPlan):
+                values = col.copy()
+                values[col == MISSING] = None
+                typed[name] = pd.Series(pd.array(values, dtype="str"), index=index)
+            elif plan.feature.dtype == "int":
+                fl = col.astype(np.float64)
+                ok = np.isfinite(fl) & (fl == np.floor(fl))
+                arr = pd.array(np.where(ok, fl, 0).astype(np.int64), dtype="Int64")
+                arr[~ok] = pd.NA
+                typed[name] = pd.Series(arr, index=index)
+            else:
+                typed[name] = pd.Series(col.astype(np.float64), index=index)
+        for extra in self._extra_columns(data):
+            typed[extra] = pd.Series([None] * n, index=index, dtype=object)
+        return typed, failures.rows, n
+
+    # -- the general path -----------------------------------------------------------
+    def _extra_columns(self, data: Any) -> list[str]:
+        if isinstance(data, Mapping):
+            keys: Any = data.keys()
+        elif hasattr(data, "columns"):
+            keys = data.columns
+        elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+            seen: dict[Any, None] = {}
+            for rec in data:
+                if isinstance(rec, Mapping):
+                    seen.update(dict.fromkeys(rec))
+            keys = seen
+        else:
+            return []
+        return [str(k) for k in keys if k not in self._declared]
+
+    def _run(
+        self, data: Any, fitted: bool, tally: Tally | None, *, checks: bool
+    ) -> tuple[dict[str, np.ndarray], int, _Failures, Any]:
         columns, index, n_rows = _split(data, self.features.columns)
         failures = _Failures()
+        extra = self._extra_columns(data)
+        if extra and checks and self.features.strict:
+            for col in extra:
+                failures.add(col, "column_in_schema", col, None)
+        elif extra and tally is not None:
+            for col in extra:
+                tally.add(tally.extra_columns, col)
         feeds: dict[str, np.ndarray] = {}
-        for feature in self.features.features:
-            values = columns.get(feature.name, _ABSENT)
+        for plan in self._plans:
+            values = columns.get(plan.feature.name, _ABSENT)
             if values is _ABSENT:
-                failures.add(feature.name, "column_in_dataframe", feature.name, None)
-                continue
-            if isinstance(feature, Numeric):
-                feeds[feature.name] = self._numeric(feature, values, index, failures)
-            else:
-                feeds[feature.name] = self._categorical(
-                    feature, values, index, failures, check_categories
+                failures.add(
+                    plan.feature.name, "column_in_dataframe", plan.feature.name, None
                 )
-        failures.raise_if_any(self.features.name, self.features.version, n_rows)
-        return feeds, n_rows
+                continue
+            if isinstance(plan, _NumericPlan):
+                feeds[plan.feature.name] = self._numeric(
+                    plan, values, index, failures, fitted, checks, tally
+                )
+            else:
+                feeds[plan.feature.name] = self._categorical(
+                    plan, values, index, failures, fitted, checks, tally
+                )
+        if tally is not None:
+            tally.rows += n_rows
+        return feeds, n_rows, failures, index
 
-    def _one(self, record: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    def _numeric(
+        self,
+        plan: _NumericPlan,
+        values: Any,
+        index: Any,
+        failures: _Failures,
+        fitted: bool,
+        checks: bool,
+        tally: Tally | None,
+    ) -> np.ndarray:
+        f = plan.feature
+        name = f.name
+        type_check = "dtype('Int64')" if f.dtype == "int" else "dtype('float64')"
+        arr = _numeric_array(values)
+        unreadable = np.zeros(len(values), dtype=bool)
+        if arr is None:  # some values are not numbers: find them one by one
+            arr = np.empty(len(values), dtype=np.float64)
+            for k, v in enumerate(values):
+                if _is_missing(v):
+                    arr[k] = np.nan
+                elif isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER_TYPES):
+                    failures.add(name, type_check, v, index[k])
+                    arr[k] = np.nan
+                    unreadable[k] = True
+                else:
+                    arr[k] = float(v)
+        nan = np.isnan(arr)
+        with np.errstate(invalid="ignore"):
+            inf = np.isinf(arr)
+            if f.dtype == "int":
+                frac = (
+                    ~nan
+                    & ~inf
+                    & (
+                        (arr != np.floor(arr))
+                        | (arr < _INT64_MIN)
+                        | (arr >= _INT64_END)
+                    )
+                )
+                for i in np.flatnonzero(frac):
+                    failures.add(name, type_check, _plain(values[i]), index[i])
+                unreadable |= frac
+            if checks:
+                self._numeric_checks(
+                    plan, arr, values, index, failures, fitted, nan, inf, unreadable
+                )
+            if tally is not None and plan.soft is not None and fitted:
+                lo, hi = plan.soft
+                outside = int(np.count_nonzero((arr < lo) | (arr > hi)))
+                if outside:
+                    tally.add(tally.outside_observed, name, outside)
+        if plan.onnx_int and not (nan.any() or inf.any() or unreadable.any()):
+            return arr.astype(np.int64).reshape(-1, 1)
+        return arr.reshape(-1, 1)  # an int64 input with failures: never scored
+
+    def _numeric_checks(
+        self,
+        plan: _NumericPlan,
+        arr: np.ndarray,
+        values: Any,
+        index: Any,
+        failures: _Failures,
+        fitted: bool,
+        nan: np.ndarray,
+        inf: np.ndarray,
+        unreadable: np.ndarray,
+    ) -> None:
+        name = plan.feature.name
+        if not plan.nullable:
+            for i in np.flatnonzero(nan & ~unreadable):
+                failures.add(name, "not_nullable", None, index[i])
+        ok = ~nan & ~unreadable
+        for check, lo, hi in plan.ranges if fitted else self._declared_ranges(plan):
+            for i in np.flatnonzero(ok & ((arr < lo) | (arr > hi))):
+                failures.add(name, check, _plain(values[i]), index[i])
+        if plan.finite:
+            for i in np.flatnonzero(ok & (arr == math.inf)):
+                failures.add(name, "less_than(inf)", math.inf, index[i])
+            for i in np.flatnonzero(ok & (arr == -math.inf)):
+                failures.add(name, "greater_than(-inf)", -math.inf, index[i])
+
+    def _declared_ranges(self, plan: _NumericPlan) -> list[tuple[str, float, float]]:
+        """Before fitting only the declared hard bounds apply."""
+        bounds = plan.feature.bounds
+        if bounds is None:
+            return []
+        return plan.ranges[:1]
+
+    def _categorical(
+        self,
+        plan: _CategoricalPlan,
+        values: Any,
+        index: Any,
+        failures: _Failures,
+        fitted: bool,
+        checks: bool,
+        tally: Tally | None,
+    ) -> np.ndarray:
+        name = plan.feature.name
+        allowed = plan.allowed if fitted and checks else None
+        if isinstance(values, np.ndarray) and len(values) > 64:
+            fast = _strings_fast(values)
+            if fast is not None:
+                out, missing = fast
+                if checks and not plan.nullable:
+                    for i in np.flatnonzero(missing):
+                        failures.add(name, "not_nullable", None, index[i])
+                if allowed is not None or (tally is not None and fitted):
+                    import pandas as pd
+
+                    members = plan.allowed if allowed is not None else plan.known
+                    outside = ~pd.Series(out).isin(members).to_numpy() & ~missing
+                    if allowed is not None:
+                        for i in np.flatnonzero(outside):
+                            failures.add(name, plan.isin, out[i], index[i])
+                    elif tally is not None and outside.any():
+                        tally.add(tally.unseen, name, int(outside.sum()))
+                return out.reshape(-1, 1)
+        out = np.empty((len(values), 1), dtype=object)
+        unseen = 0
+        for k, v in enumerate(values):
+            if isinstance(v, str):
+                if allowed is not None and v not in allowed:
+                    failures.add(name, plan.isin, v, index[k])
+                elif fitted and tally is not None and v not in plan.known:
+                    unseen += 1
+                out[k, 0] = str(v)
+            elif _is_missing(v):
+                if checks and not plan.nullable:
+                    failures.add(name, "not_nullable", None, index[k])
+                out[k, 0] = MISSING
+            else:
+                failures.add(name, "dtype('str')", v, index[k])
+                out[k, 0] = MISSING
+        if unseen and tally is not None:
+            tally.add(tally.unseen, name, unseen)
+        return out
+
+    # -- the single-row path --------------------------------------------------------
+    def _one(
+        self, record: Mapping[str, Any], tally: Tally | None
+    ) -> dict[str, np.ndarray] | None:
         """Read one clean record without numpy reductions; None means "use the full path".
 
         This is the single-row hot path. It accepts only what the full path accepts
         without a failure (missing values included, where the column is nullable) and
-        defers everything else (wrong types, absent columns, unknown categories,
-        out-of-range numbers) to the full path, which builds the failure table. Both
-        paths give the same feeds, which a property test checks.
+        defers everything else (wrong types, absent or undeclared columns, unknown
+        categories, out-of-range numbers) to the full path, which builds the failure
+        table. Both paths give the same feeds, which a property test checks.
         """
+        if len(record) != len(self._declared) or not self._declared.issuperset(record):
+            if self.features.strict or tally is None:
+                return None
         feeds: dict[str, np.ndarray] = {}
-        for feature, plan in self._plan:
-            v = record.get(feature.name, _ABSENT)
+        notes: list[tuple[dict[str, int], str]] = []
+        for plan in self._plans:
+            name = plan.feature.name
+            v = record.get(name, _ABSENT)
             t = type(v)
-            if plan is None:  # categorical
+            if isinstance(plan, _CategoricalPlan):
                 if t is not str:
-                    if (
-                        v is _ABSENT
-                        or not feature.accepts_missing
-                        or not _is_missing(v)
-                    ):
+                    if v is _ABSENT or not plan.nullable or not _is_missing(v):
                         return None
                     v = MISSING
-                else:
-                    known = self._sets.get(feature.name)
-                    if known is not None and v not in known:
+                elif plan.allowed is not None:
+                    if v not in plan.allowed:
                         return None
-                feeds[feature.name] = np.array([[v]], dtype=object)
+                elif tally is not None and v not in plan.known:
+                    notes.append((tally.unseen, name))
+                feeds[name] = np.array([[v]], dtype=object)
                 continue
             if t is not float and t is not int:
                 if v is _ABSENT or isinstance(v, bool | np.bool_):
                     return None
                 if isinstance(v, np.integer | np.floating):
                     v = v.item()
-                elif feature.accepts_missing and _is_missing(v):
+                elif plan.nullable and _is_missing(v):
                     v = math.nan
                 else:
                     return None
             if v != v:
-                if not feature.accepts_missing:
+                if not plan.nullable:
                     return None
-                feeds[feature.name] = np.array([[math.nan]], dtype=np.float64)
+                feeds[name] = np.array([[math.nan]], dtype=np.float64)
                 continue
-            if v in _INFINITIES:
+            if (
+                v in _INFINITIES and plan.finite
+            ) or not plan.fast_lo <= v <= plan.fast_hi:
                 return None
-            lo, hi, as_int = plan
-            if (lo is not None and v < lo) or (hi is not None and v > hi):
-                return None
-            if as_int is not None:
+            if plan.feature.dtype == "int":
                 # through float64, exactly as the batch path and scikit-learn read it
                 fv = float(v)
                 if not fv.is_integer() or not _INT64_MIN <= fv < _INT64_END:
                     return None
-                feeds[feature.name] = np.array([[fv]], dtype=np.float64).astype(as_int)
+                arr = np.array([[fv]], dtype=np.float64)
+                feeds[name] = arr.astype(np.int64) if plan.onnx_int else arr
             else:
-                feeds[feature.name] = np.array([[v]], dtype=np.float64)
+                feeds[name] = np.array([[v]], dtype=np.float64)
+            if (
+                tally is not None
+                and plan.soft is not None
+                and not plan.soft[0] <= v <= plan.soft[1]
+            ):
+                notes.append((tally.outside_observed, name))
+        if tally is not None:
+            tally.rows += 1
+            for bucket, key in notes:
+                tally.add(bucket, key)
+            for key in record:
+                if key not in self._declared:
+                    tally.add(tally.extra_columns, str(key))
         return feeds
-
-    # -- per kind -------------------------------------------------------------------
-    def _numeric(
-        self, feature: Numeric, values: Any, index: Any, failures: _Failures
-    ) -> np.ndarray:
-        name = feature.name
-        arr = _numeric_array(values)
-        if arr is None:  # some values are not numbers: find them one by one
-            out = np.empty(len(values), dtype=np.float64)
-            for k, v in enumerate(values):
-                if _is_missing(v):
-                    out[k] = np.nan
-                elif isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER_TYPES):
-                    failures.add(name, f"dtype('{feature.dtype}')", v, index[k])
-                    out[k] = np.nan
-                else:
-                    out[k] = float(v)
-            arr = out
-            typed_ok = False
-        else:
-            typed_ok = True
-        nan = np.isnan(arr)
-        if typed_ok and nan.any() and not feature.accepts_missing:
-            for i in np.flatnonzero(nan):
-                failures.add(name, "not_nullable", None, index[i])
-        elif not typed_ok and not feature.accepts_missing:
-            for i in np.flatnonzero(nan):
-                if _is_missing(values[i]):
-                    failures.add(name, "not_nullable", None, index[i])
-        with np.errstate(invalid="ignore"):
-            inf = np.isinf(arr)
-            if inf.any():
-                for i in np.flatnonzero(inf):
-                    failures.add(name, "finite", float(arr[i]), index[i])
-            if feature.bounds is not None:
-                lo, hi = feature.bounds
-                out_of = np.zeros(arr.shape, dtype=bool)
-                if lo is not None:
-                    out_of |= arr < lo
-                if hi is not None:
-                    out_of |= arr > hi
-                out_of &= ~inf
-                for i in np.flatnonzero(out_of):
-                    failures.add(
-                        name, f"in_range({lo}, {hi})", _plain(values[i]), index[i]
-                    )
-            if name in self.domains:
-                # beyond these, the model's float32 trees would see inf: sklearn refuses
-                dlo, dhi = self.domains[name]
-                outside = ~inf & ((arr < dlo) | (arr > dhi))
-                for i in np.flatnonzero(outside):
-                    failures.add(
-                        name,
-                        f"in_model_range({dlo:.6g}, {dhi:.6g})",
-                        _plain(values[i]),
-                        index[i],
-                    )
-            integral = True
-            if feature.dtype == "int":
-                frac = ~nan & ~inf & (arr != np.floor(arr))
-                frac |= ~nan & ~inf & ((arr < _INT64_MIN) | (arr >= _INT64_END))
-                for i in np.flatnonzero(frac):
-                    failures.add(name, "dtype('int')", _plain(values[i]), index[i])
-                integral = not (frac.any() or nan.any() or inf.any())
-        if self.onnx_type(feature) == "int64" and integral:
-            return arr.astype(np.int64).reshape(-1, 1)
-        return arr.reshape(-1, 1)  # only reached for int64 columns when failures exist
-
-    def _categorical(
-        self,
-        feature: Categorical,
-        values: Any,
-        index: Any,
-        failures: _Failures,
-        check_categories: bool,
-    ) -> np.ndarray:
-        name = feature.name
-        known = (
-            self._sets.get(name)
-            if check_categories and feature.unknown == "error"
-            else None
-        )
-        if isinstance(values, np.ndarray) and len(values) > 64:
-            fast = _strings_fast(values)
-            if fast is not None:
-                out, missing = fast
-                if missing.any() and not feature.accepts_missing:
-                    for i in np.flatnonzero(missing):
-                        failures.add(name, "not_nullable", None, index[i])
-                if known is not None:
-                    import pandas as pd
-
-                    unknown = ~pd.Series(out).isin(known).to_numpy() & ~missing
-                    for i in np.flatnonzero(unknown):
-                        failures.add(name, "isin(categories)", out[i], index[i])
-                return out.reshape(-1, 1)
-        out = np.empty((len(values), 1), dtype=object)
-        for k, v in enumerate(values):
-            if isinstance(v, str):
-                if known is not None and v not in known:
-                    failures.add(name, "isin(categories)", v, index[k])
-                out[k, 0] = str(v)
-            elif _is_missing(v):
-                if not feature.accepts_missing:
-                    failures.add(name, "not_nullable", None, index[k])
-                out[k, 0] = MISSING
-            else:
-                failures.add(name, "dtype('str')", v, index[k])
-                out[k, 0] = MISSING
-        return out
 
 
 def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

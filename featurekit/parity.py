@@ -46,16 +46,12 @@ def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
 
 
 def _admissible(f: Numeric, v: float, columns: Columns) -> bool:
-    if f.name in columns.domains:
-        dlo, dhi = columns.domains[f.name]
-        if not dlo <= v <= dhi:
+    """Whether the contract accepts `v` in column `f` (edge cases must be admissible)."""
+    for r in columns.contract.ranges(f.name):
+        if (r.lo is not None and v < r.lo) or (r.hi is not None and v > r.hi):
             return False
     if not math.isfinite(v):
-        return False
-    if f.bounds is not None:
-        lo, hi = f.bounds
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            return False
+        return f.allow_inf and not math.isnan(v)
     if f.log1p:
         clo = f.clip[0] if f.clip and f.clip[0] is not None else None
         if (clo is None or clo <= -1) and v <= -1:
@@ -73,7 +69,7 @@ def _magnitudes(f: Numeric, reference: pd.DataFrame) -> list[float]:
     nums = nums[np.isfinite(nums)]
     span = float(np.max(np.abs(nums))) if len(nums) else 1.0
     values = [0.0, -0.0, 1e-300, -1e-300, 1.0, -1.0]
-    values += [span * 1e3, -span * 1e3, 1e15, -1e15, 1e300, -1e300]
+    values += [span * 1e3, -span * 1e3, 1e15, -1e15, 1e300, -1e300, np.inf, -np.inf]
     if len(nums):
         values += [float(nums.min()), float(nums.max())]
     for interval in (f.bounds, f.clip):

@@ -116,6 +116,12 @@ class Numeric(_Feature):
     nullable : bool, optional
         Whether missing values are accepted. Defaults to True exactly when
         ``impute`` is set.
+    allow_inf : bool
+        Accept ±inf. Rejected by default.
+    observed_range : {"count", "error"}
+        What the contract does with a value outside the range seen in the reference
+        data (widened by 10 % of its span on each side): accept and count it
+        (default), or reject it like a hard bound.
 
     Examples
     --------
@@ -133,6 +139,8 @@ class Numeric(_Feature):
     log1p: bool = False
     bounds: Bound | None = None
     nullable: bool | None = None
+    allow_inf: bool = False
+    observed_range: str = "count"
 
     def __post_init__(self) -> None:
         _check_name("Numeric", self.name)
@@ -153,6 +161,11 @@ class Numeric(_Feature):
             )
         if self.nullable is not None and not isinstance(self.nullable, bool):
             raise SpecError(f"{owner}: nullable must be a bool, got {self.nullable!r}.")
+        if not isinstance(self.allow_inf, bool):
+            raise SpecError(
+                f"{owner}: allow_inf must be a bool, got {self.allow_inf!r}."
+            )
+        _choice(owner, "observed_range", self.observed_range, ("count", "error"))
         if self.log1p and self.lower_domain() is None:
             raise SpecError(
                 f"{owner}: log1p needs values above -1, but nothing keeps them there; "
@@ -310,6 +323,9 @@ class FeatureSet:
         One declaration per raw input column; names must be unique.
     version : int
         Bump it when the declarations change.
+    strict : bool
+        Reject requests that carry columns not declared here. By default extra
+        columns are ignored and counted.
 
     Examples
     --------
@@ -324,9 +340,15 @@ class FeatureSet:
     name: str
     features: tuple[Feature, ...]
     version: int = 1
+    strict: bool = False
 
     def __init__(
-        self, name: str, features: Iterable[Feature], version: int = 1
+        self,
+        name: str,
+        features: Iterable[Feature],
+        version: int = 1,
+        *,
+        strict: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name.strip() or "/" in name:
             raise SpecError(
@@ -356,11 +378,17 @@ class FeatureSet:
             )
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "features", feats)
+        if not isinstance(strict, bool):
+            raise SpecError(
+                f"FeatureSet({name!r}): strict must be a bool, got {strict!r}."
+            )
         object.__setattr__(self, "version", version)
+        object.__setattr__(self, "strict", strict)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(f) for f in self.features)
-        return f"FeatureSet({self.name!r}, [{inner}], version={self.version})"
+        strict = ", strict=True" if self.strict else ""
+        return f"FeatureSet({self.name!r}, [{inner}], version={self.version}{strict})"
 
     @property
     def columns(self) -> list[str]:
@@ -376,11 +404,11 @@ class FeatureSet:
     # -- serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain data, the same shape the JSON and YAML forms have."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "features": [f.to_dict() for f in self.features],
-        }
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.strict:
+            out["strict"] = True
+        out["features"] = [f.to_dict() for f in self.features]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
@@ -389,10 +417,11 @@ class FeatureSet:
             raise SpecError(
                 f"A FeatureSet must be a mapping, got {type(data).__name__}."
             )
-        extra = sorted(set(data) - {"name", "version", "features"})
+        extra = sorted(set(data) - {"name", "version", "strict", "features"})
         if extra:
             raise SpecError(
-                f"FeatureSet got unknown keys {extra}; expected name, version, features."
+                f"FeatureSet got unknown keys {extra}; expected name, version, strict, "
+                "features."
             )
         feats = data.get("features")
         if not isinstance(feats, list):
@@ -401,6 +430,7 @@ class FeatureSet:
             data.get("name"),  # type: ignore[arg-type]
             [_feature_from_dict(f) for f in feats],
             version=data.get("version", 1),
+            strict=data.get("strict", False),
         )
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -9,18 +9,54 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from featurekit.artifact import Manifest, read_manifest
+from featurekit.contract import Contract
 from featurekit.errors import ArtifactError, SpecError
-from featurekit.inputs import Columns
+from featurekit.inputs import Columns, Tally
 from featurekit.runtime import Session
 from featurekit.spec import FeatureSet
 
-__all__ = ["Predictor"]
+__all__ = ["Predictor", "Split"]
+
+
+@dataclass
+class Split:
+    """What ``on_error="split"`` returns: the scored rows and the refused ones.
+
+    Attributes
+    ----------
+    scores : ndarray
+        Answers for the rows that passed, in input order.
+    passed : ndarray of bool
+        Per input row, whether it passed; ``scores`` has ``passed.sum()`` rows.
+    index : sequence
+        The input's row labels.
+    failures : DataFrame
+        column, check, failure_case, index of every failure.
+    """
+
+    scores: np.ndarray
+    passed: np.ndarray
+    index: Any
+    failures: Any
+
+    @property
+    def accepted_index(self) -> list[Any]:
+        return [i for i, ok in zip(self.index, self.passed, strict=True) if ok]
+
+    @property
+    def rejected_index(self) -> list[Any]:
+        return [i for i, ok in zip(self.index, self.passed, strict=True) if not ok]
+
+    def __repr__(self) -> str:
+        n = len(self.passed)
+        return f"Split({int(self.passed.sum())} of {n} rows scored, {n - int(self.passed.sum())} refused)"
 
 
 class Predictor:
@@ -52,31 +88,21 @@ class Predictor:
     def __init__(
         self,
         model: bytes,
-        features: FeatureSet,
+        contract: Contract,
         manifest: Manifest,
         *,
         threads: int | None = None,
     ) -> None:
+        features = contract.features
+        self.contract = contract
         self.features = features
         self.manifest = manifest
         self.name = features.name
         self.version = features.version
         self.kind = manifest["kind"]
         self.sha256 = manifest["files"]["model.onnx"]
-        categories = {
-            col: list(spec["categories"])
-            for col, spec in manifest["inputs"].items()
-            if "categories" in spec
-        }
-        domains = {
-            col: (
-                -np.inf if spec["domain"][0] is None else spec["domain"][0],
-                np.inf if spec["domain"][1] is None else spec["domain"][1],
-            )
-            for col, spec in manifest["inputs"].items()
-            if "domain" in spec
-        }
-        self._columns = Columns(features, categories, domains)
+        self.tally = Tally()
+        self._columns = Columns(contract)
         for f in features.features:
             declared = manifest["inputs"].get(f.name, {}).get("type")
             if declared != self._columns.onnx_type(f):
@@ -115,12 +141,19 @@ class Predictor:
         manifest = read_manifest(root)
         try:
             features = FeatureSet.from_json((root / "features.json").read_text())
-        except SpecError as exc:
+            contract = Contract.from_json((root / "contract.json").read_text())
+        except (SpecError, ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(
-                f"Artifact {str(root)!r} has an invalid features.json: {exc}"
+                f"Artifact {str(root)!r} has an invalid features.json or contract.json: "
+                f"{exc!r}"
             ) from None
+        if contract.features != features:
+            raise ArtifactError(
+                f"Artifact {str(root)!r}: contract.json declares other features than "
+                "features.json; the artifact is inconsistent. Re-export it."
+            )
         return cls(
-            (root / "model.onnx").read_bytes(), features, manifest, threads=threads
+            (root / "model.onnx").read_bytes(), contract, manifest, threads=threads
         )
 
     def __repr__(self) -> str:
@@ -131,41 +164,56 @@ class Predictor:
         """The `onnxruntime.InferenceSession` (for inspection and benchmarks)."""
         return self._session.inference_session
 
-    def _run(self, records: Any, output: str) -> np.ndarray:
-        feeds, n = self._columns.coerce(records)
+    def _empty(self, output: str) -> np.ndarray:
+        if output == "probabilities":
+            return np.empty((0, self._n_classes), dtype=np.float64)
+        dtype = self.classes_.dtype if output == "label" else np.float64
+        return np.empty(0, dtype=dtype)
+
+    def _run(self, records: Any, output: str, on_error: str) -> Any:
+        if on_error == "split":
+            feeds, passed, index, failures = self._columns.split(records, self.tally)
+            n = int(passed.sum())
+            out = self._session.run(feeds, n, [output])[0] if n else self._empty(output)
+            return Split(out, passed, index, failures)
+        if on_error != "raise":
+            raise ValueError(f"on_error must be 'raise' or 'split', got {on_error!r}.")
+        feeds, n = self._columns.coerce(records, tally=self.tally)
         if n == 0:
-            if output == "probabilities":
-                return np.empty((0, self._n_classes), dtype=np.float64)
-            dtype = self.classes_.dtype if output == "label" else np.float64
-            return np.empty(0, dtype=dtype)
+            return self._empty(output)
         return self._session.run(feeds, n, [output])[0]
 
-    def predict(self, records: Any) -> np.ndarray:
+    def predict(self, records: Any, *, on_error: str = "raise") -> Any:
         """Labels (classifiers) or predictions (regressors), one per record.
 
         Parameters
         ----------
         records : DataFrame, list of dict, or dict
-            Raw input columns, as in training. Extra columns are ignored.
+            Raw input columns, as in training. Extra columns are ignored and counted
+            in `tally` (or rejected, for a strict FeatureSet).
+        on_error : {"raise", "split"}
+            "raise" (default): any failure raises and nothing is scored. "split":
+            score the rows that pass and return a `Split` holding them and the
+            failure table of the others.
 
         Raises
         ------
         featurekit.ContractError
             A value is of the wrong type, missing where not allowed, an unknown
-            category under ``unknown="error"``, infinite or outside hard bounds.
-            Nothing is scored.
+            category under ``unknown="error"``, infinite or outside a range the
+            contract enforces. Nothing is scored.
         """
         return self._run(
-            records, "label" if self.kind == "classifier" else "prediction"
+            records, "label" if self.kind == "classifier" else "prediction", on_error
         )
 
-    def predict_proba(self, records: Any) -> np.ndarray:
-        """Class probabilities, columns in `classes_` order."""
+    def predict_proba(self, records: Any, *, on_error: str = "raise") -> Any:
+        """Class probabilities, columns in `classes_` order; see `predict`."""
         if self.kind != "classifier":
             raise AttributeError(
                 f"{self.name!r} is a regressor; it has predict but no predict_proba."
             )
-        return self._run(records, "probabilities")
+        return self._run(records, "probabilities", on_error)
 
     def describe(self) -> str:
         """A short human summary of the model and its certificate."""
