@@ -208,8 +208,9 @@ class Contract:
             self.features, self.categories, self.domains, self.observed
         ).read(data)
         rows = list(type_failures)
+        frame = pd.DataFrame(typed)
         try:
-            self.schema().validate(typed, lazy=True)
+            self.schema().validate(frame, lazy=True)
         except pa.errors.SchemaErrors as exc:
             bad_cells = {(c, i) for c, _, _, i in type_failures}
             for rec in exc.failure_cases.itertuples(index=False):
@@ -226,4 +227,4 @@ class Contract:
             from .inputs import _Failures
 
             _Failures(rows).raise_if_any(self.features.name, self.features.version, n)
-        return pd.DataFrame(typed)
+        return frame

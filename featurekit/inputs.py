@@ -522,7 +522,7 @@ class Columns:
 
     # -- the single-row path --------------------------------------------------------
     def _one(
-        self, record: Mapping[str, Any], tally: Tally | None
+        self, record: Mapping[str, Any], tally: Tally | None = None
     ) -> dict[str, np.ndarray] | None:
         """Read one clean record without numpy reductions; None means "use the full path".
 

@@ -152,7 +152,11 @@ def test_artifact_without_pipeline_loads_for_serving_but_has_no_pipeline(
 ):
     pipe, frame = classifier
     artifact = fk.export(pipe, tmp_path / "credit", frame, save_pipeline=False)
-    assert set(artifact.manifest["files"]) == {"model.onnx", "features.json"}
+    assert set(artifact.manifest["files"]) == {
+        "model.onnx",
+        "features.json",
+        "contract.json",
+    }
     assert Predictor.load(tmp_path / "credit").predict(frame).shape == (len(frame),)
     with pytest.raises(fk.ArtifactError, match=r"exported without pipeline\.joblib"):
         _ = artifact.pipeline
@@ -460,7 +464,16 @@ def test_manifest_has_the_current_format_version(exported):
 def test_manifest_holds_the_sha256_of_every_other_file(exported):
     files = _manifest(exported)["files"]
     on_disk = {p.name for p in exported.iterdir()} - {"manifest.json"}
-    assert set(files) == on_disk == {"model.onnx", "features.json", "pipeline.joblib"}
+    assert (
+        set(files)
+        == on_disk
+        == {
+            "model.onnx",
+            "features.json",
+            "contract.json",
+            "pipeline.joblib",
+        }
+    )
     for name, digest in files.items():
         assert hashlib.sha256((exported / name).read_bytes()).hexdigest() == digest
 
@@ -509,7 +522,8 @@ def test_manifest_names_the_feature_set_and_its_input_types(exported):
     assert {k: v["type"] for k, v in manifest["inputs"].items()} == {
         name: t for name, (t, _) in EXPECTED_INPUT_TYPES.items()
     }
-    assert manifest["inputs"]["c"]["categories"] == ["a", "b", "c"]
+    contract = json.loads((exported / "contract.json").read_text())["featurekit"]
+    assert contract["categories"]["c"] == ["a", "b", "c"]
 
 
 # -- the ONNX graph --------------------------------------------------------------------

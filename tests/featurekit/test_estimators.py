@@ -203,7 +203,7 @@ def test_inputs_raises_contract_error_on_values_serving_would_refuse():
     frame = _records_frame().astype({"x": object})
     frame.loc["r1", "x"] = "1.5"
     with pytest.raises(
-        fk.ContractError, match=r"'x' dtype\('float'\) failed for '1.5'"
+        fk.ContractError, match=r"'x' dtype\('float64'\) failed for '1.5'"
     ):
         Inputs(DEMO).fit(frame)
 

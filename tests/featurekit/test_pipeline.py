@@ -152,7 +152,7 @@ def test_pipeline_refuses_training_data_that_serving_would_refuse():
     bad = frame.astype({"x": object})
     bad.loc[3, "x"] = "3.5"
     with pytest.raises(
-        fk.ContractError, match=r"'x' dtype\('float'\) failed for '3.5'"
+        fk.ContractError, match=r"'x' dtype\('float64'\) failed for '3.5'"
     ):
         fk.make_pipeline(FEATURES, LogisticRegression()).fit(bad, y)
 
