@@ -86,6 +86,8 @@ class _Failures:
             parts.append(f"undeclared columns {extra!r} (the contract is strict)")
         for column, check, case, index in rest[:5]:
             where = "" if index is None else f" (row {index!r})"
+            if check.startswith("isin([") and len(check) > 60:
+                check = "isin([...])"  # the table keeps the full list
             parts.append(f"{column!r} {check} failed for {case!r}{where}")
         more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
         head = (
