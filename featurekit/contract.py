@@ -220,6 +220,10 @@ class Contract:
                     rec.failure_case,
                     rec.index,
                 )
+                if rec.schema_context == "DataFrameSchema":
+                    if check == "column_in_dataframe":
+                        continue  # Columns.read reported it, under the column's name
+                    column, index = case, None  # pandera names the schema here
                 if check == "not_nullable" and (column, index) in bad_cells:
                     continue  # the cell was unreadable, reported as a dtype failure
                 rows.append((column, check, case, index))

@@ -50,9 +50,17 @@ class Artifact:
     def pipeline(self) -> Any:
         """The fitted scikit-learn pipeline, if it was saved (training side only)."""
         p = self.path / "pipeline.joblib"
-        if not p.is_file():
+        expected = self.manifest["files"].get("pipeline.joblib")
+        if expected is None or not p.is_file():
             raise ArtifactError(
                 f"{str(self.path)!r} was exported without pipeline.joblib."
+            )
+        from .artifact import sha256
+
+        if sha256(p) != expected:  # never unpickle what the manifest does not vouch for
+            raise ArtifactError(
+                f"Artifact {str(self.path)!r} was modified: pipeline.joblib does not "
+                "match its sha256 in the manifest. Re-export it."
             )
         import joblib
 

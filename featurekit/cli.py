@@ -1,0 +1,267 @@
+"""The ``featurekit`` command: ``featurekit check ARTIFACT DATA`` for CI.
+
+``check`` reads a data file, checks it against the artifact's contract with the
+reference (pandera) check, then, when the artifact carries ``pipeline.joblib``, scores
+the rows that pass with scikit-learn and with `serving.Predictor` and compares them
+with the certificate's tolerance.
+
+Exit status: 0 when everything holds, 1 when the contract or parity fails, 2 for a
+usage error (bad path, unreadable file, not an artifact), reported on one line of
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .errors import ArtifactError, SpecError
+from .spec import Categorical, FeatureSet, Numeric
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "read_data"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
+
+
+class _UsageError(Exception):
+    """A problem with the command line or its files: exit 2 with a one-line message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``featurekit`` command and return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 when everything holds, 1 when the contract or parity fails, 2 for a
+        usage error.
+
+    Examples
+    --------
+    >>> main(["check", "no/such/artifact", "data.csv"])
+    2
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits itself on --help and on bad arguments
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    status: int = args.run(args)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="featurekit",
+        description="Ship scikit-learn models without training-serving skew.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"featurekit {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser(
+        "check",
+        help="check a data file against an artifact's contract and parity",
+        description=(
+            "Check DATA against the contract of ARTIFACT, then re-run parity "
+            "(scikit-learn against serving) on the rows that pass, if the artifact "
+            "carries pipeline.joblib. Exit status: 0 all holds, 1 the contract or "
+            "parity fails, 2 usage error."
+        ),
+    )
+    check.add_argument("artifact", metavar="ARTIFACT", help="artifact directory")
+    check.add_argument(
+        "data", metavar="DATA", help="data file: .csv, .parquet or .jsonl"
+    )
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object instead of the report",
+    )
+    check.set_defaults(run=_check)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .testing import check_contract, check_parity
+
+    try:
+        artifact = _load(args.artifact)
+        frame, fmt = read_data(args.data, artifact.features)
+        contract = check_contract(artifact, frame)
+        parity = check_parity(artifact, frame, contract=contract)
+    except (ArtifactError, _UsageError) as exc:
+        print(f"featurekit check: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    passed = contract.ok and parity.ok
+    report = {
+        "passed": passed,
+        "artifact": {
+            "path": str(artifact.path),
+            "name": artifact.features.name,
+            "version": artifact.features.version,
+            "kind": artifact.manifest["kind"],
+        },
+        "data": {"path": str(args.data), "format": fmt, "rows": len(frame)},
+        "contract": contract.to_dict(),
+        "parity": parity.to_dict(),
+    }
+    if args.json:
+        print(json.dumps(_jsonable(report), indent=2, allow_nan=False))
+    else:
+        failed = [
+            name
+            for name, ok in (("contract", contract.ok), ("parity", parity.ok))
+            if not ok
+        ]
+        print(
+            f"artifact: {artifact.features.name!r} v{artifact.features.version} "
+            f"({artifact.manifest['kind']}) at {str(artifact.path)!r}\n"
+            f"data: {str(args.data)!r} ({fmt}), {len(frame)} rows, numbered from 0 "
+            f"in file order\n{contract}\n{parity}\n"
+            + ("result: passed" if passed else f"result: FAILED ({', '.join(failed)})")
+        )
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _load(path: str) -> Any:
+    from .exporter import load
+
+    try:
+        return load(path)
+    except (SpecError, ValueError, KeyError, TypeError) as exc:  # hashes matched
+        raise ArtifactError(
+            f"Artifact {path!r} has an invalid features.json: {exc}. Re-export it."
+        ) from exc
+
+
+# -- reading data files ---------------------------------------------------------------
+def read_data(path: str | Path, features: FeatureSet) -> tuple[Any, str]:
+    """Read a .csv, .parquet or .jsonl file as the records an artifact would be served.
+
+    CSV has no types, so the declarations decide: a categorical column is read as
+    strings (``"01"`` stays ``"01"``, ``"NA"`` stays ``"NA"``), a numeric column as
+    numbers, keeping any cell that is not one as its text so that the contract
+    reports that cell. Only empty cells are missing. Parquet and JSON lines carry
+    their own types, which are kept as they are (a JSON ``"3.5"`` stays a string).
+
+    Parameters
+    ----------
+    path : str or Path
+    features : FeatureSet
+        The artifact's declarations.
+
+    Returns
+    -------
+    frame : DataFrame
+        Rows labelled from 0 in file order.
+    format : {"csv", "parquet", "jsonl"}
+
+    Raises
+    ------
+    _UsageError
+        The file is missing, of another format, unreadable or empty.
+    """
+    import pandas as pd
+
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise _UsageError(
+            f"Cannot tell the format of {str(p)!r}: expected a .csv, .parquet or "
+            ".jsonl file."
+        )
+    if not (p.is_file() or (fmt == "parquet" and p.is_dir())):  # a parquet dataset
+        raise _UsageError(f"No data file at {str(p)!r}.")
+    try:
+        if fmt == "csv":
+            frame = _read_csv(p, features)
+        elif fmt == "parquet":
+            frame = pd.read_parquet(p)
+        else:
+            # dtype=False: JSON types are the record's types; "01" must stay a string
+            frame = pd.read_json(p, lines=True, dtype=False)
+    except ImportError as exc:
+        raise _UsageError(
+            f"Reading {str(p)!r} needs pyarrow, which is not installed: "
+            "pip install pyarrow"
+        ) from exc
+    except (OSError, ValueError, TypeError) as exc:  # includes pandas' ParserError
+        raise _UsageError(f"Cannot read {str(p)!r} as {fmt}: {exc}") from exc
+    if not len(frame):
+        raise _UsageError(f"{str(p)!r} has no rows; there is nothing to check.")
+    return frame.reset_index(drop=True), fmt
+
+
+def _read_csv(path: Path, features: FeatureSet) -> Any:
+    import pandas as pd
+
+    strings = [f.name for f in features.features if isinstance(f, Categorical)]
+    frame = pd.read_csv(
+        path,
+        dtype=dict.fromkeys(strings, str),
+        keep_default_na=False,  # "NA", "None" and "null" are categories too
+        na_values=[""],
+        low_memory=False,  # one type per column, not one per chunk
+    )
+    for f in features.features:
+        if isinstance(f, Numeric) and f.name in frame.columns:
+            frame[f.name] = _numbers(frame[f.name])
+    return frame
+
+
+def _numbers(column: Any) -> Any:
+    """Read each text cell of a numeric CSV column as a number when it is one."""
+    import pandas as pd
+
+    if column.dtype.kind in "iufb":
+        return column
+
+    def cell(v: Any) -> Any:
+        if not isinstance(v, str) or "_" in v:  # Python reads "1_000"; CSV does not
+            return v
+        for parse in (int, float):
+            try:
+                return parse(v)
+            except ValueError:
+                pass
+        return v
+
+    return pd.Series([cell(v) for v in column], index=column.index, dtype=object)
+
+
+# -- output ---------------------------------------------------------------------------
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: numpy scalars unwrapped; NaN and ±inf spelt "nan", "inf", "-inf"."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
