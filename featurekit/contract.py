@@ -204,6 +204,11 @@ class Contract:
 
         from .inputs import Columns
 
+        # pandera runs on a positional index, mapped back to the caller's labels at
+        # the end: duplicate labels must not merge two rows' failures
+        labels: Any = None
+        if isinstance(data, pd.DataFrame):
+            labels, data = data.index, data.reset_index(drop=True)
         typed, type_failures, n = Columns(
             self.features, self.categories, self.domains, self.observed
         ).read(data)
@@ -227,6 +232,12 @@ class Contract:
                 if check == "not_nullable" and (column, index) in bad_cells:
                     continue  # the cell was unreadable, reported as a dtype failure
                 rows.append((column, check, case, index))
+        if labels is not None:
+            rows = [
+                (c, k, v, None if i is None or bool(pd.isna(i)) else labels[int(i)])
+                for c, k, v, i in rows
+            ]
+            frame.index = labels
         if rows:
             from .inputs import _Failures
 

@@ -54,6 +54,24 @@ def _is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
+    """The failure table: column, check, failure_case, index.
+
+    ``failure_case`` stays an object column, so that values keep their own type
+    (an int beyond 2**53 must not turn into a float because a float failed too).
+    """
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "column": [r[0] for r in rows],
+            "check": [r[1] for r in rows],
+            "failure_case": pd.Series([r[2] for r in rows], dtype=object),
+            "index": [r[3] for r in rows],
+        }
+    )
+
+
 @dataclass
 class _Failures:
     """Collects every failure, then raises once."""
@@ -66,11 +84,8 @@ class _Failures:
     def raise_if_any(self, name: str, version: int, n_rows: int) -> None:
         if not self.rows:
             return
-        import pandas as pd
 
-        table = pd.DataFrame(
-            self.rows, columns=["column", "check", "failure_case", "index"]
-        )
+        table = failure_table(self.rows)
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
         absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
         extra = [r[0] for r in self.rows if r[1] == "column_in_schema"]
@@ -290,9 +305,7 @@ class Columns:
         import pandas as pd
 
         feeds, n, failures, index = self._run(data, True, tally, checks=True)
-        table = pd.DataFrame(
-            failures.rows, columns=["column", "check", "failure_case", "index"]
-        )
+        table = failure_table(failures.rows)
         passed = np.ones(n, dtype=bool)
         if any(r[3] is None for r in failures.rows):
             passed[:] = False
@@ -326,7 +339,9 @@ class Columns:
                 typed[name] = pd.Series(pd.array(values, dtype="str"), index=index)
             elif plan.feature.dtype == "int":
                 fl = col.astype(np.float64)
-                ok = np.isfinite(fl) & (fl == np.floor(fl))
+                with np.errstate(invalid="ignore"):
+                    ok = np.isfinite(fl) & (fl == np.floor(fl))
+                    ok &= (fl >= _INT64_MIN) & (fl < _INT64_END)
                 arr = pd.array(np.where(ok, fl, 0).astype(np.int64), dtype="Int64")
                 arr[~ok] = pd.NA
                 typed[name] = pd.Series(arr, index=index)
@@ -414,14 +429,12 @@ class Columns:
         with np.errstate(invalid="ignore"):
             inf = np.isinf(arr)
             if f.dtype == "int":
-                frac = (
-                    ~nan
-                    & ~inf
-                    & (
-                        (arr != np.floor(arr))
-                        | (arr < _INT64_MIN)
-                        | (arr >= _INT64_END)
-                    )
+                # ±inf is no integer either: a dtype failure, as Int64 cannot hold it
+                frac = ~nan & (
+                    inf
+                    | (arr != np.floor(arr))
+                    | (arr < _INT64_MIN)
+                    | (arr >= _INT64_END)
                 )
                 for i in np.flatnonzero(frac):
                     failures.add(name, type_check, _plain(values[i]), index[i])
@@ -456,9 +469,10 @@ class Columns:
             for i in np.flatnonzero(nan & ~unreadable):
                 failures.add(name, "not_nullable", None, index[i])
         ok = ~nan & ~unreadable
+        as_read = int if plan.feature.dtype == "int" else float  # what pandera sees
         for check, lo, hi in plan.ranges if fitted else self._declared_ranges(plan):
             for i in np.flatnonzero(ok & ((arr < lo) | (arr > hi))):
-                failures.add(name, check, _plain(values[i]), index[i])
+                failures.add(name, check, as_read(arr[i]), index[i])
         if plan.finite:
             for i in np.flatnonzero(ok & (arr == math.inf)):
                 failures.add(name, "less_than(inf)", math.inf, index[i])
@@ -505,13 +519,13 @@ class Columns:
         out = np.empty((len(values), 1), dtype=object)
         unseen = 0
         for k, v in enumerate(values):
-            if isinstance(v, str):
+            if isinstance(v, str) and v != MISSING:
                 if allowed is not None and v not in allowed:
                     failures.add(name, plan.isin, v, index[k])
                 elif fitted and tally is not None and v not in plan.known:
                     unseen += 1
                 out[k, 0] = str(v)
-            elif _is_missing(v):
+            elif _is_missing(v) or v == MISSING:
                 if checks and not plan.nullable:
                     failures.add(name, "not_nullable", None, index[k])
                 out[k, 0] = MISSING
@@ -544,7 +558,7 @@ class Columns:
             v = record.get(name, _ABSENT)
             t = type(v)
             if isinstance(plan, _CategoricalPlan):
-                if t is not str:
+                if t is not str or v == MISSING:
                     if v is _ABSENT or not plan.nullable or not _is_missing(v):
                         return None
                     v = MISSING
@@ -608,6 +622,11 @@ def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
     missing = pd.isna(values)
     present = values[~missing]
+    # the sentinel itself reads as missing (compare only the present values: pd.NA
+    # refuses to be compared)
+    sentinel = np.zeros(len(values), dtype=bool)
+    sentinel[~missing] = [v == MISSING for v in present]
+    missing = missing | sentinel
     if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
         return None
     out = values.astype(object, copy=True)

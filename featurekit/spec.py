@@ -166,6 +166,11 @@ class Numeric(_Feature):
                 f"{owner}: allow_inf must be a bool, got {self.allow_inf!r}."
             )
         _choice(owner, "observed_range", self.observed_range, ("count", "error"))
+        if self.allow_inf and self.dtype == "int":
+            raise SpecError(
+                f"{owner}: allow_inf=True contradicts dtype='int'; integers have no "
+                "infinity. Use dtype='float' or drop allow_inf."
+            )
         if self.log1p and self.lower_domain() is None:
             raise SpecError(
                 f"{owner}: log1p needs values above -1, but nothing keeps them there; "
