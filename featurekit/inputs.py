@@ -625,7 +625,7 @@ def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     # the sentinel itself reads as missing (compare only the present values: pd.NA
     # refuses to be compared)
     sentinel = np.zeros(len(values), dtype=bool)
-    sentinel[~missing] = [v == MISSING for v in present]
+    sentinel[~missing] = np.asarray(present == MISSING, dtype=bool)
     missing = missing | sentinel
     if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
         return None
