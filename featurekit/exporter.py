@@ -150,6 +150,14 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
     return known
 
 
+def _finite_values(reference: pd.DataFrame, name: str) -> np.ndarray:
+    """The finite numbers of a reference column, as float64."""
+    ref = pd.to_numeric(reference[name], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    return np.asarray(ref[np.isfinite(ref)], dtype=np.float64)
+
+
 def _observed(
     features: FeatureSet, reference: pd.DataFrame
 ) -> dict[str, tuple[float, float]]:
@@ -160,10 +168,7 @@ def _observed(
     for f in features.features:
         if not isinstance(f, Numeric):
             continue
-        ref = pd.to_numeric(reference[f.name], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        ref = ref[np.isfinite(ref)]
+        ref = _finite_values(reference, f.name)
         if not len(ref):
             continue
         lo, hi = float(ref.min()), float(ref.max())
@@ -182,10 +187,7 @@ def _domains(
     for f in features.features:
         if not isinstance(f, Numeric):
             continue
-        ref = pd.to_numeric(reference[f.name], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        ref = ref[np.isfinite(ref)]
+        ref = _finite_values(reference, f.name)
         start = float(np.median(ref)) if len(ref) else 0.0
         lo, hi = float32_domain(
             ct.named_transformers_[f.name], start, -np.inf, precision
