@@ -206,7 +206,7 @@ def reference_validate(contract: Any, valid: Any) -> Callable[[Any], Any]:
 
     try:
         contract.validate(valid)
-        return contract.validate  # type: ignore[no-any-return]
+        return contract.validate
     except Exception as exc:  # a broken reference must not stop the benchmark
         print(
             f"  NOTE: Contract.validate fails on valid input ({type(exc).__name__}: "
@@ -248,7 +248,7 @@ BATCH_LABELS = {
 
 
 def _stat(res: dict[str, Any], key: str) -> dict[str, float]:
-    return res[key]["ns_per_call"]  # type: ignore[no-any-return]
+    return res[key]["ns_per_call"]
 
 
 def bench_width(key: str, width: int, args: argparse.Namespace) -> dict[str, Any]:
