@@ -86,12 +86,13 @@ def certify(
         What the graph builder reported: kind, converter, tree precision, pushed
         columns.
     """
-    from .parity import edge_rows, threshold_frame, threshold_values
+    from .parity import base_row, edge_rows, threshold_frame, threshold_values
 
     is_clf = info["kind"] == "classifier"
-    edges = list(edge_rows(columns, reference, known))
+    base = base_row(columns, reference)
+    edges = list(edge_rows(columns, base, reference, known))
     near, n_splits = threshold_values(pipeline)
-    frame = threshold_frame(columns, reference, near)
+    frame = threshold_frame(columns, base, near)
     batches = [
         _score(
             pipeline,
@@ -116,7 +117,7 @@ def certify(
     except ExportError:
         _first_failing(pipeline, edges)
         raise
-    names = [f"split value {c}={v!r}" for c, v in _changed(frame, edges[0][1])]
+    names = [f"split value {c}={v!r}" for c, v in _changed(frame, base)]
     batches.append(_score(pipeline, columns, session, frame, names, is_clf))
     batches = [b for b in batches if b.labels]
     labels = [label for b in batches for label in b.labels]

@@ -395,5 +395,7 @@ def _certify(
     session = Session(
         _with_features_output(model_bytes, info["features_tensor"]), threads=1
     )
-    known = _known_categories(columns.features, pipeline.named_steps["features"])
-    return certify(pipeline, columns, session, info, reference, known, tolerance)
+    # the contract already holds the fitted categories: no need to walk the pipeline again
+    return certify(
+        pipeline, columns, session, info, reference, columns.categories, tolerance
+    )

@@ -655,8 +655,6 @@ def _numeric_array(values: Any) -> np.ndarray | None:
                 isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
             )
         ):
-            if v is None or t is bool:
-                return None
             return None
     return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
 

@@ -22,12 +22,12 @@ import pandas as pd
 from .inputs import Columns
 from .spec import Categorical, Numeric
 
-__all__ = ["edge_rows", "threshold_frame", "threshold_values"]
+__all__ = ["base_row", "edge_rows", "threshold_frame", "threshold_values"]
 
 _UNSEEN = "featurekit-unseen-category"
 
 
-def _base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
+def base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
     row: dict[str, Any] = {}
     feeds, _ = columns.coerce(reference, check_categories=False)
     for f in columns.features.features:
@@ -85,10 +85,12 @@ def _magnitudes(f: Numeric, reference: pd.DataFrame) -> list[float]:
 
 
 def edge_rows(
-    columns: Columns, reference: pd.DataFrame, known: dict[str, list[str]]
+    columns: Columns,
+    base: dict[str, Any],
+    reference: pd.DataFrame,
+    known: dict[str, list[str]],
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (reason, record) pairs the contract admits; split thresholds come aside."""
-    base = _base_row(columns, reference)
     yield "base row", dict(base)
     all_missing = dict(base)
     any_missing = False
@@ -115,10 +117,9 @@ def edge_rows(
 
 
 def threshold_frame(
-    columns: Columns, reference: pd.DataFrame, thresholds: dict[str, np.ndarray]
+    columns: Columns, base: dict[str, Any], thresholds: dict[str, np.ndarray]
 ) -> pd.DataFrame:
     """The base row repeated once per raw value near a split, that column replaced."""
-    base = _base_row(columns, reference)
     blocks = []
     for f in columns.features.features:
         if not isinstance(f, Numeric) or f.name not in thresholds:
