@@ -1,4 +1,4 @@
-"""The ``featurekit`` command: ``featurekit check ARTIFACT DATA`` for CI.
+"""The ``featurekit`` command: ``check ARTIFACT DATA`` for CI, ``serve ARTIFACT``.
 
 ``check`` reads a data file, checks it against the artifact's contract with the
 reference (pandera) check, then, when the artifact carries ``pipeline.joblib``, scores
@@ -96,6 +96,19 @@ def _parser() -> argparse.ArgumentParser:
         help="print one JSON object instead of the report",
     )
     check.set_defaults(run=_check)
+    serve = sub.add_parser(
+        "serve",
+        help="serve an artifact over HTTP (Open Inference Protocol, /predict, /metrics)",
+        description=(
+            "Serve ARTIFACT with uvicorn: Open Inference Protocol (KServe v2) REST, "
+            "POST /predict and Prometheus /metrics. Every request is checked against "
+            "the contract before the model runs."
+        ),
+    )
+    from serving.server import add_arguments, run
+
+    add_arguments(serve)
+    serve.set_defaults(run=run)
     return parser
 
 

@@ -1,5 +1,16 @@
 """serving: run featurekit artifacts with onnxruntime, without scikit-learn or pickle."""
 
-from .predictor import Predictor
+from typing import Any
 
-__all__ = ["Predictor"]
+from .predictor import Predictor, Split
+
+__all__ = ["Limits", "Predictor", "Split", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # the web stack loads only when asked for: importing serving stays cheap
+    if name in ("create_app", "Limits"):
+        from . import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'serving' has no attribute {name!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ class Split:
 
     Attributes
     ----------
-    scores : ndarray
-        Answers for the rows that passed, in input order.
+    scores : ndarray or dict of str to ndarray
+        Answers for the rows that passed, in input order: an array from `predict` and
+        `predict_proba`, a dict of output name to array from `score`.
     passed : ndarray of bool
         Per input row, whether it passed; ``scores`` has ``passed.sum()`` rows.
     index : sequence
@@ -41,7 +43,7 @@ class Split:
         column, check, failure_case, index of every failure.
     """
 
-    scores: np.ndarray
+    scores: Any
     passed: np.ndarray
     index: Any
     failures: Any
@@ -102,6 +104,9 @@ class Predictor:
         self.kind = manifest["kind"]
         self.sha256 = manifest["files"]["model.onnx"]
         self.tally = Tally()
+        # reading the input is pure except for the tally's counters: one lock keeps
+        # concurrent requests from losing increments (onnxruntime runs outside it)
+        self._lock = threading.Lock()
         self._columns = Columns(contract)
         for f in features.features:
             declared = manifest["inputs"].get(f.name, {}).get("type")
@@ -170,18 +175,70 @@ class Predictor:
         dtype = self.classes_.dtype if output == "label" else np.float64
         return np.empty(0, dtype=dtype)
 
-    def _run(self, records: Any, output: str, on_error: str) -> Any:
+    @property
+    def outputs(self) -> list[str]:
+        """The graph's outputs: ``["label", "probabilities"]`` or ``["prediction"]``."""
+        return list(self.manifest["outputs"])
+
+    def _outputs(self, records: Any, outputs: list[str], on_error: str) -> Any:
         if on_error == "split":
-            feeds, passed, index, failures = self._columns.split(records, self.tally)
+            with self._lock:
+                feeds, passed, index, failures = self._columns.split(
+                    records, self.tally
+                )
             n = int(passed.sum())
-            out = self._session.run(feeds, n, [output])[0] if n else self._empty(output)
-            return Split(out, passed, index, failures)
+            got = self._session.run(feeds, n, outputs) if n else None
+            scores = {
+                name: got[i] if got is not None else self._empty(name)
+                for i, name in enumerate(outputs)
+            }
+            return Split(scores, passed, index, failures)
         if on_error != "raise":
             raise ValueError(f"on_error must be 'raise' or 'split', got {on_error!r}.")
-        feeds, n = self._columns.coerce(records, tally=self.tally)
+        with self._lock:
+            feeds, n = self._columns.coerce(records, tally=self.tally)
         if n == 0:
-            return self._empty(output)
-        return self._session.run(feeds, n, [output])[0]
+            return {name: self._empty(name) for name in outputs}
+        return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
+
+    def _run(self, records: Any, output: str, on_error: str) -> Any:
+        got = self._outputs(records, [output], on_error)
+        if isinstance(got, Split):
+            got.scores = got.scores[output]
+            return got
+        return got[output]
+
+    def score(
+        self,
+        records: Any,
+        outputs: list[str] | None = None,
+        *,
+        on_error: str = "raise",
+    ) -> dict[str, np.ndarray] | Split:
+        """Every requested output from one run of the graph.
+
+        Parameters
+        ----------
+        records : DataFrame, list of dict, or dict
+            As in `predict`.
+        outputs : list of str, optional
+            Names from `outputs` (default: all of them).
+        on_error : {"raise", "split"}
+            As in `predict`; a `Split` then holds a dict of arrays in ``scores``.
+
+        Returns
+        -------
+        dict of str to ndarray, or Split
+        """
+        names = self.outputs if outputs is None else list(outputs)
+        unknown = [o for o in names if o not in self.outputs]
+        if unknown or not names:
+            raise ValueError(
+                f"Model {self.name!r} has the outputs {self.outputs!r}; asked for "
+                f"{names!r}. Pick from {self.outputs!r}."
+            )
+        got: dict[str, np.ndarray] | Split = self._outputs(records, names, on_error)
+        return got
 
     def predict(self, records: Any, *, on_error: str = "raise") -> Any:
         """Labels (classifiers) or predictions (regressors), one per record.

@@ -1,0 +1,173 @@
+"""Prometheus metrics of the HTTP server, through prometheus-client.
+
+Each app gets its own `CollectorRegistry`, so several apps (tests, embedding) never
+clash. What the contract noticed but accepted (values outside the observed range,
+unseen categories under ``unknown="ignore"``, extra columns) is read from
+`serving.Predictor.tally` when scraped, so the hot path pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["Metrics"]
+
+#: Latency buckets in seconds: fine below a millisecond, where single rows live.
+BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class Metrics:
+    """The server's metrics in one registry.
+
+    Parameters
+    ----------
+    predictor : serving.Predictor, optional
+        Adds the model-info metric and the tally counters; set later with `bind`
+        when the model loads in the background.
+
+    Examples
+    --------
+    >>> m = Metrics()
+    >>> m.observe("/v2/health/live", 200, 0.0001)
+    >>> b"featurekit_requests_total" in m.render()
+    True
+    """
+
+    def __init__(self, predictor: Any = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "featurekit_requests",
+            "HTTP requests by endpoint and status code.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "featurekit_request_duration_seconds",
+            "Time from request received to response ready, by endpoint.",
+            ["endpoint"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "featurekit_rows_scored",
+            "Rows that passed the contract and were scored.",
+            registry=self.registry,
+        )
+        self.rows_refused = Counter(
+            "featurekit_rows_refused",
+            "Rows refused by the contract (never scored).",
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "featurekit_contract_failures",
+            "Contract failures by column and check.",
+            ["column", "check"],
+            registry=self.registry,
+        )
+        self.info = Gauge(
+            "featurekit_model_info",
+            "The model being served (value 1), labelled with its identity.",
+            ["name", "version", "sha256"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "featurekit_model_ready",
+            "1 once the model is loaded and serving, 0 before.",
+            registry=self.registry,
+        )
+        self._predictor: Any = None
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self.registry.register(_TallyCollector(self))
+        if predictor is not None:
+            self.bind(predictor)
+
+    def bind(self, predictor: Any) -> None:
+        """Attach the loaded model: its identity and its tally."""
+        self._predictor = predictor
+        self.info.labels(predictor.name, str(predictor.version), predictor.sha256).set(
+            1
+        )
+        self.ready.set(1)
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one request and its latency."""
+        children = self._children.get((endpoint, status))
+        if children is None:  # labels() costs a lock and a lookup: keep the children
+            children = (
+                self.requests.labels(endpoint, str(status)),
+                self.latency.labels(endpoint),
+            )
+            self._children[endpoint, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def contract_failures(self, failures: Any, n_rows: int) -> int:
+        """Count every (column, check) of a failure table; return the rows refused.
+
+        A column-level failure (a missing or undeclared column) refuses every row.
+        """
+        columns = failures["column"].tolist()
+        checks = failures["check"].tolist()
+        index = failures["index"].tolist()
+        for column, check in zip(columns, checks, strict=True):
+            # an isin([...]) name can be long; the label keeps its head
+            self.failures.labels(str(column), str(check)[:120]).inc()
+        refused = n_rows if any(i is None for i in index) else len(set(index))
+        self.rows_refused.inc(refused)
+        return refused
+
+    def render(self) -> bytes:
+        """The text exposition format, for ``GET /metrics``."""
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+
+class _TallyCollector:
+    """Reads `Predictor.tally` at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        predictor = self._metrics._predictor
+        if predictor is None:
+            return
+        tally = predictor.tally
+        read = CounterMetricFamily(
+            "featurekit_rows_read", "Rows read by the contract check."
+        )
+        read.add_metric([], tally.rows)
+        yield read
+        for name, doc, bucket in (
+            (
+                "featurekit_outside_observed",
+                "Values accepted outside the observed (soft) range, by column.",
+                tally.outside_observed,
+            ),
+            (
+                "featurekit_unseen_categories",
+                "Categories accepted although unseen in training, by column.",
+                tally.unseen,
+            ),
+            (
+                "featurekit_extra_columns",
+                "Requests carrying an undeclared column (ignored), by column.",
+                tally.extra_columns,
+            ),
+        ):
+            family = CounterMetricFamily(name, doc, labels=["column"])
+            for column, count in sorted(dict(bucket).items()):
+                family.add_metric([column], count)
+            yield family

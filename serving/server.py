@@ -1,0 +1,144 @@
+"""Run the HTTP server: ``featurekit serve ARTIFACT`` and ``python -m serving ARTIFACT``.
+
+uvicorn (with uvloop and httptools) runs the app of `serving.app`. SIGTERM and Ctrl-C
+stop accepting connections and let requests in flight finish (``--drain`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from featurekit.errors import ArtifactError
+
+__all__ = ["add_arguments", "main", "run"]
+
+_ENV = "FEATUREKIT_SERVE_CONFIG"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve``, shared by both entry points."""
+    from .app import Limits
+
+    d = Limits()
+    parser.add_argument("artifact", metavar="ARTIFACT", help="artifact directory")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="default: 8080")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes, each with its own model session (default: 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="chunks of a large batch scored at once per process (default: CPUs, <= 4)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=d.max_body_bytes,
+        help=f"larger request bodies get 413 (default: {d.max_body_bytes})",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=d.max_rows,
+        help=f"larger batches get 413 (default: {d.max_rows})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=d.timeout,
+        help=f"seconds to read a body and to score it (default: {d.timeout:g})",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        help="seconds in-flight requests get to finish on shutdown (default: 30)",
+    )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: it costs more than a prediction)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the server for parsed `args`; return the exit status."""
+    from .app import Limits, serve_path
+
+    try:
+        import uvicorn
+    except ImportError:  # pragma: no cover - depends on the installation
+        print(
+            "featurekit serve: error: uvicorn is not installed: "
+            "pip install 'featurekit[serve]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        limits = Limits(args.max_body_bytes, args.max_rows, args.timeout)
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}.")
+        path = serve_path(args.artifact)
+    except (ArtifactError, ValueError) as exc:
+        print(f"featurekit serve: error: {exc}", file=sys.stderr)
+        return 2
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": args.drain,
+        "loop": "auto",
+        "http": "auto",
+    }
+    if args.workers == 1:
+        from .app import create_app
+
+        app = create_app(path, limits=limits, threads=args.threads)
+        uvicorn.run(app, **options)
+        return 0
+    # worker processes import the app by name and read their configuration here
+    os.environ[_ENV] = "\x1f".join(
+        [str(path), str(limits.max_body_bytes), str(limits.max_rows),
+         repr(limits.timeout), "" if args.threads is None else str(args.threads)]
+    )  # fmt: skip
+    uvicorn.run(
+        "serving.server:_worker_app", factory=True, workers=args.workers, **options
+    )
+    return 0
+
+
+def _worker_app() -> Any:
+    from .app import Limits, create_app
+
+    path, body, rows, timeout, threads = os.environ[_ENV].split("\x1f")
+    return create_app(
+        path,
+        limits=Limits(int(body), int(rows), float(timeout)),
+        threads=int(threads) if threads else None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m serving ARTIFACT [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m serving",
+        description="Serve a featurekit artifact over HTTP (Open Inference Protocol, "
+        "POST /predict, /metrics).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
