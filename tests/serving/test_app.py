@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from live_server import GOOD
 from starlette.testclient import TestClient
 
 from serving import Limits, Predictor, create_app
 
-# the conftest's valid record (test modules cannot import a conftest by name)
-GOOD = {"income": 52000.0, "age": 37, "plan": "plus", "region": "north"}
 MODEL = "/v2/models/loans"
 
 
