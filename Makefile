@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/train.py --out artifacts/credit
 	$(PY) examples/serve.py artifacts/credit
+	$(PY) examples/http_client.py artifacts/credit
 
 test: $(STAMP)
 	$(PY) -m ruff check featurekit serving tests examples bench

@@ -219,11 +219,10 @@ def create_app(
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise _HTTPError(
-                400,
-                f"Malformed JSON: {exc}. (NaN and Infinity are not JSON; send null "
-                "for a missing value.)",
-            ) from None
+            hint = ""
+            if b"NaN" in body or b"Infinity" in body:
+                hint = " NaN and Infinity are not JSON; send null for a missing value."
+            raise _HTTPError(400, f"Malformed JSON: {exc}.{hint}") from None
 
     def check_rows(n: int) -> None:
         if n > limits.max_rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,10 @@ def test_train_then_serve_examples_run_end_to_end(tmp_path: Path) -> None:
     assert "training stack imported by serving: none" in served
     # every bad request in the script is refused by the contract, none is scored
     assert served.count("refused:") == 5
+
+    over_http = _run("examples/http_client.py", str(out))
+    # the six bad requests each got a 4xx with its reason, the good ones a 200
+    assert len(re.findall(r"^  -> 4\d\d ", over_http, re.M)) == 6
+    assert "-> 200 labels" in over_http
+    assert "scored 2 of 3, refused rows [1]" in over_http
+    assert "server stopped" in over_http
