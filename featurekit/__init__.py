@@ -22,6 +22,15 @@ def __getattr__(name: str) -> object:
         from . import exporter
 
         return getattr(exporter, name)
+    if name in ("drift", "Drift", "DriftReport"):
+        import importlib
+
+        module = importlib.import_module("featurekit.drift")
+        # importing the submodule bound its name here; the function takes it back
+        globals().update(
+            drift=module.drift, Drift=module.Drift, DriftReport=module.DriftReport
+        )
+        return getattr(module, name)
     raise AttributeError(f"module 'featurekit' has no attribute {name!r}")
 
 
@@ -30,6 +39,8 @@ __all__ = [
     "ArtifactError",
     "Categorical",
     "ContractError",
+    "Drift",
+    "DriftReport",
     "ExportError",
     "FeatureSet",
     "FeaturekitError",
@@ -37,6 +48,7 @@ __all__ = [
     "ParityError",
     "SpecError",
     "__version__",
+    "drift",
     "export",
     "load",
     "make_pipeline",

@@ -170,3 +170,26 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
                 f"{actual[:12]}..., the manifest says {str(expected)[:12]}.... Re-export it."
             )
     return manifest  # type: ignore[return-value]
+
+
+def read_profile(root: Path, manifest: Manifest) -> dict[str, Any]:
+    """The artifact's ``profile.json`` (its hash was checked with the manifest).
+
+    Raises
+    ------
+    ArtifactError
+        The artifact predates drift profiles, or the file is not a profile.
+    """
+    if "profile.json" not in manifest["files"]:
+        raise ArtifactError(
+            f"Artifact {str(root)!r} has no profile.json (exported before featurekit "
+            "profiled reference data); re-export it to monitor drift."
+        )
+    try:
+        profile: dict[str, Any] = json.loads((root / "profile.json").read_text())
+        profile["features"], profile["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(
+            f"Artifact {str(root)!r} has an unreadable profile.json: {exc!r}"
+        ) from None
+    return profile

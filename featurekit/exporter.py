@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,13 @@ class Artifact:
         import joblib
 
         return joblib.load(p)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The reference profile drift is measured against (``profile.json``)."""
+        from .artifact import read_profile
+
+        return read_profile(self.path, self.manifest)
 
     def __repr__(self) -> str:
         c = self.manifest["certificate"]
@@ -370,6 +378,9 @@ def export(
         "model.onnx": model_bytes,
         "features.json": features.to_json().encode(),
         "contract.json": contract.to_json().encode(),
+        "profile.json": json.dumps(
+            _profile(columns, model_bytes, manifest, reference), allow_nan=False
+        ).encode(),
     }
     if save_pipeline:
         import joblib
@@ -379,6 +390,30 @@ def export(
         files["pipeline.joblib"] = buf.getvalue()
     target = write_atomic(path, files, manifest)
     return load(target)
+
+
+def _profile(
+    columns: Columns,
+    model_bytes: bytes,
+    manifest: dict[str, Any],
+    reference: pd.DataFrame,
+) -> dict[str, Any]:
+    """The reference profile for drift: inputs as the graph reads them, and its answers."""
+    from .profile import build_profile
+    from .runtime import Session
+
+    feeds, n = columns.coerce(reference)
+    outputs = manifest["outputs"]
+    answers = dict(
+        zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
+    )
+    numeric, categorical = {}, {}
+    for f in columns.features.features:
+        if isinstance(f, Categorical):
+            categorical[f.name] = feeds[f.name][:, 0]
+        else:
+            numeric[f.name] = feeds[f.name][:, 0].astype(np.float64)
+    return build_profile(numeric, categorical, answers, manifest["classes"])
 
 
 def _certify(

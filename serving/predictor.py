@@ -23,6 +23,8 @@ from featurekit.inputs import Columns, Tally
 from featurekit.runtime import Session
 from featurekit.spec import FeatureSet
 
+from .monitor import Monitor
+
 __all__ = ["Predictor", "Split"]
 
 
@@ -94,8 +96,16 @@ class Predictor:
         manifest: Manifest,
         *,
         threads: int | None = None,
+        profile: dict[str, Any] | None = None,
+        monitor: bool | dict[str, Any] = True,
     ) -> None:
         features = contract.features
+        self.profile = profile
+        self.monitor: Monitor | None = None
+        if profile is not None and monitor is not False:
+            self.monitor = Monitor(
+                profile, **(monitor if isinstance(monitor, dict) else {})
+            )
         self.contract = contract
         self.features = features
         self.manifest = manifest
@@ -124,7 +134,11 @@ class Predictor:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, threads: int | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        threads: int | None = None,
+        monitor: bool | dict[str, Any] = True,
     ) -> Predictor:
         """Verify the artifact at `path` and build one onnxruntime session.
 
@@ -136,6 +150,10 @@ class Predictor:
             How many chunks of a large batch run at once (default: CPUs, at most 4).
             Each chunk runs single-threaded inside onnxruntime, which keeps tree sums
             in scikit-learn's order.
+        monitor : bool or dict
+            Count every scored row into drift windows (`serving.monitor.Monitor`)
+            when the artifact has a profile. A dict passes options to `Monitor`,
+            e.g. ``{"window": 500, "seconds": 60}``; False turns monitoring off.
 
         Raises
         ------
@@ -157,8 +175,18 @@ class Predictor:
                 f"Artifact {str(root)!r}: contract.json declares other features than "
                 "features.json; the artifact is inconsistent. Re-export it."
             )
+        profile = None
+        if "profile.json" in manifest["files"]:
+            from featurekit.artifact import read_profile
+
+            profile = read_profile(root, manifest)
         return cls(
-            (root / "model.onnx").read_bytes(), contract, manifest, threads=threads
+            (root / "model.onnx").read_bytes(),
+            contract,
+            manifest,
+            threads=threads,
+            profile=profile,
+            monitor=monitor,
         )
 
     def __repr__(self) -> str:
@@ -187,11 +215,8 @@ class Predictor:
                     records, self.tally
                 )
             n = int(passed.sum())
-            got = self._session.run(feeds, n, outputs) if n else None
-            scores = {
-                name: got[i] if got is not None else self._empty(name)
-                for i, name in enumerate(outputs)
-            }
+            got = self._score(feeds, n, outputs) if n else {}
+            scores = {name: got.get(name, self._empty(name)) for name in outputs}
             return Split(scores, passed, index, failures)
         if on_error != "raise":
             raise ValueError(f"on_error must be 'raise' or 'split', got {on_error!r}.")
@@ -199,7 +224,18 @@ class Predictor:
             feeds, n = self._columns.coerce(records, tally=self.tally)
         if n == 0:
             return {name: self._empty(name) for name in outputs}
-        return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
+        return self._score(feeds, n, outputs)
+
+    def _score(
+        self, feeds: dict[str, np.ndarray], n: int, outputs: list[str]
+    ) -> dict[str, np.ndarray]:
+        if self.monitor is None:
+            return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
+        # the monitor watches every output, whatever the caller asked for
+        names = self.outputs
+        got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
+        self.monitor.observe(feeds, got)
+        return {name: got[name] for name in outputs}
 
     def _run(self, records: Any, output: str, on_error: str) -> Any:
         got = self._outputs(records, [output], on_error)

@@ -16,6 +16,10 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 import featurekit as fk
 
+# conftest modules share one name: doctest collection must not import them as tests
+collect_ignore = ["conftest.py"]
+
+
 CHECK_FEATURES = fk.FeatureSet(
     "credit",
     [

@@ -156,6 +156,7 @@ def test_artifact_without_pipeline_loads_for_serving_but_has_no_pipeline(
         "model.onnx",
         "features.json",
         "contract.json",
+        "profile.json",
     }
     assert Predictor.load(tmp_path / "credit").predict(frame).shape == (len(frame),)
     with pytest.raises(fk.ArtifactError, match=r"exported without pipeline\.joblib"):
@@ -471,6 +472,7 @@ def test_manifest_holds_the_sha256_of_every_other_file(exported):
             "model.onnx",
             "features.json",
             "contract.json",
+            "profile.json",
             "pipeline.joblib",
         }
     )

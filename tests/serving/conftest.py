@@ -17,6 +17,10 @@ from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
 
+# conftest modules share one name: doctest collection must not import them as tests
+collect_ignore = ["conftest.py"]
+
+
 HTTP_FEATURES = fk.FeatureSet(
     "loans",
     [

@@ -1,0 +1,288 @@
+"""Offline drift: `drift(artifact, current)` and the `DriftReport` it returns.
+
+The current data is counted over the bins of the artifact's reference profile, then
+every feature (and the model's output, when asked) is tested with the decision rule of
+`featurekit.profile.evaluate`. Nothing is recomputed from training data: the profile
+holds all the reference statistics.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ArtifactError
+from .profile import Counts, evaluate
+
+__all__ = ["Drift", "DriftReport", "drift"]
+
+TABLE_COLUMNS = [
+    "feature",
+    "kind",
+    "verdict",
+    "signals",
+    "statistic",
+    "effect",
+    "threshold",
+    "p_value",
+    "p_adjusted",
+    "missing_reference",
+    "missing_current",
+    "unseen_rate",
+    "psi",
+    "js",
+    "wasserstein",
+    "ks",
+    "chi2",
+    "rows",
+]
+
+
+class DriftReport:
+    """Drift of one dataset (or window) against an artifact's reference profile.
+
+    Attributes
+    ----------
+    verdict : {"drift", "no drift", "insufficient data"}
+        The dataset-level verdict: drift when any feature drifted.
+    drifted : bool
+    table : DataFrame
+        One row per feature: statistic, effect size, threshold, p-value (raw and
+        Benjamini–Hochberg adjusted), verdict, missing rates, unseen rate, and the
+        other statistics (PSI, Jensen–Shannon, Wasserstein, KS, chi-square).
+    rows : int
+        Rows in the current data.
+    """
+
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        profile: dict[str, Any],
+        counts: Counts,
+        model: dict[str, Any],
+    ) -> None:
+        self.features = rows
+        self.profile = profile
+        self.counts = counts
+        self.model = model
+        self.rows = counts.rows
+        verdicts = [r["verdict"] for r in rows]
+        if verdicts and all(v == "insufficient data" for v in verdicts):
+            self.verdict = "insufficient data"
+        else:
+            self.verdict = "drift" if "drift" in verdicts else "no drift"
+        self.drifted = self.verdict == "drift"
+
+    @property
+    def table(self) -> Any:
+        import pandas as pd
+
+        frame = pd.DataFrame(self.features)
+        for column in TABLE_COLUMNS:
+            if column not in frame:
+                frame[column] = None
+        rest = [c for c in frame.columns if c not in TABLE_COLUMNS]
+        return frame[TABLE_COLUMNS + rest]
+
+    def __repr__(self) -> str:
+        drifted = [r["feature"] for r in self.features if r["verdict"] == "drift"]
+        return (
+            f"DriftReport({self.model.get('name')!r}: {self.verdict} over {self.rows} "
+            f"rows; drifted {drifted})"
+        )
+
+    def histograms(self) -> list[dict[str, Any]]:
+        """Per feature: bin labels and reference/current fractions, for plots."""
+        out = []
+        for name, f in self.profile["features"].items():
+            b = self.counts.bins[name]
+            if f["kind"] == "numeric":
+                labels = _bin_labels(f["edges"])
+                ref, cur = list(f["counts"]), b.counts.tolist()
+            else:
+                labels = [*f["categories"], "(unseen)"]
+                ref, cur = (
+                    [*f["counts"], f.get("pooled", 0)],
+                    [*b.counts.tolist(), b.unseen],
+                )
+            labels.append("(missing)")
+            ref.append(f["missing"])
+            cur.append(b.missing)
+            out.append(
+                {
+                    "feature": name,
+                    "labels": labels,
+                    "reference": _fractions(ref),
+                    "current": _fractions(cur),
+                }
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the report as JSON-ready data."""
+        return {
+            "model": self.model,
+            "verdict": self.verdict,
+            "drifted": self.drifted,
+            "rows": self.rows,
+            "reference_rows": max(
+                (f["rows"] for f in self.profile["features"].values()), default=0
+            ),
+            "settings": self.profile["settings"],
+            "features": [_jsonable(r) for r in self.features],
+            "histograms": self.histograms(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """A self-contained HTML page (no CDN) with a histogram per feature.
+
+        Writes it to `path` when given, and returns the HTML.
+        """
+        from .report import render_html
+
+        html: str = render_html(self.to_dict())
+        if path is not None:
+            Path(path).write_text(html, encoding="utf-8")
+        return html
+
+
+def _bin_labels(edges: list[float]) -> list[str]:
+    def fmt(x: float) -> str:
+        return f"{x:.4g}"
+
+    labels = [f"< {fmt(edges[0])}"]
+    labels += [
+        f"[{fmt(a)}, {fmt(b)})" for a, b in itertools.pairwise(edges)
+    ]
+    labels.append(f"> {fmt(edges[-1])}")
+    return labels
+
+
+def _fractions(counts: list[float]) -> list[float]:
+    total = float(sum(counts))
+    return [c / total if total else 0.0 for c in counts]
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not np.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+class Drift:
+    """Accumulate data chunk by chunk, then report: for files too large for memory.
+
+    Counts add up, so ``Drift(a).add(x).add(y).report()`` equals
+    ``drift(a, pd.concat([x, y]))``.
+
+    Parameters
+    ----------
+    artifact : str, Path, Artifact or serving.Predictor
+    outputs : bool
+        Also score the rows (those that pass the contract) and test the model's outputs.
+    """
+
+    def __init__(self, artifact: Any, *, outputs: bool = True) -> None:
+        profile, self.model, self._predictor = _profile_of(
+            artifact, load_predictor=outputs
+        )
+        if not outputs:
+            profile = {
+                **profile,
+                "features": {
+                    k: v for k, v in profile["features"].items() if not v["output"]
+                },
+            }
+        self.profile = profile
+        self.outputs = outputs
+        self.counts = Counts.empty(profile)
+
+    def add(self, frame: Any) -> Drift:
+        """Count one chunk of rows (a DataFrame, or anything DataFrame() accepts)."""
+        import pandas as pd
+
+        if not isinstance(frame, pd.DataFrame):
+            frame = pd.DataFrame(frame)
+        chunk = Counts.from_frame(self.profile, frame)
+        if self.outputs and self._predictor is not None and len(frame):
+            got = self._predictor.score(frame, on_error="split")
+            n = int(got.passed.sum())
+            if n:
+                chunk._outputs(got.scores, n)
+        self.counts = self.counts.merge(chunk)
+        return self
+
+    def report(self) -> DriftReport:
+        """The report over every row added so far."""
+        return DriftReport(
+            evaluate(self.profile, self.counts), self.profile, self.counts, self.model
+        )
+
+
+def drift(artifact: Any, current: Any, *, outputs: bool = True) -> DriftReport:
+    """Test `current` for drift against the artifact's reference profile.
+
+    Parameters
+    ----------
+    artifact : str, Path, Artifact or serving.Predictor
+        The exported artifact.
+    current : DataFrame
+        Raw input columns, as served.
+    outputs : bool
+        Also score `current` with the model (the rows that pass the contract) and
+        test the predicted classes and scores for drift.
+
+    Returns
+    -------
+    DriftReport
+
+    Examples
+    --------
+    >>> drift("no/such/artifact", None)
+    Traceback (most recent call last):
+    ...
+    featurekit.errors.ArtifactError: No artifact at 'no/such/artifact': not a directory.
+    """
+    return Drift(artifact, outputs=outputs).add(current).report()
+
+
+def _profile_of(
+    artifact: Any, *, load_predictor: bool
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    from .artifact import read_manifest, read_profile
+
+    if hasattr(artifact, "profile") and hasattr(artifact, "sha256"):  # a Predictor
+        p = artifact
+        profile = p.profile
+        if profile is None:
+            raise ArtifactError(
+                f"{p!r} was loaded from an artifact without profile.json."
+            )
+        return profile, {"name": p.name, "version": p.version, "sha256": p.sha256}, p
+    root = Path(getattr(artifact, "path", artifact))
+    manifest = read_manifest(root)
+    profile = read_profile(root, manifest)
+    model = {
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "sha256": manifest["files"]["model.onnx"],
+    }
+    predictor = None
+    if load_predictor:
+        from serving import Predictor
+
+        predictor = Predictor.load(root)
+    return profile, model, predictor

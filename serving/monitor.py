@@ -1,0 +1,222 @@
+"""Live drift monitoring: constant-memory window counters over the reference profile's bins.
+
+Every scored row updates the current window's `featurekit.profile.Counts`. A window
+closes after ``window`` rows (or ``seconds``, whichever is set), is tested against the
+reference profile, and joins a short history; a feature *alerts* when it drifted in at
+least ``persistence[0]`` of the last ``persistence[1]`` windows (2 of 3 by default), so
+one unlucky window never pages anyone. Counters add up: `snapshot` and `merge` move
+window state between processes and replicas.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from featurekit.profile import Counts, evaluate
+
+__all__ = ["Monitor"]
+
+
+class Monitor:
+    """Windows of counters over a profile, evaluated as they close.
+
+    Parameters
+    ----------
+    profile : dict
+        The artifact's ``profile.json``.
+    window : int, optional
+        Rows per window (default: the size the thresholds were calibrated at).
+    seconds : float, optional
+        Also close a window after this many seconds (a window with fewer than the
+        profile's ``min_rows`` then reports "insufficient data").
+    persistence : (int, int)
+        Alert on a feature that drifted in k of the last n windows.
+    history : int
+        Closed windows kept (their verdicts and statistics).
+
+    Examples
+    --------
+    >>> from featurekit.profile import build_profile
+    >>> m = Monitor(build_profile({"x": np.arange(500.0)}, {}), window=100)
+    >>> for v in range(250):
+    ...     m.observe({"x": np.array([[float(v)]])})
+    >>> m.windows_closed, m.current.rows
+    (2, 50)
+    """
+
+    def __init__(
+        self,
+        profile: dict[str, Any],
+        *,
+        window: int | None = None,
+        seconds: float | None = None,
+        persistence: tuple[int, int] = (2, 3),
+        history: int = 20,
+    ) -> None:
+        self.profile = profile
+        self.window = int(window or profile["settings"]["window"])
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1 row, got {window!r}.")
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds!r}.")
+        k, n = persistence
+        if not 1 <= k <= n:
+            raise ValueError(
+                f"persistence must be (k, n) with 1 <= k <= n, got {persistence!r}."
+            )
+        self.seconds = seconds
+        self.persistence = (k, n)
+        self.current = Counts.empty(profile)
+        self.total = Counts.empty(profile)
+        self.windows_closed = 0
+        self.history: deque[dict[str, Any]] = deque(maxlen=max(history, n))
+        self.alerts: dict[str, bool] = {}
+        self._opened = time.monotonic()
+        self._lock = threading.Lock()
+
+    def observe(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Count scored rows (graph inputs and answers); close the window when full."""
+        with self._lock:
+            self.current.observe(feeds, outputs)
+            if self.current.rows >= self.window or (
+                self.seconds is not None
+                and time.monotonic() - self._opened >= self.seconds
+            ):
+                self._close()
+
+    def tick(self) -> None:
+        """Close a time-based window that has run out, even with no traffic."""
+        if self.seconds is None:
+            return
+        with self._lock:
+            if time.monotonic() - self._opened >= self.seconds:
+                self._close()
+
+    def _close(self) -> None:
+        closed = self.current
+        rows = evaluate(self.profile, closed)
+        verdicts = {r["feature"]: r["verdict"] for r in rows}
+        self.history.append(
+            {
+                "window": self.windows_closed,
+                "closed_at": time.time(),
+                "rows": closed.rows,
+                "verdict": _dataset_verdict(verdicts.values()),
+                "features": rows,
+            }
+        )
+        self.windows_closed += 1
+        self.total = self.total.merge(closed)
+        self.current = Counts.empty(self.profile)
+        self._opened = time.monotonic()
+        k, n = self.persistence
+        recent = list(self.history)[-n:]
+        self.alerts = {
+            name: sum(
+                1
+                for w in recent
+                for r in w["features"]
+                if r["feature"] == name and r["verdict"] == "drift"
+            )
+            >= k
+            for name in self.profile["features"]
+        }
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def last(self) -> dict[str, Any] | None:
+        """The most recently closed window, or None."""
+        return self.history[-1] if self.history else None
+
+    def status(self) -> dict[str, Any]:
+        """What ``GET /monitor`` shows: settings, alerts, the last window, the history."""
+        self.tick()
+        with self._lock:
+            last = self.last
+            return {
+                "window": self.window,
+                "seconds": self.seconds,
+                "persistence": list(self.persistence),
+                "windows_closed": self.windows_closed,
+                "current_window_rows": self.current.rows,
+                "rows_total": self.total.rows + self.current.rows,
+                "alert": any(self.alerts.values()),
+                "alerts": sorted(k for k, v in self.alerts.items() if v),
+                "last_window": None
+                if last is None
+                else {**last, "features": [_clean(r) for r in last["features"]]},
+                "history": [
+                    {
+                        "window": w["window"],
+                        "rows": w["rows"],
+                        "verdict": w["verdict"],
+                        "drifted": [
+                            r["feature"]
+                            for r in w["features"]
+                            if r["verdict"] == "drift"
+                        ],
+                    }
+                    for w in self.history
+                ],
+            }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters of the open window and of every closed one, JSON-ready."""
+        with self._lock:
+            return {
+                "profile_features": sorted(self.profile["features"]),
+                "current": self.current.to_dict(),
+                "total": self.total.to_dict(),
+                "windows_closed": self.windows_closed,
+            }
+
+    def merge(self, snapshot: Mapping[str, Any]) -> None:
+        """Add another process's (or replica's) snapshot to this monitor's counters.
+
+        Raises
+        ------
+        ValueError
+            The snapshot was taken over another profile.
+        """
+        if sorted(snapshot.get("profile_features", [])) != sorted(
+            self.profile["features"]
+        ):
+            raise ValueError(
+                "The snapshot was taken over another profile (its features differ); "
+                "merge snapshots of the same artifact only."
+            )
+        current = Counts.from_dict(self.profile, snapshot["current"])
+        total = Counts.from_dict(self.profile, snapshot["total"])
+        with self._lock:
+            self.current = self.current.merge(current)
+            self.total = self.total.merge(total)
+            if self.current.rows >= self.window:
+                self._close()
+
+
+def _dataset_verdict(verdicts: Any) -> str:
+    v = list(verdicts)
+    if v and all(x == "insufficient data" for x in v):
+        return "insufficient data"
+    return "drift" if "drift" in v else "no drift"
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    return out
