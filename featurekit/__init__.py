@@ -23,14 +23,9 @@ def __getattr__(name: str) -> object:
 
         return getattr(exporter, name)
     if name in ("drift", "Drift", "DriftReport"):
-        import importlib
+        from . import detection
 
-        module = importlib.import_module("featurekit.drift")
-        # importing the submodule bound its name here; the function takes it back
-        globals().update(
-            drift=module.drift, Drift=module.Drift, DriftReport=module.DriftReport
-        )
-        return getattr(module, name)
+        return getattr(detection, name)
     raise AttributeError(f"module 'featurekit' has no attribute {name!r}")
 
 

@@ -93,6 +93,7 @@ def create_app(
     *,
     limits: Limits | None = None,
     threads: int | None = None,
+    monitor: bool | dict[str, Any] = True,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -105,6 +106,9 @@ def create_app(
         Body size, rows per request and timeout.
     threads : int, optional
         Passed to `Predictor.load` when `predictor` is a path.
+    monitor : bool or dict
+        Passed to `Predictor.load` when `predictor` is a path: drift windows
+        (e.g. ``{"window": 500, "seconds": 60}``), or False for none.
 
     Returns
     -------
@@ -141,7 +145,7 @@ def create_app(
 
     def load(path: str | os.PathLike[str]) -> None:
         try:
-            attach(Predictor.load(path, threads=threads))
+            attach(Predictor.load(path, threads=threads, monitor=monitor))
         except (ArtifactError, OSError, ValueError) as exc:
             state["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -343,6 +347,38 @@ def create_app(
             raise _HTTPError(400, f"on_error must be 'raise' or 'split', got {mode!r}.")
         return await in_thread(predict_sync, p, await body_of(request), mode == "split")
 
+    def monitor_of() -> Any:
+        m = loaded().monitor
+        if m is None:
+            raise _HTTPError(
+                404,
+                "Drift monitoring is off: the artifact has no profile.json (re-export "
+                "it) or the server was started with --no-monitor.",
+            )
+        return m
+
+    async def monitor_status(request: Request) -> Response:
+        m = monitor_of()
+        return await in_thread(lambda: (200, orjson.dumps(m.status())))
+
+    async def monitor_snapshot(request: Request) -> Response:
+        m = monitor_of()
+        if request.method == "GET":
+            return await in_thread(lambda: (200, orjson.dumps(m.snapshot())))
+        body = await body_of(request)
+
+        def merge() -> tuple[int, bytes]:
+            snapshot = parse(body)
+            try:
+                m.merge(snapshot)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise _HTTPError(400, f"Cannot merge this snapshot: {exc}") from None
+            return 200, orjson.dumps(
+                {"merged": True, "rows_total": m.status()["rows_total"]}
+            )
+
+        return await in_thread(merge)
+
     async def scrape(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -362,6 +398,8 @@ def create_app(
         Route(model + "/ready", model_ready, methods=["GET"]),
         Route(versioned + "/ready", model_ready, methods=["GET"]),
         Route("/metrics", scrape, methods=["GET"]),
+        Route("/monitor", monitor_status, methods=["GET"]),
+        Route("/monitor/snapshot", monitor_snapshot, methods=["GET", "POST"]),
     ]
     labels = {
         live: "/v2/health/live",
@@ -372,6 +410,8 @@ def create_app(
         infer: "/v2/models/{name}/infer",
         predict: "/predict",
         scrape: "/metrics",
+        monitor_status: "/monitor",
+        monitor_snapshot: "/monitor/snapshot",
     }
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -84,6 +84,7 @@ class Metrics:
         self._predictor: Any = None
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.registry.register(_TallyCollector(self))
+        self.registry.register(_DriftCollector(self))
         if predictor is not None:
             self.bind(predictor)
 
@@ -171,3 +172,91 @@ class _TallyCollector:
             for column, count in sorted(dict(bucket).items()):
                 family.add_metric([column], count)
             yield family
+
+
+class _DriftCollector:
+    """Reads the predictor's drift monitor (its last closed window) at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        predictor = self._metrics._predictor
+        monitor = getattr(predictor, "monitor", None)
+        if monitor is None:
+            return
+        monitor.tick()
+        closed = CounterMetricFamily(
+            "featurekit_monitor_windows", "Drift windows closed and evaluated."
+        )
+        closed.add_metric([], monitor.windows_closed)
+        yield closed
+        fill = GaugeMetricFamily(
+            "featurekit_monitor_window_rows", "Rows in the open drift window."
+        )
+        fill.add_metric([], monitor.current.rows)
+        yield fill
+        alerts = dict(monitor.alerts)
+        any_alert = GaugeMetricFamily(
+            "featurekit_drift_dataset_alert",
+            "1 when any feature alerts (drifted in k of the last n windows).",
+        )
+        any_alert.add_metric([], float(any(alerts.values())))
+        yield any_alert
+        last = monitor.last
+        if last is None:
+            return
+        families = {
+            key: GaugeMetricFamily(name, doc, labels=["feature"])
+            for key, name, doc in (
+                ("effect", "featurekit_drift_score", "Effect size in the last window (Wasserstein for numbers, Jensen-Shannon for categories)."),
+                ("threshold", "featurekit_drift_threshold", "Calibrated effect threshold at the last window's size."),
+                ("flag", "featurekit_drift_flag", "1 when the feature drifted in the last window."),
+                ("alert", "featurekit_drift_alert", "1 when the feature drifted in k of the last n windows."),
+                ("missing_current", "featurekit_missing_rate", "Missing rate in the last window."),
+                ("unseen_rate", "featurekit_unseen_rate", "Unseen-category rate in the last window."),
+                ("p_adjusted", "featurekit_drift_p_adjusted", "Benjamini-Hochberg adjusted p-value of the distribution test."),
+            )
+        }  # fmt: skip
+        confidence = None
+        for row in last["features"]:
+            name = row["feature"]
+            values = {
+                "effect": row.get("effect"),
+                "threshold": row.get("threshold"),
+                "flag": float(row["verdict"] == "drift"),
+                "alert": float(alerts.get(name, False)),
+                "missing_current": row.get("missing_current"),
+                "unseen_rate": row.get("unseen_rate"),
+                "p_adjusted": row.get("p_adjusted"),
+            }
+            for key, value in values.items():
+                if value is not None:
+                    families[key].add_metric([name], float(value))
+            if row.get("confidence_current") is not None:
+                confidence = row["confidence_current"]
+        yield from families.values()
+        if confidence is not None:
+            mean = GaugeMetricFamily(
+                "featurekit_mean_confidence",
+                "Mean top-class probability in the last window.",
+            )
+            mean.add_metric([], float(confidence))
+            yield mean
+        shares = GaugeMetricFamily(
+            "featurekit_prediction_share",
+            "Share of each predicted class in the last window.",
+            labels=["label"],
+        )
+        profile = monitor.profile["features"].get("output:label")
+        bins = last.get("label_counts")
+        if profile is not None and bins:
+            total = sum(bins) or 1
+            for label, count in zip(profile["categories"], bins, strict=True):
+                shares.add_metric([str(label)], count / total)
+            yield shares

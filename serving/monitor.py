@@ -106,6 +106,7 @@ class Monitor:
         closed = self.current
         rows = evaluate(self.profile, closed)
         verdicts = {r["feature"]: r["verdict"] for r in rows}
+        label = closed.bins.get("output:label")
         self.history.append(
             {
                 "window": self.windows_closed,
@@ -113,6 +114,7 @@ class Monitor:
                 "rows": closed.rows,
                 "verdict": _dataset_verdict(verdicts.values()),
                 "features": rows,
+                "label_counts": None if label is None else label.counts.tolist(),
             }
         )
         self.windows_closed += 1

@@ -7,6 +7,7 @@ stop accepting connections and let requests in flight finish (``--drain`` second
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds in-flight requests get to finish on shutdown (default: 30)",
     )
     parser.add_argument(
+        "--monitor-window",
+        type=int,
+        default=None,
+        help="rows per drift window (default: the profile's calibrated size, 1000)",
+    )
+    parser.add_argument(
+        "--monitor-seconds",
+        type=float,
+        default=None,
+        help="also close a drift window after this many seconds",
+    )
+    parser.add_argument(
+        "--no-monitor", action="store_true", help="turn live drift monitoring off"
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log every request (off by default: it costs more than a prediction)",
@@ -105,17 +121,28 @@ def run(args: argparse.Namespace) -> int:
         "loop": "auto",
         "http": "auto",
     }
+    monitor: bool | dict[str, Any] = not args.no_monitor and {
+        k: v
+        for k, v in (("window", args.monitor_window), ("seconds", args.monitor_seconds))
+        if v is not None
+    }
+    if monitor == {}:
+        monitor = True
     if args.workers == 1:
         from .app import create_app
 
-        app = create_app(path, limits=limits, threads=args.threads)
+        app = create_app(path, limits=limits, threads=args.threads, monitor=monitor)
         uvicorn.run(app, **options)
         return 0
     # worker processes import the app by name and read their configuration here
-    os.environ[_ENV] = "\x1f".join(
-        [str(path), str(limits.max_body_bytes), str(limits.max_rows),
-         repr(limits.timeout), "" if args.threads is None else str(args.threads)]
-    )  # fmt: skip
+    os.environ[_ENV] = json.dumps(
+        {
+            "path": str(path),
+            "limits": [limits.max_body_bytes, limits.max_rows, limits.timeout],
+            "threads": args.threads,
+            "monitor": monitor,
+        }
+    )
     uvicorn.run(
         "serving.server:_worker_app", factory=True, workers=args.workers, **options
     )
@@ -125,11 +152,12 @@ def run(args: argparse.Namespace) -> int:
 def _worker_app() -> Any:
     from .app import Limits, create_app
 
-    path, body, rows, timeout, threads = os.environ[_ENV].split("\x1f")
+    config = json.loads(os.environ[_ENV])
     return create_app(
-        path,
-        limits=Limits(int(body), int(rows), float(timeout)),
-        threads=int(threads) if threads else None,
+        config["path"],
+        limits=Limits(*config["limits"]),
+        threads=config["threads"],
+        monitor=config["monitor"],
     )
 
 

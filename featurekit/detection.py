@@ -1,4 +1,4 @@
-"""Offline drift: `drift(artifact, current)` and the `DriftReport` it returns.
+"""Offline drift detection: `drift(artifact, current)` and its `DriftReport`.
 
 The current data is counted over the bins of the artifact's reference profile, then
 every feature (and the model's output, when asked) is tested with the decision rule of
