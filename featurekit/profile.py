@@ -636,7 +636,8 @@ def _feature_row(
         row["_effects"]["unseen"] = unseen > f["unseen_threshold"]
         if "confidence_mean" in f or (f["output"] and b.rows):
             row["confidence_current"] = b.total / b.rows if b.rows else None
-    if present >= s["min_rows"]:
+    # the window has enough rows; its present values need only enough for the tests
+    if present >= min(30, s["min_rows"]):
         row["_tests"].insert(0, ("distribution", row["p_value"]))
         row["_effects"]["distribution"] = row["effect"] > thr
     return row

@@ -60,7 +60,7 @@ class Monitor:
         history: int = 20,
     ) -> None:
         self.profile = profile
-        self.window = int(window or profile["settings"]["window"])
+        self.window = int(profile["settings"]["window"] if window is None else window)
         if self.window < 1:
             raise ValueError(f"window must be >= 1 row, got {window!r}.")
         if seconds is not None and seconds <= 0:

@@ -1,0 +1,209 @@
+"""Live drift monitoring: windows, persistence, snapshots, /monitor, metrics and alert rules."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from live_server import GOOD
+from starlette.testclient import TestClient
+
+import serving
+from featurekit.profile import build_profile
+from serving import Predictor, create_app
+from serving.monitor import Monitor
+
+
+def _profile(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return build_profile({"x": rng.normal(size=5000)}, {}, seed=seed)
+
+
+def _feed(monitor: Monitor, values: np.ndarray, batch: int = 50) -> None:
+    for start in range(0, len(values), batch):
+        monitor.observe({"x": values[start : start + batch].reshape(-1, 1)})
+
+
+def test_windows_close_every_n_rows_and_keep_a_history() -> None:
+    m = Monitor(_profile(), window=200, history=3)
+    _feed(m, np.random.default_rng(1).normal(size=1000))
+    assert m.windows_closed == 5
+    assert len(m.history) == 3
+    assert m.last["rows"] == 200
+    assert m.last["verdict"] == "no drift"
+    assert m.status()["rows_total"] == 1000
+
+
+def test_windows_also_close_by_time_even_without_traffic() -> None:
+    m = Monitor(_profile(), window=10_000, seconds=0.05)
+    _feed(m, np.random.default_rng(1).normal(size=150))
+    time.sleep(0.1)
+    status = m.status()  # reading the status closes an expired window
+    assert status["windows_closed"] == 1
+    assert status["last_window"]["rows"] == 150
+
+
+def test_a_short_time_window_reports_insufficient_data() -> None:
+    m = Monitor(_profile(), window=10_000, seconds=0.01)
+    _feed(m, np.full(20, 9.0))  # wildly drifted, but only 20 rows
+    time.sleep(0.05)
+    m.tick()
+    assert m.last["verdict"] == "insufficient data"
+    assert not m.status()["alert"]
+
+
+def test_an_alert_needs_drift_in_two_of_the_last_three_windows() -> None:
+    rng = np.random.default_rng(2)
+    m = Monitor(_profile(), window=500)
+    _feed(m, rng.normal(size=500) + 1.0)  # drifted window
+    assert m.last["verdict"] == "drift"
+    assert not m.alerts["x"]  # one window is not enough
+    _feed(m, rng.normal(size=500))
+    assert not m.alerts["x"]
+    _feed(m, rng.normal(size=500) + 1.0)  # drift in 2 of the last 3
+    assert m.alerts["x"]
+    assert m.status()["alerts"] == ["x"]
+    _feed(m, rng.normal(size=1000))  # two clean windows: 1 of the last 3
+    assert not m.alerts["x"]
+
+
+def test_snapshots_of_replicas_merge_into_the_counts_of_one() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=900)
+    one = Monitor(_profile(), window=10_000)
+    _feed(one, values)
+    a, b = Monitor(_profile(), window=10_000), Monitor(_profile(), window=10_000)
+    _feed(a, values[:400])
+    _feed(b, values[400:])
+    a.merge(b.snapshot())
+    assert (
+        a.snapshot()["current"]["bins"]["x"]["counts"]
+        == (one.snapshot()["current"]["bins"]["x"]["counts"])
+    )
+    assert a.current.rows == 900
+
+
+def test_merging_a_snapshot_of_another_profile_is_refused() -> None:
+    other = build_profile({}, {"c": ["a", "b"] * 100})
+    with pytest.raises(ValueError, match="another profile"):
+        Monitor(_profile()).merge(Monitor(other).snapshot())
+
+
+def test_monitor_refuses_nonsense_settings() -> None:
+    with pytest.raises(ValueError, match="persistence"):
+        Monitor(_profile(), persistence=(3, 2))
+    with pytest.raises(ValueError, match="window"):
+        Monitor(_profile(), window=0)
+
+
+# -- in the predictor and the server -----------------------------------------------------
+@pytest.fixture
+def client(http_artifact: Path) -> TestClient:
+    p = Predictor.load(http_artifact, monitor={"window": 100})  # rows per window
+    return TestClient(create_app(p))
+
+
+def _traffic(client: TestClient, rows: list[dict], batch: int = 20) -> None:
+    for start in range(0, len(rows), batch):
+        r = client.post("/predict", json={"records": rows[start : start + batch]})
+        assert r.status_code == 200, r.text
+
+
+def _rows(n: int, seed: int, income_scale: float = 1.0, plan: str | None = None):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        out.append(
+            {
+                "income": float(rng.lognormal(10.5, 0.5) * income_scale),
+                "age": int(rng.integers(18, 90)),
+                "plan": plan or str(rng.choice(["basic", "plus", "premium"])),
+                "region": str(rng.choice(["north", "south", "east"])),
+            }
+        )
+        if i % 9 == 0:
+            out[-1]["income"] = None
+    return out
+
+
+def test_every_scored_row_reaches_the_monitor(client: TestClient) -> None:
+    _traffic(client, _rows(250, seed=5))
+    status = client.get("/monitor").json()
+    assert status["windows_closed"] == 2
+    assert status["current_window_rows"] == 50
+    assert status["last_window"]["verdict"] == "no drift"
+    features = [r["feature"] for r in status["last_window"]["features"]]
+    assert features == [
+        "income",
+        "age",
+        "plan",
+        "region",
+        "output:label",
+        "output:score",
+    ]
+
+
+def test_refused_rows_are_not_counted(client: TestClient) -> None:
+    r = client.post("/predict", json={"records": [GOOD, {**GOOD, "age": 1500}]})
+    assert r.status_code == 422
+    assert client.get("/monitor").json()["current_window_rows"] == 0
+    client.post(
+        "/predict?on_error=split", json={"records": [GOOD, {**GOOD, "age": 1500}]}
+    )
+    assert client.get("/monitor").json()["current_window_rows"] == 1
+
+
+def test_drifted_traffic_alerts_in_monitor_and_metrics(client: TestClient) -> None:
+    _traffic(client, _rows(300, seed=6, income_scale=3.0, plan="premium"))
+    status = client.get("/monitor").json()
+    assert status["alert"]
+    assert "income" in status["alerts"]
+    assert "plan" in status["alerts"]
+    text = client.get("/metrics").text
+    assert 'featurekit_drift_alert{feature="income"} 1.0' in text
+    assert 'featurekit_drift_flag{feature="plan"} 1.0' in text
+    assert "featurekit_drift_dataset_alert 1.0" in text
+    assert re.search(r'featurekit_drift_score\{feature="income"\} [0-9.e-]+', text)
+    assert "featurekit_mean_confidence" in text
+    assert 'featurekit_prediction_share{label="0"}' in text
+
+
+def test_snapshot_endpoint_round_trips(client: TestClient) -> None:
+    _traffic(client, _rows(60, seed=7))
+    snap = client.get("/monitor/snapshot").json()
+    assert snap["current"]["rows"] == 60
+    r = client.post("/monitor/snapshot", json=snap)
+    assert r.status_code == 200
+    assert client.get("/monitor").json()["current_window_rows"] == 0  # 120 rows: closed
+    bad = client.post("/monitor/snapshot", json={"current": {}, "total": {}})
+    assert bad.status_code == 400
+
+
+def test_monitor_endpoint_is_404_when_monitoring_is_off(http_artifact: Path) -> None:
+    client = TestClient(create_app(Predictor.load(http_artifact, monitor=False)))
+    r = client.get("/monitor")
+    assert r.status_code == 404
+    assert "monitoring is off" in r.json()["error"]
+
+
+def test_shipped_alert_rules_only_use_metrics_the_server_exports(
+    client: TestClient,
+) -> None:
+    _traffic(client, _rows(300, seed=6, income_scale=3.0))
+    exported = {
+        line.split("{")[0].split(" ")[0]
+        for line in client.get("/metrics").text.splitlines()
+        if line and not line.startswith("#")
+    }
+    rules = yaml.safe_load((Path(serving.__file__).parent / "alerts.yml").read_text())
+    names = set()
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert {"alert", "expr", "labels", "annotations"} <= set(rule), rule
+            names |= set(re.findall(r"featurekit_[a-z_]+", rule["expr"]))
+    assert names, "no rule uses a featurekit metric"
+    assert names <= exported, sorted(names - exported)
