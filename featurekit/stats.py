@@ -2,8 +2,7 @@
 
 Everything here works on counts, never on raw rows, so the same functions serve the
 offline report (counts of a DataFrame) and the live windows of the server (counters
-updated as rows are scored). Light core: numpy and scipy (``special``; ``stats.kstwo`` for
-the KS p-value).
+updated as rows are scored). Light core: numpy and ``scipy.special``.
 
 Effect sizes
     `psi`, `js_distance`, `wasserstein` (normalised by the reference's standard
@@ -118,7 +117,7 @@ def ks_test(
     >>> d, p
     (0.0, 1.0)
     """
-    from scipy.stats import kstwo
+    from scipy.special import kolmogorov
 
     n, m = float(np.sum(reference)), float(np.sum(current))
     if n == 0 or m == 0:
@@ -128,9 +127,10 @@ def ks_test(
             np.abs(np.cumsum(_fractions(reference)) - np.cumsum(_fractions(current)))
         )
     )
-    # the distribution of the one-sample statistic at the effective size, exactly as
-    # scipy.stats.ks_2samp(method="asymp") takes it
-    p = float(kstwo.sf(d, round(n * m / (n + m)))) if d > 0 else 1.0
+    # Smirnov's limiting distribution at the effective size (as R's ks.test for large
+    # samples): microseconds, where scipy's finite-n kstwo costs milliseconds, and a
+    # hair more conservative
+    p = float(kolmogorov(math.sqrt(n * m / (n + m)) * d)) if d > 0 else 1.0
     return d, min(max(p, 0.0), 1.0)
 
 

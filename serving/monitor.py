@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -75,10 +76,14 @@ class Monitor:
         self.current = Counts.empty(profile)
         self.total = Counts.empty(profile)
         self.windows_closed = 0
-        self.history: deque[dict[str, Any]] = deque(maxlen=max(history, n))
-        self.alerts: dict[str, bool] = {}
+        self._history: deque[dict[str, Any]] = deque(maxlen=max(history, n))
+        self._alerts: dict[str, bool] = {}
         self._opened = time.monotonic()
         self._lock = threading.Lock()
+        # a closed window is tested on this thread, off the request path
+        self._evaluator = ThreadPoolExecutor(1, thread_name_prefix="featurekit-drift")
+        self._pending: list[Future[None]] = []
+        self._evaluated = 0
 
     def observe(
         self,
@@ -103,13 +108,31 @@ class Monitor:
                 self._close()
 
     def _close(self) -> None:
+        """Swap in a fresh window (under the lock) and test the closed one later."""
         closed = self.current
+        self.current = Counts.empty(self.profile)
+        self._opened = time.monotonic()
+        self.windows_closed += 1
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._evaluator.submit(self._evaluate, closed))
+
+    def flush(self) -> None:
+        """Wait until every closed window has been tested."""
+        for future in list(self._pending):
+            future.result()
+
+    def _evaluate(self, closed: Counts) -> None:
         rows = evaluate(self.profile, closed)
         verdicts = {r["feature"]: r["verdict"] for r in rows}
         label = closed.bins.get("output:label")
-        self.history.append(
+        with self._lock:
+            self._record(closed, rows, verdicts, label)
+
+    def _record(self, closed: Counts, rows: Any, verdicts: Any, label: Any) -> None:
+        self._evaluated += 1
+        self._history.append(
             {
-                "window": self.windows_closed,
+                "window": self._evaluated,
                 "closed_at": time.time(),
                 "rows": closed.rows,
                 "verdict": _dataset_verdict(verdicts.values()),
@@ -117,13 +140,10 @@ class Monitor:
                 "label_counts": None if label is None else label.counts.tolist(),
             }
         )
-        self.windows_closed += 1
         self.total = self.total.merge(closed)
-        self.current = Counts.empty(self.profile)
-        self._opened = time.monotonic()
         k, n = self.persistence
-        recent = list(self.history)[-n:]
-        self.alerts = {
+        recent = list(self._history)[-n:]
+        self._alerts = {
             name: sum(
                 1
                 for w in recent
@@ -136,15 +156,29 @@ class Monitor:
 
     # -- reading ----------------------------------------------------------------------
     @property
+    def history(self) -> deque[dict[str, Any]]:
+        """Closed windows, oldest first, each with its per-feature results."""
+        self.flush()
+        return self._history
+
+    @property
+    def alerts(self) -> dict[str, bool]:
+        """Per feature: drifted in k of the last n windows."""
+        self.flush()
+        return self._alerts
+
+    @property
     def last(self) -> dict[str, Any] | None:
         """The most recently closed window, or None."""
-        return self.history[-1] if self.history else None
+        history = self.history
+        return history[-1] if history else None
 
     def status(self) -> dict[str, Any]:
         """What ``GET /monitor`` shows: settings, alerts, the last window, the history."""
         self.tick()
+        self.flush()
         with self._lock:
-            last = self.last
+            last = self._history[-1] if self._history else None
             return {
                 "window": self.window,
                 "seconds": self.seconds,
@@ -152,8 +186,8 @@ class Monitor:
                 "windows_closed": self.windows_closed,
                 "current_window_rows": self.current.rows,
                 "rows_total": self.total.rows + self.current.rows,
-                "alert": any(self.alerts.values()),
-                "alerts": sorted(k for k, v in self.alerts.items() if v),
+                "alert": any(self._alerts.values()),
+                "alerts": sorted(k for k, v in self._alerts.items() if v),
                 "last_window": None
                 if last is None
                 else {**last, "features": [_clean(r) for r in last["features"]]},
@@ -168,12 +202,13 @@ class Monitor:
                             if r["verdict"] == "drift"
                         ],
                     }
-                    for w in self.history
+                    for w in self._history
                 ],
             }
 
     def snapshot(self) -> dict[str, Any]:
         """Counters of the open window and of every closed one, JSON-ready."""
+        self.flush()
         with self._lock:
             return {
                 "profile_features": sorted(self.profile["features"]),
@@ -199,6 +234,7 @@ class Monitor:
             )
         current = Counts.from_dict(self.profile, snapshot["current"])
         total = Counts.from_dict(self.profile, snapshot["total"])
+        self.flush()
         with self._lock:
             self.current = self.current.merge(current)
             self.total = self.total.merge(total)
