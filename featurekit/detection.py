@@ -105,7 +105,10 @@ class DriftReport:
                 labels = _bin_labels(f["edges"])
                 ref, cur = list(f["counts"]), b.counts.tolist()
             else:
-                labels = [*f["categories"], "(unseen)"]
+                labels = [
+                    *f["categories"],
+                    "(unseen)",
+                ]  # reference: pooled beyond max_categories
                 ref, cur = (
                     [*f["counts"], f.get("pooled", 0)],
                     [*b.counts.tolist(), b.unseen],
@@ -155,14 +158,21 @@ class DriftReport:
 
 
 def _bin_labels(edges: list[float]) -> list[str]:
-    def fmt(x: float) -> str:
-        return f"{x:.4g}"
+    """Readable bin labels; the top edge sits one ulp above the reference maximum."""
+    top = float(np.nextafter(edges[-1], -np.inf))
+    shown = [*edges[:-1], top]
+    digits = 4
+    while digits < 17 and len({f"{x:.{digits}g}" for x in shown}) < len(set(shown)):
+        digits += 1  # enough digits that neighbouring edges read differently
 
-    labels = [f"< {fmt(edges[0])}"]
-    labels += [
-        f"[{fmt(a)}, {fmt(b)})" for a, b in itertools.pairwise(edges)
-    ]
-    labels.append(f"> {fmt(edges[-1])}")
+    def fmt(x: float) -> str:
+        return f"{x:.{digits}g}"
+
+    labels = [f"< {fmt(shown[0])}"]
+    labels += [f"[{fmt(a)}, {fmt(b)})" for a, b in itertools.pairwise(shown[:-1])]
+    if len(shown) > 1:
+        labels.append(f"[{fmt(shown[-2])}, {fmt(top)}]")
+    labels.append(f"> {fmt(top)}")
     return labels
 
 

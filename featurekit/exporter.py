@@ -268,6 +268,7 @@ def export(
     *,
     tolerance: float = 1e-5,
     save_pipeline: bool = True,
+    holdout: pd.DataFrame | None = None,
 ) -> Artifact:
     """Export a fitted pipeline as an artifact directory, after proving parity.
 
@@ -289,6 +290,11 @@ def export(
         Largest accepted absolute difference.
     save_pipeline : bool
         Also write ``pipeline.joblib`` for the training side.
+    holdout : DataFrame, optional
+        Rows the model was not trained on, to build the drift profile from
+        (``profile.json``). Recommended: on its training rows a model answers more
+        confidently than in production, which would later read as output drift.
+        Without it, `reference` is profiled.
 
     Returns
     -------
@@ -379,7 +385,8 @@ def export(
         "features.json": features.to_json().encode(),
         "contract.json": contract.to_json().encode(),
         "profile.json": json.dumps(
-            _profile(columns, model_bytes, manifest, reference), allow_nan=False
+            _profile(columns, model_bytes, manifest, reference, holdout),
+            allow_nan=False,
         ).encode(),
     }
     if save_pipeline:
@@ -397,12 +404,21 @@ def _profile(
     model_bytes: bytes,
     manifest: dict[str, Any],
     reference: pd.DataFrame,
+    holdout: pd.DataFrame | None,
 ) -> dict[str, Any]:
     """The reference profile for drift: inputs as the graph reads them, and its answers."""
     from .profile import build_profile
     from .runtime import Session
 
-    feeds, n = columns.coerce(reference)
+    source = "holdout"
+    if holdout is None:
+        holdout, source = reference, "reference"
+    elif not isinstance(holdout, pd.DataFrame) or len(holdout) == 0:
+        raise ExportError("holdout must be a DataFrame with at least one row.")
+    try:
+        feeds, n = columns.coerce(holdout)
+    except ContractError as exc:
+        raise ExportError(f"The holdout rows break the contract: {exc}") from exc
     outputs = manifest["outputs"]
     answers = dict(
         zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
@@ -413,7 +429,9 @@ def _profile(
             categorical[f.name] = feeds[f.name][:, 0]
         else:
             numeric[f.name] = feeds[f.name][:, 0].astype(np.float64)
-    return build_profile(numeric, categorical, answers, manifest["classes"])
+    profile = build_profile(numeric, categorical, answers, manifest["classes"])
+    profile["source"] = source
+    return profile
 
 
 def _certify(

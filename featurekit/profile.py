@@ -123,8 +123,13 @@ def _numeric_profile(
     present = values[~missing]
     finite = present[np.isfinite(present)]
     if len(finite):
-        qs = np.quantile(finite, np.linspace(0.0, 1.0, settings["bins"] + 1))
+        # edges on observed values: integer columns get integer edges, no empty bins
+        qs = np.quantile(
+            finite, np.linspace(0.0, 1.0, settings["bins"] + 1), method="inverted_cdf"
+        )
         edges = np.unique(qs)
+        if len(edges) == 1:  # a constant column: one closed bin [v, v] for it
+            edges = np.repeat(edges, 2)
         # the top edge moves one ulp up, so the maximum itself falls inside, not over
         edges[-1] = np.nextafter(edges[-1], math.inf)
     else:
@@ -503,14 +508,17 @@ def numeric_values(series: Any) -> np.ndarray:
     if getattr(dtype, "kind", "O") in "iuf":
         return series.to_numpy(dtype=np.float64, na_value=np.nan)  # type: ignore[no-any-return]
     values = series.to_numpy(dtype=object)
-    out = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    out = np.array(
+        pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64),
+        dtype=np.float64,
+    )  # a writable copy: pandas may hand back a read-only view
     bools = np.fromiter(
         (isinstance(v, bool | np.bool_) or isinstance(v, str) for v in values),
         bool,
         len(values),
     )
     out[bools] = np.nan
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 # -- deciding ----------------------------------------------------------------------------
@@ -640,4 +648,6 @@ def _feature_row(
     if present >= min(30, s["min_rows"]):
         row["_tests"].insert(0, ("distribution", row["p_value"]))
         row["_effects"]["distribution"] = row["effect"] > thr
+    else:  # too few present values to test the distribution: say so, show no numbers
+        row.update(effect=None, p_value=None, p_adjusted=None, distribution="untested")
     return row
