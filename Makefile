@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(PY) examples/train.py --out artifacts/credit
 	$(PY) examples/serve.py artifacts/credit
 	$(PY) examples/http_client.py artifacts/credit
+	$(PY) examples/drift_report.py artifacts/credit --html artifacts/drift.html
 
 test: $(STAMP)
 	$(PY) -m ruff check featurekit serving tests examples bench

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 GOOD = {
@@ -47,6 +48,47 @@ def call(url: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, 
         return status, text.decode()
 
 
+WINDOW = 250  # rows per drift window (the server's default is 1,000)
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """JSON-ready rows: NaN becomes null, numpy scalars become Python numbers."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+def live_drift(base: str) -> None:
+    """Send clean traffic, then drifted traffic, and show what the monitor says."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from credit_data import make_credit
+
+    clean = make_credit(3 * WINDOW, seed=21)[0]
+    drifted = make_credit(3 * WINDOW, seed=22)[0]
+    drifted["income"] = drifted["income"] * 1.8  # an upstream unit change, say
+    drifted.loc[drifted.sample(frac=0.6, random_state=0).index, "channel"] = None
+    for name, frame in (("clean", clean), ("drifted", drifted)):
+        rows = records(frame)
+        for start in range(0, len(rows), 50):
+            status, body = call(
+                base + "/predict?on_error=split", {"records": rows[start : start + 50]}
+            )
+            assert status == 200, body
+        monitor = call(base + "/monitor")[1]
+        last = monitor["last_window"] or {"verdict": "none closed", "features": []}
+        drifted_now = [
+            f["feature"] for f in last["features"] if f["verdict"] == "drift"
+        ]
+        print(
+            f"\nlive monitor after {len(rows)} {name} rows: {monitor['windows_closed']} "
+            f"windows closed, last window {last['verdict']!r}"
+            + (f" in {drifted_now}" if drifted_now else "")
+            + f"; alerts (drift in 2 of the last 3 windows): {monitor['alerts'] or 'none'}"
+        )
+    print(
+        "  (a single drifted window is not an alert: at the 5% level about one clean "
+        "window in twenty flags something, which is why alerts need persistence)"
+    )
+
+
 def main(path: str) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,6 +105,8 @@ def main(path: str) -> None:
             str(port),
             "--log-level",
             "warning",
+            "--monitor-window",
+            str(WINDOW),
         ]
     )
     try:
@@ -135,6 +179,8 @@ def main(path: str) -> None:
             f"refused rows {[f['index'] for f in split['failures']]}"
         )
 
+        live_drift(base)
+
         metrics = call(base + "/metrics")[1]
         print("\nGET /metrics (excerpt):")
         for line in metrics.splitlines():
@@ -143,6 +189,8 @@ def main(path: str) -> None:
                     "featurekit_requests_total",
                     "featurekit_rows_scored_total",
                     "featurekit_contract_failures_total",
+                    "featurekit_drift_alert",
+                    "featurekit_drift_dataset_alert",
                 )
             ):
                 print(f"  {line}")

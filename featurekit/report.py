@@ -217,14 +217,28 @@ def summary_row(feature: dict[str, Any]) -> dict[str, str]:
     ('0.31 / 0.12', '0.0% -> 12.5%', '-')
     """
     statistic = feature.get("statistic")
+    effect, threshold = feature.get("effect"), feature.get("threshold")
+    p, p_adjusted = feature.get("p_value"), feature.get("p_adjusted")
+    signals = feature.get("signals") or []
+    # when only the missing or unseen rate fired, its numbers are the ones to show
+    lead = next((s for s in signals if s != "distribution"), None)
+    if lead is not None and "distribution" not in signals:
+        statistic = f"{lead} rate"
+        if lead == "missing":
+            ref, cur = feature.get("missing_reference"), feature.get("missing_current")
+            effect = None if ref is None or cur is None else abs(cur - ref)
+        else:
+            effect = feature.get("unseen_rate")
+        threshold = feature.get(f"{lead}_threshold")
+        p, p_adjusted = feature.get(f"{lead}_p"), feature.get(f"{lead}_p_adjusted")
     cells = [
         str(feature["feature"]),
         str(feature.get("kind", "")),
         str(feature.get("verdict", "")),
-        ", ".join(feature.get("signals") or []) or "-",
+        ", ".join(signals) or "-",
         str(statistic).replace("_", " ") if statistic else "-",
-        f"{_num(feature.get('effect'))} / {_num(feature.get('threshold'))}",
-        f"{_p(feature.get('p_value'))} / {_p(feature.get('p_adjusted'))}",
+        f"{_num(effect)} / {_num(threshold)}",
+        f"{_p(p)} / {_p(p_adjusted)}",
         f"{_pct(feature.get('missing_reference'))} -> "
         f"{_pct(feature.get('missing_current'))}",
         _pct(feature.get("unseen_rate")),

@@ -35,3 +35,15 @@ def test_train_then_serve_examples_run_end_to_end(tmp_path: Path) -> None:
     assert "-> 200 labels" in over_http
     assert "scored 2 of 3, refused rows [1]" in over_http
     assert "server stopped" in over_http
+    # live monitoring: the drifted traffic raises persistent alerts on income
+    drifted = next(line for line in over_http.splitlines() if "drifted rows" in line)
+    assert "alerts (drift in 2 of the last 3 windows): [" in drifted
+    assert "'income'" in drifted
+
+    html = tmp_path / "drift.html"
+    offline = _run("examples/drift_report.py", str(out), "--html", str(html))
+    assert (
+        "a fresh batch from the same source: DriftReport('credit': no drift" in offline
+    )
+    assert "a drifted batch: DriftReport('credit': drift" in offline
+    assert html.read_text().startswith("<!DOCTYPE html>")
