@@ -125,6 +125,9 @@ class Predictor:
                     f"Artifact {self.name!r}: input {f.name!r} is typed {declared!r} in the "
                     f"manifest but {self._columns.onnx_type(f)!r} by features.json."
                 )
+        self._int_inputs = [
+            name for name, spec in manifest["inputs"].items() if spec["type"] == "int64"
+        ]
         self._session = Session(model, threads=threads)
         if self.kind == "classifier":
             classes = manifest["classes"] or []
@@ -215,6 +218,11 @@ class Predictor:
                     records, self.tally
                 )
             n = int(passed.sum())
+            # an int64 column that had failures came back as float64; the refused rows
+            # are gone, so what remains is integral
+            for name in self._int_inputs:
+                if name in feeds and feeds[name].dtype != np.int64:
+                    feeds[name] = feeds[name].astype(np.int64)
             got = self._score(feeds, n, outputs) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
             return Split(scores, passed, index, failures)

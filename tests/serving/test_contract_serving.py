@@ -161,3 +161,15 @@ def test_contract_validate_with_pandera_agrees_on_a_bad_batch(lenient: Path) -> 
     assert sorted(map(tuple, reference.value.failures[key].values.tolist())) == sorted(
         map(tuple, fast.value.failures[key].values.tolist())
     )
+
+
+def test_split_scores_the_good_rows_when_an_int_column_had_failures(
+    lenient: Path,
+) -> None:
+    p = Predictor.load(lenient)
+    good = {"x": 1.5, "k": 2, "c": "a", "u": "p"}
+    got = p.predict_proba(
+        [good, {**good, "k": None}, {**good, "k": 2.5}], on_error="split"
+    )
+    assert got.passed.tolist() == [True, False, False]
+    np.testing.assert_array_equal(got.scores, p.predict_proba([good]))
