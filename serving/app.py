@@ -525,7 +525,22 @@ def _records(payload: Any) -> list[Any]:
                 f"Record {i} is a {type(rec).__name__}, not an object of column to "
                 "value.",
             )
+        for column, value in rec.items():
+            if isinstance(value, list | dict):
+                # a value is a scalar; nested JSON is malformed, however deep it goes
+                raise _HTTPError(
+                    400,
+                    f"Record {i}: column {_short(column)} holds a JSON "
+                    f"{'list' if isinstance(value, list) else 'object'}; values must "
+                    "be numbers, strings, booleans or null.",
+                )
     return records
+
+
+def _short(value: Any) -> str:
+    import reprlib
+
+    return reprlib.repr(value)
 
 
 def _failure_rows(failures: Any) -> list[dict[str, Any]]:
@@ -543,7 +558,7 @@ def _jsonable(value: Any) -> Any:
         return repr(value)  # 'inf', '-inf', 'nan': JSON has no such numbers
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    return repr(value)
+    return _short(value)  # bounded: no deep recursion, no megabyte echoes
 
 
 def serve_path(path: str | os.PathLike[str]) -> Path:

@@ -13,6 +13,9 @@ from typing import Any
 
 __all__ = ["Metrics"]
 
+#: Distinct column labels per tally metric; the rest add up under "(other)".
+MAX_COLUMN_LABELS = 50
+
 #: Latency buckets in seconds: fine below a millisecond, where single rows live.
 BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -116,9 +119,12 @@ class Metrics:
         columns = failures["column"].tolist()
         checks = failures["check"].tolist()
         index = failures["index"].tolist()
+        declared = set(self._predictor.features.columns) if self._predictor else set()
         for column, check in zip(columns, checks, strict=True):
-            # an isin([...]) name can be long; the label keeps its head
-            self.failures.labels(str(column), str(check)[:120]).inc()
+            # an isin([...]) name can be long; the label keeps its head. Undeclared
+            # column names come from clients: one label for all keeps series bounded
+            label = str(column) if column in declared else "(undeclared)"
+            self.failures.labels(label, str(check)[:120]).inc()
         refused = n_rows if any(i is None for i in index) else len(set(index))
         self.rows_refused.inc(refused)
         return refused
@@ -169,8 +175,13 @@ class _TallyCollector:
             ),
         ):
             family = CounterMetricFamily(name, doc, labels=["column"])
-            for column, count in sorted(dict(bucket).items()):
+            counts = sorted(dict(bucket).items(), key=lambda kv: (-kv[1], kv[0]))
+            # clients choose extra column names: keep the series count bounded
+            for column, count in counts[:MAX_COLUMN_LABELS]:
                 family.add_metric([column], count)
+            rest = sum(count for _, count in counts[MAX_COLUMN_LABELS:])
+            if rest:
+                family.add_metric(["(other)"], rest)
             yield family
 
 

@@ -118,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
         "access_log": args.access_log,
         "timeout_graceful_shutdown": args.drain,
-        "loop": "auto",
-        "http": "auto",
+        # asyncio's loop, not uvloop: with uvloop, a client that pipelines requests
+        # and hangs up makes uvicorn log a RuntimeError from a closed transport
+        "loop": "asyncio",
+        "http": "httptools",
     }
     monitor: bool | dict[str, Any] = not args.no_monitor and {
         k: v

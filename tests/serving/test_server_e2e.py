@@ -215,8 +215,16 @@ def test_a_long_request_neither_blocks_others_nor_is_cut_by_sigterm(
 def test_two_workers_serve_the_same_model(http_artifact: Path, tmp_path: Path) -> None:
     srv = start_server(http_artifact, tmp_path / "log", "--workers", "2")
     try:
-        for _ in range(6):
-            assert _post(srv, "/predict", GOOD)[0] == 200
+        answered = 0
+        deadline = time.monotonic() + 60
+        while answered < 6:
+            # each worker loads the model on its own and answers 503 until it has
+            status, body = _post(srv, "/predict", GOOD)
+            assert status in (200, 503), body
+            answered += status == 200
+            assert time.monotonic() < deadline, "the workers never became ready"
+            if status == 503:
+                time.sleep(0.1)
     finally:
         status = srv.stop()
     assert status in (0, -signal.SIGTERM)
