@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "min_rows": 100,  # below this a window says "insufficient data"
     "alpha": 0.05,  # Benjamini–Hochberg level across all features and signals
     "quantile": 0.95,  # effect threshold: this quantile of the null effect
-    "bootstrap": 400,  # null replicates per feature
+    "bootstrap": 2000,  # null replicates per feature (fewer leave noisy thresholds)
     "rate_floor": 0.01,  # missing and unseen rates: never alarm below 1 point
     "max_categories": 1000,  # categories kept per feature (the rest pool as unseen)
 }
@@ -389,7 +389,7 @@ class Counts:
             elif edges is not None:
                 _many(b, numeric_values(frame[name]), edges, None)
             else:
-                _many(b, np.asarray(frame[name].to_numpy(dtype=object)), None, index)
+                _count_series(b, frame[name], index)
         return out
 
     def merge(self, other: Counts) -> Counts:
@@ -425,6 +425,19 @@ class Counts:
                 )
             out.bins[name] = _Bins(counts, **{k: b[k] for k in _FIELDS})
         return out
+
+
+def _count_series(b: _Bins, series: Any, index: dict[str, int]) -> None:
+    """Count a whole column with pandas' own value counts (no object conversion)."""
+    b.rows += len(series)
+    for v, k in series.value_counts(dropna=False).items():
+        i = index.get(v) if isinstance(v, str) else None
+        if i is not None:
+            b.counts[i] += int(k)
+        elif _missing(v):
+            b.missing += int(k)
+        else:
+            b.unseen += int(k)
 
 
 def _one(
