@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ class DriftReport:
             b = self.counts.bins[name]
             if f["kind"] == "numeric":
                 labels = _bin_labels(f["edges"])
-                ref, cur = list(f["counts"]), b.counts.tolist()
+                ref, cur = list(f["counts"]), list(b.counts)
             else:
                 labels = [
                     *f["categories"],
@@ -111,7 +112,7 @@ class DriftReport:
                 ]  # reference: pooled beyond max_categories
                 ref, cur = (
                     [*f["counts"], f.get("pooled", 0)],
-                    [*b.counts.tolist(), b.unseen],
+                    [*list(b.counts), b.unseen],
                 )
             labels.append("(missing)")
             ref.append(f["missing"])
@@ -176,7 +177,7 @@ def _bin_labels(edges: list[float]) -> list[str]:
     return labels
 
 
-def _fractions(counts: list[float]) -> list[float]:
+def _fractions(counts: Sequence[float]) -> list[float]:
     total = float(sum(counts))
     return [c / total if total else 0.0 for c in counts]
 

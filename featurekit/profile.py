@@ -260,16 +260,34 @@ def _rate_threshold(
 # -- counting ----------------------------------------------------------------------------
 @dataclass
 class _Bins:
-    counts: np.ndarray  # int64, one per bin (numeric) or per known category
+    """Counters of one feature.
+
+    Single rows increment a list (a third of the cost of a numpy element); batches add
+    into a numpy array; `counts` folds them together.
+    """
+
+    singles: list[int]  # one per bin (numeric) or per known category
     missing: int = 0
     rows: int = 0
     total: float = 0.0  # sum of finite values (numeric) or of confidence (output label)
     sumsq: float = 0.0
     valid: int = 0
     unseen: int = 0
+    batches: np.ndarray | None = None
+
+    @property
+    def counts(self) -> list[int]:
+        if self.batches is not None:
+            self.singles = (np.asarray(self.singles) + self.batches).tolist()
+            self.batches = None
+        return self.singles
+
+    @counts.setter
+    def counts(self, value: list[int]) -> None:
+        self.singles, self.batches = list(value), None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**vars(self), "counts": self.counts.tolist()}
+        return {"counts": list(self.counts), **{k: getattr(self, k) for k in _FIELDS}}
 
 
 _FIELDS = ("missing", "rows", "total", "sumsq", "valid", "unseen")
@@ -299,7 +317,7 @@ class Counts:
             size = (
                 len(f["edges"]) + 1 if f["kind"] == "numeric" else len(f["categories"])
             )
-            out.bins[name] = _Bins(np.zeros(size, dtype=np.int64))
+            out.bins[name] = _Bins([0] * size)
         return out
 
     def _plan(self) -> list[tuple[str, _Bins, Any, Any, Any]]:
@@ -353,7 +371,7 @@ class Counts:
                 row = proba[0].tolist()
                 top = max(row)
                 if label is not None:
-                    label.counts[row.index(top)] += 1
+                    label.singles[row.index(top)] += 1
                     label.rows += 1
                     label.total += top
                 if score_bins is not None:
@@ -361,8 +379,9 @@ class Counts:
                 return
             top = proba.max(axis=1)
             if label is not None:
-                label.counts += np.bincount(
-                    np.argmax(proba, axis=1), minlength=len(label.counts)
+                _add(
+                    label,
+                    np.bincount(np.argmax(proba, axis=1), minlength=len(label.singles)),
                 )
                 label.rows += n
                 label.total += float(top.sum())
@@ -398,7 +417,7 @@ class Counts:
         out.rows = self.rows + other.rows
         for name, b in out.bins.items():
             x, y = self.bins[name], other.bins[name]
-            b.counts = x.counts + y.counts
+            b.counts = [i + j for i, j in zip(x.counts, y.counts, strict=True)]
             for attr in _FIELDS:
                 setattr(b, attr, getattr(x, attr) + getattr(y, attr))
         return out
@@ -418,13 +437,20 @@ class Counts:
         if set(data["bins"]) != set(out.bins):
             raise ValueError("The snapshot's features do not match the profile's.")
         for name, b in data["bins"].items():
-            counts = np.asarray(b["counts"], dtype=np.int64)
-            if counts.shape != out.bins[name].counts.shape:
+            counts = [int(c) for c in b["counts"]]
+            if len(counts) != len(out.bins[name].counts):
                 raise ValueError(
                     f"The snapshot's bins for {name!r} do not match the profile."
                 )
             out.bins[name] = _Bins(counts, **{k: b[k] for k in _FIELDS})
         return out
+
+
+def _add(b: _Bins, found: np.ndarray) -> None:
+    if b.batches is None:
+        b.batches = found.astype(np.int64)
+    else:
+        b.batches += found
 
 
 def _count_series(b: _Bins, series: Any, index: dict[str, int]) -> None:
@@ -449,7 +475,7 @@ def _one(
         if v != v:
             b.missing += 1
             return
-        b.counts[bisect_right(edges, v)] += 1
+        b.singles[bisect_right(edges, v)] += 1
         if v - v == 0:  # finite
             b.total += v
             b.sumsq += v * v
@@ -458,7 +484,7 @@ def _one(
     assert index is not None
     i = index.get(v)
     if i is not None:
-        b.counts[i] += 1
+        b.singles[i] += 1
     elif _missing(v):
         b.missing += 1
     else:
@@ -478,8 +504,9 @@ def _many(b: _Bins, col: np.ndarray, edges: Any, index: dict[str, int] | None) -
             total = float(finite.sum())
         else:
             finite = x
-        b.counts += np.bincount(
-            edges.searchsorted(x, side="right"), minlength=len(b.counts)
+        _add(
+            b,
+            np.bincount(edges.searchsorted(x, side="right"), minlength=len(b.singles)),
         )
         b.total += total
         b.sumsq += float(finite @ finite)
@@ -490,9 +517,9 @@ def _many(b: _Bins, col: np.ndarray, edges: Any, index: dict[str, int] | None) -
         # small batches: one dict lookup per value; unknown values are rare
         codes = [index.get(v, -1) for v in col.tolist()]
         found = np.bincount(
-            np.asarray(codes, dtype=np.int64) + 1, minlength=len(b.counts) + 1
+            np.asarray(codes, dtype=np.int64) + 1, minlength=len(b.singles) + 1
         )
-        b.counts += found[1:]
+        _add(b, found[1:])
         if found[0]:
             for v in col.tolist():
                 if v not in index:
@@ -608,7 +635,7 @@ def _feature_row(
     row["_tests"].append(("missing", p_m))
     row["_effects"]["missing"] = diff > m_thr
     if f["kind"] == "numeric":
-        ref_counts, cur_counts = f["counts"], b.counts.tolist()
+        ref_counts, cur_counts = f["counts"], list(b.counts)
         w = stats.wasserstein(f["edges"], ref_counts, cur_counts, f["scale"])
         d, p_ks = stats.ks_test(ref_counts, cur_counts)
         _, p_mean = stats.mean_test(
@@ -632,7 +659,7 @@ def _feature_row(
         )
     else:
         ref_counts = [*f["counts"], f.get("pooled", 0)]
-        cur_counts = [*b.counts.tolist(), 0]
+        cur_counts = [*b.counts, 0]
         js = stats.js_distance(ref_counts, cur_counts)
         chi2, dof, p = stats.chi2_test(ref_counts, cur_counts)
         thr = _scaled(f["threshold"], present, f["rows"] - f["missing"], window)

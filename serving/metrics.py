@@ -210,7 +210,7 @@ class _DriftCollector:
         fill = GaugeMetricFamily(
             "featurekit_monitor_window_rows", "Rows in the open drift window."
         )
-        fill.add_metric([], monitor.current.rows)
+        fill.add_metric([], monitor.open_rows)
         yield fill
         alerts = dict(monitor.alerts)
         any_alert = GaugeMetricFamily(

@@ -23,6 +23,9 @@ from featurekit.profile import Counts, evaluate
 
 __all__ = ["Monitor"]
 
+#: Scored rows buffered before they are counted together.
+BUFFER_ROWS = 256
+
 
 class Monitor:
     """Windows of counters over a profile, evaluated as they close.
@@ -47,7 +50,7 @@ class Monitor:
     >>> m = Monitor(build_profile({"x": np.arange(500.0)}, {}), window=100)
     >>> for v in range(250):
     ...     m.observe({"x": np.array([[float(v)]])})
-    >>> m.windows_closed, m.current.rows
+    >>> m.windows_closed, m.open_rows
     (2, 50)
     """
 
@@ -84,6 +87,11 @@ class Monitor:
         self._evaluator = ThreadPoolExecutor(1, thread_name_prefix="featurekit-drift")
         self._pending: list[Future[None]] = []
         self._evaluated = 0
+        # scored rows wait here (at most BUFFER_ROWS) and are counted together: one
+        # vectorised count of a few hundred rows costs far less per row than many
+        # small ones
+        self._buffer: list[tuple[Mapping[str, np.ndarray], Any]] = []
+        self._buffered = 0
 
     def observe(
         self,
@@ -91,13 +99,42 @@ class Monitor:
         outputs: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Count scored rows (graph inputs and answers); close the window when full."""
+        n = next(iter(feeds.values())).shape[0] if feeds else 0
+        if n == 0:
+            return
         with self._lock:
-            self.current.observe(feeds, outputs)
-            if self.current.rows >= self.window or (
+            self._buffer.append((feeds, outputs))
+            self._buffered += n
+            full = self.current.rows + self._buffered >= self.window
+            if full or self._buffered >= BUFFER_ROWS:
+                self._drain()
+            if full or (
                 self.seconds is not None
                 and time.monotonic() - self._opened >= self.seconds
             ):
                 self._close()
+
+    @property
+    def open_rows(self) -> int:
+        """Rows in the open window, counted or still buffered."""
+        return self.current.rows + self._buffered
+
+    def _drain(self) -> None:
+        """Count the buffered rows into the open window (under the lock)."""
+        if not self._buffer:
+            return
+        buffer, self._buffer, self._buffered = self._buffer, [], 0
+        if len(buffer) == 1:
+            self.current.observe(*buffer[0])
+            return
+        feeds = {k: np.concatenate([f[k] for f, _ in buffer]) for k in buffer[0][0]}
+        first = buffer[0][1]
+        outputs = (
+            None
+            if not first
+            else {k: np.concatenate([o[k] for _, o in buffer]) for k in first}
+        )
+        self.current.observe(feeds, outputs)
 
     def tick(self) -> None:
         """Close a time-based window that has run out, even with no traffic."""
@@ -109,6 +146,7 @@ class Monitor:
 
     def _close(self) -> None:
         """Swap in a fresh window (under the lock) and test the closed one later."""
+        self._drain()
         closed = self.current
         self.current = Counts.empty(self.profile)
         self._opened = time.monotonic()
@@ -137,7 +175,7 @@ class Monitor:
                 "rows": closed.rows,
                 "verdict": _dataset_verdict(verdicts.values()),
                 "features": rows,
-                "label_counts": None if label is None else label.counts.tolist(),
+                "label_counts": None if label is None else list(label.counts),
             }
         )
         self.total = self.total.merge(closed)
@@ -178,6 +216,7 @@ class Monitor:
         self.tick()
         self.flush()
         with self._lock:
+            self._drain()
             last = self._history[-1] if self._history else None
             return {
                 "window": self.window,
@@ -210,6 +249,7 @@ class Monitor:
         """Counters of the open window and of every closed one, JSON-ready."""
         self.flush()
         with self._lock:
+            self._drain()
             return {
                 "profile_features": sorted(self.profile["features"]),
                 "current": self.current.to_dict(),
@@ -236,6 +276,7 @@ class Monitor:
         total = Counts.from_dict(self.profile, snapshot["total"])
         self.flush()
         with self._lock:
+            self._drain()
             self.current = self.current.merge(current)
             self.total = self.total.merge(total)
             if self.current.rows >= self.window:
