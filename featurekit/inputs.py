@@ -412,10 +412,12 @@ class Columns:
         f = plan.feature
         name = f.name
         type_check = "dtype('Int64')" if f.dtype == "int" else "dtype('float64')"
+        values = _objects(values)
         arr = _numeric_array(values)
-        unreadable = np.zeros(len(values), dtype=bool)
+        unreadable: np.ndarray | None = None  # None: every value read as a number
         if arr is None:  # some values are not numbers: find them one by one
             arr = np.empty(len(values), dtype=np.float64)
+            unreadable = np.zeros(len(values), dtype=bool)
             for k, v in enumerate(values):
                 if _is_missing(v):
                     arr[k] = np.nan
@@ -425,30 +427,40 @@ class Columns:
                     unreadable[k] = True
                 else:
                     arr[k] = float(v)
-        nan = np.isnan(arr)
+        # each check below scans the column only when the extent says it can fail
+        lo, hi, has_nan = _extent(arr)
+        nan = np.isnan(arr) if has_nan else None
+        has_inf = lo == -math.inf or hi == math.inf
         with np.errstate(invalid="ignore"):
-            inf = np.isinf(arr)
             if f.dtype == "int":
                 # ±inf is no integer either: a dtype failure, as Int64 cannot hold it
-                frac = ~nan & (
-                    inf
-                    | (arr != np.floor(arr))
-                    | (arr < _INT64_MIN)
-                    | (arr >= _INT64_END)
-                )
-                for i in np.flatnonzero(frac):
-                    failures.add(name, type_check, _plain(values[i]), index[i])
-                unreadable |= frac
+                frac = None
+                if not (_INT64_MIN <= lo and hi < _INT64_END):
+                    frac = (arr < _INT64_MIN) | (arr >= _INT64_END)
+                if not (isinstance(values, np.ndarray) and values.dtype.kind in "iu"):
+                    fractions = arr != np.floor(arr)  # numbers read from ints are whole
+                    frac = fractions if frac is None else frac | fractions
+                if frac is not None:
+                    if nan is not None:
+                        frac &= ~nan
+                    for i in np.flatnonzero(frac):
+                        failures.add(name, type_check, _plain(values[i]), index[i])
+                    unreadable = frac if unreadable is None else unreadable | frac
             if checks:
                 self._numeric_checks(
-                    plan, arr, values, index, failures, fitted, nan, inf, unreadable
+                    plan, arr, index, failures, fitted, (lo, hi), nan, unreadable
                 )
             if tally is not None and plan.soft is not None and fitted:
-                lo, hi = plan.soft
-                outside = int(np.count_nonzero((arr < lo) | (arr > hi)))
-                if outside:
-                    tally.add(tally.outside_observed, name, outside)
-        if plan.onnx_int and not (nan.any() or inf.any() or unreadable.any()):
+                soft_lo, soft_hi = plan.soft
+                if not (soft_lo <= lo and hi <= soft_hi):
+                    outside = int(np.count_nonzero((arr < soft_lo) | (arr > soft_hi)))
+                    if outside:
+                        tally.add(tally.outside_observed, name, outside)
+        if (
+            plan.onnx_int
+            and not (has_nan or has_inf)
+            and (unreadable is None or not unreadable.any())
+        ):
             return arr.astype(np.int64).reshape(-1, 1)
         return arr.reshape(-1, 1)  # an int64 input with failures: never scored
 
@@ -456,28 +468,40 @@ class Columns:
         self,
         plan: _NumericPlan,
         arr: np.ndarray,
-        values: Any,
         index: Any,
         failures: _Failures,
         fitted: bool,
-        nan: np.ndarray,
-        inf: np.ndarray,
-        unreadable: np.ndarray,
+        extent: tuple[float, float],
+        nan: np.ndarray | None,
+        unreadable: np.ndarray | None,
     ) -> None:
+        """The value checks of a numeric column, in pandera's order.
+
+        `extent` is the range of the non-NaN values, `nan` their mask (None: no NaN)
+        and `unreadable` the values that failed their type check (None: none did).
+        """
         name = plan.feature.name
-        if not plan.nullable:
-            for i in np.flatnonzero(nan & ~unreadable):
+        if not plan.nullable and nan is not None:
+            bad = nan if unreadable is None else nan & ~unreadable
+            for i in np.flatnonzero(bad):
                 failures.add(name, "not_nullable", None, index[i])
-        ok = ~nan & ~unreadable
+        lo, hi = extent
+        # NaN compares false, so only the unreadable values need masking
+        ok = None if unreadable is None else ~unreadable
         as_read = int if plan.feature.dtype == "int" else float  # what pandera sees
-        for check, lo, hi in plan.ranges if fitted else self._declared_ranges(plan):
-            for i in np.flatnonzero(ok & ((arr < lo) | (arr > hi))):
+        for check, check_lo, check_hi in (
+            plan.ranges if fitted else self._declared_ranges(plan)
+        ):
+            if check_lo <= lo and hi <= check_hi:
+                continue
+            bad = (arr < check_lo) | (arr > check_hi)
+            for i in np.flatnonzero(bad if ok is None else ok & bad):
                 failures.add(name, check, as_read(arr[i]), index[i])
-        if plan.finite:
-            for i in np.flatnonzero(ok & (arr == math.inf)):
-                failures.add(name, "less_than(inf)", math.inf, index[i])
-            for i in np.flatnonzero(ok & (arr == -math.inf)):
-                failures.add(name, "greater_than(-inf)", -math.inf, index[i])
+        if plan.finite and (lo == -math.inf or hi == math.inf):
+            for sign, check in ((1, "less_than(inf)"), (-1, "greater_than(-inf)")):
+                bad = arr == sign * math.inf
+                for i in np.flatnonzero(bad if ok is None else ok & bad):
+                    failures.add(name, check, sign * math.inf, index[i])
 
     def _declared_ranges(self, plan: _NumericPlan) -> list[tuple[str, float, float]]:
         """Before fitting only the declared hard bounds apply."""
@@ -498,24 +522,23 @@ class Columns:
     ) -> np.ndarray:
         name = plan.feature.name
         allowed = plan.allowed if fitted and checks else None
-        if isinstance(values, np.ndarray) and len(values) > 64:
-            fast = _strings_fast(values)
+        members = allowed
+        if members is None and tally is not None and fitted:
+            members = plan.known  # only counted: unseen categories pass
+        if len(values) > 64:
+            fast = _strings_fast(values, members)
             if fast is not None:
-                out, missing = fast
+                out, missing, outside = fast
                 if checks and not plan.nullable:
                     for i in np.flatnonzero(missing):
                         failures.add(name, "not_nullable", None, index[i])
-                if allowed is not None or (tally is not None and fitted):
-                    import pandas as pd
-
-                    members = plan.allowed if allowed is not None else plan.known
-                    outside = ~pd.Series(out).isin(members).to_numpy() & ~missing
-                    if allowed is not None:
-                        for i in np.flatnonzero(outside):
-                            failures.add(name, plan.isin, out[i], index[i])
-                    elif tally is not None and outside.any():
-                        tally.add(tally.unseen, name, int(outside.sum()))
+                if outside is not None and allowed is not None:
+                    for i in np.flatnonzero(outside):
+                        failures.add(name, plan.isin, out[i], index[i])
+                elif outside is not None and tally is not None and outside.any():
+                    tally.add(tally.unseen, name, int(np.count_nonzero(outside)))
                 return out.reshape(-1, 1)
+        values = _objects(values)
         out = np.empty((len(values), 1), dtype=object)
         unseen = 0
         for k, v in enumerate(values):
@@ -612,12 +635,17 @@ class Columns:
         return feeds
 
 
-def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Vectorised path for a large object column: (strings, missing mask), or None.
+def _strings_fast(
+    values: Any, members: frozenset[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Vectorised path for a large string column: (strings, missing, outside), or None.
 
+    ``outside`` marks the present values not in `members` (None when `members` is).
     Returns None when some value is neither a string nor missing, so that the
     row-by-row path can report each one.
     """
+    if not isinstance(values, np.ndarray):
+        return _strings_arrow(values, members) if _is_arrow(values) else None
     import pandas as pd
 
     missing = pd.isna(values)
@@ -631,7 +659,68 @@ def _strings_fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     out = values.astype(object, copy=True)
     out[missing] = MISSING
-    return out, missing
+    if members is None:
+        return out, missing, None
+    return out, missing, ~pd.Series(out).isin(members).to_numpy() & ~missing
+
+
+def _strings_arrow(
+    values: Any, members: frozenset[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`_strings_fast` for an Arrow-backed string array: every check on its categories.
+
+    Arrow hashes the column into a handful of distinct values without making a Python
+    string per row; each check then runs once per distinct value, and the rows take
+    their results by code. Converting the column to objects first costs ten times more.
+    """
+    codes, uniques = values.factorize()  # code -1: missing
+    # one slot per distinct value, and a last one for missing that code -1 indexes
+    words = np.empty(len(uniques) + 1, dtype=object)
+    words[:-1] = uniques.to_numpy(dtype=object)
+    words[-1] = MISSING
+    is_missing = np.asarray(words == MISSING, dtype=bool)
+    words[is_missing] = MISSING
+    out = words.take(codes)
+    missing = is_missing.take(codes)
+    if members is None:
+        return out, missing, None
+    is_outside = np.array([w not in members for w in words], dtype=bool) & ~is_missing
+    return out, missing, is_outside.take(codes)
+
+
+def _is_arrow(values: Any) -> bool:
+    """Whether `values` is a pandas string column or array backed by Arrow."""
+    dtype = getattr(values, "dtype", None)
+    # by type name, so that a list of records never imports pandas
+    return type(dtype).__name__ == "StringDtype" and getattr(dtype, "storage", "") in (
+        "pyarrow",
+        "pyarrow_numpy",  # pandas 2.x's name for the NaN-semantics variant
+    )
+
+
+def _objects(values: Any) -> Any:
+    """`values` as a list or an object array, for the row-by-row paths."""
+    if _is_arrow(values):
+        return values.to_numpy(dtype=object)
+    return values
+
+
+def _extent(arr: np.ndarray) -> tuple[float, float, bool]:
+    """(lo, hi, has_nan): the range of the non-NaN values, and whether any is NaN.
+
+    The range is (inf, -inf) when there is no such value, so that every
+    ``check_lo <= lo and hi <= check_hi`` holds.
+    """
+    if not len(arr):
+        return math.inf, -math.inf, False
+    with np.errstate(invalid="ignore"):
+        lo = float(arr.min())  # NaN propagates: one pass tells both
+        if lo == lo:
+            return lo, float(arr.max()), False
+        lo, hi = float(np.fmin.reduce(arr)), float(np.fmax.reduce(arr))
+    if lo != lo:
+        return math.inf, -math.inf, True
+    return lo, hi, True
 
 
 def _plain(value: Any) -> Any:
@@ -692,7 +781,15 @@ def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
 
 
 def _frame_column(series: Any) -> Any:
+    """The values of a frame column: a numpy array, or an Arrow-backed string array.
+
+    An Arrow string array stays as it is: `_strings_arrow` checks it without building
+    a Python string per row, and `_objects` converts it where values are read one by
+    one.
+    """
     dtype = series.dtype
+    if _is_arrow(series):
+        return series.array
     kind = getattr(dtype, "kind", "O")
     if kind in "iuf" and getattr(dtype, "na_value", None) is None:
         return series.to_numpy()

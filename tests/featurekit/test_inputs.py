@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import featurekit as fk
-from featurekit.inputs import MISSING, Columns
+from featurekit.inputs import MISSING, Columns, Tally, _frame_column
 
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
 
@@ -240,6 +240,88 @@ def test_all_missing_float_column_is_accepted_as_missing_categories():
     assert feeds["c"].ravel().tolist() == [MISSING, MISSING]
 
 
+# Above 64 rows an Arrow-backed string column is checked on its distinct values, with no
+# Python string per row; it must read exactly like the same values in an object column.
+LARGE_STRINGS = ["a", None, "b", "z", MISSING, "", "a", "naïve ☃", "b"] * 23
+
+
+def _outcome(columns: Columns, frame: pd.DataFrame) -> tuple:
+    """Feeds or the failure table, in order, and the tally."""
+    tally = Tally()
+    try:
+        feeds, n = columns.coerce(frame, tally=tally)
+    except fk.ContractError as exc:
+        return exc.failures.values.tolist(), tally
+    return (n, feeds["c"].dtype, feeds["c"].tolist()), tally
+
+
+def _two_chunks(series: pd.Series) -> pd.Series:
+    return pd.concat([series.iloc[:100], series.iloc[100:]])
+
+
+@pytest.mark.parametrize(
+    "feature",
+    [
+        fk.Categorical("c"),
+        fk.Categorical("c", nullable=True),
+        fk.Categorical("c", impute="missing", unknown="ignore"),
+        fk.Categorical("c", unknown="ignore"),
+    ],
+    ids=["error", "error-nullable", "ignore-imputed", "ignore"],
+)
+@pytest.mark.parametrize("marker", [None, np.nan, pd.NA], ids=["None", "NaN", "NA"])
+@pytest.mark.parametrize(
+    ("dtype", "rechunk"),
+    [
+        ("str", None),
+        ("str", _two_chunks),
+        ("string[pyarrow]", None),
+        ("string[python]", None),
+    ],
+    ids=["str", "str-two-chunks", "string-pyarrow", "string-python"],
+)
+def test_large_string_column_reads_like_the_same_values_in_an_object_column(
+    feature, marker, dtype, rechunk
+):
+    columns = _columns(feature, categories={"c": ["a", "b", ""]})
+    values = [marker if v is None else v for v in LARGE_STRINGS]
+    series = pd.Series(values, dtype=object).astype(dtype)
+    if rechunk is not None:
+        series = rechunk(series)
+    reference = pd.Series(LARGE_STRINGS, dtype=object)
+    got = _outcome(columns, pd.DataFrame({"c": series}))
+    assert got == _outcome(columns, pd.DataFrame({"c": reference}))
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]"])
+def test_large_arrow_string_column_is_read_without_converting_each_value(dtype):
+    series = pd.Series(LARGE_STRINGS, dtype=dtype)
+    assert not isinstance(_frame_column(series), np.ndarray)
+
+
+@pytest.mark.parametrize("nullable", [True, False])
+def test_large_all_missing_arrow_string_column_reads_as_missing(nullable):
+    columns = _columns(fk.Categorical("c", nullable=nullable), categories={"c": ["a"]})
+    frame = pd.DataFrame({"c": pd.Series([None] * 70, dtype="str")})
+    if nullable:
+        assert columns.coerce(frame)[0]["c"].ravel().tolist() == [MISSING] * 70
+    else:
+        assert _failures(columns, frame)["index"].tolist() == list(range(70))
+
+
+def test_unseen_categories_of_a_large_arrow_string_column_are_counted():
+    columns = _columns(
+        fk.Categorical("c", impute="missing", unknown="ignore"),
+        categories={"c": ["a", "b", ""]},
+    )
+    tally = Tally()
+    columns.coerce(
+        pd.DataFrame({"c": pd.Series(LARGE_STRINGS, dtype="str")}), tally=tally
+    )
+    # "z" and "naïve ☃" are unseen; None and the sentinel are missing, not unseen
+    assert tally.unseen == {"c": 2 * 23}
+
+
 # -- pandas dtypes of numeric columns ---------------------------------------------------
 
 
@@ -269,11 +351,77 @@ def test_int64_frame_column_feeds_int64_to_an_int_column():
     assert feeds["n"].dtype == np.int64
 
 
+@pytest.mark.parametrize("n_rows", [2, 200])
 @pytest.mark.parametrize("dtype", ["str", object])
-def test_numeric_strings_in_a_frame_column_are_rejected(dtype):
-    frame = pd.DataFrame({"x": pd.Series(["3.5", "1"], dtype=dtype)})
+def test_numeric_strings_in_a_frame_column_are_rejected(dtype, n_rows):
+    frame = pd.DataFrame({"x": pd.Series(["3.5", "1"] * (n_rows // 2), dtype=dtype)})
     failures = _failures(_columns(fk.Numeric("x")), frame)
-    assert failures["failure_case"].tolist() == ["3.5", "1"]
+    assert failures["failure_case"].tolist() == ["3.5", "1"] * (n_rows // 2)
+
+
+# A numeric column is scanned for a check only when its extent (min and max) says the
+# check can fail; the failures must still come out complete and in pandera's order.
+def test_large_int64_column_reports_every_failure_in_order():
+    values = np.full(100, 5, dtype=np.int64)
+    values[[3, 7, 9]] = [2**63 - 1, 11, -1]  # 2**63 - 1 is 2**63 as a float64
+    failures = _failures(
+        _columns(fk.Numeric("n", dtype="int", bounds=(0, 10))),
+        pd.DataFrame({"n": values}),
+    )
+    assert failures.values.tolist() == [
+        ["n", "dtype('Int64')", 2**63 - 1, 3],
+        ["n", "in_range(0, 10)", 11, 7],
+        ["n", "in_range(0, 10)", -1, 9],
+    ]
+
+
+def test_large_float_column_reports_every_failure_in_order():
+    values = np.full(100, 0.5)
+    values[[2, 4, 5, 6, 8]] = [np.nan, np.inf, np.nan, -3.0, -np.inf]
+    failures = _failures(
+        _columns(fk.Numeric("x", bounds=(0, 10))), pd.DataFrame({"x": values})
+    )
+    assert failures.values.tolist() == [
+        ["x", "not_nullable", None, 2],
+        ["x", "not_nullable", None, 5],
+        ["x", "in_range(0, 10)", np.inf, 4],
+        ["x", "in_range(0, 10)", -3.0, 6],
+        ["x", "in_range(0, 10)", -np.inf, 8],
+        ["x", "less_than(inf)", np.inf, 4],
+        ["x", "greater_than(-inf)", -np.inf, 8],
+    ]
+
+
+def test_large_float_column_read_as_ints_reports_fractions_not_ranges():
+    values = np.full(100, 2.0)
+    values[[1, 3, 4]] = [2.5, np.nan, -np.inf]
+    failures = _failures(
+        _columns(fk.Numeric("n", dtype="int", impute=0, bounds=(0, 10))),
+        pd.DataFrame({"n": values}),
+    )
+    assert failures.values.tolist() == [
+        ["n", "dtype('Int64')", 2.5, 1],
+        ["n", "dtype('Int64')", -np.inf, 4],
+    ]
+
+
+@pytest.mark.parametrize("values", [[np.nan] * 100, []], ids=["all-missing", "empty"])
+def test_numeric_column_without_a_number_passes_every_range_check(values):
+    columns = _columns(fk.Numeric("x", impute="mean", bounds=(0, 10)))
+    feeds, n = columns.coerce(pd.DataFrame({"x": np.array(values, dtype=np.float64)}))
+    assert n == len(values) and np.isnan(feeds["x"]).all()
+
+
+def test_values_outside_the_observed_range_are_counted_in_a_large_frame():
+    columns = Columns(
+        fk.FeatureSet("demo", [fk.Numeric("x", impute="mean")]),
+        observed={"x": (0.0, 1.0)},
+    )
+    values = np.linspace(-0.5, 1.5, 101)
+    values[::10] = np.nan
+    tally = Tally()
+    columns.coerce(pd.DataFrame({"x": values}), tally=tally)
+    assert tally.outside_observed == {"x": int(np.sum((values < 0) | (values > 1)))}
 
 
 # -- input shapes ----------------------------------------------------------------------
