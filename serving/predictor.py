@@ -239,10 +239,12 @@ class Predictor:
     ) -> dict[str, np.ndarray]:
         if self.monitor is None:
             return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
-        # the monitor watches every output, whatever the caller asked for
-        names = self.outputs
+        # the monitor reads the probabilities (classes are their argmax) or the
+        # prediction, whatever the caller asked for
+        watched = "probabilities" if self.kind == "classifier" else "prediction"
+        names = outputs if watched in outputs else [*outputs, watched]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
-        self.monitor.observe(feeds, got)
+        self.monitor.observe(feeds, {watched: got[watched]})
         return {name: got[name] for name in outputs}
 
     def _run(self, records: Any, output: str, on_error: str) -> Any:

@@ -44,6 +44,8 @@ def test_quick_contract_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None
             rf"1 row, {width} cols: Predictor / bare session\.run",
             rf"1 row, {width} cols: sklearn\+pandera / Predictor",
             rf"\d+k rows, {width} cols: Predictor / bare throughput",
+            rf"1 row, {width} cols: \+ drift monitoring / bare",
+            rf"\d+k rows, {width} cols: \+ drift monitoring / bare",
         ):
             assert re.search(RATIO_LINE.format(label=label), text, re.MULTILINE), (
                 f"no ratio line matching {label!r} in:\n{text}"
@@ -53,8 +55,9 @@ def test_quick_contract_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None
     payload = json.loads(out.read_text())
     lr = payload["models"]["lr"]
     assert set(lr) == {"10", "50"}
-    assert len(lr["10"]["budgets"]) == 4
-    assert len(lr["50"]["budgets"]) == 3
+    # 10 columns: the check's time, 3 contract ratios, 2 ratios with drift monitoring
+    assert len(lr["10"]["budgets"]) == 6
+    assert len(lr["50"]["budgets"]) == 5
     for result in lr.values():
         for budget in result["budgets"]:
             value = (

@@ -207,3 +207,12 @@ def test_shipped_alert_rules_only_use_metrics_the_server_exports(
             names |= set(re.findall(r"featurekit_[a-z_]+", rule["expr"]))
     assert names, "no rule uses a featurekit metric"
     assert names <= exported, sorted(names - exported)
+
+
+def test_mixed_calls_share_one_window(http_artifact: Path) -> None:
+    p = Predictor.load(http_artifact, monitor={"window": 10_000})
+    for _ in range(300):  # predict, predict_proba and score ask for different outputs
+        p.predict(GOOD)
+        p.predict_proba(GOOD)
+        p.score(GOOD, ["label"])
+    assert p.monitor.status()["current_window_rows"] == 900
