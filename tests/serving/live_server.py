@@ -54,7 +54,15 @@ def start_server(artifact: Path, log: Path, *args: str) -> Server:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "serving", str(artifact), "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "serving",
+                str(artifact),
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,
