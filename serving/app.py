@@ -494,7 +494,12 @@ class _Observed:
         async def observe(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-            await send(message)
+            try:
+                await send(message)
+            except (OSError, RuntimeError):
+                # the client hung up (uvloop says so with a RuntimeError from its
+                # closed transport): nobody is left to answer, nothing is wrong here
+                status[0] = 499
 
         try:
             await self.app(scope, receive, observe)

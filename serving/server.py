@@ -118,10 +118,8 @@ def run(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
         "access_log": args.access_log,
         "timeout_graceful_shutdown": args.drain,
-        # asyncio's loop, not uvloop: with uvloop, a client that pipelines requests
-        # and hangs up makes uvicorn log a RuntimeError from a closed transport
-        "loop": "asyncio",
-        "http": "httptools",
+        "loop": "auto",  # uvloop when installed
+        "http": "auto",  # httptools when installed
     }
     monitor: bool | dict[str, Any] = not args.no_monitor and {
         k: v
