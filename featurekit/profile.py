@@ -408,6 +408,7 @@ class Counts:
             elif edges is not None:
                 _many(b, numeric_values(frame[name]), edges, None)
             else:
+                b.rows += len(frame)
                 _count_series(b, frame[name], index)
         return out
 
@@ -454,8 +455,7 @@ def _add(b: _Bins, found: np.ndarray) -> None:
 
 
 def _count_series(b: _Bins, series: Any, index: dict[str, int]) -> None:
-    """Count a whole column with pandas' own value counts (no object conversion)."""
-    b.rows += len(series)
+    """Count a column's values with pandas' value counts (rows are the caller's)."""
     for v, k in series.value_counts(dropna=False).items():
         i = index.get(v) if isinstance(v, str) else None
         if i is not None:
@@ -530,14 +530,7 @@ def _many(b: _Bins, col: np.ndarray, edges: Any, index: dict[str, int] | None) -
         return
     import pandas as pd
 
-    for v, k in pd.Series(col, dtype=object).value_counts(dropna=False).items():
-        i = index.get(v) if isinstance(v, str) else None
-        if i is not None:
-            b.counts[i] += int(k)
-        elif _missing(v):
-            b.missing += int(k)
-        else:
-            b.unseen += int(k)
+    _count_series(b, pd.Series(col, dtype=object), index)
 
 
 def numeric_values(series: Any) -> np.ndarray:
