@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import pandas as pd
 from credit_data import make_credit
 
 import featurekit as fk
+from featurekit.report import summary_row
 
 
 def main() -> None:
@@ -31,10 +33,9 @@ def main() -> None:
     drifted.loc[drifted.sample(frac=0.05, random_state=1).index, "country"] = "BR"
     report = fk.drift(args.artifact, drifted)
     print(f"a drifted batch: {report}")
-    columns = ["feature", "verdict", "signals", "effect", "threshold", "p_adjusted"]
-    columns += ["missing_reference", "missing_current", "unseen_rate"]
+    # the rows as the HTML page shows them: each leads with the signal that fired
     print(
-        report.table[columns].to_string(index=False, float_format=lambda x: f"{x:.3g}")
+        pd.DataFrame([summary_row(f) for f in report.features]).to_string(index=False)
     )
     report.to_html(args.html)
     print(f"HTML report (self-contained, opens offline): {args.html}")
