@@ -315,6 +315,12 @@ class Columns:
             passed &= ~np.asarray(bad, dtype=bool)
         if not passed.all():
             feeds = {k: v[passed] for k, v in feeds.items()} if passed.any() else {}
+            # an int64 input with failures was read as float64 (`_numeric`); with the
+            # refused rows gone, what remains is integral and goes back to int64
+            for plan in self._plans:
+                name = plan.feature.name
+                if isinstance(plan, _NumericPlan) and plan.onnx_int and name in feeds:
+                    feeds[name] = feeds[name].astype(np.int64, copy=False)
         return feeds, passed, index, table
 
     def read(
@@ -462,7 +468,7 @@ class Columns:
             and (unreadable is None or not unreadable.any())
         ):
             return arr.astype(np.int64).reshape(-1, 1)
-        return arr.reshape(-1, 1)  # an int64 input with failures: never scored
+        return arr.reshape(-1, 1)  # an int64 input with failures: split() casts back what passes
 
     def _numeric_checks(
         self,

@@ -85,6 +85,7 @@ class Metrics:
             registry=self.registry,
         )
         self._predictor: Any = None
+        self._declared: frozenset[str] = frozenset()
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.registry.register(_TallyCollector(self))
         self.registry.register(_DriftCollector(self))
@@ -94,6 +95,7 @@ class Metrics:
     def bind(self, predictor: Any) -> None:
         """Attach the loaded model: its identity and its tally."""
         self._predictor = predictor
+        self._declared = frozenset(predictor.features.columns)
         self.info.labels(predictor.name, str(predictor.version), predictor.sha256).set(
             1
         )
@@ -119,7 +121,7 @@ class Metrics:
         columns = failures["column"].tolist()
         checks = failures["check"].tolist()
         index = failures["index"].tolist()
-        declared = set(self._predictor.features.columns) if self._predictor else set()
+        declared = self._declared
         for column, check in zip(columns, checks, strict=True):
             # an isin([...]) name can be long; the label keeps its head. Undeclared
             # column names come from clients: one label for all keeps series bounded

@@ -125,10 +125,8 @@ class Predictor:
                     f"Artifact {self.name!r}: input {f.name!r} is typed {declared!r} in the "
                     f"manifest but {self._columns.onnx_type(f)!r} by features.json."
                 )
-        self._int_inputs = [
-            name for name, spec in manifest["inputs"].items() if spec["type"] == "int64"
-        ]
         self._session = Session(model, threads=threads)
+        self._output_names: tuple[str, ...] = tuple(manifest["outputs"])
         if self.kind == "classifier":
             classes = manifest["classes"] or []
             strings = any(isinstance(c, str) for c in classes)
@@ -209,7 +207,7 @@ class Predictor:
     @property
     def outputs(self) -> list[str]:
         """The graph's outputs: ``["label", "probabilities"]`` or ``["prediction"]``."""
-        return list(self.manifest["outputs"])
+        return list(self._output_names)
 
     def _outputs(self, records: Any, outputs: list[str], on_error: str) -> Any:
         if on_error == "split":
@@ -218,11 +216,6 @@ class Predictor:
                     records, self.tally
                 )
             n = int(passed.sum())
-            # an int64 column that had failures came back as float64; the refused rows
-            # are gone, so what remains is integral
-            for name in self._int_inputs:
-                if name in feeds and feeds[name].dtype != np.int64:
-                    feeds[name] = feeds[name].astype(np.int64)
             got = self._score(feeds, n, outputs) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
             return Split(scores, passed, index, failures)
@@ -276,12 +269,12 @@ class Predictor:
         -------
         dict of str to ndarray, or Split
         """
-        names = self.outputs if outputs is None else list(outputs)
-        unknown = [o for o in names if o not in self.outputs]
-        if unknown or not names:
+        known = self._output_names
+        names = list(known) if outputs is None else list(outputs)
+        if not names or any(o not in known for o in names):
             raise ValueError(
-                f"Model {self.name!r} has the outputs {self.outputs!r}; asked for "
-                f"{names!r}. Pick from {self.outputs!r}."
+                f"Model {self.name!r} has the outputs {list(known)!r}; asked for "
+                f"{names!r}. Pick from {list(known)!r}."
             )
         got: dict[str, np.ndarray] | Split = self._outputs(records, names, on_error)
         return got
