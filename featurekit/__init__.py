@@ -1,6 +1,7 @@
 """featurekit: ship scikit-learn models without training-serving skew."""
 
 from ._version import __version__
+from .derived import Bucketized, Custom, Datetime, Derived, Text
 from .errors import (
     ArtifactError,
     ContractError,
@@ -9,6 +10,7 @@ from .errors import (
     ParityError,
     SpecError,
 )
+from .expr import col, cross, days_between, maximum, minimum, where
 from .spec import Categorical, FeatureSet, Numeric
 
 
@@ -32,8 +34,12 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "Artifact",
     "ArtifactError",
+    "Bucketized",
     "Categorical",
     "ContractError",
+    "Custom",
+    "Datetime",
+    "Derived",
     "Drift",
     "DriftReport",
     "ExportError",
@@ -42,9 +48,16 @@ __all__ = [
     "Numeric",
     "ParityError",
     "SpecError",
+    "Text",
     "__version__",
+    "col",
+    "cross",
+    "days_between",
     "drift",
     "export",
     "load",
     "make_pipeline",
+    "maximum",
+    "minimum",
+    "where",
 ]

@@ -41,12 +41,10 @@ def _score(
         return _Scores([], [], [])
     onx = session.run(feeds, n)
     try:
-        sk = (
-            [pipeline.predict(rows), pipeline.predict_proba(rows)]
-            if is_clf
-            else [np.asarray(pipeline.predict(rows), dtype=np.float64)]
-        )
-        sk.append(np.asarray(pipeline[:-1].transform(rows), dtype=np.float64))
+        # a derived value beyond float32 reaches a tree as ±inf in both runtimes;
+        # numpy's cast merely warns about it
+        with np.errstate(over="ignore", invalid="ignore"):
+            sk = _sklearn_scores(pipeline, rows, is_clf)
     except (ValueError, TypeError) as exc:
         raise ExportError(
             f"scikit-learn itself fails on rows the contract admits ({labels[0]}, ...): "
@@ -56,15 +54,53 @@ def _score(
     return _Scores(labels, sk, onx)
 
 
+def _sklearn_scores(pipeline: Any, rows: Any, is_clf: bool) -> list[np.ndarray]:
+    sk = (
+        [pipeline.predict(rows), pipeline.predict_proba(rows)]
+        if is_clf
+        else [np.asarray(pipeline.predict(rows), dtype=np.float64)]
+    )
+    sk.append(np.asarray(pipeline[:-1].transform(rows), dtype=np.float64))
+    return sk
+
+
 def _first_failing(pipeline: Any, edges: list[tuple[str, dict[str, Any]]]) -> None:
     for reason, record in edges:
         try:
-            pipeline.predict([record])
+            with np.errstate(over="ignore", invalid="ignore"):
+                pipeline.predict([record])
         except (ValueError, TypeError) as exc:
             raise ExportError(
                 f"scikit-learn fails on an input the contract admits ({reason}): {exc}. "
-                "Give the column an imputer, or declare nullable=False or bounds."
+                + _missing_features(pipeline, record)
+                + "Give the column an imputer, or declare nullable=False or bounds."
             ) from exc
+
+
+def _missing_features(pipeline: Any, record: dict[str, Any]) -> str:
+    """Name the model features that come out missing for `record`, if any."""
+    try:
+        row = np.asarray(pipeline[:-1].transform([record]), dtype=np.float64)[0]
+        names = pipeline.named_steps["features"].get_feature_names_out()
+    except (ValueError, TypeError):
+        return ""
+    names = [str(n).split("__", 1)[-1] for n in names]
+    gone = [n for n, v in zip(names, row, strict=True) if v != v]
+    huge = [
+        n for n, v in zip(names, row, strict=True) if abs(v) > np.finfo(np.float32).max
+    ]
+    if gone:
+        return (
+            f"The feature(s) {gone} come out missing for this row (a derived value "
+            "that is not finite, such as x / 0 or the log of a number <= 0, is "
+            "missing): give them impute=..., or bound the raw columns they read. "
+        )
+    if huge:
+        return (
+            f"The feature(s) {huge} exceed float32 for this row, which tree models "
+            "compare in: declare bounds=(lo, hi) on the raw columns they read. "
+        )
+    return ""
 
 
 def certify(

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import ArtifactError, SpecError
-from .spec import Categorical, FeatureSet, Numeric
+from .spec import FeatureSet, Numeric
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "read_chunks", "read_data"]
 
@@ -324,7 +324,9 @@ def read_data(path: str | Path, features: FeatureSet) -> tuple[Any, str]:
 def _read_csv(path: Path, features: FeatureSet) -> Any:
     import pandas as pd
 
-    strings = [f.name for f in features.features if isinstance(f, Categorical)]
+    strings = [
+        f.name for f in features.inputs if f.kind in ("categorical", "text", "datetime")
+    ]
     frame = pd.read_csv(
         path,
         dtype=dict.fromkeys(strings, str),
@@ -332,7 +334,7 @@ def _read_csv(path: Path, features: FeatureSet) -> Any:
         na_values=[""],
         low_memory=False,  # one type per column, not one per chunk
     )
-    for f in features.features:
+    for f in features.inputs:
         if isinstance(f, Numeric) and f.name in frame.columns:
             frame[f.name] = _numbers(frame[f.name])
     return frame
@@ -403,8 +405,10 @@ def _text_chunks(
 ) -> Iterator[Any]:
     import pandas as pd
 
-    numbers = [f.name for f in features.features if isinstance(f, Numeric)]
-    strings = [f.name for f in features.features if isinstance(f, Categorical)]
+    numbers = [f.name for f in features.inputs if isinstance(f, Numeric)]
+    strings = [
+        f.name for f in features.inputs if f.kind in ("categorical", "text", "datetime")
+    ]
     size = path.stat().st_size
     with open(path, "rb") as fh, _Progress(size, "bytes", size) as progress:
         if fmt == "csv":

@@ -89,10 +89,12 @@ class Contract:
     observed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     # -- the rules ------------------------------------------------------------------
-    def dtype(self, f: Numeric | Categorical) -> str:
-        """The pandera dtype of the typed column."""
-        if isinstance(f, Categorical):
+    def dtype(self, f: Any) -> str:
+        """The pandera dtype of the typed column (date-times: float64 seconds)."""
+        if f.kind in ("categorical", "text"):
             return "str"
+        if f.kind == "datetime":
+            return "float64"
         return "Int64" if f.dtype == "int" else "float64"
 
     def ranges(self, name: str) -> list[RangeCheck]:
@@ -114,7 +116,7 @@ class Contract:
         f = self.features[name]
         if (
             isinstance(f, Categorical)
-            and f.unknown == "error"
+            and f.checks_categories
             and name in self.categories
         ):
             return list(self.categories[name])
@@ -134,7 +136,7 @@ class Contract:
         import pandera.pandas as pa
 
         columns = {}
-        for f in self.features.features:
+        for f in self.features.inputs:
             checks = [r.pandera() for r in self.ranges(f.name)]
             if isinstance(f, Numeric) and not f.allow_inf:
                 checks += [pa.Check.lt(np.inf), pa.Check.gt(-np.inf)]

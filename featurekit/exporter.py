@@ -137,7 +137,7 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
     for _name, trans, cols in ct.transformers_:
         if (
             trans == "drop"
-            or not cols
+            or len(cols) != 1
             or not isinstance(features[cols[0]], Categorical)
         ):
             continue
@@ -173,7 +173,7 @@ def _observed(
     from .contract import WIDEN
 
     out: dict[str, tuple[float, float]] = {}
-    for f in features.features:
+    for f in features.inputs:
         if not isinstance(f, Numeric):
             continue
         ref = _finite_values(reference, f.name)
@@ -192,8 +192,8 @@ def _domains(
     from .precision import float32_domain
 
     out: dict[str, tuple[float, float]] = {}
-    for f in features.features:
-        if not isinstance(f, Numeric):
+    for f in features.inputs:
+        if not isinstance(f, Numeric) or f.name not in ct.named_transformers_:
             continue
         ref = _finite_values(reference, f.name)
         start = float(np.median(ref)) if len(ref) else 0.0
@@ -371,7 +371,7 @@ def export(
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "kind": info["kind"],
         "classes": info.get("classes"),
-        "inputs": {f.name: {"type": columns.onnx_type(f)} for f in features.features},
+        "inputs": {f.name: {"type": columns.onnx_type(f)} for f in features.inputs},
         "outputs": ["label", "probabilities"]
         if info["kind"] == "classifier"
         else ["prediction"],
@@ -424,10 +424,12 @@ def _profile(
         zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
     )
     numeric, categorical = {}, {}
-    for f in columns.features.features:
+    # drift is watched on raw inputs; dates move on by nature and free text has no
+    # categories, so both are left out
+    for f in columns.features.inputs:
         if isinstance(f, Categorical):
             categorical[f.name] = feeds[f.name][:, 0]
-        else:
+        elif isinstance(f, Numeric):
             numeric[f.name] = feeds[f.name][:, 0].astype(np.float64)
     profile = build_profile(numeric, categorical, answers, manifest["classes"])
     profile["source"] = source

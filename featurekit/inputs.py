@@ -14,6 +14,13 @@ Rules
   in a string tensor as an ordinary unknown category.
 - ±inf is rejected unless declared; NaN only where the declaration accepts missing
   values.
+- A date-time column (`featurekit.derived.Datetime`) takes datetime64 values,
+  `datetime.datetime`/`datetime.date` objects and ISO-8601 strings, and becomes
+  float64 whole seconds since 1970-01-01T00:00:00 (floored; NaN for missing). A
+  column declared ``timezone=None`` refuses values with an offset or a time zone;
+  one declared ``timezone="UTC"`` converts them to UTC and refuses naive values.
+- A text column (`featurekit.derived.Text`) takes strings, like a categorical
+  column with no category check.
 
 Beyond types, `Columns.coerce` runs the contract's checks compiled to numpy (see
 `featurekit.contract`): it accepts and rejects what ``schema.validate`` does, with the
@@ -155,11 +162,19 @@ class _NumericPlan:
 
 @dataclass
 class _CategoricalPlan:
-    feature: Categorical
+    feature: Any  # Categorical or Text
     nullable: bool
     allowed: frozenset[str] | None
     isin: str
     known: frozenset[str]
+    counted: bool  # whether values outside `known` are tallied as unseen
+
+
+@dataclass
+class _DatetimePlan:
+    feature: Any  # featurekit.derived.Datetime
+    nullable: bool
+    utc: bool
 
 
 class Columns:
@@ -197,9 +212,14 @@ class Columns:
         self.contract = contract
         self.features = contract.features
         self._declared = frozenset(self.features.columns)
-        self._plans: list[_NumericPlan | _CategoricalPlan] = []
-        for f in self.features.features:
-            if isinstance(f, Categorical):
+        self._plans: list[_NumericPlan | _CategoricalPlan | _DatetimePlan] = []
+        for f in self.features.inputs:
+            if f.kind == "datetime":
+                self._plans.append(
+                    _DatetimePlan(f, f.accepts_missing, f.timezone == "UTC")
+                )
+                continue
+            if not isinstance(f, Numeric):  # Categorical or Text
                 allowed = contract.allowed(f.name)
                 self._plans.append(
                     _CategoricalPlan(
@@ -208,6 +228,7 @@ class Columns:
                         None if allowed is None else frozenset(allowed),
                         f"isin({allowed!r})",
                         frozenset(contract.categories.get(f.name, ())),
+                        isinstance(f, Categorical) and f.name in contract.categories,
                     )
                 )
                 continue
@@ -242,10 +263,12 @@ class Columns:
     def domains(self) -> dict[str, tuple[float, float]]:
         return self.contract.domains
 
-    def onnx_type(self, feature: Numeric | Categorical) -> str:
-        """The element type of the graph input for `feature`."""
-        if isinstance(feature, Categorical):
+    def onnx_type(self, feature: Any) -> str:
+        """The element type of the graph input for the raw input `feature`."""
+        if feature.kind in ("categorical", "text"):
             return "string"
+        if feature.kind == "datetime":
+            return "double"
         if feature.dtype == "int" and not feature.accepts_missing:
             return "int64"
         return "double"
@@ -339,7 +362,9 @@ class Columns:
             if name not in feeds:
                 continue
             col = feeds[name][:, 0]
-            if isinstance(plan, _CategoricalPlan):
+            if isinstance(plan, _DatetimePlan):
+                typed[name] = pd.Series(col.astype(np.float64), index=index)
+            elif isinstance(plan, _CategoricalPlan):
                 values = col.copy()
                 values[col == MISSING] = None
                 typed[name] = pd.Series(pd.array(values, dtype="str"), index=index)
@@ -396,6 +421,10 @@ class Columns:
             if isinstance(plan, _NumericPlan):
                 feeds[plan.feature.name] = self._numeric(
                     plan, values, index, failures, fitted, checks, tally
+                )
+            elif isinstance(plan, _DatetimePlan):
+                feeds[plan.feature.name] = _datetimes(
+                    plan, values, index, failures, checks
                 )
             else:
                 feeds[plan.feature.name] = self._categorical(
@@ -468,7 +497,9 @@ class Columns:
             and (unreadable is None or not unreadable.any())
         ):
             return arr.astype(np.int64).reshape(-1, 1)
-        return arr.reshape(-1, 1)  # an int64 input with failures: split() casts back what passes
+        return arr.reshape(
+            -1, 1
+        )  # an int64 input with failures: split() casts back what passes
 
     def _numeric_checks(
         self,
@@ -529,7 +560,7 @@ class Columns:
         name = plan.feature.name
         allowed = plan.allowed if fitted and checks else None
         members = allowed
-        if members is None and tally is not None and fitted:
+        if members is None and tally is not None and fitted and plan.counted:
             members = plan.known  # only counted: unseen categories pass
         if len(values) > 64:
             fast = _strings_fast(values, members)
@@ -586,6 +617,8 @@ class Columns:
             name = plan.feature.name
             v = record.get(name, _ABSENT)
             t = type(v)
+            if isinstance(plan, _DatetimePlan):
+                return None  # parsing dates is the full path's job
             if isinstance(plan, _CategoricalPlan):
                 if t is not str or v == MISSING:
                     if v is _ABSENT or not plan.nullable or not _is_missing(v):
@@ -594,7 +627,7 @@ class Columns:
                 elif plan.allowed is not None:
                     if v not in plan.allowed:
                         return None
-                elif tally is not None and v not in plan.known:
+                elif tally is not None and plan.counted and v not in plan.known:
                     notes.append((tally.unseen, name))
                 feeds[name] = np.array([[v]], dtype=object)
                 continue
@@ -639,6 +672,69 @@ class Columns:
                 if key not in self._declared:
                     tally.add(tally.extra_columns, str(key))
         return feeds
+
+
+_EPOCH = None  # datetime(1970, 1, 1), made on first use
+
+
+def _datetimes(
+    plan: _DatetimePlan, values: Any, index: Any, failures: _Failures, checks: bool
+) -> np.ndarray:
+    """Read a date-time column into float64 whole seconds since the epoch (NaN: missing)."""
+    name = plan.feature.name
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M" and not plan.utc:
+        ticks = values.astype("datetime64[s]")  # numpy floors finer units
+        secs = ticks.astype(np.int64).astype(np.float64)
+        secs[np.isnat(ticks)] = np.nan
+    else:
+        values = _objects(values)
+        secs = np.empty(len(values), dtype=np.float64)
+        for k, v in enumerate(values):
+            got = _datetime_seconds(v, plan.utc)
+            if isinstance(got, str):
+                failures.add(name, got, _plain(v), index[k])
+                secs[k] = np.nan
+            else:
+                secs[k] = got
+                if got != got and checks and not plan.nullable:
+                    failures.add(name, "not_nullable", None, index[k])
+        return secs.reshape(-1, 1)
+    if checks and not plan.nullable:
+        for i in np.flatnonzero(np.isnan(secs)):
+            failures.add(name, "not_nullable", None, index[i])
+    return secs.reshape(-1, 1)
+
+
+def _datetime_seconds(v: Any, utc: bool) -> float | str:
+    """Seconds since the epoch, NaN for missing, or the name of the failed check."""
+    import datetime as dt
+
+    global _EPOCH
+    if _EPOCH is None:
+        _EPOCH = dt.datetime(1970, 1, 1)
+    if isinstance(v, str):
+        try:
+            v = dt.datetime.fromisoformat(v)
+        except ValueError:
+            return "datetime(ISO-8601)"
+    elif isinstance(v, np.datetime64):
+        if np.isnat(v):
+            return math.nan
+        if utc:
+            return "timezone(UTC)"
+        return float(v.astype("datetime64[s]").astype(np.int64))
+    elif _is_missing(v):
+        return math.nan
+    if isinstance(v, dt.datetime):
+        aware = v.tzinfo is not None and v.utcoffset() is not None
+        if aware != utc:
+            return "timezone(UTC)" if utc else "timezone(None)"
+        if aware:
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
+        return float((v.replace(tzinfo=None) - _EPOCH) // dt.timedelta(seconds=1))
+    if isinstance(v, dt.date):
+        return float((v - _EPOCH.date()).days * 86400)
+    return "dtype('datetime64')"
 
 
 def _strings_fast(
@@ -801,6 +897,8 @@ def _frame_column(series: Any) -> Any:
         return series.to_numpy()
     if kind in "iuf":  # pandas nullable Int64 / Float64
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "M":  # naive datetime64; a time-zone-aware column comes as objects
+        return series.to_numpy()
     if kind == "b" and getattr(dtype, "na_value", None) is None:
         return series.to_numpy(dtype=object)
     return series.to_numpy(dtype=object)

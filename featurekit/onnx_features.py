@@ -22,6 +22,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from .derived import Custom
 from .errors import ExportError
 from .inputs import Columns
 from .onnx_graph import Graph
@@ -55,24 +56,39 @@ def emit_features(
     pushed : dict of int to Pipeline
         Output column index -> the scikit-learn steps left for the tree thresholds.
     """
-    inputs: dict[str, str] = {}
-    for feature in columns.features.features:
+    from .derived import Bucketized, Derived
+
+    tensors: dict[str, str] = {}  # column -> [N, 1] tensor: double or string
+    for feature in columns.features.inputs:
         elem = columns.onnx_type(feature)
-        inputs[feature.name] = g.add_input(feature.name, elem, ["N", 1])
+        x = g.add_input(feature.name, elem, ["N", 1])
+        if elem == "int64":
+            x = g.op("Cast", [x], f"{feature.name}_double", to=11)
+        tensors[feature.name] = x
+    for feature in columns.features.features:
+        if isinstance(feature, Derived | Bucketized):
+            from .onnx_expr import emit_expr
+
+            source = (
+                feature.expression if isinstance(feature, Derived) else feature.source
+            )
+            kinds = {
+                f.name: "category" if f.kind == "categorical" else f.kind
+                for f in columns.features.inputs
+            }
+            tensors[feature.name] = emit_expr(g, source, tensors, kinds=kinds)  # type: ignore[arg-type]
     parts: list[str] = []
     pushed: dict[int, Any] = {}
     width = 0
     for name, transformer, cols in ct.transformers_:
         if transformer == "drop" or len(cols) == 0:
             continue
-        if len(cols) != 1:
-            raise ExportError(
-                f"Column block {name!r} takes {cols!r}; expected one column."
-            )
-        col = cols[0]
-        x = inputs[col]
-        if columns.onnx_type(columns.features[col]) == "int64":
-            x = g.op("Cast", [x], f"{col}_double", to=11)
+        col = cols[0] if len(cols) == 1 else name
+        x = (
+            tensors[cols[0]]
+            if len(cols) == 1
+            else g.op("Concat", [tensors[c] for c in cols], f"{name}_inputs", axis=1)
+        )
         steps = (
             transformer.steps
             if isinstance(transformer, Pipeline)
@@ -85,8 +101,9 @@ def emit_features(
             cut = next(
                 (i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut
             )
+        custom = isinstance(columns.features[name], Custom)
         for step_name, step in steps[:cut]:
-            x = _emit_step(g, x, col, step_name, step)
+            x = _emit_step(g, x, col, step_name, step, custom)
         if cut < len(steps):
             pushed[width] = Pipeline(steps[cut:])
         elif tree == "float32":
@@ -104,7 +121,9 @@ def emit_features(
     return out, width, pushed
 
 
-def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
+def _emit_step(
+    g: Graph, x: str, col: str, step_name: str, step: Any, custom: bool = False
+) -> str:
     where = f"{col}.{step_name}" if step_name else col
     if step == "passthrough" or (
         isinstance(step, FunctionTransformer)
@@ -205,6 +224,27 @@ def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
             default_int64=int(unknown),
         )
         return g.op("Cast", [codes], f"{col}_ordinal", to=11)
+    kind = type(step).__name__
+    if kind == "Bucketizer":
+        from .encoders import emit_bucketizer
+
+        return emit_bucketizer(g, x, step, where)
+    if kind == "HashEncoder":
+        from .encoders import emit_hash_encoder
+
+        return emit_hash_encoder(g, x, step, where)
+    if kind == "TargetEncoder":
+        from .encoders import emit_target_encoder
+
+        return emit_target_encoder(g, x, step, where)
+    if kind == "TextTfidf":
+        from .text import emit_text
+
+        return emit_text(g, x, step, where)
+    if custom:
+        from .onnx_custom import emit_custom
+
+        return emit_custom(g, x, step, where)
     raise ExportError(
         f"{where}: featurekit cannot export {type(step).__name__} yet; "
         "declare the transform with fk.Numeric / fk.Categorical options instead."

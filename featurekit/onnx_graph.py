@@ -10,8 +10,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 __all__ = ["OPSET", "Graph"]
 
-#: ai.onnx 21 has string Equal; ai.onnx.ml 5 has the double-precision TreeEnsemble.
-OPSET = {"": 21, "ai.onnx.ml": 5}
+#: ai.onnx 21 has string Equal; ai.onnx.ml 5 has the double-precision TreeEnsemble;
+#: com.microsoft (built into onnxruntime) has MurmurHash3 and Tokenizer.
+OPSET = {"": 21, "ai.onnx.ml": 5, "com.microsoft": 1}
 _ELEM = {
     "double": TensorProto.DOUBLE,
     "float": TensorProto.FLOAT,

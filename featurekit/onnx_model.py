@@ -1,5 +1,7 @@
 """Add the model to the graph: featurekit's tree converter, or skl2onnx for the rest.
 
+featurekit's converter covers scikit-learn's trees, LightGBM and XGBoost.
+
 The result always has the same outputs: classifiers give ``label`` (N,) typed like
 ``classes_`` and ``probabilities`` (N, n_classes) in double; regressors give
 ``prediction`` (N,) in double.
@@ -56,7 +58,7 @@ def emit_model(
     info: dict[str, Any] = {"kind": "classifier" if is_clf else "regressor"}
     if isinstance(model, TREE_MODELS):
         out = emit_tree_model(g, x, model, pushed)
-        info["converter"] = "featurekit.TreeEnsemble(double)"
+        info["converter"] = out.pop("converter", "featurekit.TreeEnsemble(double)")
     else:
         out = _emit_skl2onnx(g, x, width, model, precision)
         info["converter"] = f"skl2onnx({precision})"
@@ -68,6 +70,13 @@ def emit_model(
             label = out["label"]
             if elem == "double":  # skl2onnx may type float labels otherwise
                 label = g.op("Cast", [label], "label_double", to=11)
+        elif "label_index" in out:
+            label = g.op(
+                "Gather",
+                [g.const(classes, "classes"), out["label_index"]],
+                "label_value",
+                axis=0,
+            )
         else:
             rule = out["label_rule"]
             if rule == "raw_ge_zero":

@@ -12,6 +12,9 @@ tree becomes part of an ``ai.onnx.ml`` opset-5 ``TreeEnsemble`` in double precis
   session runs single-threaded;
 - the link function (average, sigmoid, softmax, exp) is applied after the sum, as
   scikit-learn applies it.
+
+LightGBM and XGBoost models take the same path with their own rules
+(`featurekit.onnx_boosting`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sklearn.tree import (
 )
 
 from .errors import ExportError
+from .onnx_boosting import LightGBMModel, XGBoostModel, emit_boosting
 from .onnx_graph import Graph
 from .precision import raw_thresholds
 
@@ -58,7 +62,8 @@ _FOREST = (
 )
 _GB = (GradientBoostingClassifier, GradientBoostingRegressor)
 _HGB = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
-TREE_MODELS = _SINGLE + _FOREST + _GB + _HGB
+_BOOSTING = (LightGBMModel, XGBoostModel)  # matched without importing either library
+TREE_MODELS = _SINGLE + _FOREST + _GB + _HGB + _BOOSTING
 
 
 @dataclass
@@ -135,9 +140,17 @@ def _hgb_tree(predictor: Any, target: int) -> _Tree:
 
 
 def _ensemble_node(
-    g: Graph, x: str, trees: list[_Tree], n_targets: int, hint: str
+    g: Graph,
+    x: str,
+    trees: list[_Tree],
+    n_targets: int,
+    hint: str,
+    dtype: type = np.float64,
 ) -> str:
-    """One opset-5 TreeEnsemble node summing `trees` in list order."""
+    """One opset-5 TreeEnsemble node summing `trees` in list order.
+
+    `dtype` is the type of `x`, the thresholds, the leaf values and the sums.
+    """
     feat: list[int] = []
     split: list[float] = []
     tleaf: list[int] = []
@@ -193,7 +206,7 @@ def _ensemble_node(
             n_targets=n_targets,
             tree_roots=roots,
             nodes_featureids=feat,
-            nodes_splits=numpy_helper.from_array(np.array(split, dtype=np.float64)),
+            nodes_splits=numpy_helper.from_array(np.array(split, dtype=dtype)),
             nodes_modes=numpy_helper.from_array(
                 np.zeros(len(feat), dtype=np.uint8)
             ),  # LEQ
@@ -203,9 +216,7 @@ def _ensemble_node(
             nodes_falseleafs=fleaf,
             nodes_missing_value_tracks_true=miss,
             leaf_targetids=leaf_target,
-            leaf_weights=numpy_helper.from_array(
-                np.array(leaf_weight, dtype=np.float64)
-            ),
+            leaf_weights=numpy_helper.from_array(np.array(leaf_weight, dtype=dtype)),
         )
     )
     return out
@@ -218,7 +229,7 @@ def _link(model: Any) -> str:
 
 def tree_precision(model: Any) -> str:
     """The precision `model`'s splits compare in: "float32" or "float64"."""
-    return "float64" if isinstance(model, _HGB) else "float32"
+    return "float64" if isinstance(model, (*_HGB, LightGBMModel)) else "float32"
 
 
 def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:
@@ -252,11 +263,15 @@ def emit_tree_model(
 
     Returns ``{"scores": ..., "raw": ...}`` for classifiers (probabilities and the raw
     values the label rule reads) or ``{"prediction": ...}`` for regressors, plus
-    ``"label_rule"``: ``"argmax_proba"``, ``"argmax_raw"`` or ``"raw_ge_zero"``.
+    ``"label_rule"``: ``"argmax_proba"``, ``"argmax_raw"`` or ``"raw_ge_zero"``, or
+    instead ``"label_index"``, the index into ``classes_`` itself. LightGBM and
+    XGBoost models also give ``"converter"``.
     """
     is_clf = hasattr(model, "classes_")
     pushed = pushed or {}
     precision = tree_precision(model)
+    if isinstance(model, _BOOSTING):
+        return emit_boosting(g, x, model, pushed)
 
     if isinstance(model, _SINGLE + _FOREST):
         ests = [model] if isinstance(model, _SINGLE) else list(model.estimators_)

@@ -25,14 +25,46 @@ from .spec import Categorical, Numeric
 __all__ = ["base_row", "edge_rows", "threshold_frame", "threshold_values"]
 
 _UNSEEN = "featurekit-unseen-category"
+#: Calendar edges: the epoch and the second before it, leap days, centuries, far dates.
+_DATES = (
+    "1970-01-01T00:00:00",
+    "1969-12-31T23:59:59",
+    "2000-02-29T12:00:00",
+    "1900-03-01T00:00:00",
+    "2024-12-31T23:59:59",
+    "1601-01-01T00:00:00",
+    "2400-02-29T23:00:00",
+)
+#: Text edges: empty, separators only, case, accents, other scripts, emoji, long.
+_TEXTS = (
+    "",
+    " ,.!? ",
+    "HELLO hello Hello",
+    "naïve café ÉCOLE straße İstanbul",
+    "日本語 テキスト 中文",
+    "emoji 😀 and tabs\tand\nnewlines",
+    "word " * 400,
+)
+
+
+def _iso(seconds: int) -> str:
+    import datetime as dt
+
+    return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).isoformat()
 
 
 def base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
     row: dict[str, Any] = {}
     feeds, _ = columns.coerce(reference, check_categories=False)
-    for f in columns.features.features:
+    for f in columns.features.inputs:
         col = feeds[f.name][:, 0]
-        if isinstance(f, Numeric):
+        if f.kind == "datetime":
+            secs = col[~np.isnan(col)]
+            v = float(np.median(secs)) if len(secs) else 0.0
+            row[f.name] = _iso(math.floor(v)) + (
+                "+00:00" if f.timezone == "UTC" else ""
+            )
+        elif isinstance(f, Numeric):
             vals = col.astype(np.float64)
             vals = vals[~np.isnan(vals)]
             v = float(np.median(vals)) if len(vals) else 0.0
@@ -94,16 +126,25 @@ def edge_rows(
     yield "base row", dict(base)
     all_missing = dict(base)
     any_missing = False
-    for f in columns.features.features:
+    for f in columns.features.inputs:
         if f.accepts_missing:
             any_missing = True
             all_missing[f.name] = None
             for missing in (None, float("nan")):
                 yield f"{f.name} missing ({missing!r})", {**base, f.name: missing}
+        if f.kind == "datetime":
+            for when in _DATES:
+                value = when + ("+00:00" if f.timezone == "UTC" else "")
+                yield f"{f.name} = {value!r}", {**base, f.name: value}
+            continue
+        if f.kind == "text":
+            for text in _TEXTS:
+                yield f"{f.name} = {text!r}", {**base, f.name: text}
+            continue
         if isinstance(f, Categorical):
             for c in known.get(f.name, []):
                 yield f"{f.name} = {c!r}", {**base, f.name: c}
-            if f.unknown != "error":
+            if not f.checks_categories:
                 yield f"{f.name} unseen", {**base, f.name: _UNSEEN}
                 yield f"{f.name} empty string", {**base, f.name: ""}
                 yield f"{f.name} unicode", {**base, f.name: "naïve ☃"}
@@ -121,7 +162,7 @@ def threshold_frame(
 ) -> pd.DataFrame:
     """The base row repeated once per raw value near a split, that column replaced."""
     blocks = []
-    for f in columns.features.features:
+    for f in columns.features.inputs:
         if not isinstance(f, Numeric) or f.name not in thresholds:
             continue
         v = np.unique(thresholds[f.name])
@@ -212,7 +253,9 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
 
 
 def _splits(model: Any) -> list[tuple[int, float]]:
-    out: list[tuple[int, float]] = []
+    from .onnx_boosting import boosting_splits
+
+    out = boosting_splits(model)  # LightGBM and XGBoost; [] for other models
     trees: list[Any] = []
     if hasattr(model, "tree_"):
         trees = [model]

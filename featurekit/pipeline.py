@@ -19,6 +19,7 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from .derived import Bucketized, Custom, Derived, Text
 from .errors import SpecError
 from .inputs import MISSING, Columns
 from .spec import Categorical, FeatureSet, Numeric
@@ -59,19 +60,37 @@ class Inputs(TransformerMixin, BaseEstimator):
         return self._read(X)
 
     def _read(self, X: Any) -> pd.DataFrame:
+        from .expr import evaluate
+
         feeds, n = Columns(self.features).coerce(X, check_categories=False)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(n)
-        data = {}
-        for feature in self.features.features:
+        data: dict[str, np.ndarray] = {}
+        for feature in self.features.inputs:
             col = feeds[feature.name][:, 0]
             data[feature.name] = (
-                col.astype(np.float64) if isinstance(feature, Numeric) else col
+                col.astype(np.float64)
+                if feature.kind in ("numeric", "datetime")
+                else col
             )
-        return pd.DataFrame(data, index=index, columns=self.features.columns)
+        # computed columns: the numpy twin of what onnx_expr puts in the graph
+        for f in self.features.features:
+            if isinstance(f, Derived):
+                data[f.name] = evaluate(f.expression, data)
+            elif isinstance(f, Bucketized):
+                data[f.name] = evaluate(f.source, data)  # type: ignore[arg-type]
+        return pd.DataFrame(data, index=index, columns=self._names())
+
+    def _names(self) -> list[str]:
+        computed = [
+            f.name
+            for f in self.features.features
+            if isinstance(f, Derived | Bucketized)
+        ]
+        return [*self.features.columns, *computed]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
-        return np.array(self.features.columns, dtype=object)
+        return np.array(self._names(), dtype=object)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -80,6 +99,43 @@ class Inputs(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.requires_fit = True
         return tags
+
+
+def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The scikit-learn steps of one model feature, and the columns they read."""
+    if isinstance(f, Derived):
+        return _steps(f.as_feature())
+    if isinstance(f, Numeric):
+        return _numeric_steps(f), [f.name]
+    if isinstance(f, Categorical):
+        return _categorical_steps(f), [f.name]
+    if isinstance(f, Bucketized):
+        from .encoders import Bucketizer
+
+        bucketizer = Bucketizer(
+            n_bins=f.bins,
+            strategy=None if f.edges is not None else f.strategy,
+            edges=None if f.edges is None else list(f.edges),
+            encode=f.encode,
+        )
+        return [("bucketize", bucketizer)], [f.name]
+    if isinstance(f, Text):
+        from .text import TextTfidf
+
+        tfidf = TextTfidf(
+            ngram_range=f.ngram_range,
+            max_features=f.max_features,
+            min_df=f.min_df,
+            max_df=f.max_df,
+            lowercase=f.lowercase,
+            binary=f.binary,
+            sublinear_tf=f.sublinear_tf,
+            norm=f.norm,
+        )
+        return [("tfidf", tfidf)], [f.name]
+    if isinstance(f, Custom):
+        return [("custom", f.make_transformer())], list(f.inputs)
+    raise SpecError(f"{f!r} is not a model feature.")  # pragma: no cover
 
 
 def _numeric_steps(f: Numeric) -> list[tuple[str, Any]]:
@@ -130,6 +186,17 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
     # rejects them before the graph runs. The fitted encoder itself stays lenient
     # (all zeros / code -1), so that an imputed constant never seen in training, or
     # a category present in only one cross-validation fold, does not crash sklearn.
+    if f.encode == "hash":
+        from .encoders import HashEncoder
+
+        steps.append(("encode", HashEncoder(n_buckets=f.n_buckets)))
+        return steps
+    if f.encode == "target":
+        from sklearn.preprocessing import TargetEncoder
+
+        # fit_transform cross-fits (out of fold); transform uses the full fit
+        steps.append(("encode", TargetEncoder(random_state=0)))
+        return steps
     if f.encode == "onehot":
         encoder: Any = OneHotEncoder(
             handle_unknown="ignore", sparse_output=False, dtype=np.float64
@@ -145,9 +212,12 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
 def make_column_transformer(features: FeatureSet) -> ColumnTransformer:
     """The per-feature transforms as one ColumnTransformer, in declaration order."""
     parts: list[tuple[str, Any, list[str]]] = []
-    for f in features.features:
-        steps = _numeric_steps(f) if isinstance(f, Numeric) else _categorical_steps(f)
-        parts.append((f.name, Pipeline(steps) if steps else "passthrough", [f.name]))
+    for f in features.model_features:
+        steps, cols = _steps(f)
+        if len(steps) == 1 and not isinstance(f, Numeric | Categorical | Derived):
+            parts.append((f.name, steps[0][1], cols))
+        else:
+            parts.append((f.name, Pipeline(steps) if steps else "passthrough", cols))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
 
 

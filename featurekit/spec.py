@@ -21,7 +21,7 @@ __all__ = ["Categorical", "Feature", "FeatureSet", "Numeric"]
 Bound = tuple[float | None, float | None]
 _SCALES = ("standard", "minmax", "robust")
 _NUM_IMPUTES = ("mean", "median")
-_ENCODES = ("onehot", "ordinal")
+_ENCODES = ("onehot", "ordinal", "hash", "target")
 _UNKNOWNS = ("error", "ignore", "other")
 
 
@@ -62,6 +62,11 @@ def _interval(owner: str, option: str, value: Any) -> Bound | None:
     return (lo, hi)
 
 
+def _check_flag(owner: str, option: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise SpecError(f"{owner}: {option} must be True or False, got {value!r}.")
+
+
 def _check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise SpecError(f"{kind} needs a non-empty column name, got {name!r}.")
@@ -78,7 +83,11 @@ class _Feature:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name}
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, field.name)
-            if field.name != "name" and value != field.default:
+            if field.name == "name":
+                continue
+            # a field without a default (an expression) is always written; compare
+            # the others only, since expressions overload ``!=``
+            if field.default is dataclasses.MISSING or value != field.default:
                 out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -122,6 +131,9 @@ class Numeric(_Feature):
         What the contract does with a value outside the range seen in the reference
         data (widened by 10 % of its span on each side): accept and count it
         (default), or reject it like a hard bound.
+    input_only : bool
+        The column is read and checked, but only derived features use it; the model
+        does not see it itself.
 
     Examples
     --------
@@ -141,6 +153,7 @@ class Numeric(_Feature):
     nullable: bool | None = None
     allow_inf: bool = False
     observed_range: str = "count"
+    input_only: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Numeric", self.name)
@@ -166,6 +179,18 @@ class Numeric(_Feature):
                 f"{owner}: allow_inf must be a bool, got {self.allow_inf!r}."
             )
         _choice(owner, "observed_range", self.observed_range, ("count", "error"))
+        _check_flag(owner, "input_only", self.input_only)
+        if self.input_only and (self.impute, self.scale, self.clip, self.log1p) != (
+            None,
+            None,
+            None,
+            False,
+        ):
+            raise SpecError(
+                f"{owner}: input_only=True means the model never sees this column, so "
+                "impute, scale, clip and log1p would do nothing; move them to the "
+                "fk.Derived feature that uses it."
+            )
         if self.allow_inf and self.dtype == "int":
             raise SpecError(
                 f"{owner}: allow_inf=True contradicts dtype='int'; integers have no "
@@ -211,8 +236,13 @@ class Categorical(_Feature):
         The raw input column.
     impute : None, "most_frequent" or str
         How missing values are filled; any other string is a constant.
-    encode : {"onehot", "ordinal"}
-        One column per category, or one integer code.
+    encode : {"onehot", "ordinal", "hash", "target"}
+        One column per category; one integer code; ``n_buckets`` columns by
+        scikit-learn's murmurhash3 feature hashing (any string is accepted, so
+        ``unknown`` does not apply); or the target statistics of scikit-learn's
+        ``TargetEncoder`` (out-of-fold while fitting, the full fit when predicting).
+    n_buckets : int, optional
+        With ``encode="hash"``: the number of hash buckets.
     unknown : {"error", "ignore", "other"}
         A category not seen in training is rejected ("error"), encoded as all
         zeros or code -1 ("ignore"), or put in the "other" bucket ("other").
@@ -223,6 +253,8 @@ class Categorical(_Feature):
     nullable : bool, optional
         Whether missing values are accepted. Defaults to True exactly when
         ``impute`` is set. Without an imputer, missing becomes its own category.
+    input_only : bool
+        The column is read and checked, but only derived features use it.
 
     Examples
     --------
@@ -239,6 +271,8 @@ class Categorical(_Feature):
     min_frequency: int | float | None = None
     max_categories: int | None = None
     nullable: bool | None = None
+    n_buckets: int | None = None
+    input_only: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Categorical", self.name)
@@ -273,11 +307,50 @@ class Categorical(_Feature):
             )
         if self.nullable is not None and not isinstance(self.nullable, bool):
             raise SpecError(f"{owner}: nullable must be a bool, got {self.nullable!r}.")
+        nb = self.n_buckets
+        if self.encode == "hash":
+            if isinstance(nb, bool) or not isinstance(nb, int) or nb < 2:
+                raise SpecError(
+                    f"{owner}: encode='hash' needs n_buckets, an int >= 2, got {nb!r}; "
+                    "e.g. n_buckets=1024."
+                )
+            if self.unknown != "error" or self.folds:
+                raise SpecError(
+                    f"{owner}: encode='hash' takes any string, so unknown, "
+                    "min_frequency and max_categories do not apply; drop them."
+                )
+        elif nb is not None:
+            raise SpecError(
+                f"{owner}: n_buckets={nb!r} needs encode='hash' (got "
+                f"encode={self.encode!r})."
+            )
+        if self.encode == "target" and self.folds:
+            raise SpecError(
+                f"{owner}: encode='target' gives unseen categories the target mean; "
+                "unknown='other', min_frequency and max_categories do not apply."
+            )
+        _check_flag(owner, "input_only", self.input_only)
+        if self.input_only and (
+            self.impute is not None
+            or self.encode != "onehot"
+            or self.unknown != "error"
+            or self.folds
+        ):
+            raise SpecError(
+                f"{owner}: input_only=True means the model never sees this column, so "
+                "impute, encode and unknown would do nothing; move them to the "
+                "fk.Derived feature that uses it."
+            )
 
     @property
     def accepts_missing(self) -> bool:
         """Whether the contract lets a missing value through."""
         return self.impute is not None if self.nullable is None else self.nullable
+
+    @property
+    def checks_categories(self) -> bool:
+        """Whether the contract rejects categories not seen in training."""
+        return self.unknown == "error" and self.encode != "hash" and not self.input_only
 
     @property
     def folds(self) -> bool:
@@ -289,11 +362,22 @@ class Categorical(_Feature):
         )
 
 
-Feature = Numeric | Categorical
-_KINDS: dict[str, type[Numeric] | type[Categorical]] = {
-    "numeric": Numeric,
-    "categorical": Categorical,
-}
+Feature = Any  # Numeric | Categorical | the kinds in featurekit.derived
+RawInput = Any  # Numeric | Categorical | Datetime | Text
+
+
+def _kinds() -> dict[str, type]:
+    from .derived import Bucketized, Custom, Datetime, Derived, Text
+
+    return {
+        "numeric": Numeric,
+        "categorical": Categorical,
+        "datetime": Datetime,
+        "text": Text,
+        "derived": Derived,
+        "bucketized": Bucketized,
+        "custom": Custom,
+    }
 
 
 def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
@@ -301,10 +385,11 @@ def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
         raise SpecError(f"A feature must be a mapping, got {data!r}.")
     data = dict(data)
     kind = data.pop("kind", None)
-    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    kinds = _kinds()
+    cls = kinds.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise SpecError(
-            f"Unknown feature kind {kind!r}; expected one of {sorted(_KINDS)}."
+            f"Unknown feature kind {kind!r}; expected one of {sorted(kinds)}."
         )
     known = {f.name for f in dataclasses.fields(cls)}
     extra = sorted(set(data) - known)
@@ -316,6 +401,90 @@ def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
     return cls(**data)
 
 
+_RAW_FOR = {"number": "numeric", "condition": "numeric", "category": "categorical"}
+
+
+def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ...]:
+    """The raw input columns: the declared ones and those expressions read."""
+    from .derived import Bucketized, Custom, Datetime, Derived, Text
+
+    raw = {
+        f.name: f
+        for f in feats
+        if isinstance(f, Numeric | Categorical | Datetime | Text)
+    }
+    computed = {f.name for f in feats if f.name not in raw}
+    out: dict[str, RawInput] = {}
+    for f in feats:
+        if f.name in raw:
+            out.setdefault(f.name, f)
+            continue
+        if isinstance(f, Derived):
+            wanted = f.expression.columns()
+        elif isinstance(f, Bucketized):
+            wanted = {
+                c: "number" if k == "any" else k for c, k in f.source.columns().items()
+            }
+        else:
+            assert isinstance(f, Custom)
+            wanted = {
+                c: "category" if isinstance(raw.get(c), Categorical) else "number"
+                for c in f.inputs
+            }
+            kinds = {type(raw[c]).__name__ for c in f.inputs if c in raw}
+            if len(set(wanted.values())) > 1 or kinds - {"Numeric", "Categorical"}:
+                raise SpecError(
+                    f"FeatureSet({name!r}): Custom({f.name!r}) reads {list(f.inputs)!r}, "
+                    "which mixes kinds; its inputs must be all numeric or all "
+                    "categorical columns (no Datetime or Text)."
+                )
+        for column, kind in wanted.items():
+            if column in computed:
+                raise SpecError(
+                    f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) reads "
+                    f"{column!r}, which is itself a computed feature; expressions read "
+                    "raw columns only, so repeat its expression instead."
+                )
+            declared = raw.get(column)
+            if kind == "any":  # only isnull(): any declared kind will do
+                if declared is None:
+                    kind = "number"
+                else:
+                    out.setdefault(column, declared)
+                    continue
+            if declared is None:
+                implicit: RawInput = (
+                    Datetime(column)
+                    if kind == "datetime"
+                    else Categorical(column, input_only=True)
+                    if kind == "category"
+                    else Numeric(column, input_only=True)
+                )
+                out.setdefault(column, implicit)
+                continue
+            expected = {
+                "number": Numeric,
+                "condition": Numeric,
+                "category": Categorical,
+                "datetime": Datetime,
+            }[kind]
+            if not isinstance(declared, expected):
+                raise SpecError(
+                    f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) uses "
+                    f"{column!r} as a {kind}, but it is declared as "
+                    f"{type(declared).__name__}; declare it as {expected.__name__} or "
+                    "change the expression."
+                )
+            out.setdefault(column, declared)
+    # declared raw columns nothing reads still come in declaration order
+    for f in feats:
+        if f.name in raw:
+            out.setdefault(f.name, f)
+    order = [f.name for f in feats if f.name in raw]
+    implicit_names = [c for c in out if c not in raw]
+    return tuple(out[c] for c in order) + tuple(out[c] for c in implicit_names)
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class FeatureSet:
     """A named, versioned list of feature declarations.
@@ -324,8 +493,12 @@ class FeatureSet:
     ----------
     name : str
         Names the artifact, the contract and the served model.
-    features : list of Numeric or Categorical
-        One declaration per raw input column; names must be unique.
+    features : list of declarations
+        `Numeric`, `Categorical`, `Datetime` and `Text` declare raw columns;
+        `Derived`, `Bucketized` and `Custom` compute model features from raw
+        columns. Names must be unique. A column an expression reads without a
+        declaration becomes an implicit input (a non-nullable float, a category or a
+        date-time, by use): see ``inputs``.
     version : int
         Bump it when the declarations change.
     strict : bool
@@ -346,6 +519,7 @@ class FeatureSet:
     features: tuple[Feature, ...]
     version: int = 1
     strict: bool = False
+    inputs: tuple[RawInput, ...] = dataclasses.field(default=(), compare=False)
 
     def __init__(
         self,
@@ -368,11 +542,13 @@ class FeatureSet:
             raise SpecError(
                 f"FeatureSet({name!r}) has no features; declare at least one."
             )
+        kinds = tuple(_kinds().values())
         for f in feats:
-            if not isinstance(f, Numeric | Categorical):
+            if not isinstance(f, kinds):
                 raise SpecError(
-                    f"FeatureSet({name!r}): {f!r} is not a feature; use fk.Numeric "
-                    "or fk.Categorical."
+                    f"FeatureSet({name!r}): {f!r} is not a feature; use fk.Numeric, "
+                    "fk.Categorical, fk.Datetime, fk.Text, fk.Derived, fk.Bucketized "
+                    "or fk.Custom."
                 )
         seen: set[str] = set()
         dupes = sorted({f.name for f in feats if f.name in seen or seen.add(f.name)})  # type: ignore[func-returns-value]
@@ -381,8 +557,24 @@ class FeatureSet:
                 f"FeatureSet({name!r}) declares {dupes} more than once; each column "
                 "may be declared once."
             )
+        inputs = _resolve_inputs(name, feats)
+        clash = sorted(
+            {f.name for f in feats}
+            & {i.name for i in inputs} - {f.name for f in feats if f in inputs}
+        )
+        if clash:
+            raise SpecError(
+                f"FeatureSet({name!r}): {clash} name both a computed feature and a raw "
+                "column it reads; rename the feature."
+            )
+        if all(getattr(f, "input_only", False) for f in feats):
+            raise SpecError(
+                f"FeatureSet({name!r}) gives the model nothing: every declaration is "
+                "input_only (or a Datetime); add a feature the model sees."
+            )
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "features", feats)
+        object.__setattr__(self, "inputs", inputs)
         if not isinstance(strict, bool):
             raise SpecError(
                 f"FeatureSet({name!r}): strict must be a bool, got {strict!r}."
@@ -397,10 +589,18 @@ class FeatureSet:
 
     @property
     def columns(self) -> list[str]:
-        """The raw input columns, in declaration order."""
-        return [f.name for f in self.features]
+        """The raw input columns a request carries: declared first, then implied."""
+        return [f.name for f in self.inputs]
+
+    @property
+    def model_features(self) -> tuple[Feature, ...]:
+        """The declarations the model sees, in declaration order."""
+        return tuple(f for f in self.features if not getattr(f, "input_only", False))
 
     def __getitem__(self, name: str) -> Feature:
+        for f in self.inputs:
+            if f.name == name:
+                return f
         for f in self.features:
             if f.name == name:
                 return f

@@ -118,7 +118,7 @@ class Predictor:
         # concurrent requests from losing increments (onnxruntime runs outside it)
         self._lock = threading.Lock()
         self._columns = Columns(contract)
-        for f in features.features:
+        for f in features.inputs:
             declared = manifest["inputs"].get(f.name, {}).get("type")
             if declared != self._columns.onnx_type(f):
                 raise ArtifactError(

@@ -1,0 +1,540 @@
+"""The declarations beyond plain columns: dates, text, derived, bucketized and custom features.
+
+`Datetime` and `Text` are raw input columns, like `Numeric` and `Categorical`.
+`Derived`, `Bucketized` and `Custom` compute a model feature from raw columns; the
+columns they read become inputs of the FeatureSet (implicitly, when not declared), and
+the contract and the drift profile cover those raw inputs only.
+
+Light core, like `featurekit.spec`: no scikit-learn at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .errors import SpecError
+from .expr import Expr, col
+from .spec import (
+    Bound,
+    Categorical,
+    Numeric,
+    _check_flag,
+    _check_name,
+    _choice,
+    _Feature,
+    _interval,
+)
+
+__all__ = ["Bucketized", "Custom", "Datetime", "Derived", "Text"]
+
+_TIMEZONES = (None, "UTC")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Datetime(_Feature):
+    """A date-time input column, read into seconds since 1970-01-01T00:00:00.
+
+    The model never sees it directly: derive parts from it with ``fk.col(name).dt``
+    (``year``, ``month``, ``day``, ``day_of_week``, ``day_of_year``, ``hour``) or
+    ``fk.days_between``. Values may be pandas/numpy datetime64, `datetime.datetime`,
+    `datetime.date` or ISO-8601 strings; the same reader runs in training and serving.
+
+    Parameters
+    ----------
+    name : str
+        The raw input column.
+    timezone : {None, "UTC"}
+        None (default): values are wall-clock times without a time zone; a value that
+        carries an offset or a time zone is refused, since its wall-clock reading and
+        its UTC reading differ. "UTC": every value must carry an offset or a time
+        zone and is converted to UTC; naive values are refused.
+    nullable : bool
+        Whether missing values are accepted (date parts of a missing value are
+        missing).
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Datetime("signup", timezone="UTC")
+    Datetime('signup', timezone='UTC')
+    """
+
+    kind: ClassVar[str] = "datetime"
+    name: str
+    timezone: str | None = None
+    nullable: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name("Datetime", self.name)
+        owner = f"Datetime({self.name!r})"
+        _choice(owner, "timezone", self.timezone, _TIMEZONES)
+        _check_flag(owner, "nullable", self.nullable)
+
+    @property
+    def accepts_missing(self) -> bool:
+        return self.nullable
+
+    input_only: ClassVar[bool] = True
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Text(_Feature):
+    """A free-text input column, turned into TF-IDF features.
+
+    Tokens are runs of characters between separators (whitespace and ASCII
+    punctuation), lower-cased in the ASCII range only; see `featurekit.text` for the
+    exact rule, which scikit-learn and onnxruntime both follow. Missing text counts
+    as the empty string.
+
+    Parameters
+    ----------
+    name : str
+        The raw input column.
+    ngram_range : (int, int)
+        The smallest and largest n-gram.
+    max_features : int, optional
+        Keep only the most frequent terms.
+    min_df, max_df : int or float
+        Document-frequency limits, as in scikit-learn's ``TfidfVectorizer``.
+    lowercase, binary, sublinear_tf : bool
+        As in ``TfidfVectorizer``.
+    norm : {"l2", "l1", None}
+        Row normalisation.
+    nullable : bool
+        Whether missing values are accepted.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Text("review", ngram_range=(1, 2), max_features=500)
+    Text('review', ngram_range=[1, 2], max_features=500)
+    """
+
+    kind: ClassVar[str] = "text"
+    name: str
+    ngram_range: tuple[int, int] = (1, 1)
+    max_features: int | None = None
+    min_df: int | float = 1
+    max_df: int | float = 1.0
+    lowercase: bool = True
+    binary: bool = False
+    sublinear_tf: bool = False
+    norm: str | None = "l2"
+    nullable: bool = True
+
+    def __post_init__(self) -> None:
+        _check_name("Text", self.name)
+        owner = f"Text({self.name!r})"
+        ng = self.ngram_range
+        if (
+            isinstance(ng, str)
+            or not isinstance(ng, Sequence)
+            or len(ng) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in ng)
+            or not 1 <= ng[0] <= ng[1]
+        ):
+            raise SpecError(
+                f"{owner}: ngram_range must be (lo, hi) with 1 <= lo <= hi, got {ng!r}."
+            )
+        object.__setattr__(self, "ngram_range", (int(ng[0]), int(ng[1])))
+        mf = self.max_features
+        if mf is not None and (
+            isinstance(mf, bool) or not isinstance(mf, int) or mf < 1
+        ):
+            raise SpecError(f"{owner}: max_features must be an int >= 1, got {mf!r}.")
+        for option in ("min_df", "max_df"):
+            v = getattr(self, option)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise SpecError(
+                    f"{owner}: {option} must be a count or a fraction, got {v!r}."
+                )
+            if isinstance(v, float) and v > 1.0:
+                raise SpecError(f"{owner}: {option}={v!r}: a fraction is at most 1.0.")
+        for option in ("lowercase", "binary", "sublinear_tf", "nullable"):
+            _check_flag(owner, option, getattr(self, option))
+        _choice(owner, "norm", self.norm, ("l2", "l1", None))
+
+    @property
+    def accepts_missing(self) -> bool:
+        return self.nullable
+
+    input_only: ClassVar[bool] = False
+
+
+def _expression(owner: str, value: Any) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, Mapping):
+        return Expr.from_dict(value)
+    raise SpecError(
+        f"{owner}: expected an expression built from fk.col(...), got {value!r}."
+    )
+
+
+class _ByValue:
+    """Equality by the JSON form: expressions overload ``==`` to build conditions."""
+
+    def __eq__(self, other: object) -> bool:
+        mine, theirs = self.to_dict(), other.to_dict()  # type: ignore[attr-defined]
+        return type(other) is type(self) and bool(mine == theirs)
+
+    def __hash__(self) -> int:
+        import json
+
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Derived(_ByValue, _Feature):
+    """A feature computed from raw columns by an expression, in training and in the graph.
+
+    Numeric expressions take the `Numeric` transforms (``impute``, ``clip``,
+    ``log1p``, ``scale``); categorical ones (equality is a condition, a number;
+    ``fk.cross`` and ``fk.where`` over categories give categories) take the
+    `Categorical` encodings (``impute``, ``encode``, ``unknown``, ``n_buckets``,
+    ``min_frequency``, ``max_categories``).
+
+    Parameters
+    ----------
+    name : str
+        The feature's name; it must differ from every raw column.
+    expression : Expr
+        Built from ``fk.col``; see `featurekit.expr` for the operators and the rules
+        for division by zero, logs of negatives and overflow (the value is missing).
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Derived("debt_ratio", fk.col("debt") / fk.col("income"), impute="median")
+    Derived('debt_ratio', fk.col('debt') / fk.col('income'), impute='median')
+    """
+
+    kind: ClassVar[str] = "derived"
+    name: str
+    expression: Expr
+    impute: str | float | None = None
+    scale: str | None = None
+    clip: Bound | None = None
+    log1p: bool = False
+    encode: str = "onehot"
+    unknown: str = "ignore"
+    n_buckets: int | None = None
+    min_frequency: int | float | None = None
+    max_categories: int | None = None
+
+    input_only: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_name("Derived", self.name)
+        owner = f"Derived({self.name!r})"
+        expr = _expression(owner, self.expression)
+        object.__setattr__(self, "expression", expr)
+        if expr.op == "col":
+            raise SpecError(
+                f"{owner}: the expression is the bare column {expr!r}; declare the "
+                "column itself (fk.Numeric / fk.Categorical) instead."
+            )
+        if expr.kind == "datetime":
+            raise SpecError(
+                f"{owner}: the expression is a date-time; models take numbers. Derive a "
+                "part (.dt.year, .dt.day_of_week, ...) or fk.days_between(a, b)."
+            )
+        object.__setattr__(self, "clip", _interval(owner, "clip", self.clip))
+        if self.is_categorical:
+            numeric_opts = {"scale": None, "clip": None, "log1p": False}
+            used = [k for k, v in numeric_opts.items() if getattr(self, k) != v]
+            if used:
+                raise SpecError(
+                    f"{owner}: {used} apply to numbers, but the expression gives "
+                    "categories; use encode/impute/unknown."
+                )
+            if self.unknown == "error":
+                raise SpecError(
+                    f"{owner}: unknown='error' cannot hold for a computed category: the "
+                    "contract checks raw inputs only. Use unknown='ignore' (all zeros) "
+                    "or 'other'."
+                )
+        else:
+            cat_opts = {
+                "encode": "onehot",
+                "unknown": "ignore",
+                "n_buckets": None,
+                "min_frequency": None,
+                "max_categories": None,
+            }
+            used = [k for k, v in cat_opts.items() if getattr(self, k) != v]
+            if used:
+                raise SpecError(
+                    f"{owner}: {used} apply to categories, but the expression gives "
+                    "numbers; use impute/clip/log1p/scale."
+                )
+        self.as_feature()  # validates the transform options with the column rules
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.expression.kind == "category"
+
+    def as_feature(self) -> Numeric | Categorical:
+        """The plain declaration whose transforms this feature takes."""
+        try:
+            if self.is_categorical:
+                if self.impute is not None and not isinstance(self.impute, str):
+                    raise SpecError(
+                        f"Derived({self.name!r}): impute for categories is "
+                        f"'most_frequent' or a string, got {self.impute!r}."
+                    )
+                return Categorical(
+                    self.name,
+                    impute=self.impute,
+                    encode=self.encode,
+                    # hashing and target encoding take any value by construction
+                    unknown="error"
+                    if self.encode in ("hash", "target")
+                    else self.unknown,
+                    min_frequency=self.min_frequency,
+                    max_categories=self.max_categories,
+                    n_buckets=self.n_buckets,
+                    nullable=True,
+                )
+            return Numeric(
+                self.name,
+                impute=self.impute,
+                scale=self.scale,
+                clip=self.clip,
+                log1p=self.log1p,
+                nullable=True,
+                allow_inf=False,
+            )
+        except SpecError as exc:
+            raise SpecError(
+                str(exc)
+                .replace("Numeric(", "Derived(")
+                .replace("Categorical(", "Derived(")
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["expression"] = self.expression.to_dict()
+        return out
+
+    def __repr__(self) -> str:
+        args = [repr(self.name), repr(self.expression)]
+        for key, value in super().to_dict().items():
+            if key not in ("kind", "name", "expression"):
+                args.append(f"{key}={value!r}")
+        return f"Derived({', '.join(args)})"
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Bucketized(_ByValue, _Feature):
+    """A number cut into bins: by quantiles, a uniform grid or explicit edges.
+
+    A value exactly on an edge goes to the bin above it, in both runtimes; missing
+    values get a bin of their own, and ±inf the outermost bins.
+
+    Parameters
+    ----------
+    name : str
+        The feature's name.
+    source : str or Expr
+        The raw numeric column, or a numeric expression, to cut.
+    bins : int
+        The number of bins for "quantile" and "uniform" (duplicate quantile edges
+        merge, so skewed data may get fewer).
+    strategy : {"quantile", "uniform"}
+        Where the edges go when ``edges`` is not given.
+    edges : list of float, optional
+        Explicit interior edges, increasing.
+    encode : {"onehot", "ordinal"}
+        One column per bin (plus the missing bin), or the bin number.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Bucketized("age_band", "age", edges=[18, 30, 45, 65])
+    Bucketized('age_band', fk.col('age'), edges=[18, 30, 45, 65])
+    """
+
+    kind: ClassVar[str] = "bucketized"
+    name: str
+    source: Expr | str
+    bins: int = 5
+    strategy: str = "quantile"
+    edges: tuple[float, ...] | None = None
+    encode: str = "onehot"
+
+    input_only: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_name("Bucketized", self.name)
+        owner = f"Bucketized({self.name!r})"
+        source = (
+            col(self.source)
+            if isinstance(self.source, str)
+            else _expression(owner, self.source)
+        )
+        if source.kind not in ("number", "condition", "any"):
+            raise SpecError(
+                f"{owner}: the source must be a number, but {source!r} is a "
+                f"{source.kind}."
+            )
+        object.__setattr__(self, "source", source)
+        b = self.bins
+        if isinstance(b, bool) or not isinstance(b, int) or b < 2:
+            raise SpecError(f"{owner}: bins must be an int >= 2, got {b!r}.")
+        _choice(owner, "strategy", self.strategy, ("quantile", "uniform"))
+        _choice(owner, "encode", self.encode, ("onehot", "ordinal"))
+        if self.edges is not None:
+            e = self.edges
+            if isinstance(e, str) or not isinstance(e, Sequence) or not e:
+                raise SpecError(
+                    f"{owner}: edges must be a non-empty list of numbers, got {e!r}."
+                )
+            for v in e:
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not math.isfinite(v)
+                ):
+                    raise SpecError(
+                        f"{owner}: edges must be finite numbers, got {v!r}."
+                    )
+            if any(a >= b for a, b in itertools.pairwise(e)):
+                raise SpecError(
+                    f"{owner}: edges must increase strictly, got {list(e)!r}."
+                )
+            object.__setattr__(self, "edges", tuple(e))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["source"] = self.source.to_dict()  # type: ignore[union-attr]
+        if self.edges is not None:
+            out.pop("bins", None)
+            out.pop("strategy", None)
+        return out
+
+    def __repr__(self) -> str:
+        args = [repr(self.name), repr(self.source)]
+        for key, value in self.to_dict().items():
+            if key not in ("kind", "name", "source"):
+                args.append(f"{key}={value!r}")
+        return f"Bucketized({', '.join(args)})"
+
+
+def _transformer_spec(owner: str, transformer: Any) -> dict[str, Any]:
+    """A JSON form of a scikit-learn transformer: its class path and plain parameters."""
+    if isinstance(transformer, Mapping):
+        if set(transformer) != {"class", "params"} or not isinstance(
+            transformer["class"], str
+        ):
+            raise SpecError(
+                f"{owner}: a serialised transformer is {{'class': ..., 'params': ...}}, "
+                f"got {dict(transformer)!r}."
+            )
+        return dict(transformer)
+    if isinstance(transformer, type) or not hasattr(transformer, "get_params"):
+        raise SpecError(
+            f"{owner}: expected a scikit-learn transformer instance, got {transformer!r}."
+        )
+    import json
+
+    params = transformer.get_params(deep=False)
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError):
+        params = None  # kept in memory only; features.json records the repr
+    cls = type(transformer)
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": params}
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class Custom(_ByValue, _Feature):
+    """An escape hatch: any scikit-learn transformer over raw columns.
+
+    It is exported through skl2onnx, and the parity certificate decides whether it may
+    ship: a transformer that skl2onnx cannot convert, or whose conversion does not
+    match scikit-learn, is refused at export.
+
+    Parameters
+    ----------
+    name : str
+        The feature block's name.
+    transformer : estimator
+        An unfitted scikit-learn transformer (it is cloned when the pipeline is built).
+    inputs : list of str
+        The raw columns it reads, all numeric or all categorical.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> from sklearn.preprocessing import PolynomialFeatures
+    >>> fk.Custom("poly", PolynomialFeatures(2), inputs=["a", "b"])
+    Custom('poly', PolynomialFeatures(), inputs=['a', 'b'])
+    """
+
+    kind: ClassVar[str] = "custom"
+    name: str
+    transformer: Any
+    inputs: tuple[str, ...] = ()
+
+    input_only: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_name("Custom", self.name)
+        owner = f"Custom({self.name!r})"
+        ins = self.inputs
+        if isinstance(ins, str) or not isinstance(ins, Sequence) or not ins:
+            raise SpecError(
+                f"{owner}: inputs must be a non-empty list of raw column names, got "
+                f"{ins!r}."
+            )
+        for c in ins:
+            _check_name(owner, c)
+        if len(set(ins)) != len(ins):
+            raise SpecError(f"{owner}: inputs {list(ins)!r} repeat a column.")
+        object.__setattr__(self, "inputs", tuple(ins))
+        _transformer_spec(owner, self.transformer)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return _transformer_spec(f"Custom({self.name!r})", self.transformer)
+
+    def make_transformer(self) -> Any:
+        """A fresh, unfitted transformer (training side)."""
+        if not isinstance(self.transformer, Mapping):
+            from sklearn.base import clone
+
+            return clone(self.transformer)
+        spec = self.spec
+        path = spec["class"]
+        if not path.startswith("sklearn.") or spec["params"] is None:
+            raise SpecError(
+                f"Custom({self.name!r}): {path} was declared in Python and cannot be "
+                "rebuilt from JSON (only scikit-learn classes with plain parameters "
+                "can); build the FeatureSet in Python to refit it."
+            )
+        import importlib
+
+        module, _, cls = path.rpartition(".")
+        return getattr(importlib.import_module(module), cls)(**spec["params"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "transformer": self.spec,
+            "inputs": list(self.inputs),
+        }
+
+    def __repr__(self) -> str:
+        t = self.transformer
+        shown = (
+            f"{t['class'].rpartition('.')[2]}(**{t['params']!r})"
+            if isinstance(t, Mapping)
+            else repr(t)
+        )
+        return f"Custom({self.name!r}, {shown}, inputs={list(self.inputs)!r})"

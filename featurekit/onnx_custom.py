@@ -1,0 +1,116 @@
+"""Emit an `fk.Custom` transformer through skl2onnx, spliced into featurekit's graph.
+
+skl2onnx converts the fitted transformer on its own input (double for numeric columns,
+string for categorical ones); the nodes are renamed into the main graph. Whether the
+conversion computes what scikit-learn does is not assumed: the parity certificate
+compares the two on every certified row and refuses the export otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+
+from .errors import ExportError
+from .onnx_graph import OPSET, Graph
+
+__all__ = ["emit_custom", "splice"]
+
+
+def splice(
+    g: Graph, sub: onnx.ModelProto, feeds: dict[str, str], prefix: str
+) -> list[str]:
+    """Copy `sub`'s nodes and initializers into `g`; return its outputs' new names.
+
+    `feeds` maps the sub-graph's input names to tensors of `g`.
+    """
+    for imp in sub.opset_import:
+        if imp.domain not in OPSET:
+            raise ExportError(
+                f"{prefix}: the conversion uses the operator domain {imp.domain!r}, "
+                "which onnxruntime alone may not run; it is not supported."
+            )
+    rename = dict(feeds)
+    base = g.name(prefix) + "/"
+
+    def new(name: str) -> str:
+        if not name:
+            return name
+        if name not in rename:
+            rename[name] = g.name(base + name)
+        return rename[name]
+
+    for init in sub.graph.initializer:
+        t = onnx.TensorProto()
+        t.CopyFrom(init)
+        t.name = new(init.name)
+        g.initializers.append(t)
+    for node in sub.graph.node:
+        n = onnx.NodeProto()
+        n.CopyFrom(node)
+        n.name = g.name(base + (node.name or node.op_type))
+        del n.input[:]
+        n.input.extend(new(i) for i in node.input)
+        del n.output[:]
+        n.output.extend(new(o) for o in node.output)
+        g.nodes.append(n)
+    return [rename[o.name] for o in sub.graph.output]
+
+
+def emit_custom(g: Graph, x: str, step: Any, where: str) -> str:
+    """The fitted transformer `step` applied to `x` (N, k), as a double (N, m) tensor."""
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    except ImportError:  # pragma: no cover - a hard dependency of the training side
+        raise ExportError("Exporting needs skl2onnx: pip install featurekit") from None
+    strings = _reads_strings(g, x)
+    width = int(getattr(step, "n_features_in_", 1))
+    kind = StringTensorType if strings else DoubleTensorType
+    try:
+        sub = convert_sklearn(
+            step,
+            initial_types=[("X", kind([None, width]))],
+            target_opset={"": OPSET[""], "ai.onnx.ml": OPSET["ai.onnx.ml"]},
+        )
+    except Exception as exc:  # skl2onnx raises many types for unsupported estimators
+        raise ExportError(
+            f"{where}: skl2onnx cannot convert {type(step).__name__} "
+            f"({'string' if strings else 'double'} inputs): {exc}. fk.Custom takes "
+            "transformers skl2onnx can convert; declare the transform with featurekit "
+            "options instead, if there is one."
+        ) from exc
+    if len(sub.graph.output) != 1:
+        raise ExportError(
+            f"{where}: {type(step).__name__} converts to {len(sub.graph.output)} "
+            "outputs; fk.Custom needs a transformer with one output matrix."
+        )
+    (out,) = splice(g, sub, {"X": x}, where)
+    elem = sub.graph.output[0].type.tensor_type.elem_type
+    if elem != onnx.TensorProto.DOUBLE:
+        out = g.op("Cast", [out], f"{where}_double", to=11)
+    n_out = _width(step, width)
+    return g.op(
+        "Reshape", [out, g.const(np.array([-1, n_out], dtype=np.int64))], f"{where}_out"
+    )
+
+
+def _width(step: Any, width: int) -> int:
+    try:
+        return len(step.get_feature_names_out())
+    except Exception:  # a transformer without feature names: ask it
+        probe = np.zeros((1, width))
+        return int(np.asarray(step.transform(probe)).shape[1])
+
+
+def _reads_strings(g: Graph, x: str) -> bool:
+    """Whether tensor `x` holds strings: a string graph input, or a Concat of them."""
+    types = {i.name: i.type.tensor_type.elem_type for i in g.inputs}
+    if x in types:
+        return types[x] == onnx.TensorProto.STRING
+    for node in g.nodes:
+        if x in node.output and node.op_type == "Concat":
+            return all(types.get(i) == onnx.TensorProto.STRING for i in node.input)
+    return False

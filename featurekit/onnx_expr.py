@@ -1,0 +1,402 @@
+"""Emit a derived-feature expression as ONNX nodes that compute what `evaluate` does.
+
+Each node below mirrors one line of `featurekit.expr`'s numpy evaluator, so the two
+agree bit for bit. ``log`` and ``exp`` are built from exactly rounded operations (see
+`featurekit.expr`) rather than onnxruntime's ``Log`` and ``Exp``, whose results for a
+value depend on its position in the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import SpecError
+from .expr import (
+    CROSS_SEPARATOR,
+    DATETIME_LIMIT,
+    EXP_C1,
+    EXP_C2,
+    EXP_HI,
+    EXP_LO,
+    EXP_P,
+    EXP_Q,
+    LN2,
+    LOG2E,
+    LOG_P,
+    LOG_Q,
+    SQRTHF,
+    Expr,
+)
+from .inputs import MISSING
+from .onnx_graph import Graph
+
+__all__ = ["emit_expr"]
+
+ML = "ai.onnx.ml"
+_DOUBLE, _INT64, _BOOL = 11, 7, 9
+_COMPARE = {
+    "lt": "Less",
+    "le": "LessOrEqual",
+    "gt": "Greater",
+    "ge": "GreaterOrEqual",
+    "eq": "Equal",
+}
+_BINARY = {
+    "add": "Add",
+    "sub": "Sub",
+    "mul": "Mul",
+    "div": "Div",
+    "minimum": "Min",
+    "maximum": "Max",
+}
+_UNARY = {"neg": "Neg", "abs": "Abs", "sqrt": "Sqrt"}
+
+
+def emit_expr(
+    g: Graph,
+    expr: Expr,
+    tensors: Mapping[str, str],
+    *,
+    kinds: Mapping[str, str] | None = None,
+) -> str:
+    """Add the nodes computing `expr`; return its (N, 1) tensor.
+
+    Parameters
+    ----------
+    g : Graph
+    expr : Expr
+    tensors : mapping of str to str
+        Each column `expr` uses -> its (N, 1) tensor: double for numbers and
+        datetimes, string for categories.
+    kinds : mapping of str to str, optional
+        The declared kind of columns whose kind `expr` leaves open (``"any"`` in
+        `Expr.columns`, e.g. ``col("c").isnull()``). Such columns are numbers unless
+        said otherwise.
+
+    Returns
+    -------
+    str
+        A double tensor, or a string tensor for a category.
+    """
+    absent = [n for n in expr.columns() if n not in tensors]
+    if not expr.columns() or absent:
+        raise SpecError(
+            f"{expr!r} needs tensors for columns {sorted(expr.columns())!r}; "
+            f"missing {absent!r}."
+        )
+    need = {
+        name: (kinds or {}).get(name, "number") if kind == "any" else kind
+        for name, kind in expr.columns().items()
+    }
+    return _Emitter(g, tensors, need).emit(expr)
+
+
+class _Emitter:
+    def __init__(
+        self, g: Graph, tensors: Mapping[str, str], kinds: Mapping[str, str]
+    ) -> None:
+        self.g, self.tensors, self.kinds = g, tensors, kinds
+        self.memo: dict[tuple[Any, ...], str] = {}
+        self.consts: dict[tuple[str, Any], str] = {}
+
+    # -- small helpers -----------------------------------------------------------
+
+    def c(self, value: float | str, dtype: str = "double") -> str:
+        """A one-element constant, shared across the expression."""
+        key = (dtype, repr(value))
+        if key not in self.consts:
+            np_type = {"double": np.float64, "int64": np.int64, "string": object}[dtype]
+            self.consts[key] = self.g.const(np.array([value], dtype=np_type), "k")
+        return self.consts[key]
+
+    def op(self, op_type: str, *inputs: str, **attrs: Any) -> str:
+        return self.g.op(op_type, list(inputs), "", **attrs)
+
+    def finite(self, x: str) -> str:
+        return self.op("Where", self.op("IsInf", x), self.c(np.nan), x)
+
+    def as_double(self, x: str) -> str:
+        return self.op("Cast", x, to=_DOUBLE)
+
+    def is_category(self, e: Expr) -> bool:
+        if e.op == "col":
+            return self.kinds[e.params[0]] == "category"
+        return e.kind == "category"
+
+    def isnull(self, e: Expr, x: str) -> str:
+        if self.is_category(e):
+            return self.op("Equal", x, self.c(MISSING, "string"))
+        return self.op("IsNaN", x)
+
+    # -- nodes ---------------------------------------------------------------
+
+    def emit(self, e: Expr) -> str:
+        hit = self.memo.get(e._key)
+        if hit is None:
+            hit = self.memo[e._key] = self.node(e, [self.emit(a) for a in e.args])
+        return hit
+
+    def node(self, e: Expr, a: list[str]) -> str:
+        op = e.op
+        if op == "col":
+            return self.tensors[e.params[0]]
+        if op == "lit":
+            value = e.params[0]
+            return self.c(value, "string") if isinstance(value, str) else self.c(value)
+        if op in _BINARY:
+            return self.finite(self.op(_BINARY[op], *a))
+        if op in _UNARY:
+            return self.finite(self.op(_UNARY[op], a[0]))
+        if op == "pow":
+            missing = self.op("Or", self.op("IsNaN", a[0]), self.op("IsNaN", a[1]))
+            power = self.op("Pow", a[0], a[1])
+            return self.finite(self.op("Where", missing, self.c(np.nan), power))
+        if op == "log":
+            return self.log(a[0])
+        if op == "log1p":
+            return self.log(self.op("Add", self.c(1.0), a[0]))
+        if op == "exp":
+            return self.finite(self.exp(a[0]))
+        if op == "clip":
+            x = a[0]
+            lo, hi = e.params
+            if lo is not None:
+                x = self.op("Max", x, self.c(float(lo)))
+            if hi is not None:
+                x = self.op("Min", x, self.c(float(hi)))
+            return self.finite(x)
+        if op in _COMPARE or op == "ne":
+            return self.compare(e, a)
+        if op == "and":
+            return self.op("Mul", *a)
+        if op == "or":
+            return self.op("Max", *a)
+        if op == "not":
+            return self.op("Sub", self.c(1.0), a[0])
+        if op == "isnull":
+            return self.as_double(self.isnull(e.args[0], a[0]))
+        if op == "fillna":
+            value = e.params[0]
+            fill = (
+                self.c(value, "string")
+                if isinstance(value, str)
+                else self.c(float(value))
+            )
+            return self.op("Where", self.isnull(e.args[0], a[0]), fill, a[0])
+        if op == "isin":
+            return self.isin(e, a[0])
+        if op == "where":
+            return self.op("Where", self.op("Cast", a[0], to=_BOOL), a[1], a[2])
+        if op == "cross":
+            sep = self.c(CROSS_SEPARATOR, "string")
+            joined = self.op("StringConcat", self.op("StringConcat", a[0], sep), a[1])
+            missing = self.op(
+                "Or", self.isnull(e.args[0], a[0]), self.isnull(e.args[1], a[1])
+            )
+            return self.op("Where", missing, self.c(MISSING, "string"), joined)
+        if op == "days_between":
+            (d0, bad0), (d1, bad1) = self.days(a[0]), self.days(a[1])
+            diff = self.as_double(self.op("Sub", d1, d0))
+            return self.op("Where", self.op("Or", bad0, bad1), self.c(np.nan), diff)
+        return self.date_part(a[0], op.removeprefix("dt."))
+
+    def compare(self, e: Expr, a: list[str]) -> str:
+        x, y = a
+        if self.is_category(e.args[0]) or self.is_category(e.args[1]):
+            missing = self.op(
+                "Or", self.isnull(e.args[0], x), self.isnull(e.args[1], y)
+            )
+            hit = self.op("Equal", x, y)
+            if e.op == "ne":
+                hit = self.op("Not", hit)
+            hit = self.op("And", hit, self.op("Not", missing))
+        elif e.op == "ne":
+            missing = self.op("Or", self.op("IsNaN", x), self.op("IsNaN", y))
+            hit = self.op("Not", self.op("Or", self.op("Equal", x, y), missing))
+        else:
+            hit = self.op(_COMPARE[e.op], x, y)
+        return self.as_double(hit)
+
+    def isin(self, e: Expr, x: str) -> str:
+        values = e.params[0]
+        if isinstance(values[0], str):
+            hit = self.g.op(
+                "LabelEncoder",
+                [x],
+                "isin",
+                domain=ML,
+                keys_strings=list(values),
+                values_int64s=[1] * len(values),
+                default_int64=0,
+            )
+            return self.as_double(hit)
+        hits = [self.op("Equal", x, self.c(float(v))) for v in values]
+        hit = hits[0]
+        for other in hits[1:]:
+            hit = self.op("Or", hit, other)
+        return self.as_double(hit)
+
+    # -- log and exp ---------------------------------------------------------
+
+    def frexp(self, x: str) -> tuple[str, str]:
+        """Mantissa in [0.5, 1) and exponent of a positive finite `x`, like np.frexp.
+
+        A binary search over the exponent; every step scales by a power of two,
+        which is exact.
+        """
+        m, e = x, self.c(0.0)
+        for k in (512, 256, 128, 64, 32, 16, 8, 4, 2, 1):
+            big = self.op("GreaterOrEqual", m, self.c(2.0**k))
+            m = self.op("Where", big, self.op("Mul", m, self.c(2.0**-k)), m)
+            e = self.op("Where", big, self.op("Add", e, self.c(float(k))), e)
+        for k in (512, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1):
+            small = self.op("Less", m, self.c(2.0 ** (1 - k)))
+            m = self.op("Where", small, self.op("Mul", m, self.c(2.0**k)), m)
+            e = self.op("Where", small, self.op("Sub", e, self.c(float(k))), e)
+        # m is in [1, 2) now
+        return self.op("Mul", m, self.c(0.5)), self.op("Add", e, self.c(1.0))
+
+    def madd(self, a: str, b: str, c: str) -> str:
+        return self.op("Add", self.op("Mul", a, b), c)
+
+    def log(self, x: str) -> str:
+        ok = self.op(
+            "And",
+            self.op("Greater", x, self.c(0.0)),
+            self.op("Less", x, self.c(np.inf)),
+        )
+        m, e = self.frexp(self.op("Where", ok, x, self.c(1.0)))
+        # featurekit.expr.log_core, line by line
+        small = self.op("Less", m, self.c(SQRTHF))
+        e = self.op("Sub", e, self.op("Where", small, self.c(1.0), self.c(0.0)))
+        t = self.op(
+            "Add",
+            self.op("Sub", m, self.c(1.0)),
+            self.op("Where", small, m, self.c(0.0)),
+        )
+        x2 = self.op("Mul", t, t)
+        x3 = self.op("Mul", x2, t)
+        p, q, one = [self.c(v) for v in LOG_P], [self.c(v) for v in LOG_Q], self.c(1.0)
+        y = self.madd(self.madd(p[0], t, p[1]), t, p[2])
+        y1 = self.madd(self.madd(p[3], t, p[4]), t, p[5])
+        num = self.madd(y, x3, y1)
+        y = self.madd(self.madd(one, t, q[0]), t, q[1])
+        y1 = self.madd(self.madd(q[2], t, q[3]), t, q[4])
+        den = self.madd(y, x3, y1)
+        r = self.op("Div", self.op("Mul", num, x3), den)
+        r = self.madd(self.c(-0.5), x2, r)
+        out = self.madd(e, self.c(LN2), self.op("Add", t, r))
+        return self.op("Where", ok, out, self.c(np.nan))
+
+    def exp(self, x: str) -> str:
+        nan = self.op("IsNaN", x)
+        x = self.op("Where", nan, self.c(0.0), x)
+        x = self.op("Min", self.op("Max", x, self.c(EXP_LO)), self.c(EXP_HI))
+        n = self.op("Floor", self.madd(self.c(LOG2E), x, self.c(0.5)))
+        g = self.op(
+            "Sub",
+            self.op("Sub", x, self.op("Mul", n, self.c(EXP_C1))),
+            self.op("Mul", n, self.c(EXP_C2)),
+        )
+        g2 = self.op("Mul", g, g)
+        p, q = [self.c(v) for v in EXP_P], [self.c(v) for v in EXP_Q]
+        px = self.op("Mul", self.madd(self.madd(p[0], g2, p[1]), g2, p[2]), g)
+        qx = self.madd(self.madd(self.madd(q[0], g2, q[1]), g2, q[2]), g2, q[3])
+        r = self.madd(
+            self.c(2.0), self.op("Div", px, self.op("Sub", qx, px)), self.c(1.0)
+        )
+        # ldexp(r, n) as r * 2**h1 * 2**h2: the first product is exact, so the
+        # result is rounded once, as np.ldexp rounds it
+        h1 = self.op("Floor", self.op("Mul", n, self.c(0.5)))
+        h2 = self.op("Sub", n, h1)
+        two = self.c(2.0)
+        out = self.op(
+            "Mul",
+            self.op("Mul", r, self.op("Pow", two, h1)),
+            self.op("Pow", two, h2),
+        )
+        return self.op("Where", nan, self.c(np.nan), out)
+
+    # -- dates ---------------------------------------------------------------
+
+    def i(self, value: int) -> str:
+        return self.c(value, "int64")
+
+    def floordiv(self, a: str, b: int) -> str:
+        # Mod with fmod=0 takes the divisor's sign, so a - mod is an exact multiple
+        return self.op(
+            "Div", self.op("Sub", a, self.op("Mod", a, self.i(b))), self.i(b)
+        )
+
+    def whole_seconds(self, s: str) -> tuple[str, str]:
+        bad = self.op(
+            "Not", self.op("LessOrEqual", self.op("Abs", s), self.c(DATETIME_LIMIT))
+        )
+        s = self.op("Where", bad, self.c(0.0), s)
+        return self.op("Cast", self.op("Floor", s), to=_INT64), bad
+
+    def days(self, s: str) -> tuple[str, str]:
+        whole, bad = self.whole_seconds(s)
+        return self.floordiv(whole, 86400), bad
+
+    def date_part(self, s: str, part: str) -> str:
+        whole, bad = self.whole_seconds(s)
+        days = self.floordiv(whole, 86400)
+        if part == "hour":
+            value = self.floordiv(self.op("Mod", whole, self.i(86400)), 3600)
+        elif part == "day_of_week":
+            value = self.op("Mod", self.op("Add", days, self.i(3)), self.i(7))
+        else:
+            value = self.civil(days, part)
+        return self.op("Where", bad, self.c(np.nan), self.as_double(value))
+
+    def civil(self, days: str, part: str) -> str:
+        """`featurekit.expr.civil` in int64 nodes; the values are >= 0 past `era`."""
+
+        def add(a: str, b: str) -> str:
+            return self.op("Add", a, b)
+
+        def sub(a: str, b: str) -> str:
+            return self.op("Sub", a, b)
+
+        def mul(a: str, b: str) -> str:
+            return self.op("Mul", a, b)
+
+        def div(a: str, b: int) -> str:  # a >= 0, so truncation is floor
+            return self.op("Div", a, self.i(b))
+
+        z = add(days, self.i(719468))
+        era = self.floordiv(z, 146097)
+        doe = sub(z, mul(era, self.i(146097)))
+        yoe = div(
+            sub(add(sub(doe, div(doe, 1460)), div(doe, 36524)), div(doe, 146096)), 365
+        )
+        doy = sub(doe, sub(add(mul(self.i(365), yoe), div(yoe, 4)), div(yoe, 100)))
+        mp = div(add(mul(self.i(5), doy), self.i(2)), 153)
+        if part == "day":
+            return add(
+                sub(doy, div(add(mul(self.i(153), mp), self.i(2)), 5)), self.i(1)
+            )
+        is_early = self.op("GreaterOrEqual", mp, self.i(10))  # January or February
+        month = self.op("Where", is_early, sub(mp, self.i(9)), add(mp, self.i(3)))
+        if part == "month":
+            return month
+        year = add(
+            add(yoe, mul(era, self.i(400))), self.op("Cast", is_early, to=_INT64)
+        )
+        if part == "year":
+            return year
+
+        def divides(k: int) -> str:
+            return self.op("Equal", self.op("Mod", year, self.i(k)), self.i(0))
+
+        leap = self.op(
+            "Or",
+            self.op("And", divides(4), self.op("Not", divides(100))),
+            divides(400),
+        )
+        late = add(add(doy, self.i(60)), self.op("Cast", leap, to=_INT64))
+        return self.op("Where", is_early, sub(doy, self.i(305)), late)

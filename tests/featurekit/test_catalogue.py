@@ -1,0 +1,190 @@
+"""The whole catalogue in one pipeline: ratios, logs, flags, date parts, buckets, crossed and
+hashed categories and TF-IDF text, declared in featurekit only, exported, certified and
+served."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+
+import featurekit as fk
+from serving import Predictor
+
+WORDS = "great fast slow broken refund love hate ok späť naïve 好 ☃".split()
+
+
+def orders(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    signup = pd.Timestamp("2019-01-01") + pd.to_timedelta(
+        rng.integers(0, 4 * 365 * 86400, n), unit="s"
+    )
+    ordered = signup + pd.to_timedelta(rng.integers(0, 900 * 86400, n), unit="s")
+    amount = rng.lognormal(4, 1, n).round(2)
+    amount[rng.random(n) < 0.02] = 0.0
+    items = rng.integers(0, 12, n).astype(float)
+    items[rng.random(n) < 0.05] = np.nan
+    country = rng.choice(["DE", "FR", "NL", "US"], n)
+    device = rng.choice(["ios", "android", "web"], n)
+    merchant = np.array([f"m{int(v)}" for v in rng.zipf(1.6, n) % 5000])
+    review = [
+        " ".join(rng.choice(WORDS, rng.integers(0, 6))).upper()
+        if rng.random() < 0.2
+        else " ".join(rng.choice(WORDS, rng.integers(0, 6)))
+        for _ in range(n)
+    ]
+    frame = pd.DataFrame(
+        {
+            "signup": signup,
+            # the order time arrives as ISO-8601 text, as a JSON client would send it
+            "ordered": [t.isoformat() for t in ordered],
+            "amount": amount,
+            "items": items,
+            "country": country,
+            "device": device,
+            "merchant": merchant,
+            "review": review,
+        }
+    )
+    score = (
+        (amount > 100) * 1.0
+        + 0.3 * (device == "web")
+        + (np.char.find(np.array(review, dtype=str), "refund") >= 0) * 1.5
+        + rng.normal(0, 0.5, n)
+    )
+    return frame, pd.Series((score > np.quantile(score, 0.7)).astype(int))
+
+
+def catalogue(**overrides: object) -> fk.FeatureSet:
+    c = fk.col
+    features: list[object] = [
+        fk.Datetime("signup"),
+        fk.Datetime("ordered"),
+        # bounds keep derived values within float32, which the tree models compare in
+        fk.Numeric(
+            "amount", bounds=(0, 1e7), clip=(0, None), log1p=True, scale="standard"
+        ),
+        fk.Numeric(
+            "items", dtype="int", bounds=(0, 1000), impute="median", scale="standard"
+        ),
+        fk.Categorical("country", unknown="ignore"),
+        fk.Derived("per_item", c("amount") / c("items"), impute=0.0, scale="robust"),
+        fk.Derived("log_amount", (c("amount") + 1).log(), impute=0.0),
+        fk.Derived("big", fk.where(c("amount") > 1000, 1, 0)),
+        fk.Derived("weekend", c("ordered").dt.day_of_week >= 5),
+        fk.Derived("order_month", c("ordered").dt.month, scale="minmax"),
+        fk.Derived("order_hour", c("ordered").dt.hour, scale="minmax"),
+        fk.Derived(
+            "tenure_days", fk.days_between(c("signup"), c("ordered")), scale="standard"
+        ),
+        fk.Derived(
+            "country_device", fk.cross(c("country"), c("device")), unknown="ignore"
+        ),
+        fk.Derived("mobile", c("device").isin(["ios", "android"])),
+        fk.Bucketized("amount_band", "amount", bins=5, strategy="quantile"),
+        fk.Bucketized("items_band", c("items").fillna(0), edges=[1, 3, 6]),
+        fk.Categorical("merchant", encode="hash", n_buckets=64),
+        fk.Text("review", ngram_range=(1, 2), max_features=40),
+    ]
+    return fk.FeatureSet("orders", features, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    X, y = orders(1600)
+    fresh, _ = orders(400, seed=7)
+    return X, y, fresh
+
+
+def test_round_trips_through_yaml_and_json() -> None:
+    fs = catalogue()
+    assert fk.FeatureSet.from_yaml(fs.to_yaml()) == fs
+    assert fk.FeatureSet.from_json(fs.to_json()) == fs
+    # the raw inputs the request carries: declared ones plus the implied "device"
+    assert fs.columns == [
+        "signup",
+        "ordered",
+        "amount",
+        "items",
+        "country",
+        "merchant",
+        "review",
+        "device",
+    ]
+    assert "Derived('per_item', fk.col('amount') / fk.col('items')" in repr(fs)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        LogisticRegression(max_iter=2000),
+        RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0),
+        HistGradientBoostingClassifier(max_iter=30, random_state=0),
+    ],
+    ids=["logistic", "forest", "hgb"],
+)
+def test_exports_certified_and_serves_like_sklearn(tmp_path, data, model) -> None:
+    X, y, fresh = data
+    pipe = fk.make_pipeline(catalogue(), model).fit(X, y)
+    art = fk.export(pipe, tmp_path / "orders", reference=X)
+    cert = art.certificate
+    assert cert["passed"] and cert["label_agreement"] == 1.0
+    p = Predictor.load(tmp_path / "orders")
+    np.testing.assert_array_equal(p.predict(fresh), pipe.predict(fresh))
+    np.testing.assert_allclose(
+        p.predict_proba(fresh), pipe.predict_proba(fresh), rtol=0, atol=1e-9
+    )
+    # one record, as JSON would bring it
+    rec = fresh.iloc[0].to_dict()
+    rec["signup"] = rec["signup"].isoformat()
+    assert p.predict(rec)[0] == pipe.predict(fresh.iloc[[0]])[0]
+
+
+def test_regression_with_derived_features(tmp_path, data) -> None:
+    X, _, fresh = data
+    target = np.log1p(X["amount"]) + X["items"].fillna(0) * 0.1
+    pipe = fk.make_pipeline(catalogue(), Ridge()).fit(X, target)
+    fk.export(pipe, tmp_path / "r", reference=X)
+    p = Predictor.load(tmp_path / "r")
+    np.testing.assert_allclose(p.predict(fresh), pipe.predict(fresh), rtol=1e-12)
+
+
+def test_contract_and_profile_cover_raw_inputs_only(tmp_path, data) -> None:
+    X, y, _ = data
+    pipe = fk.make_pipeline(catalogue(), LogisticRegression(max_iter=2000)).fit(X, y)
+    art = fk.export(pipe, tmp_path / "o", reference=X)
+    profiled = set(art.profile["features"])
+    assert "per_item" not in profiled and "country_device" not in profiled
+    assert {"amount", "items", "country", "merchant", "device"} <= profiled
+    p = Predictor.load(tmp_path / "o")
+    rec = X.iloc[0].to_dict()
+    rec["signup"] = "not a date"
+    with pytest.raises(fk.ContractError) as err:
+        p.predict(rec)
+    assert err.value.failures["column"].tolist() == ["signup"]
+    rec["signup"] = (
+        "2024-05-01T10:00:00+02:00"  # an offset where wall-clock is declared
+    )
+    with pytest.raises(fk.ContractError, match="timezone"):
+        p.predict(rec)
+
+
+def test_datetime_inputs_read_the_same_in_every_form() -> None:
+    from featurekit.inputs import Columns
+
+    fs = fk.FeatureSet("d", [fk.Datetime("t"), fk.Derived("y", fk.col("t").dt.year)])
+    when = dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
+    forms = [
+        pd.DataFrame({"t": [pd.Timestamp(when)]}),
+        pd.DataFrame({"t": [when.isoformat()]}),
+        [{"t": when}],
+        [{"t": np.datetime64(when, "us")}],
+    ]
+    expected = (when - dt.datetime(1970, 1, 1)) // dt.timedelta(seconds=1)
+    for form in forms:
+        feeds, _ = Columns(fs).coerce(form)
+        assert feeds["t"][0, 0] == expected == -1
