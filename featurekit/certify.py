@@ -87,7 +87,9 @@ def _missing_features(pipeline: Any, record: dict[str, Any]) -> str:
     names = [str(n).split("__", 1)[-1] for n in names]
     gone = [n for n, v in zip(names, row, strict=True) if v != v]
     huge = [
-        n for n, v in zip(names, row, strict=True) if abs(v) > np.finfo(np.float32).max
+        n
+        for n, v in zip(names, row, strict=True)
+        if not abs(v) <= np.finfo(np.float32).max and v == v
     ]
     if gone:
         return (
@@ -97,8 +99,9 @@ def _missing_features(pipeline: Any, record: dict[str, Any]) -> str:
         )
     if huge:
         return (
-            f"The feature(s) {huge} exceed float32 for this row, which tree models "
-            "compare in: declare bounds=(lo, hi) on the raw columns they read. "
+            f"The feature(s) {huge} overflow for this row (beyond float32, which tree "
+            "models compare in, or infinite): declare bounds=(lo, hi) on the raw "
+            "columns they read. "
         )
     return ""
 

@@ -241,10 +241,13 @@ def _with_features_output(model_bytes: bytes, tensor: str) -> bytes:
     return bytes(m.SerializeToString())
 
 
-def _versions() -> dict[str, str]:
+def _versions(model: Any = None) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"featurekit": __version__}
+    library = type(model).__module__.split(".")[0]
+    if library in ("lightgbm", "xgboost"):  # the model's own library, when not sklearn
+        out[library] = version(library)
     for dist in (
         "scikit-learn",
         "skl2onnx",
@@ -371,13 +374,16 @@ def export(
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "kind": info["kind"],
         "classes": info.get("classes"),
-        "inputs": {f.name: {"type": columns.onnx_type(f)} for f in features.inputs},
+        "inputs": {
+            f.name: {"type": columns.onnx_type(f), "kind": f.kind}
+            for f in features.inputs
+        },
         "outputs": ["label", "probabilities"]
         if info["kind"] == "classifier"
         else ["prediction"],
         "opset": dict(OPSET),
         "converter": info["converter"],
-        "versions": _versions(),
+        "versions": _versions(model),
         "certificate": certificate,
     }
     files = {

@@ -61,27 +61,22 @@ def splice(
 
 def emit_custom(g: Graph, x: str, step: Any, where: str) -> str:
     """The fitted transformer `step` applied to `x` (N, k), as a double (N, m) tensor."""
-    try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
-    except ImportError:  # pragma: no cover - a hard dependency of the training side
-        raise ExportError("Exporting needs skl2onnx: pip install featurekit") from None
     strings = _reads_strings(g, x)
     width = int(getattr(step, "n_features_in_", 1))
-    kind = StringTensorType if strings else DoubleTensorType
-    try:
-        sub = convert_sklearn(
-            step,
-            initial_types=[("X", kind([None, width]))],
-            target_opset={"": OPSET[""], "ai.onnx.ml": OPSET["ai.onnx.ml"]},
-        )
-    except Exception as exc:  # skl2onnx raises many types for unsupported estimators
+    errors: list[str] = []
+    for precision in ("string",) if strings else ("double", "float"):
+        sub = _convert(step, width, precision, errors)
+        if sub is not None:
+            break
+    else:
         raise ExportError(
-            f"{where}: skl2onnx cannot convert {type(step).__name__} "
-            f"({'string' if strings else 'double'} inputs): {exc}. fk.Custom takes "
-            "transformers skl2onnx can convert; declare the transform with featurekit "
-            "options instead, if there is one."
-        ) from exc
+            f"{where}: skl2onnx cannot convert {type(step).__name__}: "
+            + " | ".join(errors)
+            + ". fk.Custom takes transformers that skl2onnx converts; declare the "
+            "transform with featurekit options instead, if there is one."
+        )
+    if precision == "float":
+        x = g.op("Cast", [x], f"{where}_f32", to=1)
     if len(sub.graph.output) != 1:
         raise ExportError(
             f"{where}: {type(step).__name__} converts to {len(sub.graph.output)} "
@@ -95,6 +90,39 @@ def emit_custom(g: Graph, x: str, step: Any, where: str) -> str:
     return g.op(
         "Reshape", [out, g.const(np.array([-1, n_out], dtype=np.int64))], f"{where}_out"
     )
+
+
+def _convert(
+    step: Any, width: int, precision: str, errors: list[str]
+) -> onnx.ModelProto | None:
+    """skl2onnx's conversion of `step`, if it converts and onnxruntime runs it."""
+    import onnxruntime as ort
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        StringTensorType,
+    )
+
+    kind = {
+        "double": DoubleTensorType,
+        "float": FloatTensorType,
+        "string": StringTensorType,
+    }[precision]
+    try:
+        sub = convert_sklearn(
+            step,
+            initial_types=[("X", kind([None, width]))],
+            target_opset={"": OPSET[""], "ai.onnx.ml": OPSET["ai.onnx.ml"]},
+        )
+        # a conversion onnxruntime refuses to load is no conversion
+        ort.InferenceSession(
+            sub.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # skl2onnx and onnxruntime raise many types
+        errors.append(f"in {precision}: {str(exc).splitlines()[0][:300]}")
+        return None
+    return sub
 
 
 def _width(step: Any, width: int) -> int:

@@ -125,6 +125,10 @@ def _emit_step(
     g: Graph, x: str, col: str, step_name: str, step: Any, custom: bool = False
 ) -> str:
     where = f"{col}.{step_name}" if step_name else col
+    if custom:  # fk.Custom: always skl2onnx, whatever the class, and certified
+        from .onnx_custom import emit_custom
+
+        return emit_custom(g, x, step, where)
     if step == "passthrough" or (
         isinstance(step, FunctionTransformer)
         and step.func is None
@@ -241,10 +245,6 @@ def _emit_step(
         from .text import emit_text
 
         return emit_text(g, x, step, where)
-    if custom:
-        from .onnx_custom import emit_custom
-
-        return emit_custom(g, x, step, where)
     raise ExportError(
         f"{where}: featurekit cannot export {type(step).__name__} yet; "
         "declare the transform with fk.Numeric / fk.Categorical options instead."

@@ -189,13 +189,16 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
     if f.encode == "hash":
         from .encoders import HashEncoder
 
-        steps.append(("encode", HashEncoder(n_buckets=f.n_buckets)))
+        steps.append(("encode", HashEncoder(n_buckets=int(f.n_buckets or 0))))
         return steps
     if f.encode == "target":
+        from sklearn.model_selection import KFold
         from sklearn.preprocessing import TargetEncoder
 
-        # fit_transform cross-fits (out of fold); transform uses the full fit
-        steps.append(("encode", TargetEncoder(random_state=0)))
+        # fit_transform cross-fits (out of fold) on seeded folds, so that refitting
+        # gives the same model; transform, which the graph reproduces, uses the full fit
+        folds = KFold(5, shuffle=True, random_state=0)
+        steps.append(("encode", TargetEncoder(cv=folds)))
         return steps
     if f.encode == "onehot":
         encoder: Any = OneHotEncoder(
@@ -218,7 +221,10 @@ def make_column_transformer(features: FeatureSet) -> ColumnTransformer:
             parts.append((f.name, steps[0][1], cols))
         else:
             parts.append((f.name, Pipeline(steps) if steps else "passthrough", cols))
-    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
+    # always dense: the graph computes dense tensors, and models compare dense rows
+    return ColumnTransformer(
+        parts, remainder="drop", verbose_feature_names_out=True, sparse_threshold=0
+    )
 
 
 def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:

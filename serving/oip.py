@@ -70,9 +70,10 @@ def model_metadata(predictor: Any) -> ModelMetadata:
     inputs: list[TensorMetadata] = [
         {
             "name": name,
-            "datatype": {"double": "FP64", "int64": "INT64", "string": "BYTES"}[
-                spec["type"]
-            ],
+            # a date-time travels as ISO-8601 text and becomes seconds in the graph
+            "datatype": "BYTES"
+            if spec.get("kind") == "datetime"
+            else {"double": "FP64", "int64": "INT64", "string": "BYTES"}[spec["type"]],
             "shape": [-1],
         }
         for name, spec in predictor.manifest["inputs"].items()

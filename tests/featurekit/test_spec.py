@@ -212,7 +212,10 @@ def test_every_duplicate_name_is_reported():
         (lambda: fk.Numeric("x", scale="zscore"), r"scale='zscore' is not supported"),
         (lambda: fk.Numeric("x", impute="mode"), r"impute='mode' is not supported"),
         (lambda: fk.Numeric("x", dtype="str"), r"dtype='str' is not supported"),
-        (lambda: fk.Categorical("c", encode="hash"), r"encode='hash' is not supported"),
+        (
+            lambda: fk.Categorical("c", encode="bloom"),
+            r"encode='bloom' is not supported",
+        ),
         (
             lambda: fk.Categorical("c", unknown="drop"),
             r"unknown='drop' is not supported",
@@ -340,7 +343,7 @@ def test_from_dict_refuses_unknown_feature_options():
         fk.FeatureSet.from_dict(data)
 
 
-@pytest.mark.parametrize("kind", ["text", None])
+@pytest.mark.parametrize("kind", ["image", None])
 def test_from_dict_refuses_an_unknown_feature_kind(kind):
     data = _valid_dict()
     data["features"][0]["kind"] = kind
