@@ -122,7 +122,7 @@ def _convert(
     except Exception as exc:  # skl2onnx and onnxruntime raise many types
         errors.append(f"in {precision}: {str(exc).splitlines()[0][:300]}")
         return None
-    return sub
+    return sub  # type: ignore[no-any-return]
 
 
 def _width(step: Any, width: int) -> int:

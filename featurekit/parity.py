@@ -151,8 +151,8 @@ def edge_rows(
             continue
         for v in _magnitudes(f, reference):
             if _admissible(f, v, columns):
-                value = int(v) if f.dtype == "int" else v
-                yield f"{f.name} = {v!r}", {**base, f.name: value}
+                number: float = int(v) if f.dtype == "int" else v
+                yield f"{f.name} = {v!r}", {**base, f.name: number}
     if any_missing:
         yield "every nullable column missing", all_missing
 

@@ -423,7 +423,8 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
             wanted = f.expression.columns()
         elif isinstance(f, Bucketized):
             wanted = {
-                c: "number" if k == "any" else k for c, k in f.source.columns().items()
+                c: "number" if k == "any" else k
+                for c, k in f.source.columns().items()  # type: ignore[union-attr]
             }
         else:
             assert isinstance(f, Custom)
@@ -462,18 +463,19 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
                 )
                 out.setdefault(column, implicit)
                 continue
-            expected = {
-                "number": Numeric,
-                "condition": Numeric,
-                "category": Categorical,
-                "datetime": Datetime,
+            # a text column holds strings too: expressions may compare or cross it
+            expected: tuple[type, ...] = {
+                "number": (Numeric,),
+                "condition": (Numeric,),
+                "category": (Categorical, Text),
+                "datetime": (Datetime,),
             }[kind]
             if not isinstance(declared, expected):
                 raise SpecError(
                     f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) uses "
                     f"{column!r} as a {kind}, but it is declared as "
-                    f"{type(declared).__name__}; declare it as {expected.__name__} or "
-                    "change the expression."
+                    f"{type(declared).__name__}; declare it as "
+                    f"{expected[0].__name__} or change the expression."
                 )
             out.setdefault(column, declared)
     # declared raw columns nothing reads still come in declaration order
