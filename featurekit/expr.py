@@ -734,6 +734,11 @@ _NUMPY_COMPARE = {
 }
 
 
+def _plus_zero(x: np.ndarray) -> np.ndarray:
+    """-0.0 as +0.0: numpy and onnxruntime pick different zeros from min/max of equal ones."""
+    return np.where(x == 0, 0.0, x)
+
+
 def _eval_node(e: Expr, a: list[np.ndarray], data: Mapping[str, np.ndarray]) -> Any:
     op = e.op
     if op == "col":
@@ -742,7 +747,10 @@ def _eval_node(e: Expr, a: list[np.ndarray], data: Mapping[str, np.ndarray]) -> 
         value = e.params[0]
         return np.array([value], dtype=object if isinstance(value, str) else float)
     if op in _NUMPY_BINARY:
-        return _finite(_NUMPY_BINARY[op](a[0].astype(float), a[1].astype(float)))
+        out = _NUMPY_BINARY[op](a[0].astype(float), a[1].astype(float))
+        if op in ("minimum", "maximum"):
+            out = _plus_zero(out)
+        return _finite(out)
     if op == "pow":
         x, y = a[0].astype(float), a[1].astype(float)
         missing = np.isnan(x) | np.isnan(y)
@@ -766,7 +774,7 @@ def _eval_node(e: Expr, a: list[np.ndarray], data: Mapping[str, np.ndarray]) -> 
             x = np.maximum(x, float(lo))
         if hi is not None:
             x = np.minimum(x, float(hi))
-        return _finite(x)
+        return _finite(_plus_zero(x))
     if op in _NUMPY_COMPARE or op == "ne":
         x, y = a
         if x.dtype == object or y.dtype == object:

@@ -618,7 +618,13 @@ class Columns:
             v = record.get(name, _ABSENT)
             t = type(v)
             if isinstance(plan, _DatetimePlan):
-                return None  # parsing dates is the full path's job
+                if v is _ABSENT:
+                    return None
+                secs = _datetime_seconds(v, plan.utc)
+                if isinstance(secs, str) or (secs != secs and not plan.nullable):
+                    return None  # the full path reports it
+                feeds[name] = np.array([[secs]], dtype=np.float64)
+                continue
             if isinstance(plan, _CategoricalPlan):
                 if t is not str or v == MISSING:
                     if v is _ABSENT or not plan.nullable or not _is_missing(v):

@@ -139,6 +139,14 @@ class _Emitter:
             hit = self.memo[e._key] = self.node(e, [self.emit(a) for a in e.args])
         return hit
 
+    def zero(self, x: str) -> str:
+        """-0.0 as +0.0: the runtimes pick different zeros from Min/Max of equal ones.
+
+        A `Where`, since onnxruntime's optimiser removes an ``Add`` of zero.
+        """
+        is_zero = self.op("Equal", x, self.c(0.0))
+        return self.op("Where", is_zero, self.c(0.0), x)
+
     def node(self, e: Expr, a: list[str]) -> str:
         op = e.op
         if op == "col":
@@ -147,7 +155,10 @@ class _Emitter:
             value = e.params[0]
             return self.c(value, "string") if isinstance(value, str) else self.c(value)
         if op in _BINARY:
-            return self.finite(self.op(_BINARY[op], *a))
+            out = self.op(_BINARY[op], *a)
+            if op in ("minimum", "maximum"):
+                out = self.zero(out)
+            return self.finite(out)
         if op in _UNARY:
             return self.finite(self.op(_UNARY[op], a[0]))
         if op == "pow":
@@ -167,7 +178,7 @@ class _Emitter:
                 x = self.op("Max", x, self.c(float(lo)))
             if hi is not None:
                 x = self.op("Min", x, self.c(float(hi)))
-            return self.finite(x)
+            return self.finite(self.zero(x))
         if op in _COMPARE or op == "ne":
             return self.compare(e, a)
         if op == "and":

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["OPSET", "Graph"]
+__all__ = ["OPSET", "Graph", "splice"]
 
 #: ai.onnx 21 has string Equal; ai.onnx.ml 5 has the double-precision TreeEnsemble;
 #: com.microsoft (built into onnxruntime) has MurmurHash3 and Tokenizer.
@@ -101,3 +101,45 @@ class Graph:
         model.ir_version = 10
         model.doc_string = doc
         return model
+
+
+def splice(
+    g: Graph, sub: onnx.ModelProto, feeds: dict[str, str], prefix: str
+) -> list[str]:
+    """Copy `sub`'s nodes and initializers into `g`; return its outputs' new names.
+
+    `feeds` maps the sub-graph's input names to tensors of `g`.
+    """
+    for imp in sub.opset_import:
+        if imp.domain not in OPSET:
+            from .errors import ExportError
+
+            raise ExportError(
+                f"{prefix}: the conversion uses the operator domain {imp.domain!r}, "
+                "which onnxruntime alone may not run; it is not supported."
+            )
+    rename = dict(feeds)
+    base = g.name(prefix) + "/"
+
+    def new(name: str) -> str:
+        if not name:
+            return name
+        if name not in rename:
+            rename[name] = g.name(base + name)
+        return rename[name]
+
+    for init in sub.graph.initializer:
+        t = onnx.TensorProto()
+        t.CopyFrom(init)
+        t.name = new(init.name)
+        g.initializers.append(t)
+    for node in sub.graph.node:
+        n = onnx.NodeProto()
+        n.CopyFrom(node)
+        n.name = g.name(base + (node.name or node.op_type))
+        del n.input[:]
+        n.input.extend(new(i) for i in node.input)
+        del n.output[:]
+        n.output.extend(new(o) for o in node.output)
+        g.nodes.append(n)
+    return [rename[o.name] for o in sub.graph.output]

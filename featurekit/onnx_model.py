@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 
 from .errors import ExportError
-from .onnx_graph import OPSET, Graph
+from .onnx_graph import OPSET, Graph, splice
 from .onnx_trees import TREE_MODELS, emit_tree_model
 
 __all__ = ["emit_model"]
@@ -146,38 +146,8 @@ def _emit_skl2onnx(
         raise ExportError(
             f"skl2onnx cannot convert {type(model).__name__} in {precision}: {exc}"
         ) from exc
-    for imp in sub.opset_import:
-        if imp.domain not in ("", "ai.onnx.ml"):
-            raise ExportError(
-                f"{type(model).__name__} converts to the custom domain {imp.domain!r}, "
-                "which onnxruntime alone may not run; it is not supported."
-            )
-    prefix = g.name("model") + "/"
     feed = x if precision == "double" else g.op("Cast", [x], "features_f32", to=1)
-    rename = {"X": feed}
-
-    def new(name: str) -> str:
-        if not name:
-            return name
-        if name not in rename:
-            rename[name] = g.name(prefix + name)
-        return rename[name]
-
-    for init in sub.graph.initializer:
-        t = onnx.TensorProto()
-        t.CopyFrom(init)
-        t.name = new(init.name)
-        g.initializers.append(t)
-    for node in sub.graph.node:
-        n = onnx.NodeProto()
-        n.CopyFrom(node)
-        n.name = g.name(prefix + (node.name or node.op_type))
-        del n.input[:]
-        n.input.extend(new(i) for i in node.input)
-        del n.output[:]
-        n.output.extend(new(o) for o in node.output)
-        g.nodes.append(n)
-    outs = [rename[o.name] for o in sub.graph.output]
+    outs = splice(g, sub, {"X": feed}, f"model {type(model).__name__}")
     out_types = [o.type.tensor_type.elem_type for o in sub.graph.output]
 
     def as_double(name: str, elem: int) -> str:
