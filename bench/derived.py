@@ -26,7 +26,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "bench", ROOT / "tests" / "featurekit"):
     if str(_p) not in sys.path:
@@ -91,7 +90,9 @@ def main() -> None:
     def us(name: str) -> float:
         return float(res[name]["ns_per_call"]["median"]) / 1e3
 
-    print(f"catalogue: {len(fs.features)} declarations over {len(fs.columns)} raw columns")
+    print(
+        f"catalogue: {len(fs.features)} declarations over {len(fs.columns)} raw columns"
+    )
     print(f"1 row:   Predictor.predict {us('predictor_1'):9.1f} µs")
     print(f"         bare session.run  {us('bare_1'):9.1f} µs")
     print(f"         sklearn predict   {us('sklearn_1'):9.1f} µs")
