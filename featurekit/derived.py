@@ -166,13 +166,34 @@ class Text(_Feature):
 
 
 def _expression(owner: str, value: Any) -> Expr:
+    """An expression from an Expr, its JSON tree, or its source text (parsed, never run)."""
     if isinstance(value, Expr):
         return value
     if isinstance(value, Mapping):
         return Expr.from_dict(value)
+    if isinstance(value, str):
+        from .expr_parse import parse
+
+        try:
+            return parse(value)
+        except SpecError as exc:
+            raise SpecError(f"{owner}: {exc}") from None
     raise SpecError(
         f"{owner}: expected an expression built from fk.col(...), got {value!r}."
     )
+
+
+def _expression_data(expr: Expr) -> Any:
+    """What JSON and YAML hold: the source text when it reads back the same, else the tree."""
+    from .expr_parse import parse
+
+    text = repr(expr)
+    try:
+        if parse(text).equals(expr):
+            return text
+    except SpecError:
+        pass
+    return expr.to_dict()
 
 
 class _ByValue:
@@ -318,7 +339,7 @@ class Derived(_ByValue, _Feature):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["expression"] = self.expression.to_dict()
+        out["expression"] = _expression_data(self.expression)
         return out
 
     def __repr__(self) -> str:
@@ -372,9 +393,10 @@ class Bucketized(_ByValue, _Feature):
     def __post_init__(self) -> None:
         _check_name("Bucketized", self.name)
         owner = f"Bucketized({self.name!r})"
+        # a string is a column name, or source text when it calls col(...)
         source = (
             col(self.source)
-            if isinstance(self.source, str)
+            if isinstance(self.source, str) and "col(" not in self.source
             else _expression(owner, self.source)
         )
         if source.kind not in ("number", "condition", "any"):
@@ -411,7 +433,9 @@ class Bucketized(_ByValue, _Feature):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["source"] = self.source.to_dict()  # type: ignore[union-attr]
+        src = self.source
+        assert isinstance(src, Expr)
+        out["source"] = src.params[0] if src.op == "col" else _expression_data(src)
         if self.edges is not None:
             out.pop("bins", None)
             out.pop("strategy", None)

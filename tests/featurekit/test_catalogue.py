@@ -188,3 +188,13 @@ def test_datetime_inputs_read_the_same_in_every_form() -> None:
     for form in forms:
         feeds, _ = Columns(fs).coerce(form)
         assert feeds["t"][0, 0] == expected == -1
+
+
+def test_expressions_read_from_source_text_never_run() -> None:
+    d = fk.Derived("r", "col('debt') / fk.col('income')", impute=0.0)
+    assert d == fk.Derived("r", fk.col("debt") / fk.col("income"), impute=0.0)
+    assert d.to_dict()["expression"] == "fk.col('debt') / fk.col('income')"
+    b = fk.Bucketized("b", "col('x').fillna(0)", edges=[1, 2])
+    assert b.source.equals(fk.col("x").fillna(0))  # type: ignore[union-attr]
+    with pytest.raises(fk.SpecError, match=r"Derived\('r'\)"):
+        fk.Derived("r", "__import__('os').system('echo hacked')")
