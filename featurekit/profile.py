@@ -184,6 +184,10 @@ def _categorical_profile(
         ]
     counts = [known.get(k, 0) for k in order]
     pooled = sum(known.values()) - sum(counts)  # beyond max_categories
+    # a long tail keeps bringing categories the reference never saw: Good-Turing puts
+    # their share at the share of categories seen once, which the unseen rate of a
+    # window is then compared against (not against zero)
+    singletons = sum(1 for n in counts if n == 1)
     profile: dict[str, Any] = {
         "kind": "categorical",
         "categories": list(order),
@@ -191,6 +195,7 @@ def _categorical_profile(
         "rows": len(series),
         "missing": missing,
         "pooled": pooled,
+        "unseen_expected": pooled + singletons,
     }
     cells = np.asarray([*counts, pooled], dtype=np.float64)
     null = _null_effects(cells, settings, rng, _js_rows)
@@ -657,9 +662,9 @@ def _feature_row(
         chi2, dof, p = stats.chi2_test(ref_counts, cur_counts)
         thr = _scaled(f["threshold"], present, f["rows"] - f["missing"], window)
         unseen = b.unseen / present if present else 0.0
-        _z_u, p_u = stats.two_proportions(
-            f.get("pooled", 0), f["rows"] - f["missing"], b.unseen, present
-        )
+        expected = f.get("unseen_expected", f.get("pooled", 0))
+        ref_present = f["rows"] - f["missing"]
+        _z_u, p_u = stats.two_proportions(expected, ref_present, b.unseen, present)
         row.update(
             statistic="jensen_shannon",
             effect=js,
@@ -674,7 +679,8 @@ def _feature_row(
             unseen_threshold=f["unseen_threshold"],
         )
         row["_tests"].append(("unseen", p_u))
-        row["_effects"]["unseen"] = unseen > f["unseen_threshold"]
+        baseline = expected / ref_present if ref_present else 0.0
+        row["_effects"]["unseen"] = unseen - baseline > f["unseen_threshold"]
         if "confidence_mean" in f or (f["output"] and b.rows):
             row["confidence_current"] = b.total / b.rows if b.rows else None
     # the window has enough rows; its present values need only enough for the tests

@@ -280,3 +280,32 @@ def test_drift_needs_an_artifact_with_a_profile(macro, tmp_path) -> None:
     (path / "profile.json").unlink()
     with pytest.raises(fk.ArtifactError, match=r"has no profile\.json"):
         fk.drift(path, macro)
+
+
+def test_a_long_tail_is_not_unseen_drift_but_new_categories_are():
+    """Hashed, high-cardinality columns keep bringing categories the reference never saw.
+
+    Good-Turing sets the expected unseen share to the share of categories seen once;
+    a fresh sample of the same zipf distribution must not alarm, a real jump must.
+    """
+    rng = np.random.default_rng(5)
+
+    def merchants(n: int) -> np.ndarray:
+        return np.array([f"m{v}" for v in rng.zipf(1.6, n) % 5000], dtype=object)
+
+    profile = build_profile({}, {"merchant": merchants(N_REF)})
+    alarms = 0
+    for _ in range(20):
+        (row,) = evaluate(
+            profile,
+            Counts.from_frame(profile, pd.DataFrame({"merchant": merchants(1000)})),
+        )
+        alarms += row["verdict"] == "drift"
+    assert alarms <= 2
+    fresh = merchants(1000)
+    fresh[:300] = [f"new-{i}" for i in range(300)]  # 30 % never seen: a real change
+    (row,) = evaluate(
+        profile, Counts.from_frame(profile, pd.DataFrame({"merchant": fresh}))
+    )
+    assert row["verdict"] == "drift" and "unseen" in row["signals"]
+    assert row["unseen_rate"] > 0.3
