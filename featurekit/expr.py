@@ -50,8 +50,9 @@ Exactness
 ``log`` and ``exp`` are featurekit's own kernels (the Cephes rational approximations
 that Eigen uses), built in both runtimes from operations IEEE 754 rounds exactly
 (+ - * /, floor, comparisons, scaling by powers of two). onnxruntime's own ``Log``
-rounds some values differently depending on where they sit in the batch, so it is not
-used. ``**`` uses C's ``pow`` in both runtimes.
+rounds some values differently depending on where they sit in the batch, so the graph
+uses it only to guess the binary exponent of ``x``, and an exact comparison corrects
+the guess. ``**`` uses C's ``pow`` in both runtimes.
 """
 
 from __future__ import annotations
@@ -309,6 +310,9 @@ class Expr:
         return Expr("pow", (_literal(other), self))
 
     def __neg__(self) -> Expr:
+        if self.op == "lit" and not isinstance(self.params[0], str):
+            # -2 is the literal -2, as the source text reads back (expr_parse)
+            return _literal(-self.params[0])
         return Expr("neg", (self,))
 
     def __abs__(self) -> Expr:
@@ -614,6 +618,8 @@ def from_dict(data: Any) -> Expr:
         if not isinstance(params[0], list):
             raise SpecError(f"isin values must be a list, got {params[0]!r}.")
         return args[0].isin(params[0])
+    if op == "neg":
+        return -args[0]
     return Expr(op, args)
 
 
@@ -646,6 +652,9 @@ def _repr(e: Expr) -> tuple[str, int]:
         inner = ", ".join(_repr(a)[0] for a in e.args)
         return f"fk.{op}({inner})", _ATOM
     receiver = _wrap(e.args[0], _ATOM)
+    first = e.args[0]
+    if first.op == "lit" and type(first.params[0]) is int and first.params[0] >= 0:
+        receiver = f"({receiver})"  # `3.log()` is a syntax error; `(3).log()` is not
     if op.startswith("dt."):
         return f"{receiver}.{op}", _ATOM
     if op == "clip":
@@ -867,47 +876,52 @@ EXP_C1, EXP_C2 = 0.693145751953125, 1.42860682030941723212e-6
 EXP_LO, EXP_HI = -746.0, 710.0
 
 
-def log_core(m: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``log(m * 2**e)`` for the mantissa ``m`` in [0.5, 1) and exponent ``e``.
+def log_core(t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``log((1 + t) * 2**e)`` for ``1 + t`` in [SQRTHF, 2 * SQRTHF).
 
-    Each line is one IEEE operation, in the order `featurekit.onnx_expr` emits them.
+    Each line is one IEEE operation per element, in the order `featurekit.onnx_expr`
+    emits them (it computes the numerator and the denominator at once, as the two
+    slices of one tensor).
     """
-    small = m < SQRTHF
-    e = e - np.where(small, 1.0, 0.0)
-    x = (m - 1.0) + np.where(small, m, 0.0)
-    x2 = x * x
-    x3 = x2 * x
-    y = (LOG_P[0] * x + LOG_P[1]) * x + LOG_P[2]
-    y1 = (LOG_P[3] * x + LOG_P[4]) * x + LOG_P[5]
+    x2 = t * t
+    x3 = x2 * t
+    y = (LOG_P[0] * t + LOG_P[1]) * t + LOG_P[2]
+    y1 = (LOG_P[3] * t + LOG_P[4]) * t + LOG_P[5]
     num = y * x3 + y1
-    y = (1.0 * x + LOG_Q[0]) * x + LOG_Q[1]
-    y1 = (LOG_Q[2] * x + LOG_Q[3]) * x + LOG_Q[4]
+    y = (t + LOG_Q[0]) * t + LOG_Q[1]  # the denominator is monic: 1.0 * t is t
+    y1 = (LOG_Q[2] * t + LOG_Q[3]) * t + LOG_Q[4]
     den = y * x3 + y1
     r = (num * x3) / den
     r = -0.5 * x2 + r
-    return e * LN2 + (x + r)
+    out: np.ndarray = e * LN2 + (t + r)
+    return out
 
 
 def log(x: np.ndarray) -> np.ndarray:
-    """Natural log, NaN outside (0, inf); see `log_core`."""
+    """Natural log, NaN outside (0, inf); see `log_core`.
+
+    ``x = m * 2**e`` with ``m`` in [SQRTHF, 2 * SQRTHF) has one solution, which frexp
+    gives here and `featurekit.onnx_expr` finds from a corrected guess; both are exact.
+    """
     x = np.asarray(x, dtype=np.float64)
     ok = (x > 0) & (x < np.inf)
-    m, e = np.frexp(np.where(ok, x, 1.0))
-    return np.where(ok, log_core(m, e.astype(np.float64)), np.nan)
+    m, e = np.frexp(np.where(ok, x, np.nan))  # NaN flows through to the result
+    small = m < SQRTHF
+    t = np.where(small, m + m, m) - 1.0
+    return log_core(t, (e - small).astype(np.float64))
 
 
 def exp(x: np.ndarray) -> np.ndarray:
     """``e ** x``: inf where it overflows, NaN for NaN."""
-    x = np.asarray(x, dtype=np.float64)
-    nan = np.isnan(x)
-    x = np.clip(np.where(nan, 0.0, x), EXP_LO, EXP_HI)
+    x = np.clip(np.asarray(x, dtype=np.float64), EXP_LO, EXP_HI)  # NaN stays NaN
     n = np.floor(LOG2E * x + 0.5)
     g = (x - n * EXP_C1) - n * EXP_C2
     g2 = g * g
     px = ((EXP_P[0] * g2 + EXP_P[1]) * g2 + EXP_P[2]) * g
     qx = ((EXP_Q[0] * g2 + EXP_Q[1]) * g2 + EXP_Q[2]) * g2 + EXP_Q[3]
     r = 2.0 * (px / (qx - px)) + 1.0
-    return np.where(nan, np.nan, np.ldexp(r, n.astype(np.int64)))
+    with np.errstate(invalid="ignore"):  # n is NaN where r is: any exponent will do
+        return np.ldexp(r, n.astype(np.int64))
 
 
 def _days(seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -225,13 +225,11 @@ def test_type_errors_come_from_the_expression():
         parse("col('c').fillna('x').log()")
 
 
-@pytest.mark.xfail(reason="expr.py's repr writes `3.log()`; it needs `(3).log()`")
 def test_methods_on_an_integer_literal_read_back():
     expr = lit(3).log()
     assert parse(repr(expr)).equals(expr)
 
 
-@pytest.mark.xfail(reason="neg(lit(2)) and lit(-2) both repr as `-2`")
 def test_negated_literal_reads_back():
     expr = -lit(2)
     assert parse(repr(expr)).equals(expr)
