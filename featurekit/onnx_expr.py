@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .expr import (
-    CROSS_SEPARATOR,
-    DATETIME_LIMIT,
+from .expr import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
+from .expr_eval import (
     EXP_C1,
     EXP_C2,
     EXP_HI,
@@ -29,7 +28,6 @@ from .expr import (
     LOG_P,
     LOG_Q,
     SQRTHF,
-    Expr,
 )
 from .inputs import MISSING
 from .onnx_graph import Graph
@@ -300,7 +298,7 @@ class _Emitter:
         return self.op("Add", self.op("Mul", a, b), c)
 
     def log(self, x: str) -> str:
-        """`featurekit.expr.log`; NaN outside (0, inf), which every step propagates.
+        """`featurekit.expr_eval.log`; NaN outside (0, inf), which every step propagates.
 
         numpy splits ``x = (1 + t) * 2**e`` with ``1 + t`` in [SQRTHF, 2 * SQRTHF) by
         frexp. Here Log of ``sqrt(x)`` (normal even where ``x`` is subnormal) guesses
@@ -316,7 +314,7 @@ class _Emitter:
         half = self.op("Where", big, self.k(0.5), self.k(1.0))
         t = self.op("Sub", self.op("Mul", m, half), self.k(1.0))
         e = self.op("Add", j, self.as_double(big))
-        # featurekit.expr.log_core, line by line, numerator and denominator at once
+        # featurekit.expr_eval.log_core, line by line, numerator and denominator at once
         x2 = self.op("Mul", t, t)
         x3 = self.op("Mul", x2, t)
         p, q = LOG_P, LOG_Q
@@ -332,7 +330,7 @@ class _Emitter:
         return self.squeeze(self.madd(e, self.k(LN2), self.op("Add", t, r)))
 
     def exp(self, x: str) -> str:
-        """`featurekit.expr.exp`, line by line; Clip, like np.clip, keeps NaN."""
+        """`featurekit.expr_eval.exp`, line by line; Clip, like np.clip, keeps NaN."""
         x = self.op("Clip", x, self.scalar(EXP_LO), self.scalar(EXP_HI))
         n = self.op("Floor", self.madd(self.k(LOG2E), x, self.k(0.5)))
         g = self.op(
@@ -397,7 +395,7 @@ class _Emitter:
         return self.op("Where", bad, self.c(np.nan), self.as_double(value))
 
     def civil(self, days: str, part: str) -> str:
-        """`featurekit.expr.civil` in int64 nodes; the values are >= 0 past `era`."""
+        """`featurekit.expr_eval.civil` in int64 nodes; the values are >= 0 past `era`."""
 
         def add(a: str, b: str) -> str:
             return self.op("Add", a, b)
