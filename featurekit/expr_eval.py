@@ -106,9 +106,17 @@ def _eval_node(e: Expr, a: list[np.ndarray], data: Mapping[str, np.ndarray]) -> 
             out = _plus_zero(out)
         return _finite(out)
     if op == "pow":
-        x, y = a[0].astype(float), a[1].astype(float)
+        # what the graph computes (onnx_expr's power): products for a literal 2 or 3,
+        # C's pow otherwise. Full-shape operands keep numpy off its own shortcuts
+        # (x * x, sqrt, 1 / x for a scalar exponent), which differ in the last bit.
+        x, y = np.broadcast_arrays(a[0].astype(float), a[1].astype(float))
         missing = np.isnan(x) | np.isnan(y)
-        return _finite(np.where(missing, np.nan, np.power(x, y)))
+        exponent = e.args[1]
+        if exponent.op == "lit" and exponent.params[0] in (2, 3):
+            power = x * x if exponent.params[0] == 2 else x * x * x
+        else:
+            power = np.power(x, np.array(y))
+        return _finite(np.where(missing, np.nan, power))
     if op == "neg":
         return _finite(-a[0])
     if op == "abs":

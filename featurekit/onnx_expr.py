@@ -32,7 +32,7 @@ from .expr_eval import (
 from .inputs import MISSING
 from .onnx_graph import Graph
 
-__all__ = ["emit_expr"]
+__all__ = ["emit_expr", "emit_log"]
 
 ML = "ai.onnx.ml"
 _DOUBLE, _INT64, _BOOL = 11, 7, 9
@@ -98,6 +98,15 @@ def emit_expr(
     return _Emitter(g, tensors, need).emit(expr)
 
 
+def emit_log(g: Graph, x: str) -> str:
+    """The exact ``log`` of the (N, 1) double tensor `x` (NaN outside (0, inf)).
+
+    The graph twin of `featurekit.expr_eval.log`, bit for bit; the ``log1p``
+    transform uses it as ``emit_log(g, 1 + x)``.
+    """
+    return _Emitter(g, {}, {}).log(x)
+
+
 class _Emitter:
     def __init__(
         self, g: Graph, tensors: Mapping[str, str], kinds: Mapping[str, str]
@@ -147,6 +156,28 @@ class _Emitter:
             hit = self.memo[e._key] = self.node(e, [self.emit(a) for a in e.args])
         return hit
 
+    def power(self, e: Expr, a: list[str]) -> str:
+        """``x ** y`` as `featurekit.expr_eval` computes it, whatever onnxruntime's shortcuts.
+
+        onnxruntime's Pow squares or cubes when the exponent tensor holds the one
+        value 2 or 3, and calls C's pow otherwise. So: a literal 2 or 3 is written as
+        products, any other literal goes to Pow, and a column exponent gets a dummy row
+        so that even a one-row batch never takes the shortcut.
+        """
+        exponent = e.args[1]
+        if exponent.op == "lit" and exponent.params[0] in (2, 3):
+            square = self.op("Mul", a[0], a[0])
+            return square if exponent.params[0] == 2 else self.op("Mul", square, a[0])
+        if exponent.op == "lit":
+            return self.op("Pow", a[0], a[1])
+        one = self.c(1.0)
+        base = a[0] if e.args[0].op == "lit" else self.op("Concat", a[0], one, axis=0)
+        padded = self.op("Pow", base, self.op("Concat", a[1], one, axis=0))
+        starts, ends, axes = (
+            self.g.const(np.array([v], dtype=np.int64), "k") for v in (0, -1, 0)
+        )
+        return self.op("Slice", padded, starts, ends, axes)
+
     def zero(self, x: str) -> str:
         """-0.0 as +0.0: the runtimes pick different zeros from Min/Max of equal ones.
 
@@ -171,7 +202,7 @@ class _Emitter:
             return self.finite(self.op(_UNARY[op], a[0]))
         if op == "pow":
             missing = self.op("Or", self.op("IsNaN", a[0]), self.op("IsNaN", a[1]))
-            power = self.op("Pow", a[0], a[1])
+            power = self.power(e, a)
             return self.finite(self.op("Where", missing, self.c(np.nan), power))
         if op == "log":
             return self.log(a[0])

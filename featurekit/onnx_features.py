@@ -168,7 +168,11 @@ def _emit_step(
             )
         return x
     if isinstance(step, Log1p):
-        return g.op("Log", [g.op("Add", [g.const([1.0], "one"), x])], f"{col}_log1p")
+        from .onnx_expr import emit_log
+
+        # featurekit's exact log, not onnxruntime's Log: that one rounds some values
+        # differently by their place in the batch (see featurekit.expr)
+        return emit_log(g, g.op("Add", [g.const([[1.0]], "one"), x], f"{col}_1p"))
     if isinstance(step, StandardScaler):
         if step.with_mean:
             x = g.op("Sub", [x, g.const(step.mean_, f"{col}_mean")])

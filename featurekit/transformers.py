@@ -61,10 +61,11 @@ class Clip(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 
 class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """``log(1 + x)``, computed as ``Log(Add(x, 1))`` so that ONNX computes the same.
+    """``log(1 + x)`` with featurekit's exact log kernel, which the graph repeats bit for bit.
 
     numpy's ``log1p`` is more accurate near zero, but no ONNX operator matches it, and
-    matching is what matters here. Values at or below -1 are rejected.
+    neither does onnxruntime's ``Log`` match ``np.log`` everywhere; matching is what
+    matters here (`featurekit.expr_eval.log`). Values at or below -1 are rejected.
 
     Examples
     --------
@@ -84,7 +85,9 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
         )
         self._check_domain(X)
-        return np.asarray(np.log(1.0 + X), dtype=np.float64)
+        from .expr_eval import log
+
+        return np.asarray(log(1.0 + X), dtype=np.float64)
 
     @staticmethod
     def _check_domain(X: np.ndarray) -> None:
