@@ -165,6 +165,9 @@ def certify(
         np.concatenate(parts) for parts in zip(*(b.onnx for b in batches), strict=True)
     ]
 
+    # the session's last output: the float64 features before float32 rounding (the
+    # same tensor as the features when nothing is rounded)
+    exact = onx.pop() if info["features_exact"] != info["features_tensor"] else onx[-1]
     n_ref = len(reference)
     if is_clf:
         label_ok = np.asarray(sk[0]).astype(object) == np.asarray(onx[0]).astype(object)
@@ -188,6 +191,8 @@ def certify(
     bad = ~label_ok | (diff > tolerance)
     if bad.any():
         _refuse(pipeline, info, labels, sk, onx, diff, label_ok, bad, tolerance)
+    if info["tree_precision"]:
+        _trees_see_the_same(pipeline, info, labels, sk[-1], exact)
     return {
         "passed": True,
         "rows": len(diff),
@@ -213,6 +218,43 @@ def certify(
             )
         ),
     }
+
+
+def _trees_see_the_same(
+    pipeline: Any,
+    info: dict[str, Any],
+    labels: list[str],
+    sk_feat: np.ndarray,
+    onx_feat: np.ndarray,
+) -> None:
+    """Refuse unless a tree model gets bit-identical features on every certified row.
+
+    A tree compares each value with split thresholds, so a last-bit difference flips a
+    decision for values at a split. Split values are probed only where thresholds map
+    back to a raw column; for the other blocks (``fk.Custom`` above all, converted by
+    skl2onnx) bit-identical features on every certified row are the proof instead.
+    """
+    same = (sk_feat == onx_feat) | (np.isnan(sk_feat) & np.isnan(onx_feat))
+    same[:, info["pushed"]] = True  # these reach the trees raw, by design
+    if same.all():
+        return
+    names = [
+        str(n).split("__", 1)[0]
+        for n in pipeline.named_steps["features"].get_feature_names_out()
+    ]
+    rows, cols = np.nonzero(~same)
+    blocks = sorted({names[c] for c in cols})
+    i, j = int(rows[0]), int(cols[0])
+    model = type(pipeline.named_steps["model"]).__name__
+    raise ParityError(
+        f"{model} is a tree model, and the features {blocks} reach it with "
+        f"last-bit differences on {len(set(rows.tolist()))} of {len(sk_feat)} certified "
+        f"rows (e.g. {labels[i]}: scikit-learn {float(sk_feat[i, j])!r}, onnx "
+        f"{float(onx_feat[i, j])!r}); a split at such a value would go the other way. Use a "
+        "featurekit declaration for that transform, or a model that is not a tree.",
+        worst=[{"row": labels[i], "feature_step": blocks[0]}],
+        step=f"features ({blocks[0]})",
+    )
 
 
 def _changed(frame: pd.DataFrame, base: dict[str, Any]) -> list[tuple[str, Any]]:

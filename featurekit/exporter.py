@@ -217,6 +217,7 @@ def _build(
     x, width, pushed = emit_features(g, columns, ct, tree=tree)
     info = emit_model(g, x, width, model, precision, pushed)
     info["features_tensor"] = x
+    info["features_exact"] = g.notes.get("features_exact", x)
     info["tree_precision"] = tree
     info["pushed"] = sorted(pushed)
     model_proto = g.model(
@@ -231,13 +232,16 @@ def _build(
     return model_proto.SerializeToString(), info
 
 
-def _with_features_output(model_bytes: bytes, tensor: str) -> bytes:
+def _with_features_output(model_bytes: bytes, *tensors: str) -> bytes:
     import onnx
 
     m = onnx.load_from_string(model_bytes)
-    m.graph.output.append(
-        onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.DOUBLE, ["N", None])
-    )
+    for tensor in dict.fromkeys(tensors):
+        m.graph.output.append(
+            onnx.helper.make_tensor_value_info(
+                tensor, onnx.TensorProto.DOUBLE, ["N", None]
+            )
+        )
     return bytes(m.SerializeToString())
 
 
@@ -454,7 +458,10 @@ def _certify(
     from .runtime import Session
 
     session = Session(
-        _with_features_output(model_bytes, info["features_tensor"]), threads=1
+        _with_features_output(
+            model_bytes, info["features_tensor"], info["features_exact"]
+        ),
+        threads=1,
     )
     # the contract already holds the fitted categories: no need to walk the pipeline again
     return certify(

@@ -78,6 +78,7 @@ def emit_features(
             }
             tensors[feature.name] = emit_expr(g, source, tensors, kinds=kinds)  # type: ignore[arg-type]
     parts: list[str] = []
+    exact: list[str] = []
     pushed: dict[int, Any] = {}
     width = 0
     for name, transformer, cols in ct.transformers_:
@@ -106,7 +107,8 @@ def emit_features(
             x = _emit_step(g, x, col, step_name, step, custom)
         if cut < len(steps):
             pushed[width] = Pipeline(steps[cut:])
-        elif tree == "float32":
+        exact.append(x)
+        if cut == len(steps) and tree == "float32":
             # scikit-learn's trees compare float32(x) with float64 thresholds
             x = g.op(
                 "Cast", [g.op("Cast", [x], f"{col}_f32", to=1)], f"{col}_tree", to=11
@@ -117,6 +119,15 @@ def emit_features(
         g.op("Concat", parts, "features", axis=1)
         if len(parts) > 1
         else g.op("Identity", parts, "features")
+    )
+    # the float64 features before any float32 rounding: what the certificate compares
+    # with scikit-learn's matrix for tree models (not an output of the served graph)
+    g.notes["features_exact"] = (
+        out
+        if tree != "float32"
+        else g.op("Concat", exact, "features_exact", axis=1)
+        if len(exact) > 1
+        else g.op("Identity", exact, "features_exact")
     )
     return out, width, pushed
 

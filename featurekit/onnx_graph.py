@@ -31,6 +31,8 @@ class Graph:
         self.inputs: list[onnx.ValueInfoProto] = []
         self.outputs: list[onnx.ValueInfoProto] = []
         self._used: set[str] = set()
+        #: tensors of interest to the exporter, by role (e.g. "features_exact")
+        self.notes: dict[str, str] = {}
 
     def name(self, hint: str) -> str:
         """A tensor name based on `hint` that is not used yet."""

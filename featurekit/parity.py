@@ -214,6 +214,7 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
 
     model = pipeline.named_steps["model"]
     ct = pipeline.named_steps["features"]
+    features = pipeline.named_steps["inputs"].features
     splits = _splits(model)
     if not splits:
         return {}, 0
@@ -225,7 +226,10 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
         steps = trans.steps if isinstance(trans, Pipeline) else []
         block = ct.output_indices_[name]
         width = block.stop - block.start
-        numeric = not any(
+        # only a raw numeric column's own block maps a threshold back to raw values;
+        # derived, bucketized, text and custom blocks are proven by bit-identical
+        # features instead (featurekit.certify)
+        numeric = isinstance(features[name], Numeric) and not any(
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
         owners.extend([(cols[0], steps) if numeric else None] * width)

@@ -200,3 +200,28 @@ def test_implied_inputs_are_checked_by_the_contract(tmp_path, data):
     assert err.value.failures["column"].tolist() == ["b"]
     with pytest.raises(fk.ContractError, match="shop"):
         p.predict({"a": 1.0, "b": 2.0})
+
+
+def test_a_tree_after_a_custom_block_needs_bit_identical_features(tmp_path, data):
+    """skl2onnx's PCA subtracts the mean before the product; scikit-learn after it.
+
+    The last bits differ, which flips a tree's split at such a value, while every
+    certified row may still agree: the certificate refuses on the features themselves.
+    """
+    X, y = data
+    fs = fk.FeatureSet(
+        "p",
+        [
+            fk.Numeric("a", bounds=(-100, 100), input_only=True),
+            fk.Numeric("b", bounds=(-100, 100), input_only=True),
+            fk.Custom("pca", PCA(2), inputs=["a", "b"]),
+        ],
+    )
+    forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)
+    pipe = fk.make_pipeline(fs, forest).fit(X, y)
+    with pytest.raises(fk.ParityError, match=r"features \['pca'\].*last-bit"):
+        fk.export(pipe, tmp_path / "p", reference=X)
+    assert not (tmp_path / "p").exists()
+    # the same block before a linear model is within tolerance, and exports
+    linear = fk.make_pipeline(fs, LogisticRegression()).fit(X, y)
+    assert fk.export(linear, tmp_path / "l", reference=X).certificate["passed"]
