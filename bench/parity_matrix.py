@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# `python bench/parity_matrix.py` puts bench/ first on the path, where bench/http.py
+# would shadow the standard library's http (which sklearn.datasets imports)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT / "tests" / "featurekit"))
 
 import test_parity as tp  # noqa: E402
