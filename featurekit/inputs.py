@@ -692,6 +692,8 @@ def _datetimes(
         ticks = values.astype("datetime64[s]")  # numpy floors finer units
         secs = ticks.astype(np.int64).astype(np.float64)
         secs[np.isnat(ticks)] = np.nan
+    elif (fast := _plain_iso(values, plan.utc)) is not None:
+        secs = fast
     else:
         values = _objects(values)
         secs = np.empty(len(values), dtype=np.float64)
@@ -709,6 +711,33 @@ def _datetimes(
         for i in np.flatnonzero(np.isnan(secs)):
             failures.add(name, "not_nullable", None, index[i])
     return secs.reshape(-1, 1)
+
+
+#: Naive ISO-8601 dates and times that numpy and `datetime.fromisoformat` read alike.
+_PLAIN_ISO = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2})?"
+
+
+def _plain_iso(values: Any, utc: bool) -> np.ndarray | None:
+    """Seconds for a large column of plain naive ISO strings, parsed by numpy; else None.
+
+    Only ``YYYY-MM-DD`` and ``YYYY-MM-DD[T ]HH:MM:SS`` without fractions or offsets
+    qualify, read by both parsers to the same second; anything else (missing values,
+    offsets, invalid dates, other types) goes value by value.
+    """
+    if utc or len(values) < 64:
+        return None
+    import pandas as pd
+
+    column = pd.Series(values, copy=False)
+    if column.dtype == object and not column.map(type).eq(str).all():
+        return None
+    try:
+        if not column.str.fullmatch(_PLAIN_ISO).all():
+            return None
+        ticks = np.array(column.to_numpy(dtype=object), dtype="datetime64[s]")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return ticks.astype(np.int64).astype(np.float64)
 
 
 def _datetime_seconds(v: Any, utc: bool) -> float | str:

@@ -198,3 +198,30 @@ def test_expressions_read_from_source_text_never_run() -> None:
     assert b.source.equals(fk.col("x").fillna(0))  # type: ignore[union-attr]
     with pytest.raises(fk.SpecError, match=r"Derived\('r'\)"):
         fk.Derived("r", "__import__('os').system('echo hacked')")
+
+
+def test_plain_iso_columns_read_like_value_by_value() -> None:
+    """Large columns of plain ISO text take numpy's parser; it must agree to the second."""
+    from featurekit.inputs import Columns
+
+    fs = fk.FeatureSet(
+        "d", [fk.Datetime("t", nullable=True), fk.Derived("y", fk.col("t").dt.year)]
+    )
+    cols = Columns(fs)
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("1601-01-01") + pd.to_timedelta(
+        rng.integers(0, 600 * 365 * 86400, 3000), unit="s"
+    )
+    forms = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+    text = [t.strftime(forms[i % 3]) for i, t in enumerate(stamps)]
+    batch = cols.coerce(pd.DataFrame({"t": text}))[0]["t"].ravel()
+    one_by_one = [cols.coerce({"t": v})[0]["t"][0, 0] for v in text]
+    expected = [
+        (dt.datetime.fromisoformat(v) - dt.datetime(1970, 1, 1))
+        // dt.timedelta(seconds=1)
+        for v in text
+    ]
+    assert batch.tolist() == one_by_one == expected
+    with pytest.raises(fk.ContractError) as err:  # one bad date in a large column
+        cols.coerce(pd.DataFrame({"t": [*text[:100], "2024-02-30"]}))
+    assert err.value.failures["index"].tolist() == [100]
