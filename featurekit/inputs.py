@@ -765,9 +765,14 @@ def _datetime_seconds(v: Any, utc: bool) -> float | str:
         if aware != utc:
             return "timezone(UTC)" if utc else "timezone(None)"
         if aware:
-            v = v.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                v = v.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError:  # its UTC reading falls outside years 1-9999
+                return "datetime(ISO-8601)"
         return float((v.replace(tzinfo=None) - _EPOCH) // dt.timedelta(seconds=1))
     if isinstance(v, dt.date):
+        if utc:  # a date carries no offset, like "2020-01-01"
+            return "timezone(UTC)"
         return float((v - _EPOCH.date()).days * 86400)
     return "dtype('datetime64')"
 

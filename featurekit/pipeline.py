@@ -144,8 +144,17 @@ def _numeric_steps(f: Numeric) -> list[tuple[str, Any]]:
         if isinstance(f.impute, str):
             steps.append(("impute", SimpleImputer(strategy=f.impute)))
         else:
+            # keep_empty_features: a declared constant fills even a column that
+            # never had a value in training (a derived feature may be so)
             steps.append(
-                ("impute", SimpleImputer(strategy="constant", fill_value=f.impute))
+                (
+                    "impute",
+                    SimpleImputer(
+                        strategy="constant",
+                        fill_value=f.impute,
+                        keep_empty_features=True,
+                    ),
+                )
             )
     if f.clip is not None:
         steps.append(("clip", Clip(*f.clip)))

@@ -45,8 +45,14 @@ class Session:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.threads = threads
+        # NoopElimination drops an Add/Sub/Mul/Div by a double constant that is 0 or 1
+        # once rounded to float32 (a scaler's scale_ of 1 + 1e-9): the graph would
+        # then compute something else than scikit-learn
         self._session = ort.InferenceSession(
-            model, opts, providers=["CPUExecutionProvider"]
+            model,
+            opts,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=["NoopElimination"],
         )
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._pool: ThreadPoolExecutor | None = None

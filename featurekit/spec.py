@@ -422,10 +422,7 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
         if isinstance(f, Derived):
             wanted = f.expression.columns()
         elif isinstance(f, Bucketized):
-            wanted = {
-                c: "number" if k == "any" else k
-                for c, k in f.source.columns().items()  # type: ignore[union-attr]
-            }
+            wanted = f.source.columns()  # type: ignore[union-attr]
         else:
             assert isinstance(f, Custom)
             wanted = {
