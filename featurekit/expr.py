@@ -672,21 +672,9 @@ def _wrap(e: Expr, at_least: int) -> str:
 
 
 # the numpy side lives in expr_eval; its public names stay importable from here
-from .expr_eval import (  # noqa: E402
-    SQRTHF as SQRTHF,
-)
-from .expr_eval import (  # noqa: E402
-    civil as civil,
-)
-from .expr_eval import (  # noqa: E402
-    date_part as date_part,
-)
-from .expr_eval import (  # noqa: E402
-    evaluate as evaluate,
-)
-from .expr_eval import (  # noqa: E402
-    exp as exp,
-)
-from .expr_eval import (  # noqa: E402
-    log as log,
-)
+from .expr_eval import SQRTHF as SQRTHF  # noqa: E402
+from .expr_eval import civil as civil  # noqa: E402
+from .expr_eval import date_part as date_part  # noqa: E402
+from .expr_eval import evaluate as evaluate  # noqa: E402
+from .expr_eval import exp as exp  # noqa: E402
+from .expr_eval import log as log  # noqa: E402

@@ -31,6 +31,7 @@ This module belongs to the light core and imports no scikit-learn.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -680,7 +681,7 @@ class Columns:
         return feeds
 
 
-_EPOCH = None  # datetime(1970, 1, 1), made on first use
+_EPOCH = _dt.datetime(1970, 1, 1)
 
 
 def _datetimes(
@@ -742,14 +743,9 @@ def _plain_iso(values: Any, utc: bool) -> np.ndarray | None:
 
 def _datetime_seconds(v: Any, utc: bool) -> float | str:
     """Seconds since the epoch, NaN for missing, or the name of the failed check."""
-    import datetime as dt
-
-    global _EPOCH
-    if _EPOCH is None:
-        _EPOCH = dt.datetime(1970, 1, 1)
     if isinstance(v, str):
         try:
-            v = dt.datetime.fromisoformat(v)
+            v = _dt.datetime.fromisoformat(v)
         except ValueError:
             return "datetime(ISO-8601)"
     elif isinstance(v, np.datetime64):
@@ -760,17 +756,17 @@ def _datetime_seconds(v: Any, utc: bool) -> float | str:
         return float(v.astype("datetime64[s]").astype(np.int64))
     elif _is_missing(v):
         return math.nan
-    if isinstance(v, dt.datetime):
+    if isinstance(v, _dt.datetime):
         aware = v.tzinfo is not None and v.utcoffset() is not None
         if aware != utc:
             return "timezone(UTC)" if utc else "timezone(None)"
         if aware:
             try:
-                v = v.astimezone(dt.UTC).replace(tzinfo=None)
+                v = v.astimezone(_dt.UTC).replace(tzinfo=None)
             except OverflowError:  # its UTC reading falls outside years 1-9999
                 return "datetime(ISO-8601)"
-        return float((v.replace(tzinfo=None) - _EPOCH) // dt.timedelta(seconds=1))
-    if isinstance(v, dt.date):
+        return float((v.replace(tzinfo=None) - _EPOCH) // _dt.timedelta(seconds=1))
+    if isinstance(v, _dt.date):
         if utc:  # a date carries no offset, like "2020-01-01"
             return "timezone(UTC)"
         return float((v - _EPOCH.date()).days * 86400)

@@ -19,9 +19,8 @@ from .onnx_graph import OPSET, Graph, splice
 __all__ = ["emit_custom"]
 
 
-def emit_custom(g: Graph, x: str, step: Any, where: str) -> str:
+def emit_custom(g: Graph, x: str, step: Any, where: str, *, strings: bool) -> str:
     """The fitted transformer `step` applied to `x` (N, k), as a double (N, m) tensor."""
-    strings = _reads_strings(g, x)
     width = int(getattr(step, "n_features_in_", 1))
     errors: list[str] = []
     for precision in ("string",) if strings else ("double", "float"):
@@ -91,14 +90,3 @@ def _width(step: Any, width: int) -> int:
     except Exception:  # a transformer without feature names: ask it
         probe = np.zeros((1, width))
         return int(np.asarray(step.transform(probe)).shape[1])
-
-
-def _reads_strings(g: Graph, x: str) -> bool:
-    """Whether tensor `x` holds strings: a string graph input, or a Concat of them."""
-    types = {i.name: i.type.tensor_type.elem_type for i in g.inputs}
-    if x in types:
-        return types[x] == onnx.TensorProto.STRING
-    for node in g.nodes:
-        if x in node.output and node.op_type == "Concat":
-            return all(types.get(i) == onnx.TensorProto.STRING for i in node.input)
-    return False

@@ -102,7 +102,12 @@ def emit_features(
             cut = next(
                 (i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut
             )
-        custom = isinstance(columns.features[name], Custom)
+        # fk.Custom's inputs are all numbers or all strings (the FeatureSet checks)
+        custom = (
+            columns.onnx_type(columns.features[cols[0]]) == "string"
+            if isinstance(columns.features[name], Custom)
+            else None
+        )
         for step_name, step in steps[:cut]:
             x = _emit_step(g, x, col, step_name, step, custom)
         if cut < len(steps):
@@ -133,13 +138,18 @@ def emit_features(
 
 
 def _emit_step(
-    g: Graph, x: str, col: str, step_name: str, step: Any, custom: bool = False
+    g: Graph,
+    x: str,
+    col: str,
+    step_name: str,
+    step: Any,
+    custom: bool | None = None,
 ) -> str:
     where = f"{col}.{step_name}" if step_name else col
-    if custom:  # fk.Custom: always skl2onnx, whatever the class, and certified
+    if custom is not None:  # fk.Custom: always skl2onnx, whatever the class; certified
         from .onnx_custom import emit_custom
 
-        return emit_custom(g, x, step, where)
+        return emit_custom(g, x, step, where, strings=custom)
     if step == "passthrough" or (
         isinstance(step, FunctionTransformer)
         and step.func is None

@@ -557,15 +557,6 @@ class FeatureSet:
                 "may be declared once."
             )
         inputs = _resolve_inputs(name, feats)
-        clash = sorted(
-            {f.name for f in feats}
-            & {i.name for i in inputs} - {f.name for f in feats if f in inputs}
-        )
-        if clash:
-            raise SpecError(
-                f"FeatureSet({name!r}): {clash} name both a computed feature and a raw "
-                "column it reads; rename the feature."
-            )
         if all(getattr(f, "input_only", False) for f in feats):
             raise SpecError(
                 f"FeatureSet({name!r}) gives the model nothing: every declaration is "
