@@ -74,7 +74,7 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import featurekit as fk  # noqa: E402
-from featurekit.inputs import Tally  # noqa: E402
+from featurekit.contract.columns import Tally  # noqa: E402
 from featurekit.runtime import Session  # noqa: E402
 from serving import Predictor  # noqa: E402
 
@@ -200,9 +200,9 @@ def reference_validate(contract: Any, valid: Any) -> Callable[[Any], Any]:
     """`Contract.validate`, or its documented equivalent when it fails on valid data.
 
     The equivalent does what `Contract.validate` documents: read the typed frame with
-    `featurekit.inputs.Columns` and check it with a freshly built ``schema()``.
+    `featurekit.contract.columns.Columns` and check it with a freshly built ``schema()``.
     """
-    from featurekit.inputs import Columns
+    from featurekit.contract.columns import Columns
 
     try:
         contract.validate(valid)

@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from test_catalogue import catalogue, orders  # noqa: E402
 
 import featurekit as fk  # noqa: E402
-from featurekit.expr import evaluate  # noqa: E402
+from featurekit.expr.evaluator import evaluate  # noqa: E402
 from serving import Predictor  # noqa: E402
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from credit_data import make_credit
 
 import featurekit as fk
-from featurekit.profile import Counts, evaluate
+from featurekit.monitoring.profile import Counts, evaluate
 from serving import Predictor
 from serving.monitor import Monitor
 

@@ -56,7 +56,7 @@ from sklearn.ensemble import (  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import featurekit as fk  # noqa: E402
-from featurekit.inputs import MISSING  # noqa: E402
+from featurekit.missing import MISSING  # noqa: E402
 from featurekit.runtime import Session  # noqa: E402
 from serving import Predictor  # noqa: E402
 

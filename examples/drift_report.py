@@ -14,7 +14,7 @@ import pandas as pd
 from credit_data import make_credit
 
 import featurekit as fk
-from featurekit.report import summary_row
+from featurekit.monitoring.report import summary_row
 
 
 def main() -> None:

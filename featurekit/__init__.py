@@ -1,8 +1,9 @@
 """featurekit: ship scikit-learn models without training-serving skew."""
 
-from ._version import __version__
-from .derived import Bucketized, Custom, Datetime, Derived, Text
-from .errors import (
+from featurekit._version import __version__
+from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
+from featurekit.errors import (
     ArtifactError,
     ContractError,
     ExportError,
@@ -10,22 +11,21 @@ from .errors import (
     ParityError,
     SpecError,
 )
-from .expr import col, cross, days_between, maximum, minimum, where
-from .spec import Categorical, FeatureSet, Numeric
+from featurekit.expr.tree import col, cross, days_between, maximum, minimum, where
 
 
 # training-side names load lazily, so that serving never pays for scikit-learn
 def __getattr__(name: str) -> object:
     if name == "make_pipeline":
-        from .pipeline import make_pipeline
+        from featurekit.exporting.pipeline import make_pipeline
 
         return make_pipeline
     if name in ("export", "load", "Artifact"):
-        from . import exporter
+        from featurekit.exporting import exporter
 
         return getattr(exporter, name)
     if name in ("drift", "Drift", "DriftReport"):
-        from . import detection
+        from featurekit import detection
 
         return getattr(detection, name)
     raise AttributeError(f"module 'featurekit' has no attribute {name!r}")

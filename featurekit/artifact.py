@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
 
-from .errors import ArtifactError
+from featurekit.errors import ArtifactError
 
 __all__ = ["FORMAT_VERSION", "Manifest", "read_manifest", "sha256", "write_atomic"]
 

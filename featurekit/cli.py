@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ._version import __version__
-from .errors import ArtifactError, SpecError
-from .spec import FeatureSet, Numeric
+from featurekit._version import __version__
+from featurekit.declare.columns import FeatureSet, Numeric
+from featurekit.errors import ArtifactError, SpecError
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "read_chunks", "read_data"]
 
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .testing import check_contract, check_parity
+    from featurekit.testing import check_contract, check_parity
 
     try:
         artifact = _load(args.artifact)
@@ -195,7 +195,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from .detection import Drift
+    from featurekit.detection import Drift
 
     try:
         if args.chunk_rows < 1:
@@ -226,7 +226,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _drift_summary(report: Any, data: str, fmt: str | None, artifact: Path) -> str:
-    from .report import summary_row
+    from featurekit.monitoring.report import summary_row
 
     d = report.to_dict()
     model, features = d["model"], d["features"]
@@ -253,7 +253,7 @@ def _drift_summary(report: Any, data: str, fmt: str | None, artifact: Path) -> s
 
 
 def _load(path: str) -> Any:
-    from .exporter import load
+    from featurekit.exporting.exporter import load
 
     try:
         return load(path)

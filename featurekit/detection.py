@@ -2,7 +2,7 @@
 
 The current data is counted over the bins of the artifact's reference profile, then
 every feature (and the model's output, when asked) is tested with the decision rule of
-`featurekit.profile.evaluate`. Nothing is recomputed from training data: the profile
+`featurekit.monitoring.profile.evaluate`. Nothing is recomputed from training data: the profile
 holds all the reference statistics.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArtifactError
-from .profile import Counts, evaluate
+from featurekit.errors import ArtifactError
+from featurekit.monitoring.profile import Counts, evaluate
 
 __all__ = ["Drift", "DriftReport", "drift"]
 
@@ -150,7 +150,7 @@ class DriftReport:
 
         Writes it to `path` when given, and returns the HTML.
         """
-        from .report import render_html
+        from featurekit.monitoring.report import render_html
 
         html: str = render_html(self.to_dict())
         if path is not None:
@@ -273,7 +273,7 @@ def drift(artifact: Any, current: Any, *, outputs: bool = True) -> DriftReport:
 def _profile_of(
     artifact: Any, *, load_predictor: bool
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    from .artifact import read_manifest, read_profile
+    from featurekit.artifact import read_manifest, read_profile
 
     if hasattr(artifact, "profile") and hasattr(artifact, "sha256"):  # a Predictor
         p = artifact

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from featurekit.contract.schema import Contract
+from featurekit.errors import ArtifactError, ContractError
+from featurekit.exporting.exporter import Artifact, load
 from serving import Predictor
-
-from .contract import Contract
-from .errors import ArtifactError, ContractError
-from .exporter import Artifact, load
 
 __all__ = [
     "ContractReport",

@@ -1,6 +1,6 @@
 """Live drift monitoring: constant-memory window counters over the reference profile's bins.
 
-Every scored row updates the current window's `featurekit.profile.Counts`. A window
+Every scored row updates the current window's `featurekit.monitoring.profile.Counts`. A window
 closes after ``window`` rows (or ``seconds``, whichever is set), is tested against the
 reference profile, and joins a short history; a feature *alerts* when it drifted in at
 least ``persistence[0]`` of the last ``persistence[1]`` windows (2 of 3 by default), so
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from featurekit.profile import Counts, evaluate
+from featurekit.monitoring.profile import Counts, evaluate
 
 __all__ = ["Monitor"]
 
@@ -46,7 +46,7 @@ class Monitor:
 
     Examples
     --------
-    >>> from featurekit.profile import build_profile
+    >>> from featurekit.monitoring.profile import build_profile
     >>> m = Monitor(build_profile({"x": np.arange(500.0)}, {}), window=100)
     >>> for v in range(250):
     ...     m.observe({"x": np.array([[float(v)]])})

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from featurekit.artifact import Manifest, read_manifest
-from featurekit.contract import Contract
+from featurekit.contract.columns import Columns, Tally
+from featurekit.contract.schema import Contract
+from featurekit.declare.columns import FeatureSet
 from featurekit.errors import ArtifactError, SpecError
-from featurekit.inputs import Columns, Tally
 from featurekit.runtime import Session
-from featurekit.spec import FeatureSet
 
 from .monitor import Monitor
 

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 import featurekit as fk
 from featurekit.artifact import FORMAT_VERSION
-from featurekit.inputs import Columns
+from featurekit.contract.columns import Columns
 from serving import Predictor
 
 FEATURES = fk.FeatureSet(

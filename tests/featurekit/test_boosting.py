@@ -278,7 +278,7 @@ def test_what_cannot_match_is_refused_and_nothing_is_written(
 
 def test_importing_featurekit_imports_neither_library() -> None:
     code = (
-        "import sys, featurekit, featurekit.onnx_model, featurekit.parity; "
+        "import sys, featurekit, featurekit.onnx.model, featurekit.exporting.probes; "
         "print(sorted({'lightgbm', 'xgboost'} & set(sys.modules)))"
     )
     out = subprocess.run(

@@ -174,7 +174,7 @@ def test_contract_and_profile_cover_raw_inputs_only(tmp_path, data) -> None:
 
 
 def test_datetime_inputs_read_the_same_in_every_form() -> None:
-    from featurekit.inputs import Columns
+    from featurekit.contract.columns import Columns
 
     fs = fk.FeatureSet("d", [fk.Datetime("t"), fk.Derived("y", fk.col("t").dt.year)])
     when = dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
@@ -202,7 +202,7 @@ def test_expressions_read_from_source_text_never_run() -> None:
 
 def test_plain_iso_columns_read_like_value_by_value() -> None:
     """Large columns of plain ISO text take numpy's parser; it must agree to the second."""
-    from featurekit.inputs import Columns
+    from featurekit.contract.columns import Columns
 
     fs = fk.FeatureSet(
         "d", [fk.Datetime("t", nullable=True), fk.Derived("y", fk.col("t").dt.year)]

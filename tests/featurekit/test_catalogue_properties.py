@@ -52,10 +52,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import PolynomialFeatures
 
 import featurekit as fk
-import featurekit.exporter as exporter
-from featurekit.expr import Expr
-from featurekit.inputs import Columns
-from featurekit.pipeline import Inputs
+import featurekit.exporting.exporter as exporter
+from featurekit.contract.columns import Columns
+from featurekit.exporting.pipeline import Inputs
+from featurekit.expr.tree import Expr
 from featurekit.runtime import Session
 from serving import Predictor
 
@@ -1128,10 +1128,10 @@ def test_a_power_by_a_literal_is_bit_exact_in_any_batch(
     # numpy's power takes square, sqrt and reciprocal shortcuts for a broadcast
     # exponent of 2, 0.5 or -1 on two rows or more, where C's pow rounds these values
     # otherwise: training differed from serving, and from itself on one row
-    import featurekit.expr as fx
+    import featurekit.expr.evaluator as ev
 
-    one = fx.evaluate(c("y") ** exponent, {"y": np.array([value])})
-    two = fx.evaluate(c("y") ** exponent, {"y": np.array([value, 1.0])})
+    one = ev.evaluate(c("y") ** exponent, {"y": np.array([value])})
+    two = ev.evaluate(c("y") ** exponent, {"y": np.array([value, 1.0])})
     fs = fk.FeatureSet(
         "power",
         [

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import featurekit as fk
-from featurekit.contract import Contract
-from featurekit.inputs import MISSING, Columns, Tally
+from featurekit.contract.columns import Columns, Tally
+from featurekit.contract.schema import Contract
+from featurekit.missing import MISSING
 
 # -- the contracts ----------------------------------------------------------------------
 

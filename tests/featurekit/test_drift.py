@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
 from featurekit.detection import Drift
-from featurekit.profile import Counts, build_profile, evaluate
+from featurekit.monitoring.profile import Counts, build_profile, evaluate
 
 N_REF, WINDOW = 10_000, 1_000
 

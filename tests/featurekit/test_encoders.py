@@ -26,16 +26,16 @@ from sklearn.preprocessing import KBinsDiscretizer, TargetEncoder
 from sklearn.utils import murmurhash3_32
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from featurekit.encoders import (
+from featurekit.errors import ExportError
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import Graph
+from featurekit.transforms.encoders import (
     Bucketizer,
     HashEncoder,
     emit_bucketizer,
     emit_hash_encoder,
     emit_target_encoder,
 )
-from featurekit.errors import ExportError
-from featurekit.inputs import MISSING
-from featurekit.onnx_graph import Graph
 
 PROPERTY = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -11,9 +11,9 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import featurekit as fk
-from featurekit.inputs import MISSING
-from featurekit.pipeline import Inputs
-from featurekit.transformers import OTHER, CategoryFolder, Clip, Log1p
+from featurekit.exporting.pipeline import Inputs
+from featurekit.missing import MISSING
+from featurekit.transforms.basic import OTHER, CategoryFolder, Clip, Log1p
 
 # -- scikit-learn's estimator checks --------------------------------------------------
 

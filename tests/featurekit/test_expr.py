@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import featurekit.expr as fx
+import featurekit.expr.evaluator as ev
+import featurekit.expr.tree as fx
 from featurekit.errors import SpecError
-from featurekit.inputs import MISSING
-from featurekit.onnx_expr import emit_expr
-from featurekit.onnx_graph import Graph
+from featurekit.expr.emitter import emit_expr
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import Graph
 
 a, b, c, k, d, e = (fx.col(n) for n in ("a", "b", "c", "k", "d", "e"))
 
@@ -83,7 +84,7 @@ def assert_bits_equal(x: np.ndarray, y: np.ndarray) -> None:
 def assert_parity(
     expr: fx.Expr, data: dict[str, np.ndarray], threads: int = 1
 ) -> np.ndarray:
-    expected = fx.evaluate(expr, data)
+    expected = ev.evaluate(expr, data)
     assert_bits_equal(expected, run_onnx(expr, data, threads))
     return expected
 
@@ -212,10 +213,10 @@ def test_log_and_exp_match_onnxruntime_on_a_million_rows(expr):
 def test_log_and_exp_are_within_two_ulp_of_the_c_library():
     rng = np.random.default_rng(3)
     x = np.concatenate([np.exp(rng.uniform(-744, 709, 20_000)), [5e-324, 1e-310]])
-    ulps = fx.log(x).view(np.int64) - np.array([math.log(v) for v in x]).view(np.int64)
+    ulps = ev.log(x).view(np.int64) - np.array([math.log(v) for v in x]).view(np.int64)
     assert np.abs(ulps).max() <= 1
     y = rng.uniform(-700, 709, 20_000)
-    ulps = fx.exp(y).view(np.int64) - np.array([math.exp(v) for v in y]).view(np.int64)
+    ulps = ev.exp(y).view(np.int64) - np.array([math.exp(v) for v in y]).view(np.int64)
     assert np.abs(ulps).max() <= 2
 
 
@@ -223,7 +224,7 @@ def _log_edges() -> np.ndarray:
     """Every power of two from 5e-324 up, times 1, SQRTHF and 2 * SQRTHF, with both
     neighbours: where the graph corrects its guess of the exponent."""
     powers = np.ldexp(1.0, np.arange(-1074, 1024))
-    x = np.concatenate([powers, powers * fx.SQRTHF, powers * (2 * fx.SQRTHF)])
+    x = np.concatenate([powers, powers * ev.SQRTHF, powers * (2 * ev.SQRTHF)])
     x = x[x > 0]
     return np.concatenate([x, np.nextafter(x, 0), np.nextafter(x, np.inf)])
 
@@ -484,7 +485,7 @@ def test_date_parts_match_the_calendar(moment):
 def test_date_parts_and_days_between_match_datetime(moments):
     first, second = moments
     data = {"d": np.array([_seconds(first)]), "e": np.array([_seconds(second)])}
-    got = [fx.evaluate(getattr(d.dt, p), data)[0] for p in fx.DATE_PARTS]
+    got = [ev.evaluate(getattr(d.dt, p), data)[0] for p in fx.DATE_PARTS]
     tt = first.timetuple()
     assert got == [
         tt.tm_year,
@@ -494,7 +495,7 @@ def test_date_parts_and_days_between_match_datetime(moments):
         tt.tm_yday,
         tt.tm_hour,
     ]
-    between = fx.evaluate(fx.days_between(d, e), data)[0]
+    between = ev.evaluate(fx.days_between(d, e), data)[0]
     assert between == (second.date() - first.date()).days
 
 
@@ -568,7 +569,7 @@ def test_unknown_date_part_is_an_attribute_error():
 
 def test_evaluate_needs_its_columns():
     with pytest.raises(SpecError, match="lacks"):
-        fx.evaluate(a + b, {"a": np.zeros(2)})
+        ev.evaluate(a + b, {"a": np.zeros(2)})
 
 
 def test_expressions_hash_by_identity_and_compare_by_structure():

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import featurekit.expr as fx
+import featurekit.expr.tree as fx
 from featurekit.errors import SpecError
-from featurekit.expr_parse import MAX_DEPTH, MAX_LENGTH, parse
-from featurekit.inputs import MISSING
+from featurekit.expr.parse import MAX_DEPTH, MAX_LENGTH, parse
+from featurekit.missing import MISSING
 
 a, b, c, d, e = (fx.col(n) for n in "abcde")
 

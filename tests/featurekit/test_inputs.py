@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import featurekit as fk
-from featurekit.inputs import MISSING, Columns, Tally, _frame_column
+from featurekit.contract.columns import Columns, Tally, _frame_column
+from featurekit.missing import MISSING
 
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]
 

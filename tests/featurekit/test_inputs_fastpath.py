@@ -11,7 +11,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import featurekit as fk
-from featurekit.inputs import Columns
+from featurekit.contract.columns import Columns
 
 FEATURES = fk.FeatureSet(
     "fast",

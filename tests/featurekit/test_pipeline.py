@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 import featurekit as fk
-from featurekit.pipeline import Inputs
+from featurekit.exporting.pipeline import Inputs
 
 FEATURES = fk.FeatureSet(
     "demo",

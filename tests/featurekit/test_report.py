@@ -21,7 +21,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
-from featurekit.report import render_html
+from featurekit.monitoring.report import render_html
 
 # a feature name and a category that would run script if they reached the page raw
 NAME = 'q</script><script>document.body.dataset.injected="1"</script>&amp'

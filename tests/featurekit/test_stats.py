@@ -8,7 +8,7 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from featurekit import stats
+from featurekit.monitoring import stats
 
 RNG = np.random.default_rng(20261125)
 # integer data: binning them on their own values loses nothing, so binned statistics

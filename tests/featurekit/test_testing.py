@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import featurekit as fk
-from featurekit.inputs import Columns
+from featurekit.contract.columns import Columns
 from featurekit.testing import (
     assert_contract,
     assert_parity,

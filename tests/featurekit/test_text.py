@@ -16,12 +16,12 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featurekit.errors import ExportError
-from featurekit.inputs import MISSING
-from featurekit.onnx_graph import Graph
-from featurekit.text import TextTfidf, ascii_lower, emit_text, tokenize
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import Graph
+from featurekit.transforms.text import TextTfidf, ascii_lower, emit_text, tokenize
 
 # -- an independent statement of the documented tokenizer rule ------------------------
-# Written from the rule in featurekit.text's docstring, character by character, without
+# Written from the rule in featurekit.transforms.text's docstring, character by character, without
 # regular expressions, so that a wrong character class in the module cannot hide here.
 
 _ORACLE_SEPARATORS = {chr(c) for c in range(128) if not chr(c).isalnum()} | {

@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
-from featurekit.contract import WIDEN, Contract
+from featurekit.contract.schema import WIDEN, Contract
 from serving import Predictor
 
 

@@ -13,7 +13,7 @@ from live_server import GOOD
 from starlette.testclient import TestClient
 
 import serving
-from featurekit.profile import build_profile
+from featurekit.monitoring.profile import build_profile
 from serving import Predictor, create_app
 from serving.monitor import Monitor
 

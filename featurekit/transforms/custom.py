@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from .errors import ExportError
-from .onnx_graph import OPSET, Graph, splice
+from featurekit.errors import ExportError
+from featurekit.onnx.graph import OPSET, Graph, splice
 
 __all__ = ["emit_custom"]
 

@@ -9,7 +9,7 @@ window size, and stored beside the bins.
 Data is then reduced to `Counts` over the same bins, offline (`Counts.from_frame`) or
 live, row by row as the server scores (`Counts.observe`). Counts add up, so windows
 merge across replicas. `evaluate` turns a profile and counts into per-feature verdicts
-(see `featurekit.stats` for the statistics).
+(see `featurekit.monitoring.stats` for the statistics).
 
 Light core: numpy, pandas and scipy; no scikit-learn.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
-from .inputs import MISSING
+from featurekit.missing import MISSING
+from featurekit.monitoring import stats
 
 __all__ = ["DEFAULTS", "Counts", "build_profile", "evaluate"]
 

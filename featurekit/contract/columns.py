@@ -1,7 +1,7 @@
 """Turn raw records into the typed columns the model sees, identically in training and serving.
 
 This is the single place where input values are interpreted. The scikit-learn pipeline
-(`featurekit.pipeline.Inputs`), the parity certificate and `serving.Predictor` all call
+(`featurekit.exporting.pipeline.Inputs`), the parity certificate and `serving.Predictor` all call
 `Columns.coerce`, so no runtime can read a value differently from another.
 
 Rules
@@ -14,16 +14,16 @@ Rules
   in a string tensor as an ordinary unknown category.
 - ±inf is rejected unless declared; NaN only where the declaration accepts missing
   values.
-- A date-time column (`featurekit.derived.Datetime`) takes datetime64 values,
+- A date-time column (`featurekit.declare.computed.Datetime`) takes datetime64 values,
   `datetime.datetime`/`datetime.date` objects and ISO-8601 strings, and becomes
   float64 whole seconds since 1970-01-01T00:00:00 (floored; NaN for missing). A
   column declared ``timezone=None`` refuses values with an offset or a time zone;
   one declared ``timezone="UTC"`` converts them to UTC and refuses naive values.
-- A text column (`featurekit.derived.Text`) takes strings, like a categorical
+- A text column (`featurekit.declare.computed.Text`) takes strings, like a categorical
   column with no category check.
 
 Beyond types, `Columns.coerce` runs the contract's checks compiled to numpy (see
-`featurekit.contract`): it accepts and rejects what ``schema.validate`` does, with the
+`featurekit.contract.schema`): it accepts and rejects what ``schema.validate`` does, with the
 same failure table, in microseconds.
 
 This module belongs to the light core and imports no scikit-learn.
@@ -39,27 +39,17 @@ from typing import Any
 
 import numpy as np
 
-from .contract import Contract
-from .errors import ContractError
-from .spec import Categorical, FeatureSet, Numeric
+from featurekit.contract.schema import Contract
+from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.errors import ContractError
+from featurekit.missing import MISSING, is_missing
 
-__all__ = ["MISSING", "Columns", "Tally"]
+__all__ = ["Columns", "Tally"]
 
-#: What a missing categorical value becomes, in both runtimes.
-MISSING = "\x00featurekit:missing"
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
 _ABSENT = object()
 _INFINITIES = (math.inf, -math.inf)
 _INT64_MIN, _INT64_END = -(2**63), 2**63
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(math.isnan(value))
-    # pd.NA and pd.NaT: compare by type name so this module need not import pandas
-    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
@@ -173,7 +163,7 @@ class _CategoricalPlan:
 
 @dataclass
 class _DatetimePlan:
-    feature: Any  # featurekit.derived.Datetime
+    feature: Any  # featurekit.declare.computed.Datetime
     nullable: bool
     utc: bool
 
@@ -186,7 +176,7 @@ class Columns:
     features : FeatureSet or Contract
         The declarations, or a whole contract (then the other arguments are unused).
     categories, domains, observed : dict, optional
-        Fitted state, as in `featurekit.contract.Contract`. Left empty while fitting.
+        Fitted state, as in `featurekit.contract.schema.Contract`. Left empty while fitting.
 
     Examples
     --------
@@ -352,7 +342,7 @@ class Columns:
     ) -> tuple[dict[str, Any], list[tuple[str, str, Any, Any]], int]:
         """The typed frame (as columns) and the type failures, with no value checks.
 
-        This is what `featurekit.contract.Contract.validate` hands to pandera.
+        This is what `featurekit.contract.schema.Contract.validate` hands to pandera.
         """
         import pandas as pd
 
@@ -455,7 +445,7 @@ class Columns:
             arr = np.empty(len(values), dtype=np.float64)
             unreadable = np.zeros(len(values), dtype=bool)
             for k, v in enumerate(values):
-                if _is_missing(v):
+                if is_missing(v):
                     arr[k] = np.nan
                 elif isinstance(v, bool | np.bool_) or not isinstance(v, _NUMBER_TYPES):
                     failures.add(name, type_check, v, index[k])
@@ -586,7 +576,7 @@ class Columns:
                 elif fitted and tally is not None and v not in plan.known:
                     unseen += 1
                 out[k, 0] = str(v)
-            elif _is_missing(v) or v == MISSING:
+            elif is_missing(v) or v == MISSING:
                 if checks and not plan.nullable:
                     failures.add(name, "not_nullable", None, index[k])
                 out[k, 0] = MISSING
@@ -628,7 +618,7 @@ class Columns:
                 continue
             if isinstance(plan, _CategoricalPlan):
                 if t is not str or v == MISSING:
-                    if v is _ABSENT or not plan.nullable or not _is_missing(v):
+                    if v is _ABSENT or not plan.nullable or not is_missing(v):
                         return None
                     v = MISSING
                 elif plan.allowed is not None:
@@ -643,7 +633,7 @@ class Columns:
                     return None
                 if isinstance(v, np.integer | np.floating):
                     v = v.item()
-                elif plan.nullable and _is_missing(v):
+                elif plan.nullable and is_missing(v):
                     v = math.nan
                 else:
                     return None
@@ -754,7 +744,7 @@ def _datetime_seconds(v: Any, utc: bool) -> float | str:
         if utc:
             return "timezone(UTC)"
         return float(v.astype("datetime64[s]").astype(np.int64))
-    elif _is_missing(v):
+    elif is_missing(v):
         return math.nan
     if isinstance(v, _dt.datetime):
         aware = v.tzinfo is not None and v.utcoffset() is not None

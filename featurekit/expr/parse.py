@@ -1,7 +1,7 @@
 """Read a derived-feature expression from source text, without running it.
 
 YAML and JSON specs hold an expression as the text its repr prints. `parse` reads that
-text with `ast` and builds the `featurekit.expr.Expr` from a strict whitelist of
+text with `ast` and builds the `featurekit.expr.tree.Expr` from a strict whitelist of
 syntax; nothing is evaluated, so ``parse(repr(e)).equals(e)`` for every expression.
 
 Grammar (``fk.`` before a function name is optional)::
@@ -18,7 +18,7 @@ Grammar (``fk.`` before a function name is optional)::
 
 Examples
 --------
->>> from featurekit.expr_parse import parse
+>>> from featurekit.expr.parse import parse
 >>> parse("col('debt') / col('income')")
 fk.col('debt') / fk.col('income')
 >>> parse("fk.where(col('amount') > 1000, 1, 0)").kind
@@ -32,9 +32,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import expr as fx
-from .errors import SpecError
-from .expr import Expr
+from featurekit.errors import SpecError
+from featurekit.expr import tree as fx
+from featurekit.expr.tree import Expr
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "parse"]
 

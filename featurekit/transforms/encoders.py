@@ -25,8 +25,8 @@ from onnx import TensorProto
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .errors import ExportError
-from .onnx_graph import Graph
+from featurekit.errors import ExportError
+from featurekit.onnx.graph import Graph
 
 __all__ = [
     "Bucketizer",

@@ -4,7 +4,7 @@ onnxmltools' converters emit float32 thresholds and float32 sums. That suits XGB
 which rounds features to float32 too, but not LightGBM, which compares double features
 with double thresholds: there float32 thresholds flip decisions beside every split.
 Both families are therefore parsed here and emitted through the same opset-5
-``TreeEnsemble`` path as scikit-learn's trees (`featurekit.onnx_trees`):
+``TreeEnsemble`` path as scikit-learn's trees (`featurekit.onnx.trees`):
 
 - LightGBM (``booster_.dump_model()``): double thresholds compared ``x <= t``, leaf
   values summed in double in tree order, missing values routed by ``missing_type``
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExportError
-from .onnx_graph import Graph
+from featurekit.errors import ExportError
+from featurekit.onnx.graph import Graph
 
 __all__ = ["LightGBMModel", "XGBoostModel", "boosting_splits", "emit_boosting"]
 
@@ -115,7 +115,7 @@ def _lgbm_threshold(t: float) -> float:
 
 def _lgbm_trees(model: Any) -> tuple[list[Any], int, str, float, bool]:
     """Parse LightGBM's dump into trees; also k, objective, sigmoid, average_output."""
-    from .onnx_trees import _Tree
+    from featurekit.onnx.trees import _Tree
 
     name = type(model).__name__
     dump = _lgbm_dump(model)
@@ -169,7 +169,7 @@ def _lgbm_trees(model: Any) -> tuple[list[Any], int, str, float, bool]:
 def _emit_lightgbm(
     g: Graph, x: str, model: Any, pushed: dict[int, Any]
 ) -> dict[str, str]:
-    from .onnx_trees import _ensemble_node, _push
+    from featurekit.onnx.trees import _ensemble_node, _push
 
     name = type(model).__name__
     trees, k, objective, sigmoid, average = _lgbm_trees(model)
@@ -226,7 +226,7 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
 
     Thresholds are rewritten for ``x <= t`` on float32 inputs.
     """
-    from .onnx_trees import _constant_tree, _Tree
+    from featurekit.onnx.trees import _constant_tree, _Tree
 
     name = type(model).__name__
     config, raw = _xgb_model(model)
@@ -299,7 +299,7 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
 def _emit_xgboost(
     g: Graph, x: str, model: Any, pushed: dict[int, Any]
 ) -> dict[str, str]:
-    from .onnx_trees import _ensemble_node, _push
+    from featurekit.onnx.trees import _ensemble_node, _push
 
     name = type(model).__name__
     trees, k, objective = _xgb_trees(model)

@@ -9,7 +9,7 @@ and the reference data (the observed range of each numeric column, widened by
 It is stored as ``contract.json``: pandera's own serialisation of the
 `DataFrameSchema` under ``"pandera"``, which pandera alone can load, and featurekit's
 policy under ``"featurekit"``. The schema checks a *typed* frame, the one
-`featurekit.inputs.Columns` reads from raw records with the documented coercion rules;
+`featurekit.contract.columns.Columns` reads from raw records with the documented coercion rules;
 `Contract.validate` runs exactly that (it is the reference), and the compiled checks
 in `Columns.coerce` must accept and reject the same inputs with the same failure table.
 
@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec import Categorical, FeatureSet, Numeric
+from featurekit.declare.columns import Categorical, FeatureSet, Numeric
 
 __all__ = ["WIDEN", "Contract", "RangeCheck"]
 
@@ -204,7 +204,7 @@ class Contract:
         import pandas as pd
         import pandera.pandas as pa
 
-        from .inputs import Columns
+        from featurekit.contract.columns import Columns
 
         # pandera runs on a positional index, mapped back to the caller's labels at
         # the end: duplicate labels must not merge two rows' failures
@@ -241,7 +241,7 @@ class Contract:
             ]
             frame.index = labels
         if rows:
-            from .inputs import _Failures
+            from featurekit.contract.columns import _Failures
 
             _Failures(rows).raise_if_any(self.features.name, self.features.version, n)
         return frame

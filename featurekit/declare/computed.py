@@ -5,7 +5,7 @@
 columns they read become inputs of the FeatureSet (implicitly, when not declared), and
 the contract and the drift profile cover those raw inputs only.
 
-Light core, like `featurekit.spec`: no scikit-learn at import time.
+Light core, like `featurekit.declare.columns`: no scikit-learn at import time.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from .errors import SpecError
-from .expr import Expr, col
-from .spec import (
+from featurekit.declare.columns import (
     Bound,
     Categorical,
     Numeric,
@@ -28,6 +26,8 @@ from .spec import (
     _Feature,
     _interval,
 )
+from featurekit.errors import SpecError
+from featurekit.expr.tree import Expr, col
 
 __all__ = ["Bucketized", "Custom", "Datetime", "Derived", "Text"]
 
@@ -86,7 +86,7 @@ class Text(_Feature):
     """A free-text input column, turned into TF-IDF features.
 
     Tokens are runs of characters between separators (whitespace and ASCII
-    punctuation), lower-cased in the ASCII range only; see `featurekit.text` for the
+    punctuation), lower-cased in the ASCII range only; see `featurekit.transforms.text` for the
     exact rule, which scikit-learn and onnxruntime both follow. Missing text counts
     as the empty string.
 
@@ -172,7 +172,7 @@ def _expression(owner: str, value: Any) -> Expr:
     if isinstance(value, Mapping):
         return Expr.from_dict(value)
     if isinstance(value, str):
-        from .expr_parse import parse
+        from featurekit.expr.parse import parse
 
         try:
             return parse(value)
@@ -185,7 +185,7 @@ def _expression(owner: str, value: Any) -> Expr:
 
 def _expression_data(expr: Expr) -> Any:
     """What JSON and YAML hold: the source text when it reads back the same, else the tree."""
-    from .expr_parse import parse
+    from featurekit.expr.parse import parse
 
     text = repr(expr)
     try:
@@ -224,7 +224,7 @@ class Derived(_ByValue, _Feature):
     name : str
         The feature's name; it must differ from every raw column.
     expression : Expr
-        Built from ``fk.col``; see `featurekit.expr` for the operators and the rules
+        Built from ``fk.col``; see `featurekit.expr.tree` for the operators and the rules
         for division by zero, logs of negatives and overflow (the value is missing).
 
     Examples

@@ -83,7 +83,7 @@ def raw_thresholds(
     Examples
     --------
     >>> import numpy as np
-    >>> from featurekit.transformers import Log1p
+    >>> from featurekit.transforms.basic import Log1p
     >>> log = Log1p().fit(np.array([[0.0]]))
     >>> r = raw_thresholds(log, np.array([1.0]), "float64", -1.0)[0]
     >>> bool(np.log(1 + r) <= 1.0), bool(np.log(1 + np.nextafter(r, np.inf)) <= 1.0)

@@ -1,6 +1,6 @@
 """The few transformers scikit-learn lacks: `Clip`, `Log1p` and `CategoryFolder`.
 
-Each one computes exactly what its ONNX converter in `featurekit.onnx_features` emits.
+Each one computes exactly what its ONNX converter in `featurekit.exporting.compile` emits.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     numpy's ``log1p`` is more accurate near zero, but no ONNX operator matches it, and
     neither does onnxruntime's ``Log`` match ``np.log`` everywhere; matching is what
-    matters here (`featurekit.expr_eval.log`). Values at or below -1 are rejected.
+    matters here (`featurekit.expr.evaluator.log`). Values at or below -1 are rejected.
 
     Examples
     --------
@@ -85,7 +85,7 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
         )
         self._check_domain(X)
-        from .expr_eval import log
+        from featurekit.expr.evaluator import log
 
         return np.asarray(log(1.0 + X), dtype=np.float64)
 

@@ -1,8 +1,8 @@
-"""Evaluate expressions with numpy: the training-side twin of `featurekit.onnx_expr`.
+"""Evaluate expressions with numpy: the training-side twin of `featurekit.expr.emitter`.
 
 `evaluate` runs an `Expr` over columns; ``log``, ``exp`` and the calendar functions are
 featurekit's own kernels, built from exactly rounded operations so that the graph can
-repeat them step for step (see "Exactness" in `featurekit.expr`).
+repeat them step for step (see "Exactness" in `featurekit.expr.tree`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .expr import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
-from .inputs import MISSING
+from featurekit.errors import SpecError
+from featurekit.expr.tree import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
+from featurekit.missing import MISSING
 
 # -- numpy evaluation -------------------------------------------------------------
 
@@ -27,7 +27,7 @@ def evaluate(expr: Expr, data: Mapping[str, np.ndarray]) -> np.ndarray:
     expr : Expr
     data : mapping of str to numpy.ndarray
         Each column `expr` uses: float64 for numbers and datetimes (NaN is missing),
-        object arrays of str for categories (`featurekit.inputs.MISSING` is missing).
+        object arrays of str for categories (`featurekit.contract.columns.MISSING` is missing).
 
     Returns
     -------
@@ -37,7 +37,7 @@ def evaluate(expr: Expr, data: Mapping[str, np.ndarray]) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> evaluate(fx.col("a") / fx.col("b"), {"a": np.array([1.0, 1.0]),
     ...                                      "b": np.array([4.0, 0.0])})
     array([0.25,  nan])
@@ -232,7 +232,7 @@ EXP_LO, EXP_HI = -746.0, 710.0
 def log_core(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     """``log((1 + t) * 2**e)`` for ``1 + t`` in [SQRTHF, 2 * SQRTHF).
 
-    Each line is one IEEE operation per element, in the order `featurekit.onnx_expr`
+    Each line is one IEEE operation per element, in the order `featurekit.expr.emitter`
     emits them (it computes the numerator and the denominator at once, as the two
     slices of one tensor).
     """
@@ -254,7 +254,7 @@ def log(x: np.ndarray) -> np.ndarray:
     """Natural log, NaN outside (0, inf); see `log_core`.
 
     ``x = m * 2**e`` with ``m`` in [SQRTHF, 2 * SQRTHF) has one solution, which frexp
-    gives here and `featurekit.onnx_expr` finds from a corrected guess; both are exact.
+    gives here and `featurekit.expr.emitter` finds from a corrected guess; both are exact.
     """
     x = np.asarray(x, dtype=np.float64)
     ok = (x > 0) & (x < np.inf)

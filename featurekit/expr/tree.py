@@ -1,7 +1,7 @@
 r"""Derived-feature expressions such as ``fk.col("debt") / fk.col("income")``.
 
 An expression is a small typed tree. `evaluate` computes it with numpy for training;
-`featurekit.onnx_expr.emit_expr` writes the same computation into the ONNX graph, and
+`featurekit.expr.emitter.emit_expr` writes the same computation into the ONNX graph, and
 the two agree bit for bit (see "Exactness" below).
 
 Kinds
@@ -15,7 +15,7 @@ Values
 ------
 Numbers, conditions and datetimes are float64 with NaN for missing; a datetime is a
 whole number of seconds since 1970-01-01T00:00:00. Categories are Python strings, with
-`featurekit.inputs.MISSING` for missing.
+`featurekit.contract.columns.MISSING` for missing.
 
 Semantics
 ---------
@@ -63,8 +63,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .inputs import MISSING
+from featurekit.errors import SpecError
+from featurekit.missing import MISSING
 
 __all__ = [
     "CROSS_SEPARATOR",
@@ -72,7 +72,6 @@ __all__ = [
     "col",
     "cross",
     "days_between",
-    "evaluate",
     "from_dict",
     "maximum",
     "minimum",
@@ -222,7 +221,7 @@ class Expr:
 
     Examples
     --------
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> ratio = fx.col("debt") / fx.col("income")
     >>> ratio
     fk.col('debt') / fk.col('income')
@@ -455,7 +454,7 @@ def col(name: str) -> Expr:
 
     Examples
     --------
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> fx.col("income").log1p()
     fk.col('income').log1p()
     >>> (fx.col("plan") == "pro").columns()
@@ -483,7 +482,7 @@ def where(cond: Expr, a: Any, b: Any) -> Expr:
 
     Examples
     --------
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> fx.where(fx.col("amount") > 1000, 1, 0)
     fk.where(fk.col('amount') > 1000, 1, 0)
     >>> fx.where(fx.col("c").isnull(), "none", fx.col("c")).kind
@@ -502,7 +501,7 @@ def days_between(a: Expr, b: Expr) -> Expr:
 
     Examples
     --------
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> fx.days_between(fx.col("signup"), fx.col("now"))
     fk.days_between(fk.col('signup'), fk.col('now'))
     """
@@ -576,7 +575,7 @@ def from_dict(data: Any) -> Expr:
 
     Examples
     --------
-    >>> import featurekit.expr as fx
+    >>> import featurekit.expr.tree as fx
     >>> e = fx.col("x").clip(0, None)
     >>> fx.from_dict(e.to_dict()).equals(e)
     True
@@ -669,12 +668,3 @@ def _repr(e: Expr) -> tuple[str, int]:
 def _wrap(e: Expr, at_least: int) -> str:
     text, prec = _repr(e)
     return text if prec >= at_least else f"({text})"
-
-
-# the numpy side lives in expr_eval; its public names stay importable from here
-from .expr_eval import SQRTHF as SQRTHF  # noqa: E402
-from .expr_eval import civil as civil  # noqa: E402
-from .expr_eval import date_part as date_part  # noqa: E402
-from .expr_eval import evaluate as evaluate  # noqa: E402
-from .expr_eval import exp as exp  # noqa: E402
-from .expr_eval import log as log  # noqa: E402

@@ -1,7 +1,7 @@
 """Prove parity: score the same rows with scikit-learn and onnxruntime, or refuse.
 
 The rows are the reference frame, the generated edge cases and every value beside a
-split (see `featurekit.parity`). onnxruntime reads them through `Columns.coerce`,
+split (see `featurekit.exporting.probes`). onnxruntime reads them through `Columns.coerce`,
 the very function serving uses, so the certificate covers serving's input path too.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ExportError, ParityError
-from .inputs import Columns
+from featurekit.contract.columns import Columns
+from featurekit.errors import ExportError, ParityError
 
 __all__ = ["certify"]
 
@@ -125,7 +125,12 @@ def certify(
         What the graph builder reported: kind, converter, tree precision, pushed
         columns.
     """
-    from .parity import base_row, edge_rows, threshold_frame, threshold_values
+    from featurekit.exporting.probes import (
+        base_row,
+        edge_rows,
+        threshold_frame,
+        threshold_values,
+    )
 
     is_clf = info["kind"] == "classifier"
     base = base_row(columns, reference)

@@ -19,11 +19,12 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from .derived import Bucketized, Custom, Derived, Text
-from .errors import SpecError
-from .inputs import MISSING, Columns
-from .spec import Categorical, FeatureSet, Numeric
-from .transformers import CategoryFolder, Clip, Log1p
+from featurekit.contract.columns import Columns
+from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.declare.computed import Bucketized, Custom, Derived, Text
+from featurekit.errors import SpecError
+from featurekit.missing import MISSING
+from featurekit.transforms.basic import CategoryFolder, Clip, Log1p
 
 __all__ = ["Inputs", "make_pipeline"]
 
@@ -34,7 +35,7 @@ class Inputs(TransformerMixin, BaseEstimator):
     """Read raw records into typed columns, exactly as serving will read them.
 
     Numeric columns become float64 with NaN for missing; categorical columns become
-    strings with `featurekit.inputs.MISSING` for missing. Values the contract would
+    strings with `featurekit.contract.columns.MISSING` for missing. Values the contract would
     reject (strings in numeric columns, values outside hard bounds) raise
     `ContractError` here too, so training never sees what serving would refuse.
 
@@ -60,7 +61,7 @@ class Inputs(TransformerMixin, BaseEstimator):
         return self._read(X)
 
     def _read(self, X: Any) -> pd.DataFrame:
-        from .expr import evaluate
+        from featurekit.expr.evaluator import evaluate
 
         feeds, n = Columns(self.features).coerce(X, check_categories=False)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(n)
@@ -110,7 +111,7 @@ def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
     if isinstance(f, Categorical):
         return _categorical_steps(f), [f.name]
     if isinstance(f, Bucketized):
-        from .encoders import Bucketizer
+        from featurekit.transforms.encoders import Bucketizer
 
         bucketizer = Bucketizer(
             n_bins=f.bins,
@@ -120,7 +121,7 @@ def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
         )
         return [("bucketize", bucketizer)], [f.name]
     if isinstance(f, Text):
-        from .text import TextTfidf
+        from featurekit.transforms.text import TextTfidf
 
         tfidf = TextTfidf(
             ngram_range=f.ngram_range,
@@ -196,7 +197,7 @@ def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
     # (all zeros / code -1), so that an imputed constant never seen in training, or
     # a category present in only one cross-validation fold, does not crash sklearn.
     if f.encode == "hash":
-        from .encoders import HashEncoder
+        from featurekit.transforms.encoders import HashEncoder
 
         steps.append(("encode", HashEncoder(n_buckets=int(f.n_buckets or 0))))
         return steps

@@ -114,7 +114,7 @@ def splice(
     """
     for imp in sub.opset_import:
         if imp.domain not in OPSET:
-            from .errors import ExportError
+            from featurekit.errors import ExportError
 
             raise ExportError(
                 f"{prefix}: the conversion uses the operator domain {imp.domain!r}, "

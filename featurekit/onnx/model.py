@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import onnx
 
-from .errors import ExportError
-from .onnx_graph import OPSET, Graph, splice
-from .onnx_trees import TREE_MODELS, emit_tree_model
+from featurekit.errors import ExportError
+from featurekit.onnx.graph import OPSET, Graph, splice
+from featurekit.onnx.trees import TREE_MODELS, emit_tree_model
 
 __all__ = ["emit_model"]
 

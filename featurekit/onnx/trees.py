@@ -14,7 +14,7 @@ tree becomes part of an ``ai.onnx.ml`` opset-5 ``TreeEnsemble`` in double precis
   scikit-learn applies it.
 
 LightGBM and XGBoost models take the same path with their own rules
-(`featurekit.onnx_boosting`).
+(`featurekit.onnx.boosting`).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from sklearn.tree import (
     ExtraTreeRegressor,
 )
 
-from .errors import ExportError
-from .onnx_boosting import LightGBMModel, XGBoostModel, emit_boosting
-from .onnx_graph import Graph
-from .precision import raw_thresholds
+from featurekit.errors import ExportError
+from featurekit.onnx.boosting import LightGBMModel, XGBoostModel, emit_boosting
+from featurekit.onnx.graph import Graph
+from featurekit.onnx.precision import raw_thresholds
 
 __all__ = ["TREE_MODELS", "emit_tree_model", "tree_precision"]
 

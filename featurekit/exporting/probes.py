@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inputs import Columns
-from .spec import Categorical, Numeric
+from featurekit.contract.columns import Columns
+from featurekit.declare.columns import Categorical, Numeric
 
 __all__ = ["base_row", "edge_rows", "threshold_frame", "threshold_values"]
 
@@ -70,7 +70,7 @@ def base_row(columns: Columns, reference: pd.DataFrame) -> dict[str, Any]:
             v = float(np.median(vals)) if len(vals) else 0.0
             row[f.name] = round(v) if f.dtype == "int" else v
         else:
-            from .inputs import MISSING
+            from featurekit.missing import MISSING
 
             vals = pd.Series(col[col != MISSING])
             row[f.name] = str(vals.mode().iloc[0]) if len(vals) else _UNSEEN
@@ -183,7 +183,7 @@ def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
     """Map a transformed value back to raw input through scalers and log1p."""
     from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-    from .transformers import Log1p
+    from featurekit.transforms.basic import Log1p
 
     x = np.float64(t)
     with np.errstate(all="ignore"):
@@ -228,7 +228,7 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
         width = block.stop - block.start
         # only a raw numeric column's own block maps a threshold back to raw values;
         # derived, bucketized, text and custom blocks are proven by bit-identical
-        # features instead (featurekit.certify)
+        # features instead (featurekit.exporting.certify)
         numeric = isinstance(features[name], Numeric) and not any(
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
@@ -257,7 +257,7 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
 
 
 def _splits(model: Any) -> list[tuple[int, float]]:
-    from .onnx_boosting import boosting_splits
+    from featurekit.onnx.boosting import boosting_splits
 
     out = boosting_splits(model)  # LightGBM and XGBoost; [] for other models
     trees: list[Any] = []

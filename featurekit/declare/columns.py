@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from .errors import SpecError
+from featurekit.errors import SpecError
 
 __all__ = ["Categorical", "Feature", "FeatureSet", "Numeric"]
 
@@ -362,12 +362,12 @@ class Categorical(_Feature):
         )
 
 
-Feature = Any  # Numeric | Categorical | the kinds in featurekit.derived
+Feature = Any  # Numeric | Categorical | the kinds in featurekit.declare.computed
 RawInput = Any  # Numeric | Categorical | Datetime | Text
 
 
 def _kinds() -> dict[str, type]:
-    from .derived import Bucketized, Custom, Datetime, Derived, Text
+    from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
 
     return {
         "numeric": Numeric,
@@ -406,7 +406,7 @@ _RAW_FOR = {"number": "numeric", "condition": "numeric", "category": "categorica
 
 def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ...]:
     """The raw input columns: the declared ones and those expressions read."""
-    from .derived import Bucketized, Custom, Datetime, Derived, Text
+    from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
 
     raw = {
         f.name: f

@@ -1,8 +1,8 @@
 """Emit a derived-feature expression as ONNX nodes that compute what `evaluate` does.
 
-Each node below mirrors one line of `featurekit.expr`'s numpy evaluator, so the two
+Each node below mirrors one line of `featurekit.expr.tree`'s numpy evaluator, so the two
 agree bit for bit. ``log`` and ``exp`` are built from exactly rounded operations (see
-`featurekit.expr`) rather than onnxruntime's ``Log`` and ``Exp``, whose results for a
+`featurekit.expr.tree`) rather than onnxruntime's ``Log`` and ``Exp``, whose results for a
 value depend on its position in the batch; ``Log`` only guesses an exponent, which is
 then checked exactly.
 """
@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .expr import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
-from .expr_eval import (
+from featurekit.errors import SpecError
+from featurekit.expr.evaluator import (
     EXP_C1,
     EXP_C2,
     EXP_HI,
@@ -29,8 +28,9 @@ from .expr_eval import (
     LOG_Q,
     SQRTHF,
 )
-from .inputs import MISSING
-from .onnx_graph import Graph
+from featurekit.expr.tree import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import Graph
 
 __all__ = ["emit_expr", "emit_log"]
 
@@ -101,7 +101,7 @@ def emit_expr(
 def emit_log(g: Graph, x: str) -> str:
     """The exact ``log`` of the (N, 1) double tensor `x` (NaN outside (0, inf)).
 
-    The graph twin of `featurekit.expr_eval.log`, bit for bit; the ``log1p``
+    The graph twin of `featurekit.expr.evaluator.log`, bit for bit; the ``log1p``
     transform uses it as ``emit_log(g, 1 + x)``.
     """
     return _Emitter(g, {}, {}).log(x)
@@ -157,7 +157,7 @@ class _Emitter:
         return hit
 
     def power(self, e: Expr, a: list[str]) -> str:
-        """``x ** y`` as `featurekit.expr_eval` computes it, whatever onnxruntime's shortcuts.
+        """``x ** y`` as `featurekit.expr.evaluator` computes it, whatever onnxruntime's shortcuts.
 
         onnxruntime's Pow squares or cubes when the exponent tensor holds the one
         value 2 or 3, and calls C's pow otherwise. So: a literal 2 or 3 is written as
@@ -329,7 +329,7 @@ class _Emitter:
         return self.op("Add", self.op("Mul", a, b), c)
 
     def log(self, x: str) -> str:
-        """`featurekit.expr_eval.log`; NaN outside (0, inf), which every step propagates.
+        """`featurekit.expr.evaluator.log`; NaN outside (0, inf), which every step propagates.
 
         numpy splits ``x = (1 + t) * 2**e`` with ``1 + t`` in [SQRTHF, 2 * SQRTHF) by
         frexp. Here Log of ``sqrt(x)`` (normal even where ``x`` is subnormal) guesses
@@ -345,7 +345,7 @@ class _Emitter:
         half = self.op("Where", big, self.k(0.5), self.k(1.0))
         t = self.op("Sub", self.op("Mul", m, half), self.k(1.0))
         e = self.op("Add", j, self.as_double(big))
-        # featurekit.expr_eval.log_core, line by line, numerator and denominator at once
+        # featurekit.expr.evaluator.log_core, line by line, numerator and denominator at once
         x2 = self.op("Mul", t, t)
         x3 = self.op("Mul", x2, t)
         p, q = LOG_P, LOG_Q
@@ -361,7 +361,7 @@ class _Emitter:
         return self.squeeze(self.madd(e, self.k(LN2), self.op("Add", t, r)))
 
     def exp(self, x: str) -> str:
-        """`featurekit.expr_eval.exp`, line by line; Clip, like np.clip, keeps NaN."""
+        """`featurekit.expr.evaluator.exp`, line by line; Clip, like np.clip, keeps NaN."""
         x = self.op("Clip", x, self.scalar(EXP_LO), self.scalar(EXP_HI))
         n = self.op("Floor", self.madd(self.k(LOG2E), x, self.k(0.5)))
         g = self.op(
@@ -426,7 +426,7 @@ class _Emitter:
         return self.op("Where", bad, self.c(np.nan), self.as_double(value))
 
     def civil(self, days: str, part: str) -> str:
-        """`featurekit.expr_eval.civil` in int64 nodes; the values are >= 0 past `era`."""
+        """`featurekit.expr.evaluator.civil` in int64 nodes; the values are >= 0 past `era`."""
 
         def add(a: str, b: str) -> str:
             return self.op("Add", a, b)

@@ -8,7 +8,7 @@ on what ``\w`` and ``\b`` mean for non-ASCII text, and onnxruntime's locale-base
 featurekit defines its own rule, stated in code points, that both runtimes apply
 literally:
 
-1. A missing value (None, NaN, ``pd.NA`` or `featurekit.inputs.MISSING`) is the empty
+1. A missing value (None, NaN, ``pd.NA`` or `featurekit.contract.columns.MISSING`) is the empty
    string.
 2. With ``lowercase=True``, the 26 ASCII capitals ``A``-``Z`` become ``a``-``z``. No
    other character changes: ``'É'``, ``'İ'``, ``'Σ'`` and ``'ß'`` stay as they are.
@@ -50,9 +50,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .errors import ExportError
-from .inputs import MISSING
-from .onnx_graph import Graph
+from featurekit.errors import ExportError
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import Graph
 
 __all__ = ["UNICODE_SEPARATORS", "TextTfidf", "emit_text", "tokenize"]
 

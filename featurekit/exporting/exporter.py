@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._version import __version__
-from .artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
-from .contract import Contract
-from .errors import ArtifactError, ContractError, ExportError, ParityError
-from .inputs import MISSING, Columns
-from .onnx_graph import OPSET, Graph
-from .spec import Categorical, FeatureSet, Numeric
+from featurekit._version import __version__
+from featurekit.artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
+from featurekit.contract.columns import Columns
+from featurekit.contract.schema import Contract
+from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.errors import ArtifactError, ContractError, ExportError, ParityError
+from featurekit.missing import MISSING
+from featurekit.onnx.graph import OPSET, Graph
 
 __all__ = ["Artifact", "export", "load"]
 
@@ -56,7 +57,7 @@ class Artifact:
             raise ArtifactError(
                 f"{str(self.path)!r} was exported without pipeline.joblib."
             )
-        from .artifact import sha256
+        from featurekit.artifact import sha256
 
         if sha256(p) != expected:  # never unpickle what the manifest does not vouch for
             raise ArtifactError(
@@ -70,7 +71,7 @@ class Artifact:
     @property
     def profile(self) -> dict[str, Any]:
         """The reference profile drift is measured against (``profile.json``)."""
-        from .artifact import read_profile
+        from featurekit.artifact import read_profile
 
         return read_profile(self.path, self.manifest)
 
@@ -103,7 +104,7 @@ def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
-    from .pipeline import Inputs
+    from featurekit.exporting.pipeline import Inputs
 
     if (
         not isinstance(pipeline, Pipeline)
@@ -170,7 +171,7 @@ def _observed(
     features: FeatureSet, reference: pd.DataFrame
 ) -> dict[str, tuple[float, float]]:
     """Per numeric column, the reference range widened by WIDEN of its span each side."""
-    from .contract import WIDEN
+    from featurekit.contract.schema import WIDEN
 
     out: dict[str, tuple[float, float]] = {}
     for f in features.inputs:
@@ -189,7 +190,7 @@ def _domains(
     features: FeatureSet, ct: Any, reference: pd.DataFrame, precision: str
 ) -> dict[str, tuple[float, float]]:
     """Per numeric column, the raw range whose features stay finite for the model."""
-    from .precision import float32_domain
+    from featurekit.onnx.precision import float32_domain
 
     out: dict[str, tuple[float, float]] = {}
     for f in features.inputs:
@@ -208,9 +209,9 @@ def _domains(
 def _build(
     columns: Columns, ct: Any, model: Any, precision: str
 ) -> tuple[bytes, dict[str, Any]]:
-    from .onnx_features import emit_features
-    from .onnx_model import emit_model
-    from .onnx_trees import TREE_MODELS, tree_precision
+    from featurekit.exporting.compile import emit_features
+    from featurekit.onnx.model import emit_model
+    from featurekit.onnx.trees import TREE_MODELS, tree_precision
 
     g = Graph()
     tree = tree_precision(model) if isinstance(model, TREE_MODELS) else None
@@ -321,7 +322,7 @@ def export(
         )
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
-    from .onnx_trees import TREE_MODELS, tree_precision
+    from featurekit.onnx.trees import TREE_MODELS, tree_precision
 
     known = _known_categories(features, ct)
     try:
@@ -417,8 +418,8 @@ def _profile(
     holdout: pd.DataFrame | None,
 ) -> dict[str, Any]:
     """The reference profile for drift: inputs as the graph reads them, and its answers."""
-    from .profile import build_profile
-    from .runtime import Session
+    from featurekit.monitoring.profile import build_profile
+    from featurekit.runtime import Session
 
     source = "holdout"
     if holdout is None:
@@ -454,8 +455,8 @@ def _certify(
     reference: pd.DataFrame,
     tolerance: float,
 ) -> dict[str, Any]:
-    from .certify import certify
-    from .runtime import Session
+    from featurekit.exporting.certify import certify
+    from featurekit.runtime import Session
 
     session = Session(
         _with_features_output(

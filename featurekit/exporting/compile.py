@@ -22,11 +22,11 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from .derived import Custom
-from .errors import ExportError
-from .inputs import Columns
-from .onnx_graph import Graph
-from .transformers import OTHER, CategoryFolder, Clip, Log1p
+from featurekit.contract.columns import Columns
+from featurekit.declare.computed import Custom
+from featurekit.errors import ExportError
+from featurekit.onnx.graph import Graph
+from featurekit.transforms.basic import OTHER, CategoryFolder, Clip, Log1p
 
 __all__ = ["emit_features"]
 
@@ -46,7 +46,7 @@ def emit_features(
         numeric chains stop before ``Log1p``: onnxruntime's vectorised ``Log``
         differs from numpy's in the last bit for some inputs, so those columns reach
         the trees raw and their split thresholds move into raw space instead
-        (`featurekit.onnx_trees.raw_thresholds`).
+        (`featurekit.onnx.trees.raw_thresholds`).
 
     Returns
     -------
@@ -56,7 +56,7 @@ def emit_features(
     pushed : dict of int to Pipeline
         Output column index -> the scikit-learn steps left for the tree thresholds.
     """
-    from .derived import Bucketized, Derived
+    from featurekit.declare.computed import Bucketized, Derived
 
     tensors: dict[str, str] = {}  # column -> [N, 1] tensor: double or string
     for feature in columns.features.inputs:
@@ -67,7 +67,7 @@ def emit_features(
         tensors[feature.name] = x
     for feature in columns.features.features:
         if isinstance(feature, Derived | Bucketized):
-            from .onnx_expr import emit_expr
+            from featurekit.expr.emitter import emit_expr
 
             source = (
                 feature.expression if isinstance(feature, Derived) else feature.source
@@ -147,7 +147,7 @@ def _emit_step(
 ) -> str:
     where = f"{col}.{step_name}" if step_name else col
     if custom is not None:  # fk.Custom: always skl2onnx, whatever the class; certified
-        from .onnx_custom import emit_custom
+        from featurekit.transforms.custom import emit_custom
 
         return emit_custom(g, x, step, where, strings=custom)
     if step == "passthrough" or (
@@ -189,10 +189,10 @@ def _emit_step(
             )
         return x
     if isinstance(step, Log1p):
-        from .onnx_expr import emit_log
+        from featurekit.expr.emitter import emit_log
 
         # featurekit's exact log, not onnxruntime's Log: that one rounds some values
-        # differently by their place in the batch (see featurekit.expr)
+        # differently by their place in the batch (see featurekit.expr.tree)
         return emit_log(g, g.op("Add", [g.const([[1.0]], "one"), x], f"{col}_1p"))
     if isinstance(step, StandardScaler):
         if step.with_mean:
@@ -255,19 +255,19 @@ def _emit_step(
         return g.op("Cast", [codes], f"{col}_ordinal", to=11)
     kind = type(step).__name__
     if kind == "Bucketizer":
-        from .encoders import emit_bucketizer
+        from featurekit.transforms.encoders import emit_bucketizer
 
         return emit_bucketizer(g, x, step, where)
     if kind == "HashEncoder":
-        from .encoders import emit_hash_encoder
+        from featurekit.transforms.encoders import emit_hash_encoder
 
         return emit_hash_encoder(g, x, step, where)
     if kind == "TargetEncoder":
-        from .encoders import emit_target_encoder
+        from featurekit.transforms.encoders import emit_target_encoder
 
         return emit_target_encoder(g, x, step, where)
     if kind == "TextTfidf":
-        from .text import emit_text
+        from featurekit.transforms.text import emit_text
 
         return emit_text(g, x, step, where)
     raise ExportError(

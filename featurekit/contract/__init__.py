@@ -1,0 +1,1 @@
+"""The data contract: the pandera schema, the column reader and its failures."""

@@ -1,0 +1,1 @@
+"""Declare features: raw inputs, computed features and the FeatureSet that holds them."""

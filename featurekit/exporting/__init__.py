@@ -1,0 +1,1 @@
+"""Compile, probe, certify and export a fitted pipeline as an artifact."""

@@ -1,0 +1,1 @@
+"""Derived-feature expressions: the tree, the parser, the numpy evaluator and the ONNX emitter."""

@@ -1,0 +1,1 @@
+"""Drift monitoring: the reference profile, window counters, statistics and reports."""

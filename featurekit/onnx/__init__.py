@@ -1,0 +1,1 @@
+"""ONNX graph building: the builder, the precision plan, tree ensembles and the model."""

@@ -1,0 +1,1 @@
+"""The feature transformers scikit-learn lacks, each beside its ONNX emitter."""
