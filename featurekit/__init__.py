@@ -1,8 +1,9 @@
 """featurekit: ship scikit-learn models without training-serving skew."""
 
 from featurekit._version import __version__
-from featurekit.declare.columns import Categorical, FeatureSet, Numeric
-from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
+from featurekit.declare.columns import Categorical, Datetime, Numeric, Text
+from featurekit.declare.computed import Bucketized, Custom, Derived
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import (
     ArtifactError,
     ContractError,

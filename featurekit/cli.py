@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from featurekit._version import __version__
-from featurekit.declare.columns import FeatureSet, Numeric
+from featurekit.declare.columns import Numeric
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ArtifactError, SpecError
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main", "read_chunks", "read_data"]

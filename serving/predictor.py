@@ -19,7 +19,7 @@ import numpy as np
 from featurekit.artifact import Manifest, read_manifest
 from featurekit.contract.columns import Columns, Tally
 from featurekit.contract.schema import Contract
-from featurekit.declare.columns import FeatureSet
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ArtifactError, SpecError
 from featurekit.runtime import Session
 

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from featurekit.contract.schema import Contract
-from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.declare.columns import Categorical, Numeric
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ContractError
 from featurekit.missing import MISSING, is_missing
 

@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.declare.columns import Categorical, Numeric
+from featurekit.declare.featureset import FeatureSet
 
 __all__ = ["WIDEN", "Contract", "RangeCheck"]
 

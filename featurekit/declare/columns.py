@@ -1,102 +1,35 @@
-"""Declare features once: `Numeric`, `Categorical` and the `FeatureSet` that holds them.
+"""Declare raw input columns: `Numeric`, `Categorical`, `Datetime` and `Text`.
 
 Declarations are plain, immutable data. They validate themselves when they are created,
 so a mistake surfaces where it was written, and they round-trip through JSON and YAML.
-This module is part of the light core: serving imports it, so it must not import
-scikit-learn.
+Light core: serving imports this module, so it must not import scikit-learn.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
+from featurekit.declare.base import (
+    _ENCODES,
+    _NUM_IMPUTES,
+    _SCALES,
+    _UNKNOWNS,
+    Bound,
+    _check_flag,
+    _check_name,
+    _choice,
+    _Feature,
+    _finite_or_none,
+    _interval,
+)
 from featurekit.errors import SpecError
 
-__all__ = ["Categorical", "Feature", "FeatureSet", "Numeric"]
+__all__ = ["Categorical", "Datetime", "Numeric", "Text"]
 
-Bound = tuple[float | None, float | None]
-_SCALES = ("standard", "minmax", "robust")
-_NUM_IMPUTES = ("mean", "median")
-_ENCODES = ("onehot", "ordinal", "hash", "target")
-_UNKNOWNS = ("error", "ignore", "other")
-
-
-def _choice(owner: str, option: str, value: Any, allowed: Sequence[Any]) -> None:
-    if value not in allowed:
-        raise SpecError(
-            f"{owner}: {option}={value!r} is not supported; "
-            f"use one of {', '.join(repr(a) for a in allowed)}."
-        )
-
-
-def _finite_or_none(owner: str, option: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(
-            f"{owner}: {option} ends must be numbers or None, got {value!r}."
-        )
-    if math.isnan(value):
-        raise SpecError(f"{owner}: {option} ends must not be NaN; use None for open.")
-    return float(value) if isinstance(value, float) else value
-
-
-def _interval(owner: str, option: str, value: Any) -> Bound | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
-        raise SpecError(
-            f"{owner}: {option} must be a pair (lo, hi) with None for an open end, "
-            f"got {value!r}."
-        )
-    lo = _finite_or_none(owner, option, value[0])
-    hi = _finite_or_none(owner, option, value[1])
-    if lo is not None and hi is not None and lo > hi:
-        raise SpecError(f"{owner}: {option}=({lo!r}, {hi!r}) has lo > hi; swap them.")
-    if lo is None and hi is None:
-        raise SpecError(f"{owner}: {option}=(None, None) does nothing; drop it.")
-    return (lo, hi)
-
-
-def _check_flag(owner: str, option: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise SpecError(f"{owner}: {option} must be True or False, got {value!r}.")
-
-
-def _check_name(kind: str, name: Any) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise SpecError(f"{kind} needs a non-empty column name, got {name!r}.")
-
-
-class _Feature:
-    """Shared behaviour of the feature declarations."""
-
-    kind: ClassVar[str]
-    name: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the declaration as plain JSON-able data, defaults omitted."""
-        out: dict[str, Any] = {"kind": self.kind, "name": self.name}
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, field.name)
-            if field.name == "name":
-                continue
-            # a field without a default (an expression) is always written; compare
-            # the others only, since expressions overload ``!=``
-            if field.default is dataclasses.MISSING or value != field.default:
-                out[field.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    def __repr__(self) -> str:
-        args = [repr(self.name)]
-        for key, value in self.to_dict().items():
-            if key not in ("kind", "name"):
-                args.append(f"{key}={value!r}")
-        return f"{type(self).__name__}({', '.join(args)})"
+_TIMEZONES = (None, "UTC")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -362,304 +295,132 @@ class Categorical(_Feature):
         )
 
 
-Feature = Any  # Numeric | Categorical | the kinds in featurekit.declare.computed
-RawInput = Any  # Numeric | Categorical | Datetime | Text
-
-
-def _kinds() -> dict[str, type]:
-    from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
-
-    return {
-        "numeric": Numeric,
-        "categorical": Categorical,
-        "datetime": Datetime,
-        "text": Text,
-        "derived": Derived,
-        "bucketized": Bucketized,
-        "custom": Custom,
-    }
-
-
-def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
-    if not isinstance(data, Mapping):
-        raise SpecError(f"A feature must be a mapping, got {data!r}.")
-    data = dict(data)
-    kind = data.pop("kind", None)
-    kinds = _kinds()
-    cls = kinds.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise SpecError(
-            f"Unknown feature kind {kind!r}; expected one of {sorted(kinds)}."
-        )
-    known = {f.name for f in dataclasses.fields(cls)}
-    extra = sorted(set(data) - known)
-    if extra:
-        raise SpecError(
-            f"{cls.__name__}({data.get('name')!r}) got unknown options {extra}; "
-            f"known options are {sorted(known)}."
-        )
-    return cls(**data)
-
-
-_RAW_FOR = {"number": "numeric", "condition": "numeric", "category": "categorical"}
-
-
-def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ...]:
-    """The raw input columns: the declared ones and those expressions read."""
-    from featurekit.declare.computed import Bucketized, Custom, Datetime, Derived, Text
-
-    raw = {
-        f.name: f
-        for f in feats
-        if isinstance(f, Numeric | Categorical | Datetime | Text)
-    }
-    computed = {f.name for f in feats if f.name not in raw}
-    out: dict[str, RawInput] = {}
-    for f in feats:
-        if f.name in raw:
-            out.setdefault(f.name, f)
-            continue
-        if isinstance(f, Derived):
-            wanted = f.expression.columns()
-        elif isinstance(f, Bucketized):
-            wanted = f.source.columns()  # type: ignore[union-attr]
-        else:
-            assert isinstance(f, Custom)
-            wanted = {
-                c: "category" if isinstance(raw.get(c), Categorical) else "number"
-                for c in f.inputs
-            }
-            kinds = {type(raw[c]).__name__ for c in f.inputs if c in raw}
-            if len(set(wanted.values())) > 1 or kinds - {"Numeric", "Categorical"}:
-                raise SpecError(
-                    f"FeatureSet({name!r}): Custom({f.name!r}) reads {list(f.inputs)!r}, "
-                    "which mixes kinds; its inputs must be all numeric or all "
-                    "categorical columns (no Datetime or Text)."
-                )
-        for column, kind in wanted.items():
-            if column in computed:
-                raise SpecError(
-                    f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) reads "
-                    f"{column!r}, which is itself a computed feature; expressions read "
-                    "raw columns only, so repeat its expression instead."
-                )
-            declared = raw.get(column)
-            if kind == "any":  # only isnull(): any declared kind will do
-                if declared is None:
-                    kind = "number"
-                else:
-                    out.setdefault(column, declared)
-                    continue
-            if declared is None:
-                implicit: RawInput = (
-                    Datetime(column)
-                    if kind == "datetime"
-                    else Categorical(column, input_only=True)
-                    if kind == "category"
-                    else Numeric(column, input_only=True)
-                )
-                out.setdefault(column, implicit)
-                continue
-            # a text column holds strings too: expressions may compare or cross it
-            expected: tuple[type, ...] = {
-                "number": (Numeric,),
-                "condition": (Numeric,),
-                "category": (Categorical, Text),
-                "datetime": (Datetime,),
-            }[kind]
-            if not isinstance(declared, expected):
-                raise SpecError(
-                    f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) uses "
-                    f"{column!r} as a {kind}, but it is declared as "
-                    f"{type(declared).__name__}; declare it as "
-                    f"{expected[0].__name__} or change the expression."
-                )
-            out.setdefault(column, declared)
-    # declared raw columns nothing reads still come in declaration order
-    for f in feats:
-        if f.name in raw:
-            out.setdefault(f.name, f)
-    order = [f.name for f in feats if f.name in raw]
-    implicit_names = [c for c in out if c not in raw]
-    return tuple(out[c] for c in order) + tuple(out[c] for c in implicit_names)
-
-
 @dataclasses.dataclass(frozen=True, repr=False)
-class FeatureSet:
-    """A named, versioned list of feature declarations.
+class Datetime(_Feature):
+    """A date-time input column, read into seconds since 1970-01-01T00:00:00.
+
+    The model never sees it directly: derive parts from it with ``fk.col(name).dt``
+    (``year``, ``month``, ``day``, ``day_of_week``, ``day_of_year``, ``hour``) or
+    ``fk.days_between``. Values may be pandas/numpy datetime64, `datetime.datetime`,
+    `datetime.date` or ISO-8601 strings; the same reader runs in training and serving.
 
     Parameters
     ----------
     name : str
-        Names the artifact, the contract and the served model.
-    features : list of declarations
-        `Numeric`, `Categorical`, `Datetime` and `Text` declare raw columns;
-        `Derived`, `Bucketized` and `Custom` compute model features from raw
-        columns. Names must be unique. A column an expression reads without a
-        declaration becomes an implicit input (a non-nullable float, a category or a
-        date-time, by use): see ``inputs``.
-    version : int
-        Bump it when the declarations change.
-    strict : bool
-        Reject requests that carry columns not declared here. By default extra
-        columns are ignored and counted.
+        The raw input column.
+    timezone : {None, "UTC"}
+        None (default): values are wall-clock times without a time zone; a value that
+        carries an offset or a time zone is refused, since its wall-clock reading and
+        its UTC reading differ. "UTC": every value must carry an offset or a time
+        zone and is converted to UTC; naive values are refused.
+    nullable : bool
+        Whether missing values are accepted (date parts of a missing value are
+        missing).
 
     Examples
     --------
     >>> import featurekit as fk
-    >>> fs = fk.FeatureSet("credit", [fk.Numeric("age"), fk.Categorical("country")])
-    >>> fk.FeatureSet.from_json(fs.to_json()) == fs
-    True
-    >>> fs.columns
-    ['age', 'country']
+    >>> fk.Datetime("signup", timezone="UTC")
+    Datetime('signup', timezone='UTC')
     """
 
+    kind: ClassVar[str] = "datetime"
     name: str
-    features: tuple[Feature, ...]
-    version: int = 1
-    strict: bool = False
-    inputs: tuple[RawInput, ...] = dataclasses.field(default=(), compare=False)
+    timezone: str | None = None
+    nullable: bool = False
 
-    def __init__(
-        self,
-        name: str,
-        features: Iterable[Feature],
-        version: int = 1,
-        *,
-        strict: bool = False,
-    ) -> None:
-        if not isinstance(name, str) or not name.strip() or "/" in name:
+    def __post_init__(self) -> None:
+        _check_name("Datetime", self.name)
+        owner = f"Datetime({self.name!r})"
+        _choice(owner, "timezone", self.timezone, _TIMEZONES)
+        _check_flag(owner, "nullable", self.nullable)
+
+    @property
+    def accepts_missing(self) -> bool:
+        return self.nullable
+
+    input_only: ClassVar[bool] = True
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Text(_Feature):
+    """A free-text input column, turned into TF-IDF features.
+
+    Tokens are runs of characters between separators (whitespace and ASCII
+    punctuation), lower-cased in the ASCII range only; see `featurekit.transforms.text` for the
+    exact rule, which scikit-learn and onnxruntime both follow. Missing text counts
+    as the empty string.
+
+    Parameters
+    ----------
+    name : str
+        The raw input column.
+    ngram_range : (int, int)
+        The smallest and largest n-gram.
+    max_features : int, optional
+        Keep only the most frequent terms.
+    min_df, max_df : int or float
+        Document-frequency limits, as in scikit-learn's ``TfidfVectorizer``.
+    lowercase, binary, sublinear_tf : bool
+        As in ``TfidfVectorizer``.
+    norm : {"l2", "l1", None}
+        Row normalisation.
+    nullable : bool
+        Whether missing values are accepted.
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> fk.Text("review", ngram_range=(1, 2), max_features=500)
+    Text('review', ngram_range=[1, 2], max_features=500)
+    """
+
+    kind: ClassVar[str] = "text"
+    name: str
+    ngram_range: tuple[int, int] = (1, 1)
+    max_features: int | None = None
+    min_df: int | float = 1
+    max_df: int | float = 1.0
+    lowercase: bool = True
+    binary: bool = False
+    sublinear_tf: bool = False
+    norm: str | None = "l2"
+    nullable: bool = True
+
+    def __post_init__(self) -> None:
+        _check_name("Text", self.name)
+        owner = f"Text({self.name!r})"
+        ng = self.ngram_range
+        if (
+            isinstance(ng, str)
+            or not isinstance(ng, Sequence)
+            or len(ng) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in ng)
+            or not 1 <= ng[0] <= ng[1]
+        ):
             raise SpecError(
-                f"FeatureSet needs a non-empty name without '/', got {name!r}."
+                f"{owner}: ngram_range must be (lo, hi) with 1 <= lo <= hi, got {ng!r}."
             )
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise SpecError(
-                f"FeatureSet({name!r}): version must be an int >= 1, got {version!r}."
-            )
-        feats = tuple(features)
-        if not feats:
-            raise SpecError(
-                f"FeatureSet({name!r}) has no features; declare at least one."
-            )
-        kinds = tuple(_kinds().values())
-        for f in feats:
-            if not isinstance(f, kinds):
+        object.__setattr__(self, "ngram_range", (int(ng[0]), int(ng[1])))
+        mf = self.max_features
+        if mf is not None and (
+            isinstance(mf, bool) or not isinstance(mf, int) or mf < 1
+        ):
+            raise SpecError(f"{owner}: max_features must be an int >= 1, got {mf!r}.")
+        for option in ("min_df", "max_df"):
+            v = getattr(self, option)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise SpecError(
-                    f"FeatureSet({name!r}): {f!r} is not a feature; use fk.Numeric, "
-                    "fk.Categorical, fk.Datetime, fk.Text, fk.Derived, fk.Bucketized "
-                    "or fk.Custom."
+                    f"{owner}: {option} must be a count or a fraction, got {v!r}."
                 )
-        seen: set[str] = set()
-        dupes = sorted({f.name for f in feats if f.name in seen or seen.add(f.name)})  # type: ignore[func-returns-value]
-        if dupes:
-            raise SpecError(
-                f"FeatureSet({name!r}) declares {dupes} more than once; each column "
-                "may be declared once."
-            )
-        inputs = _resolve_inputs(name, feats)
-        if all(getattr(f, "input_only", False) for f in feats):
-            raise SpecError(
-                f"FeatureSet({name!r}) gives the model nothing: every declaration is "
-                "input_only (or a Datetime); add a feature the model sees."
-            )
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "features", feats)
-        object.__setattr__(self, "inputs", inputs)
-        if not isinstance(strict, bool):
-            raise SpecError(
-                f"FeatureSet({name!r}): strict must be a bool, got {strict!r}."
-            )
-        object.__setattr__(self, "version", version)
-        object.__setattr__(self, "strict", strict)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(f) for f in self.features)
-        strict = ", strict=True" if self.strict else ""
-        return f"FeatureSet({self.name!r}, [{inner}], version={self.version}{strict})"
+            if isinstance(v, float) and v > 1.0:
+                raise SpecError(f"{owner}: {option}={v!r}: a fraction is at most 1.0.")
+        for option in ("lowercase", "binary", "sublinear_tf", "nullable"):
+            _check_flag(owner, option, getattr(self, option))
+        _choice(owner, "norm", self.norm, ("l2", "l1", None))
 
     @property
-    def columns(self) -> list[str]:
-        """The raw input columns a request carries: declared first, then implied."""
-        return [f.name for f in self.inputs]
+    def accepts_missing(self) -> bool:
+        return self.nullable
 
-    @property
-    def model_features(self) -> tuple[Feature, ...]:
-        """The declarations the model sees, in declaration order."""
-        return tuple(f for f in self.features if not getattr(f, "input_only", False))
-
-    def __getitem__(self, name: str) -> Feature:
-        for f in self.inputs:
-            if f.name == name:
-                return f
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    # -- serialisation -------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, the same shape the JSON and YAML forms have."""
-        out: dict[str, Any] = {"name": self.name, "version": self.version}
-        if self.strict:
-            out["strict"] = True
-        out["features"] = [f.to_dict() for f in self.features]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
-        """Build a FeatureSet from `to_dict` output, rejecting unknown keys."""
-        if not isinstance(data, Mapping):
-            raise SpecError(
-                f"A FeatureSet must be a mapping, got {type(data).__name__}."
-            )
-        extra = sorted(set(data) - {"name", "version", "strict", "features"})
-        if extra:
-            raise SpecError(
-                f"FeatureSet got unknown keys {extra}; expected name, version, strict, "
-                "features."
-            )
-        feats = data.get("features")
-        if not isinstance(feats, list):
-            raise SpecError("FeatureSet 'features' must be a list of feature mappings.")
-        return cls(
-            data.get("name"),  # type: ignore[arg-type]
-            [_feature_from_dict(f) for f in feats],
-            version=data.get("version", 1),
-            strict=data.get("strict", False),
-        )
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """Serialise to JSON text."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str) -> FeatureSet:
-        """Parse `to_json` output."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"FeatureSet JSON is malformed: {exc}") from None
-        return cls.from_dict(data)
-
-    def to_yaml(self) -> str:
-        """Serialise to YAML text (needs PyYAML)."""
-        yaml = _yaml()
-        return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def from_yaml(cls, text: str) -> FeatureSet:
-        """Parse YAML text such as `to_yaml` writes."""
-        yaml = _yaml()
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"FeatureSet YAML is malformed: {exc}") from None
-        return cls.from_dict(data)
-
-
-def _yaml() -> Any:
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - PyYAML is a hard dependency
-        raise SpecError("YAML needs PyYAML: pip install pyyaml") from None
-    return yaml
+    input_only: ClassVar[bool] = False

@@ -1,6 +1,5 @@
-"""The declarations beyond plain columns: dates, text, derived, bucketized and custom features.
+"""Computed features: `Derived`, `Bucketized` and `Custom`.
 
-`Datetime` and `Text` are raw input columns, like `Numeric` and `Categorical`.
 `Derived`, `Bucketized` and `Custom` compute a model feature from raw columns; the
 columns they read become inputs of the FeatureSet (implicitly, when not declared), and
 the contract and the drift profile cover those raw inputs only.
@@ -16,153 +15,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from featurekit.declare.columns import (
-    Bound,
-    Categorical,
-    Numeric,
-    _check_flag,
-    _check_name,
-    _choice,
-    _Feature,
-    _interval,
-)
+from featurekit.declare.base import Bound, _check_name, _choice, _Feature, _interval
+from featurekit.declare.columns import Categorical, Numeric
 from featurekit.errors import SpecError
 from featurekit.expr.tree import Expr, col
 
-__all__ = ["Bucketized", "Custom", "Datetime", "Derived", "Text"]
-
-_TIMEZONES = (None, "UTC")
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class Datetime(_Feature):
-    """A date-time input column, read into seconds since 1970-01-01T00:00:00.
-
-    The model never sees it directly: derive parts from it with ``fk.col(name).dt``
-    (``year``, ``month``, ``day``, ``day_of_week``, ``day_of_year``, ``hour``) or
-    ``fk.days_between``. Values may be pandas/numpy datetime64, `datetime.datetime`,
-    `datetime.date` or ISO-8601 strings; the same reader runs in training and serving.
-
-    Parameters
-    ----------
-    name : str
-        The raw input column.
-    timezone : {None, "UTC"}
-        None (default): values are wall-clock times without a time zone; a value that
-        carries an offset or a time zone is refused, since its wall-clock reading and
-        its UTC reading differ. "UTC": every value must carry an offset or a time
-        zone and is converted to UTC; naive values are refused.
-    nullable : bool
-        Whether missing values are accepted (date parts of a missing value are
-        missing).
-
-    Examples
-    --------
-    >>> import featurekit as fk
-    >>> fk.Datetime("signup", timezone="UTC")
-    Datetime('signup', timezone='UTC')
-    """
-
-    kind: ClassVar[str] = "datetime"
-    name: str
-    timezone: str | None = None
-    nullable: bool = False
-
-    def __post_init__(self) -> None:
-        _check_name("Datetime", self.name)
-        owner = f"Datetime({self.name!r})"
-        _choice(owner, "timezone", self.timezone, _TIMEZONES)
-        _check_flag(owner, "nullable", self.nullable)
-
-    @property
-    def accepts_missing(self) -> bool:
-        return self.nullable
-
-    input_only: ClassVar[bool] = True
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class Text(_Feature):
-    """A free-text input column, turned into TF-IDF features.
-
-    Tokens are runs of characters between separators (whitespace and ASCII
-    punctuation), lower-cased in the ASCII range only; see `featurekit.transforms.text` for the
-    exact rule, which scikit-learn and onnxruntime both follow. Missing text counts
-    as the empty string.
-
-    Parameters
-    ----------
-    name : str
-        The raw input column.
-    ngram_range : (int, int)
-        The smallest and largest n-gram.
-    max_features : int, optional
-        Keep only the most frequent terms.
-    min_df, max_df : int or float
-        Document-frequency limits, as in scikit-learn's ``TfidfVectorizer``.
-    lowercase, binary, sublinear_tf : bool
-        As in ``TfidfVectorizer``.
-    norm : {"l2", "l1", None}
-        Row normalisation.
-    nullable : bool
-        Whether missing values are accepted.
-
-    Examples
-    --------
-    >>> import featurekit as fk
-    >>> fk.Text("review", ngram_range=(1, 2), max_features=500)
-    Text('review', ngram_range=[1, 2], max_features=500)
-    """
-
-    kind: ClassVar[str] = "text"
-    name: str
-    ngram_range: tuple[int, int] = (1, 1)
-    max_features: int | None = None
-    min_df: int | float = 1
-    max_df: int | float = 1.0
-    lowercase: bool = True
-    binary: bool = False
-    sublinear_tf: bool = False
-    norm: str | None = "l2"
-    nullable: bool = True
-
-    def __post_init__(self) -> None:
-        _check_name("Text", self.name)
-        owner = f"Text({self.name!r})"
-        ng = self.ngram_range
-        if (
-            isinstance(ng, str)
-            or not isinstance(ng, Sequence)
-            or len(ng) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in ng)
-            or not 1 <= ng[0] <= ng[1]
-        ):
-            raise SpecError(
-                f"{owner}: ngram_range must be (lo, hi) with 1 <= lo <= hi, got {ng!r}."
-            )
-        object.__setattr__(self, "ngram_range", (int(ng[0]), int(ng[1])))
-        mf = self.max_features
-        if mf is not None and (
-            isinstance(mf, bool) or not isinstance(mf, int) or mf < 1
-        ):
-            raise SpecError(f"{owner}: max_features must be an int >= 1, got {mf!r}.")
-        for option in ("min_df", "max_df"):
-            v = getattr(self, option)
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                raise SpecError(
-                    f"{owner}: {option} must be a count or a fraction, got {v!r}."
-                )
-            if isinstance(v, float) and v > 1.0:
-                raise SpecError(f"{owner}: {option}={v!r}: a fraction is at most 1.0.")
-        for option in ("lowercase", "binary", "sublinear_tf", "nullable"):
-            _check_flag(owner, option, getattr(self, option))
-        _choice(owner, "norm", self.norm, ("l2", "l1", None))
-
-    @property
-    def accepts_missing(self) -> bool:
-        return self.nullable
-
-    input_only: ClassVar[bool] = False
+__all__ = ["Bucketized", "Custom", "Derived"]
 
 
 def _expression(owner: str, value: Any) -> Expr:

@@ -17,7 +17,8 @@ from featurekit._version import __version__
 from featurekit.artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
 from featurekit.contract.columns import Columns
 from featurekit.contract.schema import Contract
-from featurekit.declare.columns import Categorical, FeatureSet, Numeric
+from featurekit.declare.columns import Categorical, Numeric
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ArtifactError, ContractError, ExportError, ParityError
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph

@@ -20,8 +20,9 @@ from sklearn.preprocessing import (
 from sklearn.utils.validation import check_is_fitted
 
 from featurekit.contract.columns import Columns
-from featurekit.declare.columns import Categorical, FeatureSet, Numeric
-from featurekit.declare.computed import Bucketized, Custom, Derived, Text
+from featurekit.declare.columns import Categorical, Numeric, Text
+from featurekit.declare.computed import Bucketized, Custom, Derived
+from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import SpecError
 from featurekit.missing import MISSING
 from featurekit.transforms.basic import CategoryFolder, Clip, Log1p
