@@ -40,6 +40,7 @@ it); ``--json PATH`` writes every number. The timing helpers are those of
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -74,7 +75,8 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import featurekit as fk  # noqa: E402
-from featurekit.contract.columns import Tally  # noqa: E402
+from featurekit.contract import reference  # noqa: E402
+from featurekit.contract.failures import Tally  # noqa: E402
 from featurekit.runtime import Session  # noqa: E402
 from serving import Predictor  # noqa: E402
 
@@ -205,8 +207,8 @@ def reference_validate(contract: Any, valid: Any) -> Callable[[Any], Any]:
     from featurekit.contract.columns import Columns
 
     try:
-        contract.validate(valid)
-        return contract.validate
+        reference.validate(contract, valid)
+        return functools.partial(reference.validate, contract)
     except Exception as exc:  # a broken reference must not stop the benchmark
         print(
             f"  NOTE: Contract.validate fails on valid input ({type(exc).__name__}: "

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from featurekit.contract import reference
 from featurekit.contract.schema import Contract
 from featurekit.errors import ArtifactError, ContractError
 from featurekit.exporting.exporter import Artifact, load
@@ -522,9 +523,9 @@ def _pipeline(art: Artifact) -> Any:
 
 
 def _reference_failures(contract: Contract, frame: pd.DataFrame) -> pd.DataFrame:
-    """The failure table of `Contract.validate`, the reference check; empty if none."""
+    """The failure table of `reference.validate`, the reference check; empty if none."""
     try:
-        contract.validate(frame)
+        reference.validate(contract, frame)
     except ContractError as exc:
         table = exc.failures.copy()
     else:

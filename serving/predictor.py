@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from featurekit.artifact import Manifest, read_manifest
-from featurekit.contract.columns import Columns, Tally
+from featurekit.contract.columns import Columns
+from featurekit.contract.failures import Tally
 from featurekit.contract.schema import Contract
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ArtifactError, SpecError

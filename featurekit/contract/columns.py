@@ -31,113 +31,34 @@ This module belongs to the light core and imports no scikit-learn.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from featurekit.contract.datetimes import DatetimePlan, _datetime_seconds, _datetimes
+from featurekit.contract.failures import Failures, Tally, failure_table
 from featurekit.contract.schema import Contract
+from featurekit.contract.values import (
+    _ABSENT,
+    _NUMBER_TYPES,
+    _extent,
+    _numeric_array,
+    _objects,
+    _plain,
+    _split,
+    _strings_fast,
+)
 from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
-from featurekit.errors import ContractError
 from featurekit.missing import MISSING, is_missing
 
-__all__ = ["Columns", "Tally"]
+__all__ = ["Columns"]
 
-_NUMBER_TYPES = (int, float, np.integer, np.floating)
-_ABSENT = object()
 _INFINITIES = (math.inf, -math.inf)
 _INT64_MIN, _INT64_END = -(2**63), 2**63
-
-
-def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
-    """The failure table: column, check, failure_case, index.
-
-    ``failure_case`` stays an object column, so that values keep their own type
-    (an int beyond 2**53 must not turn into a float because a float failed too).
-    """
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "column": [r[0] for r in rows],
-            "check": [r[1] for r in rows],
-            "failure_case": pd.Series([r[2] for r in rows], dtype=object),
-            "index": [r[3] for r in rows],
-        }
-    )
-
-
-@dataclass
-class _Failures:
-    """Collects every failure, then raises once."""
-
-    rows: list[tuple[str, str, Any, Any]] = field(default_factory=list)
-
-    def add(self, column: str, check: str, case: Any, index: Any) -> None:
-        self.rows.append((column, check, case, index))
-
-    def raise_if_any(self, name: str, version: int, n_rows: int) -> None:
-        if not self.rows:
-            return
-
-        table = failure_table(self.rows)
-        bad_rows = {r[3] for r in self.rows if r[3] is not None}
-        absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
-        extra = [r[0] for r in self.rows if r[1] == "column_in_schema"]
-        rest = [
-            r
-            for r in self.rows
-            if r[1] not in ("column_in_dataframe", "column_in_schema")
-        ]
-        parts = []
-        if absent:
-            parts.append(f"missing columns {absent!r}")
-        if extra:
-            parts.append(f"undeclared columns {extra!r} (the contract is strict)")
-        for column, check, case, index in rest[:5]:
-            where = "" if index is None else f" (row {index!r})"
-            if check.startswith("isin([") and len(check) > 60:
-                check = "isin([...])"  # the table keeps the full list
-            parts.append(f"{column!r} {check} failed for {case!r}{where}")
-        more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
-        head = (
-            f"{len(bad_rows)} of {n_rows} rows failed"
-            if bad_rows
-            else "The input failed"
-        )
-        raise ContractError(
-            f"{head} the contract of {name!r} v{version}: {'; '.join(parts)}{more}.",
-            table,
-        )
-
-
-@dataclass
-class Tally:
-    """Counters of what the contract accepted but noticed; they add across calls.
-
-    Attributes
-    ----------
-    rows : int
-        Rows read.
-    outside_observed : dict of str to int
-        Values outside the observed (soft) range, per column.
-    unseen : dict of str to int
-        Categories not seen in training, per column (policies "ignore" and "other").
-    extra_columns : dict of str to int
-        Undeclared columns, counted once per call that carried them.
-    """
-
-    rows: int = 0
-    outside_observed: dict[str, int] = field(default_factory=dict)
-    unseen: dict[str, int] = field(default_factory=dict)
-    extra_columns: dict[str, int] = field(default_factory=dict)
-
-    def add(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
-        bucket[key] = bucket.get(key, 0) + n
 
 
 @dataclass
@@ -160,13 +81,6 @@ class _CategoricalPlan:
     isin: str
     known: frozenset[str]
     counted: bool  # whether values outside `known` are tallied as unseen
-
-
-@dataclass
-class _DatetimePlan:
-    feature: Any  # featurekit.declare.computed.Datetime
-    nullable: bool
-    utc: bool
 
 
 class Columns:
@@ -204,11 +118,11 @@ class Columns:
         self.contract = contract
         self.features = contract.features
         self._declared = frozenset(self.features.columns)
-        self._plans: list[_NumericPlan | _CategoricalPlan | _DatetimePlan] = []
+        self._plans: list[_NumericPlan | _CategoricalPlan | DatetimePlan] = []
         for f in self.features.inputs:
             if f.kind == "datetime":
                 self._plans.append(
-                    _DatetimePlan(f, f.accepts_missing, f.timezone == "UTC")
+                    DatetimePlan(f, f.accepts_missing, f.timezone == "UTC")
                 )
                 continue
             if not isinstance(f, Numeric):  # Categorical or Text
@@ -343,7 +257,7 @@ class Columns:
     ) -> tuple[dict[str, Any], list[tuple[str, str, Any, Any]], int]:
         """The typed frame (as columns) and the type failures, with no value checks.
 
-        This is what `featurekit.contract.schema.Contract.validate` hands to pandera.
+        This is what `featurekit.contract.reference.validate` hands to pandera.
         """
         import pandas as pd
 
@@ -354,7 +268,7 @@ class Columns:
             if name not in feeds:
                 continue
             col = feeds[name][:, 0]
-            if isinstance(plan, _DatetimePlan):
+            if isinstance(plan, DatetimePlan):
                 typed[name] = pd.Series(col.astype(np.float64), index=index)
             elif isinstance(plan, _CategoricalPlan):
                 values = col.copy()
@@ -392,9 +306,9 @@ class Columns:
 
     def _run(
         self, data: Any, fitted: bool, tally: Tally | None, *, checks: bool
-    ) -> tuple[dict[str, np.ndarray], int, _Failures, Any]:
+    ) -> tuple[dict[str, np.ndarray], int, Failures, Any]:
         columns, index, n_rows = _split(data, self.features.columns)
-        failures = _Failures()
+        failures = Failures()
         extra = self._extra_columns(data)
         if extra and checks and self.features.strict:
             for col in extra:
@@ -414,7 +328,7 @@ class Columns:
                 feeds[plan.feature.name] = self._numeric(
                     plan, values, index, failures, fitted, checks, tally
                 )
-            elif isinstance(plan, _DatetimePlan):
+            elif isinstance(plan, DatetimePlan):
                 feeds[plan.feature.name] = _datetimes(
                     plan, values, index, failures, checks
                 )
@@ -431,7 +345,7 @@ class Columns:
         plan: _NumericPlan,
         values: Any,
         index: Any,
-        failures: _Failures,
+        failures: Failures,
         fitted: bool,
         checks: bool,
         tally: Tally | None,
@@ -498,7 +412,7 @@ class Columns:
         plan: _NumericPlan,
         arr: np.ndarray,
         index: Any,
-        failures: _Failures,
+        failures: Failures,
         fitted: bool,
         extent: tuple[float, float],
         nan: np.ndarray | None,
@@ -544,7 +458,7 @@ class Columns:
         plan: _CategoricalPlan,
         values: Any,
         index: Any,
-        failures: _Failures,
+        failures: Failures,
         fitted: bool,
         checks: bool,
         tally: Tally | None,
@@ -609,7 +523,7 @@ class Columns:
             name = plan.feature.name
             v = record.get(name, _ABSENT)
             t = type(v)
-            if isinstance(plan, _DatetimePlan):
+            if isinstance(plan, DatetimePlan):
                 if v is _ABSENT:
                     return None
                 secs = _datetime_seconds(v, plan.utc)
@@ -670,262 +584,3 @@ class Columns:
                 if key not in self._declared:
                     tally.add(tally.extra_columns, str(key))
         return feeds
-
-
-_EPOCH = _dt.datetime(1970, 1, 1)
-
-
-def _datetimes(
-    plan: _DatetimePlan, values: Any, index: Any, failures: _Failures, checks: bool
-) -> np.ndarray:
-    """Read a date-time column into float64 whole seconds since the epoch (NaN: missing)."""
-    name = plan.feature.name
-    if isinstance(values, np.ndarray) and values.dtype.kind == "M" and not plan.utc:
-        ticks = values.astype("datetime64[s]")  # numpy floors finer units
-        secs = ticks.astype(np.int64).astype(np.float64)
-        secs[np.isnat(ticks)] = np.nan
-    elif (fast := _plain_iso(values, plan.utc)) is not None:
-        secs = fast
-    else:
-        values = _objects(values)
-        secs = np.empty(len(values), dtype=np.float64)
-        for k, v in enumerate(values):
-            got = _datetime_seconds(v, plan.utc)
-            if isinstance(got, str):
-                failures.add(name, got, _plain(v), index[k])
-                secs[k] = np.nan
-            else:
-                secs[k] = got
-                if got != got and checks and not plan.nullable:
-                    failures.add(name, "not_nullable", None, index[k])
-        return secs.reshape(-1, 1)
-    if checks and not plan.nullable:
-        for i in np.flatnonzero(np.isnan(secs)):
-            failures.add(name, "not_nullable", None, index[i])
-    return secs.reshape(-1, 1)
-
-
-#: Naive ISO-8601 dates and times that numpy and `datetime.fromisoformat` read alike.
-_PLAIN_ISO = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2})?"
-
-
-def _plain_iso(values: Any, utc: bool) -> np.ndarray | None:
-    """Seconds for a large column of plain naive ISO strings, parsed by numpy; else None.
-
-    Only ``YYYY-MM-DD`` and ``YYYY-MM-DD[T ]HH:MM:SS`` without fractions or offsets
-    qualify, read by both parsers to the same second; anything else (missing values,
-    offsets, invalid dates, other types) goes value by value.
-    """
-    if utc or len(values) < 64:
-        return None
-    import pandas as pd
-
-    column = pd.Series(values, copy=False)
-    if column.dtype == object and not column.map(type).eq(str).all():
-        return None
-    try:
-        if not column.str.fullmatch(_PLAIN_ISO).all():
-            return None
-        ticks = np.array(column.to_numpy(dtype=object), dtype="datetime64[s]")
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return ticks.astype(np.int64).astype(np.float64)
-
-
-def _datetime_seconds(v: Any, utc: bool) -> float | str:
-    """Seconds since the epoch, NaN for missing, or the name of the failed check."""
-    if isinstance(v, str):
-        try:
-            v = _dt.datetime.fromisoformat(v)
-        except ValueError:
-            return "datetime(ISO-8601)"
-    elif isinstance(v, np.datetime64):
-        if np.isnat(v):
-            return math.nan
-        if utc:
-            return "timezone(UTC)"
-        return float(v.astype("datetime64[s]").astype(np.int64))
-    elif is_missing(v):
-        return math.nan
-    if isinstance(v, _dt.datetime):
-        aware = v.tzinfo is not None and v.utcoffset() is not None
-        if aware != utc:
-            return "timezone(UTC)" if utc else "timezone(None)"
-        if aware:
-            try:
-                v = v.astimezone(_dt.UTC).replace(tzinfo=None)
-            except OverflowError:  # its UTC reading falls outside years 1-9999
-                return "datetime(ISO-8601)"
-        return float((v.replace(tzinfo=None) - _EPOCH) // _dt.timedelta(seconds=1))
-    if isinstance(v, _dt.date):
-        if utc:  # a date carries no offset, like "2020-01-01"
-            return "timezone(UTC)"
-        return float((v - _EPOCH.date()).days * 86400)
-    return "dtype('datetime64')"
-
-
-def _strings_fast(
-    values: Any, members: frozenset[str] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """Vectorised path for a large string column: (strings, missing, outside), or None.
-
-    ``outside`` marks the present values not in `members` (None when `members` is).
-    Returns None when some value is neither a string nor missing, so that the
-    row-by-row path can report each one.
-    """
-    if not isinstance(values, np.ndarray):
-        return _strings_arrow(values, members) if _is_arrow(values) else None
-    import pandas as pd
-
-    missing = pd.isna(values)
-    present = values[~missing]
-    # the sentinel itself reads as missing (compare only the present values: pd.NA
-    # refuses to be compared)
-    sentinel = np.zeros(len(values), dtype=bool)
-    sentinel[~missing] = np.asarray(present == MISSING, dtype=bool)
-    missing = missing | sentinel
-    if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
-        return None
-    out = values.astype(object, copy=True)
-    out[missing] = MISSING
-    if members is None:
-        return out, missing, None
-    return out, missing, ~pd.Series(out).isin(members).to_numpy() & ~missing
-
-
-def _strings_arrow(
-    values: Any, members: frozenset[str] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """`_strings_fast` for an Arrow-backed string array: every check on its categories.
-
-    Arrow hashes the column into a handful of distinct values without making a Python
-    string per row; each check then runs once per distinct value, and the rows take
-    their results by code. Converting the column to objects first costs ten times more.
-    """
-    codes, uniques = values.factorize()  # code -1: missing
-    # one slot per distinct value, and a last one for missing that code -1 indexes
-    words = np.empty(len(uniques) + 1, dtype=object)
-    words[:-1] = uniques.to_numpy(dtype=object)
-    words[-1] = MISSING
-    is_missing = np.asarray(words == MISSING, dtype=bool)
-    words[is_missing] = MISSING
-    out = words.take(codes)
-    missing = is_missing.take(codes)
-    if members is None:
-        return out, missing, None
-    is_outside = np.array([w not in members for w in words], dtype=bool) & ~is_missing
-    return out, missing, is_outside.take(codes)
-
-
-def _is_arrow(values: Any) -> bool:
-    """Whether `values` is a pandas string column or array backed by Arrow."""
-    dtype = getattr(values, "dtype", None)
-    # by type name, so that a list of records never imports pandas
-    return type(dtype).__name__ == "StringDtype" and getattr(dtype, "storage", "") in (
-        "pyarrow",
-        "pyarrow_numpy",  # pandas 2.x's name for the NaN-semantics variant
-    )
-
-
-def _objects(values: Any) -> Any:
-    """`values` as a list or an object array, for the row-by-row paths."""
-    if _is_arrow(values):
-        return values.to_numpy(dtype=object)
-    return values
-
-
-def _extent(arr: np.ndarray) -> tuple[float, float, bool]:
-    """(lo, hi, has_nan): the range of the non-NaN values, and whether any is NaN.
-
-    The range is (inf, -inf) when there is no such value, so that every
-    ``check_lo <= lo and hi <= check_hi`` holds.
-    """
-    if not len(arr):
-        return math.inf, -math.inf, False
-    with np.errstate(invalid="ignore"):
-        lo = float(arr.min())  # NaN propagates: one pass tells both
-        if lo == lo:
-            return lo, float(arr.max()), False
-        lo, hi = float(np.fmin.reduce(arr)), float(np.fmax.reduce(arr))
-    if lo != lo:
-        return math.inf, -math.inf, True
-    return lo, hi, True
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _numeric_array(values: Any) -> np.ndarray | None:
-    """A float64 view of `values` when every value is a number or NaN, else None."""
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind in "iuf":
-            return values.astype(np.float64, copy=False)
-        if values.dtype.kind != "O":
-            return None
-        values = values.tolist()
-    for v in values:
-        t = type(v)
-        if (
-            t is not float
-            and t is not int
-            and not (
-                isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
-            )
-        ):
-            return None
-    return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
-
-
-def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
-    """Return (columns by name, row labels, row count) for any accepted input shape."""
-    if isinstance(data, Mapping):
-        data = [data]
-    if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame
-        cols: dict[str, Any] = {}
-        present = set(data.columns)
-        for name in wanted:
-            if name in present:
-                cols[name] = _frame_column(data[name])
-        return cols, data.index, len(data)
-    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
-        n = len(data)
-        for i, rec in enumerate(data):
-            if not isinstance(rec, Mapping):
-                raise ContractError(
-                    f"Record {i} is a {type(rec).__name__}, not a mapping of column "
-                    "to value; send a dict per row.",
-                )
-        cols = {}
-        for name in wanted:
-            column = [rec.get(name, _ABSENT) for rec in data]
-            if n and all(v is _ABSENT for v in column):
-                continue
-            cols[name] = [None if v is _ABSENT else v for v in column]
-        return cols, range(n), n
-    raise ContractError(
-        f"Cannot read records from a {type(data).__name__}; pass a pandas DataFrame, "
-        "a list of dicts or a dict."
-    )
-
-
-def _frame_column(series: Any) -> Any:
-    """The values of a frame column: a numpy array, or an Arrow-backed string array.
-
-    An Arrow string array stays as it is: `_strings_arrow` checks it without building
-    a Python string per row, and `_objects` converts it where values are read one by
-    one.
-    """
-    dtype = series.dtype
-    if _is_arrow(series):
-        return series.array
-    kind = getattr(dtype, "kind", "O")
-    if kind in "iuf" and getattr(dtype, "na_value", None) is None:
-        return series.to_numpy()
-    if kind in "iuf":  # pandas nullable Int64 / Float64
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if kind == "M":  # naive datetime64; a time-zone-aware column comes as objects
-        return series.to_numpy()
-    if kind == "b" and getattr(dtype, "na_value", None) is None:
-        return series.to_numpy(dtype=object)
-    return series.to_numpy(dtype=object)

@@ -10,7 +10,7 @@ It is stored as ``contract.json``: pandera's own serialisation of the
 `DataFrameSchema` under ``"pandera"``, which pandera alone can load, and featurekit's
 policy under ``"featurekit"``. The schema checks a *typed* frame, the one
 `featurekit.contract.columns.Columns` reads from raw records with the documented coercion rules;
-`Contract.validate` runs exactly that (it is the reference), and the compiled checks
+`featurekit.contract.reference.validate` runs exactly that (it is the reference), and the compiled checks
 in `Columns.coerce` must accept and reject the same inputs with the same failure table.
 
 Light core: pandera is imported only when the schema is built.
@@ -188,61 +188,3 @@ class Contract:
     def from_json(cls, text: str) -> Contract:
         data = json.loads(text)
         return cls.from_dict(data["featurekit"])
-
-    # -- the reference check --------------------------------------------------------
-    def validate(self, data: Any) -> Any:
-        """Check `data` with pandera itself and return the typed frame.
-
-        The reference implementation, slower than `Columns.coerce` (about 4 ms per
-        call) and meant for batch scoring, CI checks and tests. Type failures come from
-        the coercion rules; every other failure comes from ``schema.validate``.
-
-        Raises
-        ------
-        ContractError
-            With the failure table: column, check, failure_case, index.
-        """
-        import pandas as pd
-        import pandera.pandas as pa
-
-        from featurekit.contract.columns import Columns
-
-        # pandera runs on a positional index, mapped back to the caller's labels at
-        # the end: duplicate labels must not merge two rows' failures
-        labels: Any = None
-        if isinstance(data, pd.DataFrame):
-            labels, data = data.index, data.reset_index(drop=True)
-        typed, type_failures, n = Columns(
-            self.features, self.categories, self.domains, self.observed
-        ).read(data)
-        rows = list(type_failures)
-        frame = pd.DataFrame(typed)
-        try:
-            self.schema().validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            bad_cells = {(c, i) for c, _, _, i in type_failures}
-            for rec in exc.failure_cases.itertuples(index=False):
-                column, check, case, index = (
-                    rec.column,
-                    rec.check,
-                    rec.failure_case,
-                    rec.index,
-                )
-                if rec.schema_context == "DataFrameSchema":
-                    if check == "column_in_dataframe":
-                        continue  # Columns.read reported it, under the column's name
-                    column, index = case, None  # pandera names the schema here
-                if check == "not_nullable" and (column, index) in bad_cells:
-                    continue  # the cell was unreadable, reported as a dtype failure
-                rows.append((column, check, case, index))
-        if labels is not None:
-            rows = [
-                (c, k, v, None if i is None or bool(pd.isna(i)) else labels[int(i)])
-                for c, k, v, i in rows
-            ]
-            frame.index = labels
-        if rows:
-            from featurekit.contract.columns import _Failures
-
-            _Failures(rows).raise_if_any(self.features.name, self.features.version, n)
-        return frame

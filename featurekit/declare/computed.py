@@ -385,25 +385,6 @@ class Custom(_ByValue, _Feature):
     def spec(self) -> dict[str, Any]:
         return _transformer_spec(f"Custom({self.name!r})", self.transformer)
 
-    def make_transformer(self) -> Any:
-        """A fresh, unfitted transformer (training side)."""
-        if not isinstance(self.transformer, Mapping):
-            from sklearn.base import clone
-
-            return clone(self.transformer)
-        spec = self.spec
-        path = spec["class"]
-        if not path.startswith("sklearn.") or spec["params"] is None:
-            raise SpecError(
-                f"Custom({self.name!r}): {path} was declared in Python and cannot be "
-                "rebuilt from JSON (only scikit-learn classes with plain parameters "
-                "can); build the FeatureSet in Python to refit it."
-            )
-        import importlib
-
-        module, _, cls = path.rpartition(".")
-        return getattr(importlib.import_module(module), cls)(**spec["params"])
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -136,7 +138,7 @@ def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
         )
         return [("tfidf", tfidf)], [f.name]
     if isinstance(f, Custom):
-        return [("custom", f.make_transformer())], list(f.inputs)
+        return [("custom", custom_transformer(f))], list(f.inputs)
     raise SpecError(f"{f!r} is not a model feature.")  # pragma: no cover
 
 
@@ -282,3 +284,21 @@ def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:
             ("model", model),
         ]
     )
+
+
+def custom_transformer(custom: Custom) -> Any:
+    """A fresh, unfitted copy of an `fk.Custom` declaration's transformer."""
+    from sklearn.base import clone
+
+    if not isinstance(custom.transformer, Mapping):
+        return clone(custom.transformer)
+    spec = custom.spec
+    path = spec["class"]
+    if not path.startswith("sklearn.") or spec["params"] is None:
+        raise SpecError(
+            f"Custom({custom.name!r}): {path} was declared in Python and cannot be "
+            "rebuilt from JSON (only scikit-learn classes with plain parameters "
+            "can); build the FeatureSet in Python to refit it."
+        )
+    module, _, cls = path.rpartition(".")
+    return getattr(importlib.import_module(module), cls)(**spec["params"])

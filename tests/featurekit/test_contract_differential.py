@@ -1,6 +1,6 @@
 """The compiled contract checks agree with pandera: same verdict, same failure table.
 
-`Contract.validate` is the reference: it reads raw records with `Columns.read` and runs
+`featurekit.contract.reference.validate` is the reference: it reads raw records with `Columns.read` and runs
 pandera's ``schema.validate(typed, lazy=True)``. `Columns.coerce` (numpy checks, and the
 single-row `_one` path for a dict) must accept and reject exactly the same inputs with
 the same failures, compared as multisets of (column, check, failure_case, index) rows.
@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import featurekit as fk
-from featurekit.contract.columns import Columns, Tally
+from featurekit.contract import reference
+from featurekit.contract.columns import Columns
+from featurekit.contract.failures import Tally
 from featurekit.contract.schema import Contract
 from featurekit.missing import MISSING
 
@@ -282,7 +284,7 @@ def _rows(failures: pd.DataFrame) -> Counter[tuple[Any, ...]]:
     pd.NA) are one key, as pandera's index column holds NaN beside integer labels
     where the compiled checks hold None. Column-level failures (column_in_dataframe,
     column_in_schema) are compared as they are: pandera files them under the schema's
-    name, but `Contract.validate` already puts the column's name back in ``column``,
+    name, but `reference.validate` already puts the column's name back in ``column``,
     and a table should not depend on which path produced it.
     """
     assert list(failures.columns) == ["column", "check", "failure_case", "index"]
@@ -294,7 +296,7 @@ def _rows(failures: pd.DataFrame) -> Counter[tuple[Any, ...]]:
 
 def _reference(contract: Contract, data: Any) -> tuple[pd.DataFrame | None, Counter]:
     try:
-        return contract.validate(data), Counter()
+        return reference.validate(contract, data), Counter()
     except fk.ContractError as exc:
         return None, _rows(exc.failures)
 

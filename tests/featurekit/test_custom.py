@@ -17,6 +17,7 @@ from sklearn.preprocessing import (
 )
 
 import featurekit as fk
+from featurekit.exporting.pipeline import custom_transformer
 from serving import Predictor
 
 
@@ -127,7 +128,7 @@ def test_custom_json_round_trip_rebuilds_sklearn_transformers():
     back = fk.FeatureSet.from_json(fs.to_json())
     assert back == fs
     (custom,) = back.features
-    rebuilt = custom.make_transformer()
+    rebuilt = custom_transformer(custom)
     assert isinstance(rebuilt, PolynomialFeatures) and rebuilt.degree == 3
 
 

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 import featurekit as fk
-from featurekit.contract.columns import Columns, Tally, _frame_column
+from featurekit.contract.columns import Columns
+from featurekit.contract.failures import Tally
+from featurekit.contract.values import _frame_column
 from featurekit.missing import MISSING
 
 FAILURE_COLUMNS = ["column", "check", "failure_case", "index"]

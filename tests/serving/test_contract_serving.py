@@ -12,6 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
+from featurekit.contract.reference import validate as reference_validate
 from featurekit.contract.schema import WIDEN, Contract
 from serving import Predictor
 
@@ -154,7 +155,7 @@ def test_contract_validate_with_pandera_agrees_on_a_bad_batch(lenient: Path) -> 
         {"x": True, "k": 1, "c": "zz", "u": None},
     ]
     with pytest.raises(fk.ContractError) as reference:
-        contract.validate(bad)
+        reference_validate(contract, bad)
     with pytest.raises(fk.ContractError) as fast:
         Predictor.load(lenient).predict(bad)
     key = ["column", "check", "index"]

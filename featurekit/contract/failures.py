@@ -1,0 +1,101 @@
+"""Contract failures: the failure table, the collector that raises once, the tally.
+
+Every check, compiled or pandera's own, reports through these, so a failure reads the
+same wherever it was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from featurekit.errors import ContractError
+
+__all__ = ["Failures", "Tally", "failure_table"]
+
+
+def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
+    """The failure table: column, check, failure_case, index.
+
+    ``failure_case`` stays an object column, so that values keep their own type
+    (an int beyond 2**53 must not turn into a float because a float failed too).
+    """
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "column": [r[0] for r in rows],
+            "check": [r[1] for r in rows],
+            "failure_case": pd.Series([r[2] for r in rows], dtype=object),
+            "index": [r[3] for r in rows],
+        }
+    )
+
+
+@dataclass
+class Failures:
+    """Collects every failure, then raises once."""
+
+    rows: list[tuple[str, str, Any, Any]] = field(default_factory=list)
+
+    def add(self, column: str, check: str, case: Any, index: Any) -> None:
+        self.rows.append((column, check, case, index))
+
+    def raise_if_any(self, name: str, version: int, n_rows: int) -> None:
+        if not self.rows:
+            return
+
+        table = failure_table(self.rows)
+        bad_rows = {r[3] for r in self.rows if r[3] is not None}
+        absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
+        extra = [r[0] for r in self.rows if r[1] == "column_in_schema"]
+        rest = [
+            r
+            for r in self.rows
+            if r[1] not in ("column_in_dataframe", "column_in_schema")
+        ]
+        parts = []
+        if absent:
+            parts.append(f"missing columns {absent!r}")
+        if extra:
+            parts.append(f"undeclared columns {extra!r} (the contract is strict)")
+        for column, check, case, index in rest[:5]:
+            where = "" if index is None else f" (row {index!r})"
+            if check.startswith("isin([") and len(check) > 60:
+                check = "isin([...])"  # the table keeps the full list
+            parts.append(f"{column!r} {check} failed for {case!r}{where}")
+        more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
+        head = (
+            f"{len(bad_rows)} of {n_rows} rows failed"
+            if bad_rows
+            else "The input failed"
+        )
+        raise ContractError(
+            f"{head} the contract of {name!r} v{version}: {'; '.join(parts)}{more}.",
+            table,
+        )
+
+
+@dataclass
+class Tally:
+    """Counters of what the contract accepted but noticed; they add across calls.
+
+    Attributes
+    ----------
+    rows : int
+        Rows read.
+    outside_observed : dict of str to int
+        Values outside the observed (soft) range, per column.
+    unseen : dict of str to int
+        Categories not seen in training, per column (policies "ignore" and "other").
+    extra_columns : dict of str to int
+        Undeclared columns, counted once per call that carried them.
+    """
+
+    rows: int = 0
+    outside_observed: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    extra_columns: dict[str, int] = field(default_factory=dict)
+
+    def add(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
+        bucket[key] = bucket.get(key, 0) + n

@@ -1,0 +1,187 @@
+"""Low-level readers of raw values: strings, numbers and records into columns.
+
+Helpers of `featurekit.contract.columns.Columns`: fast paths for Arrow-backed and
+object string columns, numeric arrays and their extent, and splitting records or a
+frame into the wanted columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from featurekit.errors import ContractError
+from featurekit.missing import MISSING
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+_ABSENT = object()
+
+
+def _strings_fast(
+    values: Any, members: frozenset[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Vectorised path for a large string column: (strings, missing, outside), or None.
+
+    ``outside`` marks the present values not in `members` (None when `members` is).
+    Returns None when some value is neither a string nor missing, so that the
+    row-by-row path can report each one.
+    """
+    if not isinstance(values, np.ndarray):
+        return _strings_arrow(values, members) if _is_arrow(values) else None
+    import pandas as pd
+
+    missing = pd.isna(values)
+    present = values[~missing]
+    # the sentinel itself reads as missing (compare only the present values: pd.NA
+    # refuses to be compared)
+    sentinel = np.zeros(len(values), dtype=bool)
+    sentinel[~missing] = np.asarray(present == MISSING, dtype=bool)
+    missing = missing | sentinel
+    if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
+        return None
+    out = values.astype(object, copy=True)
+    out[missing] = MISSING
+    if members is None:
+        return out, missing, None
+    return out, missing, ~pd.Series(out).isin(members).to_numpy() & ~missing
+
+
+def _strings_arrow(
+    values: Any, members: frozenset[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`_strings_fast` for an Arrow-backed string array: every check on its categories.
+
+    Arrow hashes the column into a handful of distinct values without making a Python
+    string per row; each check then runs once per distinct value, and the rows take
+    their results by code. Converting the column to objects first costs ten times more.
+    """
+    codes, uniques = values.factorize()  # code -1: missing
+    # one slot per distinct value, and a last one for missing that code -1 indexes
+    words = np.empty(len(uniques) + 1, dtype=object)
+    words[:-1] = uniques.to_numpy(dtype=object)
+    words[-1] = MISSING
+    gap = np.asarray(words == MISSING, dtype=bool)
+    words[gap] = MISSING
+    out = words.take(codes)
+    missing = gap.take(codes)
+    if members is None:
+        return out, missing, None
+    is_outside = np.array([w not in members for w in words], dtype=bool) & ~gap
+    return out, missing, is_outside.take(codes)
+
+
+def _is_arrow(values: Any) -> bool:
+    """Whether `values` is a pandas string column or array backed by Arrow."""
+    dtype = getattr(values, "dtype", None)
+    # by type name, so that a list of records never imports pandas
+    return type(dtype).__name__ == "StringDtype" and getattr(dtype, "storage", "") in (
+        "pyarrow",
+        "pyarrow_numpy",  # pandas 2.x's name for the NaN-semantics variant
+    )
+
+
+def _objects(values: Any) -> Any:
+    """`values` as a list or an object array, for the row-by-row paths."""
+    if _is_arrow(values):
+        return values.to_numpy(dtype=object)
+    return values
+
+
+def _extent(arr: np.ndarray) -> tuple[float, float, bool]:
+    """(lo, hi, has_nan): the range of the non-NaN values, and whether any is NaN.
+
+    The range is (inf, -inf) when there is no such value, so that every
+    ``check_lo <= lo and hi <= check_hi`` holds.
+    """
+    if not len(arr):
+        return math.inf, -math.inf, False
+    with np.errstate(invalid="ignore"):
+        lo = float(arr.min())  # NaN propagates: one pass tells both
+        if lo == lo:
+            return lo, float(arr.max()), False
+        lo, hi = float(np.fmin.reduce(arr)), float(np.fmax.reduce(arr))
+    if lo != lo:
+        return math.inf, -math.inf, True
+    return lo, hi, True
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numeric_array(values: Any) -> np.ndarray | None:
+    """A float64 view of `values` when every value is a number or NaN, else None."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "iuf":
+            return values.astype(np.float64, copy=False)
+        if values.dtype.kind != "O":
+            return None
+        values = values.tolist()
+    for v in values:
+        t = type(v)
+        if (
+            t is not float
+            and t is not int
+            and not (
+                isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool | np.bool_)
+            )
+        ):
+            return None
+    return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
+
+
+def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
+    """Return (columns by name, row labels, row count) for any accepted input shape."""
+    if isinstance(data, Mapping):
+        data = [data]
+    if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame
+        cols: dict[str, Any] = {}
+        present = set(data.columns)
+        for name in wanted:
+            if name in present:
+                cols[name] = _frame_column(data[name])
+        return cols, data.index, len(data)
+    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        n = len(data)
+        for i, rec in enumerate(data):
+            if not isinstance(rec, Mapping):
+                raise ContractError(
+                    f"Record {i} is a {type(rec).__name__}, not a mapping of column "
+                    "to value; send a dict per row.",
+                )
+        cols = {}
+        for name in wanted:
+            column = [rec.get(name, _ABSENT) for rec in data]
+            if n and all(v is _ABSENT for v in column):
+                continue
+            cols[name] = [None if v is _ABSENT else v for v in column]
+        return cols, range(n), n
+    raise ContractError(
+        f"Cannot read records from a {type(data).__name__}; pass a pandas DataFrame, "
+        "a list of dicts or a dict."
+    )
+
+
+def _frame_column(series: Any) -> Any:
+    """The values of a frame column: a numpy array, or an Arrow-backed string array.
+
+    An Arrow string array stays as it is: `_strings_arrow` checks it without building
+    a Python string per row, and `_objects` converts it where values are read one by
+    one.
+    """
+    dtype = series.dtype
+    if _is_arrow(series):
+        return series.array
+    kind = getattr(dtype, "kind", "O")
+    if kind in "iuf" and getattr(dtype, "na_value", None) is None:
+        return series.to_numpy()
+    if kind in "iuf":  # pandas nullable Int64 / Float64
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "M":  # naive datetime64; a time-zone-aware column comes as objects
+        return series.to_numpy()
+    if kind == "b" and getattr(dtype, "na_value", None) is None:
+        return series.to_numpy(dtype=object)
+    return series.to_numpy(dtype=object)
