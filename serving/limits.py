@@ -1,0 +1,41 @@
+"""What one request may ask of the server: body size, rows, time, failures listed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MAX_FAILURES_SHOWN", "Limits"]
+
+#: How many failures a 422 response lists (the count is always complete).
+MAX_FAILURES_SHOWN = 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the server.
+
+    Attributes
+    ----------
+    max_body_bytes : int
+        Larger bodies get 413 before they are parsed.
+    max_rows : int
+        Larger batches get 413; split them.
+    timeout : float
+        Seconds to read a body, and seconds for the model to answer (503 after).
+    """
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_rows: int = 10_000
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"Limits.{name} must be a positive int, got {value!r}."
+                )
+        if not (isinstance(self.timeout, int | float) and self.timeout > 0):
+            raise ValueError(
+                f"Limits.timeout must be > 0 seconds, got {self.timeout!r}."
+            )

@@ -1,0 +1,64 @@
+"""Operations routes: drift status and snapshots under ``/monitor``, and ``/metrics``."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .monitor import Monitor
+from .responses import bad_request, not_found
+from .state import AppState, parse_json, state_of
+
+__all__ = ["ROUTES"]
+
+
+async def scrape(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def monitor_status(request: Request) -> Response:
+    state = state_of(request)
+    m = _monitor_of(state)
+    return await state.run(lambda: (200, orjson.dumps(m.status())))
+
+
+async def monitor_snapshot(request: Request) -> Response:
+    """GET: this process's drift counts; POST: merge another process's into them."""
+    state = state_of(request)
+    m = _monitor_of(state)
+    if request.method == "GET":
+        return await state.run(lambda: (200, orjson.dumps(m.snapshot())))
+    body = await state.read_body(request)
+
+    def merge() -> tuple[int, bytes]:
+        snapshot = parse_json(body)
+        try:
+            m.merge(snapshot)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise bad_request(f"Cannot merge this snapshot: {exc}") from None
+        return 200, orjson.dumps(
+            {"merged": True, "rows_total": m.status()["rows_total"]}
+        )
+
+    return await state.run(merge)
+
+
+def _monitor_of(state: AppState) -> Monitor:
+    m = state.loaded().monitor
+    if m is None:
+        raise not_found(
+            "Drift monitoring is off: the artifact has no profile.json (re-export "
+            "it) or the server was started with --no-monitor."
+        )
+    return m
+
+
+ROUTES = [
+    Route("/metrics", scrape, methods=["GET"]),
+    Route("/monitor", monitor_status, methods=["GET"]),
+    Route("/monitor/snapshot", monitor_snapshot, methods=["GET", "POST"]),
+]

@@ -1,0 +1,103 @@
+"""The Open Inference Protocol (KServe v2) REST routes: health, metadata and infer.
+
+Tensors are read and written by `serving.oip`; this module binds them to the model
+the app serves, under ``/v2/models/{name}`` and ``/v2/models/{name}/versions/{v}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from featurekit._version import __version__
+
+from .oip import RequestError, decode_infer, encode_outputs, model_metadata
+from .predictor import Predictor
+from .responses import not_found, protocol_error, respond
+from .state import AppState, parse_json, state_of
+
+__all__ = ["ROUTES"]
+
+
+async def live(request: Request) -> Response:
+    return respond(200, {"live": True})
+
+
+async def ready(request: Request) -> Response:
+    state_of(request).loaded()
+    return respond(200, {"ready": True})
+
+
+async def server_metadata(request: Request) -> Response:
+    return respond(
+        200, {"name": "featurekit", "version": __version__, "extensions": []}
+    )
+
+
+async def metadata(request: Request) -> Response:
+    return respond(200, model_metadata(_model_for(state_of(request), request)))
+
+
+async def model_ready(request: Request) -> Response:
+    p = _model_for(state_of(request), request)
+    return respond(200, {"name": p.name, "ready": True})
+
+
+async def infer(request: Request) -> Response:
+    state = state_of(request)
+    p = _model_for(state, request)
+    return await state.run(_infer, state, p, await state.read_body(request))
+
+
+def _infer(state: AppState, p: Predictor, body: bytes) -> tuple[int, bytes]:
+    payload = parse_json(body)
+    try:
+        records, selected, request_id = decode_infer(payload, p.outputs)
+    except RequestError as exc:
+        raise protocol_error(exc) from None
+    state.check_rows(len(records))
+    scores = state.score(p, records, selected, split=False)
+    out: dict[str, Any] = {
+        "model_name": p.name,
+        "model_version": str(p.version),
+        "outputs": encode_outputs(scores),
+    }
+    if request_id is not None:
+        out["id"] = request_id
+    return 200, orjson.dumps(out)
+
+
+def _model_for(state: AppState, request: Request) -> Predictor:
+    """The loaded predictor if the path names it (and its version); else 404."""
+    p = state.loaded()
+    name = request.path_params["name"]
+    version = request.path_params.get("version")
+    if name != p.name:
+        raise not_found(f"Unknown model {name!r}; this server serves {p.name!r}.")
+    if version is not None and version != str(p.version):
+        raise not_found(
+            f"Model {name!r} has no version {version!r}; it serves version {p.version}."
+        )
+    return p
+
+
+_MODEL = "/v2/models/{name}"
+_VERSIONED = "/v2/models/{name}/versions/{version}"
+
+#: infer first, as routes match in order; each unversioned path comes before its
+#: versioned twin, and names the endpoint in the metrics.
+ROUTES = [
+    Route(_MODEL + "/infer", infer, methods=["POST"]),
+    Route(_VERSIONED + "/infer", infer, methods=["POST"]),
+    Route("/v2/health/live", live, methods=["GET"]),
+    Route("/v2/health/ready", ready, methods=["GET"]),
+    Route("/v2", server_metadata, methods=["GET"]),
+    Route(_MODEL, metadata, methods=["GET"]),
+    Route(_VERSIONED, metadata, methods=["GET"]),
+    Route(_MODEL + "/ready", model_ready, methods=["GET"]),
+    Route(_VERSIONED + "/ready", model_ready, methods=["GET"]),
+]

@@ -1,0 +1,200 @@
+"""`AppState`: one app's model, limits, metrics and worker threads, for the routes.
+
+Every route reaches the state of its app with `state_of`. Bodies are read on the
+event loop with a size limit and a timeout; decoding, the contract check, the model
+and encoding then run together on the state's worker threads (`AppState.run`), so
+inference never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from featurekit.errors import ArtifactError, ContractError
+
+from .limits import Limits
+from .metrics import Metrics
+from .predictor import Predictor, Split
+from .responses import (
+    HTTPError,
+    bad_request,
+    body_timeout,
+    contract_error,
+    not_json,
+    too_large,
+    unavailable,
+)
+
+__all__ = ["AppState", "parse_json", "state_of"]
+
+_JSON_TYPES = ("application/json", "text/json")
+_BINARY = (
+    "Send tensors as JSON: with tritonclient.http, InferInput.set_data_from_numpy("
+    "array, binary_data=False) and InferRequestedOutput(name, binary_data=False)."
+)
+
+
+class AppState:
+    """The model one app serves (once loaded), its limits, metrics and threads.
+
+    Parameters
+    ----------
+    limits : Limits
+        Body size, rows per request and timeout.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.executor = ThreadPoolExecutor(
+            max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="featurekit-http"
+        )
+        self.metrics = Metrics()
+        self.predictor: Predictor | None = None
+        #: Why the background load failed, for the 503 of every request after it.
+        self.load_error: str | None = None
+
+    # -- the model -------------------------------------------------------------------
+    def attach(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.metrics.bind(predictor)
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        threads: int | None,
+        monitor: bool | dict[str, Any],
+    ) -> None:
+        """Load and attach the artifact at `path`, or remember why it failed."""
+        try:
+            self.attach(Predictor.load(path, threads=threads, monitor=monitor))
+        except (ArtifactError, OSError, ValueError) as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+
+    def load_in_background(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        threads: int | None,
+        monitor: bool | dict[str, Any],
+    ) -> None:
+        threading.Thread(
+            target=self.load,
+            args=(path,),
+            kwargs={"threads": threads, "monitor": monitor},
+            name="featurekit-load",
+            daemon=True,
+        ).start()
+
+    def loaded(self) -> Predictor:
+        """The predictor; 503 while it is loading or after it failed to load."""
+        p = self.predictor
+        if p is None:
+            reason = self.load_error or "the model is still loading"
+            raise unavailable(f"Not ready: {reason}.")
+        return p
+
+    # -- requests --------------------------------------------------------------------
+    async def read_body(self, request: Request) -> bytes:
+        """The JSON body of `request`, within the size limit and the timeout."""
+        if "inference-header-content-length" in request.headers:
+            raise bad_request("Binary tensor data is not supported. " + _BINARY)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
+            hint = _BINARY if "octet-stream" in ctype else ""
+            raise not_json(
+                f"Content-Type {ctype!r} is not JSON; send application/json. {hint}".strip()
+            )
+        limits = self.limits
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise bad_request(f"Invalid Content-Length {declared!r}.")
+            if int(declared) > limits.max_body_bytes:
+                raise self._too_large(int(declared))
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(limits.timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limits.max_body_bytes:
+                        raise self._too_large(size)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise body_timeout(
+                f"The request body took over {limits.timeout:g} s to arrive."
+            ) from None
+        if not size:
+            raise bad_request("The request has no body; send a JSON object.")
+        return b"".join(chunks)
+
+    def _too_large(self, size: int) -> HTTPError:
+        return too_large(
+            f"The request body is {size} bytes; the limit is "
+            f"{self.limits.max_body_bytes}. Split the batch."
+        )
+
+    def check_rows(self, n: int) -> None:
+        if n > self.limits.max_rows:
+            raise too_large(
+                f"The request has {n} rows; the limit is {self.limits.max_rows}. "
+                "Split the batch."
+            )
+
+    def score(self, p: Predictor, records: Any, outputs: list[str], split: bool) -> Any:
+        """`Predictor.score` on `records`, counted in the metrics; 400/422 on refusal."""
+        # one record goes in as a dict: the contract's single-row fast path
+        data = records[0] if len(records) == 1 else records
+        try:
+            got = p.score(data, outputs, on_error="split" if split else "raise")
+        except ContractError as exc:
+            raise contract_error(
+                exc,
+                lambda failures: self.metrics.contract_failures(failures, len(records)),
+            ) from None
+        if isinstance(got, Split):
+            self.metrics.contract_failures(got.failures, len(got.passed))
+            self.metrics.rows.inc(int(got.passed.sum()))
+        else:
+            self.metrics.rows.inc(len(records))
+        return got
+
+    async def run(self, fn: Callable[..., tuple[int, bytes]], *args: Any) -> Response:
+        """``fn(*args)`` on a worker thread, answering its (status, JSON) or a 503."""
+        # a plain executor future: a fraction of anyio's per-call cost, and on timeout
+        # the request is answered while the abandoned call finishes in the background
+        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        try:
+            async with asyncio.timeout(self.limits.timeout):
+                status, data = await future
+        except TimeoutError:
+            raise unavailable(
+                f"The model did not answer within {self.limits.timeout:g} s; retry "
+                "with a smaller batch."
+            ) from None
+        return Response(data, status_code=status, media_type="application/json")
+
+
+def state_of(request: Request) -> AppState:
+    """The state of the app serving `request` (``app.state.featurekit``)."""
+    return cast(AppState, request.app.state.featurekit)
+
+
+def parse_json(body: bytes) -> Any:
+    """The decoded body; 400 (with a hint for NaN and Infinity) when it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        hint = ""
+        if b"NaN" in body or b"Infinity" in body:
+            hint = " NaN and Infinity are not JSON; send null for a missing value."
+        raise bad_request(f"Malformed JSON: {exc}.{hint}") from None
