@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from featurekit.errors import ExportError
+from featurekit.onnx.ensemble import Tree, constant_tree, ensemble_node, push
 from featurekit.onnx.graph import Graph
 
 __all__ = ["LightGBMModel", "XGBoostModel", "boosting_splits", "emit_boosting"]
@@ -115,8 +116,6 @@ def _lgbm_threshold(t: float) -> float:
 
 def _lgbm_trees(model: Any) -> tuple[list[Any], int, str, float, bool]:
     """Parse LightGBM's dump into trees; also k, objective, sigmoid, average_output."""
-    from featurekit.onnx.trees import _Tree
-
     name = type(model).__name__
     dump = _lgbm_dump(model)
     k = int(dump["num_tree_per_iteration"])
@@ -160,7 +159,7 @@ def _lgbm_trees(model: Any) -> tuple[list[Any], int, str, float, bool]:
             missing[i] = bool(node["default_left"]) if kind == "NaN" else 0.0 <= t
         tree_index = int(info["tree_index"])
         trees.append(
-            _Tree(feature, threshold, left, right, missing, value, tree_index % k)
+            Tree(feature, threshold, left, right, missing, value, tree_index % k)
         )
     sigmoid = float(params.get("sigmoid", 1.0))
     return trees, k, objective, sigmoid, bool(dump.get("average_output", False))
@@ -169,12 +168,10 @@ def _lgbm_trees(model: Any) -> tuple[list[Any], int, str, float, bool]:
 def _emit_lightgbm(
     g: Graph, x: str, model: Any, pushed: dict[int, Any]
 ) -> dict[str, str]:
-    from featurekit.onnx.trees import _ensemble_node, _push
-
     name = type(model).__name__
     trees, k, objective, sigmoid, average = _lgbm_trees(model)
-    _push(trees, pushed, "float64")
-    raw = _ensemble_node(g, x, trees, k, "raw")
+    push(trees, pushed, "float64")
+    raw = ensemble_node(g, x, trees, k, "raw")
     if average:  # boosting_type="rf": LightGBM divides the sum by the iterations
         raw = g.op(
             "Div", [raw, g.const(np.float64(len(trees) // k), "n_iter")], "raw_mean"
@@ -226,8 +223,6 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
 
     Thresholds are rewritten for ``x <= t`` on float32 inputs.
     """
-    from featurekit.onnx.trees import _constant_tree, _Tree
-
     name = type(model).__name__
     config, raw = _xgb_model(model)
     learner = config["learner"]
@@ -259,7 +254,7 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
             margin = np.log(base).astype(np.float32)
         else:
             margin = base
-    trees = [_constant_tree(float(margin[t]), t) for t in range(k)]
+    trees = [constant_tree(float(margin[t]), t) for t in range(k)]
     indptr = model_json.get("iteration_indptr") or list(
         range(len(model_json["trees"]) + 1)
     )
@@ -281,7 +276,7 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
         # inputs are float32, so x < t is x <= the float32 just below t
         below = np.nextafter(cond, np.float32(-np.inf)).astype(np.float64)
         trees.append(
-            _Tree(
+            Tree(
                 np.where(
                     is_leaf, -2, np.asarray(tree["split_indices"], dtype=np.int64)
                 ),
@@ -299,18 +294,16 @@ def _xgb_trees(model: Any) -> tuple[list[Any], int, str]:
 def _emit_xgboost(
     g: Graph, x: str, model: Any, pushed: dict[int, Any]
 ) -> dict[str, str]:
-    from featurekit.onnx.trees import _ensemble_node, _push
-
     name = type(model).__name__
     trees, k, objective = _xgb_trees(model)
     if pushed:
         # raw log1p columns compare in double, so the sum runs in double: it can
         # differ from XGBoost's float32 sum in the last float32 bit
-        _push(trees, pushed, "float32")
-        margin = g.op("Cast", [_ensemble_node(g, x, trees, k, "raw")], "margin", to=1)
+        push(trees, pushed, "float32")
+        margin = g.op("Cast", [ensemble_node(g, x, trees, k, "raw")], "margin", to=1)
     else:
         x32 = g.op("Cast", [x], "features_f32", to=1)  # exact: already float32-rounded
-        margin = _ensemble_node(g, x32, trees, k, "margin", np.float32)
+        margin = ensemble_node(g, x32, trees, k, "margin", np.float32)
     f32 = np.float32
     is_clf = hasattr(model, "classes_")
     if is_clf and objective == "binary:logistic" and k == 1:

@@ -8,11 +8,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["OPSET", "Graph", "splice"]
+__all__ = ["ML", "OPSET", "Graph", "splice"]
 
 #: ai.onnx 21 has string Equal; ai.onnx.ml 5 has the double-precision TreeEnsemble;
 #: com.microsoft (built into onnxruntime) has MurmurHash3 and Tokenizer.
-OPSET = {"": 21, "ai.onnx.ml": 5, "com.microsoft": 1}
+#: The ONNX-ML operator domain (TreeEnsemble, LabelEncoder, Imputer...).
+ML = "ai.onnx.ml"
+OPSET = {"": 21, ML: 5, "com.microsoft": 1}
 _ELEM = {
     "double": TensorProto.DOUBLE,
     "float": TensorProto.FLOAT,

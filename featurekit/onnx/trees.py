@@ -19,11 +19,9 @@ LightGBM and XGBoost models take the same path with their own rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from onnx import helper, numpy_helper
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -43,8 +41,8 @@ from sklearn.tree import (
 
 from featurekit.errors import ExportError
 from featurekit.onnx.boosting import LightGBMModel, XGBoostModel, emit_boosting
+from featurekit.onnx.ensemble import Tree, constant_tree, ensemble_node, push
 from featurekit.onnx.graph import Graph
-from featurekit.onnx.precision import raw_thresholds
 
 __all__ = ["TREE_MODELS", "emit_tree_model", "tree_precision"]
 
@@ -66,25 +64,12 @@ _BOOSTING = (LightGBMModel, XGBoostModel)  # matched without importing either li
 TREE_MODELS = _SINGLE + _FOREST + _GB + _HGB + _BOOSTING
 
 
-@dataclass
-class _Tree:
-    """One tree in a runtime-neutral form; ``left == -1`` marks a leaf."""
-
-    feature: np.ndarray
-    threshold: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    missing_left: np.ndarray
-    value: np.ndarray  # leaf value per node, for one target
-    target: int
-
-
-def _sk_tree(est: Any, values: np.ndarray, target: int) -> _Tree:
+def _sk_tree(est: Any, values: np.ndarray, target: int) -> Tree:
     t = est.tree_
     missing = getattr(t, "missing_go_to_left", None)
     if missing is None:
         missing = np.zeros(t.node_count, dtype=np.uint8)
-    return _Tree(
+    return Tree(
         t.feature.astype(np.int64),
         t.threshold.astype(np.float64),
         t.children_left.astype(np.int64),
@@ -108,19 +93,7 @@ def _class_proba(est: Any) -> np.ndarray:
     return np.asarray(proba, dtype=np.float64)
 
 
-def _constant_tree(value: float, target: int) -> _Tree:
-    return _Tree(
-        np.array([-2]),
-        np.array([-2.0]),
-        np.array([-1]),
-        np.array([-1]),
-        np.array([False]),
-        np.array([value], dtype=np.float64),
-        target,
-    )
-
-
-def _hgb_tree(predictor: Any, target: int) -> _Tree:
+def _hgb_tree(predictor: Any, target: int) -> Tree:
     nodes = predictor.nodes
     if nodes["is_categorical"].any():
         raise ExportError(
@@ -128,7 +101,7 @@ def _hgb_tree(predictor: Any, target: int) -> _Tree:
             "let featurekit one-hot or ordinal-encode the column instead."
         )
     leaf = nodes["is_leaf"].astype(bool)
-    return _Tree(
+    return Tree(
         nodes["feature_idx"].astype(np.int64),
         nodes["num_threshold"].astype(np.float64),
         np.where(leaf, -1, nodes["left"].astype(np.int64)),
@@ -139,89 +112,6 @@ def _hgb_tree(predictor: Any, target: int) -> _Tree:
     )
 
 
-def _ensemble_node(
-    g: Graph,
-    x: str,
-    trees: list[_Tree],
-    n_targets: int,
-    hint: str,
-    dtype: type = np.float64,
-) -> str:
-    """One opset-5 TreeEnsemble node summing `trees` in list order.
-
-    `dtype` is the type of `x`, the thresholds, the leaf values and the sums.
-    """
-    feat: list[int] = []
-    split: list[float] = []
-    tleaf: list[int] = []
-    tnode: list[int] = []
-    fleaf: list[int] = []
-    fnode: list[int] = []
-    miss: list[int] = []
-    roots: list[int] = []
-    leaf_target: list[int] = []
-    leaf_weight: list[float] = []
-    for tree in trees:
-        is_leaf = tree.left == -1
-        interior = np.flatnonzero(~is_leaf)
-        leaves = np.flatnonzero(is_leaf)
-        node_pos = {int(n): len(feat) + i for i, n in enumerate(interior)}
-        leaf_pos = {int(n): len(leaf_target) + i for i, n in enumerate(leaves)}
-        leaf_target.extend([tree.target] * len(leaves))
-        leaf_weight.extend(float(tree.value[n]) for n in leaves)
-        if len(interior) == 0:  # a single leaf: a split whose both branches reach it
-            roots.append(len(feat))
-            feat.append(0)
-            split.append(0.0)
-            for flags, ids in ((tleaf, tnode), (fleaf, fnode)):
-                flags.append(1)
-                ids.append(leaf_pos[0])
-            miss.append(1)
-            continue
-        roots.append(node_pos[0])
-        for n in interior:
-            feat.append(int(tree.feature[n]))
-            split.append(float(tree.threshold[n]))
-            miss.append(int(tree.missing_left[n]))
-            for child, flags, ids in (
-                (tree.left[n], tleaf, tnode),
-                (tree.right[n], fleaf, fnode),
-            ):
-                if is_leaf[child]:
-                    flags.append(1)
-                    ids.append(leaf_pos[int(child)])
-                else:
-                    flags.append(0)
-                    ids.append(node_pos[int(child)])
-    out = g.name(hint)
-    g.nodes.append(
-        helper.make_node(
-            "TreeEnsemble",
-            [x],
-            [out],
-            name=g.name("n_TreeEnsemble"),
-            domain="ai.onnx.ml",
-            aggregate_function=1,  # SUM
-            post_transform=0,
-            n_targets=n_targets,
-            tree_roots=roots,
-            nodes_featureids=feat,
-            nodes_splits=numpy_helper.from_array(np.array(split, dtype=dtype)),
-            nodes_modes=numpy_helper.from_array(
-                np.zeros(len(feat), dtype=np.uint8)
-            ),  # LEQ
-            nodes_truenodeids=tnode,
-            nodes_trueleafs=tleaf,
-            nodes_falsenodeids=fnode,
-            nodes_falseleafs=fleaf,
-            nodes_missing_value_tracks_true=miss,
-            leaf_targetids=leaf_target,
-            leaf_weights=numpy_helper.from_array(np.array(leaf_weight, dtype=dtype)),
-        )
-    )
-    return out
-
-
 def _link(model: Any) -> str:
     loss = getattr(model, "_loss", None)
     return type(getattr(loss, "link", None)).__name__
@@ -230,27 +120,6 @@ def _link(model: Any) -> str:
 def tree_precision(model: Any) -> str:
     """The precision `model`'s splits compare in: "float32" or "float64"."""
     return "float64" if isinstance(model, (*_HGB, LightGBMModel)) else "float32"
-
-
-def _push(trees: list[_Tree], pushed: dict[int, Any], precision: str) -> None:
-    """Rewrite the thresholds of splits on pushed columns into raw space."""
-    for column, transform in pushed.items():
-        where = [
-            (tree, np.flatnonzero((tree.left != -1) & (tree.feature == column)))
-            for tree in trees
-        ]
-        values = np.concatenate(
-            [tree.threshold[idx] for tree, idx in where] + [np.empty(0)]
-        )
-        if not len(values):
-            continue
-        uniq, inv = np.unique(values, return_inverse=True)
-        raw = raw_thresholds(transform, uniq, precision, -1.0)[inv]
-        start = 0
-        for tree, idx in where:
-            tree.threshold = tree.threshold.copy()
-            tree.threshold[idx] = raw[start : start + len(idx)]
-            start += len(idx)
 
 
 def emit_tree_model(
@@ -275,7 +144,7 @@ def emit_tree_model(
 
     if isinstance(model, _SINGLE + _FOREST):
         ests = [model] if isinstance(model, _SINGLE) else list(model.estimators_)
-        trees: list[_Tree] = []
+        trees: list[Tree] = []
         if is_clf:
             k = int(model.n_classes_)
             for est in ests:
@@ -291,8 +160,8 @@ def emit_tree_model(
                 _sk_tree(est, est.tree_.value[:, 0, 0].astype(np.float64), 0)
                 for est in ests
             ]
-        _push(trees, pushed, precision)
-        raw = _ensemble_node(g, x, trees, k, "tree_sum")
+        push(trees, pushed, precision)
+        raw = ensemble_node(g, x, trees, k, "tree_sum")
         if isinstance(model, _FOREST):
             raw = g.op(
                 "Div", [raw, g.const(np.float64(len(ests)), "n_trees")], "tree_mean"
@@ -306,15 +175,15 @@ def emit_tree_model(
             np.zeros((1, model.n_features_in_), dtype=np.float32)
         )
         k = init.shape[1]
-        trees = [_constant_tree(float(init[0, t]), t) for t in range(k)]
+        trees = [constant_tree(float(init[0, t]), t) for t in range(k)]
         for stage in model.estimators_:
             for t in range(k):
                 est = stage[t]
                 trees.append(
                     _sk_tree(est, model.learning_rate * est.tree_.value[:, 0, 0], t)
                 )
-        _push(trees, pushed, precision)
-        raw = _ensemble_node(g, x, trees, k, "raw")
+        push(trees, pushed, precision)
+        raw = ensemble_node(g, x, trees, k, "raw")
         if not is_clf:
             return {"prediction": raw}
         return _classifier_link(g, raw, k, "raw_ge_zero" if k == 1 else "argmax_raw")
@@ -322,11 +191,11 @@ def emit_tree_model(
     if isinstance(model, _HGB):
         base = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
         k = base.shape[0]
-        trees = [_constant_tree(float(base[t]), t) for t in range(k)]
+        trees = [constant_tree(float(base[t]), t) for t in range(k)]
         for iteration in model._predictors:
             trees.extend(_hgb_tree(p, t) for t, p in enumerate(iteration))
-        _push(trees, pushed, precision)
-        raw = _ensemble_node(g, x, trees, k, "raw")
+        push(trees, pushed, precision)
+        raw = ensemble_node(g, x, trees, k, "raw")
         link = _link(model)
         if not is_clf:
             if link == "IdentityLink":

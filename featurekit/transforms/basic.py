@@ -12,6 +12,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from featurekit.expr.emitter import emit_log
+from featurekit.onnx.graph import ML, Graph
+from featurekit.transforms.registry import emits, hint
+
 __all__ = ["OTHER", "CategoryFolder", "Clip", "Log1p"]
 
 #: The bucket rare (and, by policy, unseen) categories fold into.
@@ -210,3 +214,53 @@ class CategoryFolder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if tags.transformer_tags is not None:
             tags.transformer_tags.preserves_dtype = []  # outputs category labels
         return tags
+
+
+@emits(Clip)
+def emit_clip(g: Graph, x: str, step: Clip, where: str) -> str:
+    col = hint(where)
+    if step.lo is not None:
+        x = g.op(
+            "Max", [x, g.const([float(step.lo)], f"{col}_lo")], f"{col}_clipped"
+        )
+    if step.hi is not None:
+        x = g.op(
+            "Min", [x, g.const([float(step.hi)], f"{col}_hi")], f"{col}_clipped"
+        )
+    return x
+
+
+@emits(Log1p)
+def emit_log1p(g: Graph, x: str, step: Log1p, where: str) -> str:
+    col = hint(where)
+    # featurekit's exact log, not onnxruntime's Log: that one rounds some values
+    # differently by their place in the batch (see featurekit.expr.tree)
+    return emit_log(g, g.op("Add", [g.const([[1.0]], "one"), x], f"{col}_1p"))
+
+
+@emits(CategoryFolder)
+def emit_category_folder(g: Graph, x: str, step: CategoryFolder, where: str) -> str:
+    col = hint(where)
+    kept = [str(c) for c in step.categories_[0]]
+    if step.fold_unseen:
+        members, when_in, when_out = kept, x, g.const([OTHER], "other")
+    else:
+        members = [str(c) for c in step.infrequent_categories_[0]]
+        when_in, when_out = g.const([OTHER], "other"), x
+    if not members:
+        return x if not step.fold_unseen else g.op("Identity", [when_out])
+    hit = _isin(g, x, members, col)
+    return g.op("Where", [hit, when_in, when_out], f"{col}_folded")
+
+
+def _isin(g: Graph, x: str, members: list[str], col: str) -> str:
+    hit = g.op(
+        "LabelEncoder",
+        [x],
+        f"{col}_member",
+        domain=ML,
+        keys_strings=members,
+        values_int64s=[1] * len(members),
+        default_int64=0,
+    )
+    return g.op("Cast", [hit], to=9)

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 
 from featurekit.errors import ExportError
-from featurekit.onnx.graph import OPSET, Graph, splice
+from featurekit.onnx.graph import ML, OPSET, Graph, splice
 
 __all__ = ["emit_custom"]
 
@@ -72,7 +72,7 @@ def _convert(
         sub = convert_sklearn(
             step,
             initial_types=[("X", kind([None, width]))],
-            target_opset={"": OPSET[""], "ai.onnx.ml": OPSET["ai.onnx.ml"]},
+            target_opset={"": OPSET[""], ML: OPSET[ML]},
         )
         # a conversion onnxruntime refuses to load is no conversion
         ort.InferenceSession(

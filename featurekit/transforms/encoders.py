@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import TargetEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featurekit.errors import ExportError
-from featurekit.onnx.graph import Graph
+from featurekit.onnx.graph import ML, Graph
+from featurekit.transforms.registry import emits, hint
 
 __all__ = [
     "Bucketizer",
@@ -36,7 +38,6 @@ __all__ = [
     "emit_target_encoder",
 ]
 
-ML = "ai.onnx.ml"
 MS = "com.microsoft"
 _STRATEGIES = ("quantile", "uniform")
 _ENCODES = ("onehot", "ordinal")
@@ -371,10 +372,7 @@ def _one_column(step: Any, where: str) -> None:
         )
 
 
-def _hint(where: str) -> str:
-    return where.replace(".", "_")
-
-
+@emits(Bucketizer)
 def emit_bucketizer(g: Graph, x: str, step: Bucketizer, where: str) -> str:
     """The (N, k) double tensor `step` computes from the (N, 1) double `x`.
 
@@ -383,7 +381,7 @@ def emit_bucketizer(g: Graph, x: str, step: Bucketizer, where: str) -> str:
     """
     check_is_fitted(step, "bin_edges_")
     _one_column(step, where)
-    h = _hint(where)
+    h = hint(where)
     edges = step.bin_edges_[0]
     n_bins = edges.size + 1
     isnan = g.op("IsNaN", [x], f"{h}_isnan")
@@ -409,6 +407,7 @@ def emit_bucketizer(g: Graph, x: str, step: Bucketizer, where: str) -> str:
     return g.op("Cast", [hot], f"{h}_onehot", to=TensorProto.DOUBLE)
 
 
+@emits(HashEncoder)
 def emit_hash_encoder(g: Graph, x: str, step: HashEncoder, where: str) -> str:
     """The (N, n_buckets) double tensor `step` computes from the (N, 1) string `x`.
 
@@ -417,7 +416,7 @@ def emit_hash_encoder(g: Graph, x: str, step: HashEncoder, where: str) -> str:
     """
     check_is_fitted(step, "n_features_in_")
     _one_column(step, where)
-    h = _hint(where)
+    h = hint(where)
     n = int(step.n_buckets)
     signed = g.op("MurmurHash3", [x], f"{h}_murmur", domain=MS, seed=0, positive=0)
     wide = g.op("Cast", [signed], f"{h}_hash", to=TensorProto.INT64)
@@ -439,6 +438,7 @@ def emit_hash_encoder(g: Graph, x: str, step: HashEncoder, where: str) -> str:
     return g.op("Where", [hot, sign, g.const([0.0], "zero")], f"{h}_hashed")
 
 
+@emits(TargetEncoder)
 def emit_target_encoder(g: Graph, x: str, step: Any, where: str) -> str:
     """The (N, k) double tensor a fitted one-column `TargetEncoder` transforms to.
 
@@ -454,7 +454,7 @@ def emit_target_encoder(g: Graph, x: str, step: Any, where: str) -> str:
         raise ExportError(f"{where}: expected a TargetEncoder, got {step!r}.")
     check_is_fitted(step, "encodings_")
     _one_column(step, where)
-    h = _hint(where)
+    h = hint(where)
     categories = list(step.categories_[0])
     odd = [c for c in categories if not isinstance(c, str)]
     if odd:

@@ -52,11 +52,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featurekit.errors import ExportError
 from featurekit.missing import MISSING
-from featurekit.onnx.graph import Graph
+from featurekit.onnx.graph import ML, Graph
+from featurekit.transforms.registry import emits
 
 __all__ = ["UNICODE_SEPARATORS", "TextTfidf", "emit_text", "tokenize"]
 
-ML = "ai.onnx.ml"
 MS = "com.microsoft"
 
 #: The non-ASCII separators: Unicode's whitespace plus ZERO WIDTH SPACE and the BOM.
@@ -368,6 +368,7 @@ def normalize_rows(X: np.ndarray, norm: str | None) -> np.ndarray:
 # -- ONNX --------------------------------------------------------------------------
 
 
+@emits(TextTfidf)
 def emit_text(g: Graph, x: str, step: TextTfidf, where: str) -> str:
     """Add the nodes that compute ``step.transform`` of the [N, 1] string tensor `x`.
 
