@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from credit_data import make_credit
 
 import featurekit as fk
-from featurekit.monitoring.profile import Counts, evaluate
+from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.verdicts import evaluate
 from serving import Predictor
 from serving.monitor import Monitor
 

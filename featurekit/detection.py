@@ -2,7 +2,7 @@
 
 The current data is counted over the bins of the artifact's reference profile, then
 every feature (and the model's output, when asked) is tested with the decision rule of
-`featurekit.monitoring.profile.evaluate`. Nothing is recomputed from training data: the profile
+`featurekit.monitoring.verdicts.evaluate`. Nothing is recomputed from training data: the profile
 holds all the reference statistics.
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from featurekit.errors import ArtifactError
-from featurekit.monitoring.profile import Counts, evaluate
+from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.verdicts import evaluate
 
 __all__ = ["Drift", "DriftReport", "drift"]
 

@@ -11,15 +11,20 @@ __all__ = ["MISSING", "is_missing"]
 MISSING = "\x00featurekit:missing"
 
 
-def is_missing(value: Any) -> bool:
-    """Whether a raw value is missing: None, NaN, ``pd.NA`` or ``pd.NaT``.
+def is_missing(value: Any, *, sentinel: bool = False) -> bool:
+    """Whether a value is missing: None, NaN, ``pd.NA`` or ``pd.NaT``.
+
+    With ``sentinel=True`` the `MISSING` string counts too: that is how a missing
+    category reads once the input boundary has typed it.
 
     Examples
     --------
     >>> is_missing(None), is_missing(float("nan")), is_missing(0.0), is_missing("")
     (True, True, False, False)
+    >>> is_missing(MISSING), is_missing(MISSING, sentinel=True)
+    (False, True)
     """
-    if value is None:
+    if value is None or (sentinel and isinstance(value, str) and value == MISSING):
         return True
     if isinstance(value, float | np.floating):
         return bool(math.isnan(value))

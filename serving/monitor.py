@@ -1,6 +1,6 @@
 """Live drift monitoring: constant-memory window counters over the reference profile's bins.
 
-Every scored row updates the current window's `featurekit.monitoring.profile.Counts`. A window
+Every scored row updates the current window's `featurekit.monitoring.counts.Counts`. A window
 closes after ``window`` rows (or ``seconds``, whichever is set), is tested against the
 reference profile, and joins a short history; a feature *alerts* when it drifted in at
 least ``persistence[0]`` of the last ``persistence[1]`` windows (2 of 3 by default), so
@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from featurekit.monitoring.profile import Counts, evaluate
+from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.verdicts import evaluate
 
 __all__ = ["Monitor"]
 

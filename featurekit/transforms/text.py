@@ -51,7 +51,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featurekit.errors import ExportError
-from featurekit.missing import MISSING
+from featurekit.missing import MISSING, is_missing
 from featurekit.onnx.graph import ML, Graph
 from featurekit.transforms.registry import emits
 
@@ -103,14 +103,6 @@ def tokenize(text: str) -> list[str]:
     ['don', 't', 'stop—me', 'now', '東京タワー']
     """
     return _PY_TOKEN.findall(text)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or (isinstance(value, str) and value == MISSING):
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(value != value)
-    return type(value).__name__ in ("NAType", "NaTType")
 
 
 class TextTfidf(TransformerMixin, BaseEstimator):
@@ -297,7 +289,7 @@ class TextTfidf(TransformerMixin, BaseEstimator):
         for i, value in enumerate(X[:, 0].tolist()):
             if isinstance(value, str) and value != MISSING:
                 docs.append(str(value))
-            elif _is_missing(value):
+            elif is_missing(value, sentinel=True):
                 docs.append("")
             else:
                 raise ValueError(

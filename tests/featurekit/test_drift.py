@@ -12,7 +12,9 @@ from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
 from featurekit.detection import Drift
-from featurekit.monitoring.profile import Counts, build_profile, evaluate
+from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.profile import build_profile
+from featurekit.monitoring.verdicts import evaluate
 
 N_REF, WINDOW = 10_000, 1_000
 

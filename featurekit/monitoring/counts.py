@@ -1,0 +1,316 @@
+"""Window counters over a reference profile's bins: `Counts`, which add up across replicas.
+
+Single rows increment lists and batches add numpy arrays; `Counts.from_frame` counts
+offline data the same way the live monitor counts scored rows.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from featurekit.missing import is_missing
+from featurekit.monitoring.profile import OUTPUT_LABEL, OUTPUT_SCORE
+
+__all__ = ["Counts", "numeric_values"]
+
+
+@dataclass
+class _Bins:
+    """Counters of one feature.
+
+    Single rows increment a list (a third of the cost of a numpy element); batches add
+    into a numpy array; `counts` folds them together.
+    """
+
+    singles: list[int]  # one per bin (numeric) or per known category
+    missing: int = 0
+    rows: int = 0
+    total: float = 0.0  # sum of finite values (numeric) or of confidence (output label)
+    sumsq: float = 0.0
+    valid: int = 0
+    unseen: int = 0
+    batches: np.ndarray | None = None
+
+    @property
+    def counts(self) -> list[int]:
+        if self.batches is not None:
+            self.singles = (np.asarray(self.singles) + self.batches).tolist()
+            self.batches = None
+        return self.singles
+
+    @counts.setter
+    def counts(self, value: list[int]) -> None:
+        self.singles, self.batches = list(value), None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": list(self.counts), **{k: getattr(self, k) for k in _FIELDS}}
+
+
+_FIELDS = ("missing", "rows", "total", "sumsq", "valid", "unseen")
+
+
+@dataclass
+class Counts:
+    """Counters over a profile's bins; they add up, so windows merge across replicas.
+
+    Examples
+    --------
+    >>> from featurekit.monitoring.profile import build_profile
+    >>> p = build_profile({"x": np.arange(100.0)}, {})
+    >>> c = Counts.empty(p)
+    >>> c.observe({"x": np.array([[5.0], [np.nan]])})
+    >>> c.rows, c.bins["x"].missing
+    (2, 1)
+    """
+
+    profile: dict[str, Any] = field(repr=False)
+    bins: dict[str, _Bins] = field(default_factory=dict)
+    rows: int = 0
+
+    @classmethod
+    def empty(cls, profile: dict[str, Any]) -> Counts:
+        out = cls(profile)
+        for name, f in profile["features"].items():
+            size = (
+                len(f["edges"]) + 1 if f["kind"] == "numeric" else len(f["categories"])
+            )
+            out.bins[name] = _Bins([0] * size)
+        return out
+
+    def _plan(self) -> list[tuple[str, _Bins, Any, Any, Any]]:
+        """Per input feature: name, bins, edges (list, array) or category index."""
+        plan: list[tuple[str, _Bins, Any, Any, Any]] = []
+        for name, f in self.profile["features"].items():
+            if f["output"]:
+                continue
+            if f["kind"] == "numeric":
+                edges = f["edges"]
+                plan.append((name, self.bins[name], edges, np.asarray(edges), None))
+            else:
+                index = {c: i for i, c in enumerate(f["categories"])}
+                plan.append((name, self.bins[name], None, None, index))
+        return plan
+
+    # the live path: feeds as the graph sees them, outputs as it answers
+    def observe(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Count scored rows: `feeds` are the graph inputs, `outputs` its answers."""
+        n = next(iter(feeds.values())).shape[0] if feeds else 0
+        if n == 0:
+            return
+        self.rows += n
+        plan = self.__dict__.get("_compiled")
+        if plan is None:
+            plan = self.__dict__["_compiled"] = self._plan()
+        if n == 1:  # a single row: plain Python is several times faster than numpy
+            for name, b, edges, _, index in plan:
+                arr = feeds.get(name)
+                if arr is not None:
+                    _one(b, arr[0, 0], edges, index)
+        else:
+            for name, b, _, edges, index in plan:
+                arr = feeds.get(name)
+                if arr is not None:
+                    _many(b, arr[:, 0], edges, index)
+        if outputs:
+            self._outputs(outputs, n)
+
+    def _outputs(self, outputs: Mapping[str, np.ndarray], n: int) -> None:
+        score_bins = self.bins.get(OUTPUT_SCORE)
+        edges = self.profile["features"][OUTPUT_SCORE]["edges"] if score_bins else None
+        if "probabilities" in outputs:
+            proba = outputs["probabilities"]
+            label = self.bins.get(OUTPUT_LABEL)
+            if n == 1:
+                row = proba[0].tolist()
+                top = max(row)
+                if label is not None:
+                    label.singles[row.index(top)] += 1
+                    label.rows += 1
+                    label.total += top
+                if score_bins is not None:
+                    _one(score_bins, row[1] if len(row) == 2 else top, edges, None)
+                return
+            top = proba.max(axis=1)
+            if label is not None:
+                _add(
+                    label,
+                    np.bincount(np.argmax(proba, axis=1), minlength=len(label.singles)),
+                )
+                label.rows += n
+                label.total += float(top.sum())
+            score = proba[:, 1] if proba.shape[1] == 2 else top
+        else:
+            score = outputs["prediction"]
+        if score_bins is not None:
+            if n == 1:
+                _one(score_bins, float(score[0]), edges, None)
+            else:
+                _many(
+                    score_bins, np.asarray(score, np.float64), np.asarray(edges), None
+                )
+
+    # offline: a whole DataFrame at once
+    @classmethod
+    def from_frame(cls, profile: dict[str, Any], frame: Any) -> Counts:
+        """Count a DataFrame's columns over the profile's bins (outputs excluded)."""
+        out = cls.empty(profile)
+        out.rows = len(frame)
+        for name, b, _, edges, index in out._plan():
+            if name not in frame.columns:
+                b.rows = b.missing = len(frame)
+            elif edges is not None:
+                _many(b, numeric_values(frame[name]), edges, None)
+            else:
+                b.rows += len(frame)
+                _count_series(b, frame[name], index)
+        return out
+
+    def merge(self, other: Counts) -> Counts:
+        """Counts of both (same profile): what replicas add up to."""
+        out = Counts.empty(self.profile)
+        out.rows = self.rows + other.rows
+        for name, b in out.bins.items():
+            x, y = self.bins[name], other.bins[name]
+            b.counts = [i + j for i, j in zip(x.counts, y.counts, strict=True)]
+            for attr in _FIELDS:
+                setattr(b, attr, getattr(x, attr) + getattr(y, attr))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (without the profile)."""
+        return {
+            "rows": self.rows,
+            "bins": {n: b.to_dict() for n, b in self.bins.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, profile: dict[str, Any], data: Mapping[str, Any]) -> Counts:
+        """The inverse of `to_dict`, checked against `profile`'s bins."""
+        out = cls.empty(profile)
+        out.rows = int(data["rows"])
+        if set(data["bins"]) != set(out.bins):
+            raise ValueError("The snapshot's features do not match the profile's.")
+        for name, b in data["bins"].items():
+            counts = [int(c) for c in b["counts"]]
+            if len(counts) != len(out.bins[name].counts):
+                raise ValueError(
+                    f"The snapshot's bins for {name!r} do not match the profile."
+                )
+            out.bins[name] = _Bins(counts, **{k: b[k] for k in _FIELDS})
+        return out
+
+
+def _add(b: _Bins, found: np.ndarray) -> None:
+    if b.batches is None:
+        b.batches = found.astype(np.int64)
+    else:
+        b.batches += found
+
+
+def _count_series(b: _Bins, series: Any, index: dict[str, int]) -> None:
+    """Count a column's values with pandas' value counts (rows are the caller's)."""
+    for v, k in series.value_counts(dropna=False).items():
+        i = index.get(v) if isinstance(v, str) else None
+        if i is not None:
+            b.counts[i] += int(k)
+        elif is_missing(v, sentinel=True):
+            b.missing += int(k)
+        else:
+            b.unseen += int(k)
+
+
+def _one(
+    b: _Bins, v: Any, edges: list[float] | None, index: dict[str, int] | None
+) -> None:
+    b.rows += 1
+    if edges is not None:
+        v = float(v)
+        if v != v:
+            b.missing += 1
+            return
+        b.singles[bisect_right(edges, v)] += 1
+        if v - v == 0:  # finite
+            b.total += v
+            b.sumsq += v * v
+            b.valid += 1
+        return
+    assert index is not None
+    i = index.get(v)
+    if i is not None:
+        b.singles[i] += 1
+    elif is_missing(v, sentinel=True):
+        b.missing += 1
+    else:
+        b.unseen += 1
+
+
+def _many(b: _Bins, col: np.ndarray, edges: Any, index: dict[str, int] | None) -> None:
+    b.rows += len(col)
+    if edges is not None:
+        x = col.astype(np.float64, copy=False)
+        total = float(x.sum())
+        if total - total != 0:  # NaN or inf somewhere: take the careful path
+            nan = np.isnan(x)
+            b.missing += int(nan.sum())
+            x = x[~nan]
+            finite = x[np.isfinite(x)]
+            total = float(finite.sum())
+        else:
+            finite = x
+        _add(
+            b,
+            np.bincount(edges.searchsorted(x, side="right"), minlength=len(b.singles)),
+        )
+        b.total += total
+        b.sumsq += float(finite @ finite)
+        b.valid += len(finite)
+        return
+    assert index is not None
+    if len(col) <= 512:
+        # small batches: one dict lookup per value; unknown values are rare
+        codes = [index.get(v, -1) for v in col.tolist()]
+        found = np.bincount(
+            np.asarray(codes, dtype=np.int64) + 1, minlength=len(b.singles) + 1
+        )
+        _add(b, found[1:])
+        if found[0]:
+            for v in col.tolist():
+                if v not in index:
+                    if is_missing(v, sentinel=True):
+                        b.missing += 1
+                    else:
+                        b.unseen += 1
+        return
+    import pandas as pd
+
+    _count_series(b, pd.Series(col, dtype=object), index)
+
+
+def numeric_values(series: Any) -> np.ndarray:
+    """float64 values of a column; anything not a number (or a bool) counts as missing."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if getattr(dtype, "kind", "O") in "iuf":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)  # type: ignore[no-any-return]
+    values = series.to_numpy(dtype=object)
+    out = np.array(
+        pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64),
+        dtype=np.float64,
+    )  # a writable copy: pandas may hand back a read-only view
+    bools = np.fromiter(
+        (isinstance(v, bool | np.bool_) or isinstance(v, str) for v in values),
+        bool,
+        len(values),
+    )
+    out[bools] = np.nan
+    return out
