@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench lint clean
 
+# editable_mode=compat: a plain path entry, so type checkers see the package
+# (setuptools' default editable mode is an import hook mypy and pyright cannot follow)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,6 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check featurekit serving tests examples bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -29,6 +32,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check featurekit serving tests examples bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

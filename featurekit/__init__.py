@@ -1,4 +1,12 @@
-"""featurekit: ship scikit-learn models without training-serving skew."""
+"""featurekit: ship scikit-learn models without training-serving skew.
+
+The declarations, expressions and errors load eagerly (they are light). The training
+side (`make_pipeline`, `export`, `load`, `Artifact`) and offline drift (`drift`,
+`Drift`, `DriftReport`) load on first use, so that serving never pays for
+scikit-learn; the ``TYPE_CHECKING`` imports give type checkers their real signatures.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from featurekit._version import __version__
 from featurekit.declare.columns import Categorical, Datetime, Numeric, Text
@@ -14,9 +22,14 @@ from featurekit.errors import (
 )
 from featurekit.expr.tree import col, cross, days_between, maximum, minimum, where
 
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers only
+    from featurekit.detection import Drift, DriftReport, drift
+    from featurekit.exporting.exporter import Artifact, export, load
+    from featurekit.exporting.pipeline import make_pipeline
+
 
 # training-side names load lazily, so that serving never pays for scikit-learn
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name == "make_pipeline":
         from featurekit.exporting.pipeline import make_pipeline
 

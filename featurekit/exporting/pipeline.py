@@ -38,7 +38,7 @@ class Inputs(TransformerMixin, BaseEstimator):
     """Read raw records into typed columns, exactly as serving will read them.
 
     Numeric columns become float64 with NaN for missing; categorical columns become
-    strings with `featurekit.contract.columns.MISSING` for missing. Values the contract would
+    strings with `featurekit.missing.MISSING` for missing. Values the contract would
     reject (strings in numeric columns, values outside hard bounds) raise
     `ContractError` here too, so training never sees what serving would refuse.
 

@@ -1,8 +1,10 @@
 r"""Derived-feature expressions such as ``fk.col("debt") / fk.col("income")``.
 
-An expression is a small typed tree. `evaluate` computes it with numpy for training;
+An expression is a small typed tree. `featurekit.expr.evaluator.evaluate` computes it with numpy for training;
 `featurekit.expr.emitter.emit_expr` writes the same computation into the ONNX graph, and
-the two agree bit for bit (see "Exactness" below).
+the two agree bit for bit (see "Exactness" below). The module is long (about 680
+lines) because it holds the language's one definition: the typed tree with its
+operators, the type rules, and the JSON and source-text forms that must round-trip.
 
 Kinds
 -----
@@ -15,7 +17,7 @@ Values
 ------
 Numbers, conditions and datetimes are float64 with NaN for missing; a datetime is a
 whole number of seconds since 1970-01-01T00:00:00. Categories are Python strings, with
-`featurekit.contract.columns.MISSING` for missing.
+`featurekit.missing.MISSING` for missing.
 
 Semantics
 ---------

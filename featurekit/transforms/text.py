@@ -1,5 +1,9 @@
 r"""TF-IDF text features that scikit-learn and onnxruntime compute bit for bit alike.
 
+This module is long (about 550 lines) on purpose: the tokenizer rule, the transformer
+that applies it and the ONNX emitter that repeats it step for step must be read
+together, and half of it is the rule's documentation.
+
 The tokenizer
 -------------
 scikit-learn's default token pattern ``(?u)\b\w\w+\b`` and onnxruntime's re2 disagree
@@ -8,7 +12,7 @@ on what ``\w`` and ``\b`` mean for non-ASCII text, and onnxruntime's locale-base
 featurekit defines its own rule, stated in code points, that both runtimes apply
 literally:
 
-1. A missing value (None, NaN, ``pd.NA`` or `featurekit.contract.columns.MISSING`) is the empty
+1. A missing value (None, NaN, ``pd.NA`` or `featurekit.missing.MISSING`) is the empty
    string.
 2. With ``lowercase=True``, the 26 ASCII capitals ``A``-``Z`` become ``a``-``z``. No
    other character changes: ``'É'``, ``'İ'``, ``'Σ'`` and ``'ß'`` stay as they are.
