@@ -66,7 +66,8 @@ def report(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def page(report, tmp_path_factory) -> Path:
+def page(report, tmp_path_factory, system_tool) -> Path:
+    system_tool("chromium", "chromium", "the report tests drive a real headless browser")
     path = tmp_path_factory.mktemp("page") / "report.html"
     path.write_text(render_html(report), encoding="utf-8")
     return path
@@ -74,11 +75,7 @@ def page(report, tmp_path_factory) -> Path:
 
 def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium")
-    if exe is None:
-        pytest.fail(
-            "chromium is not on PATH; the report tests drive a real headless browser. "
-            ".ci/run installs it: apt-get install chromium"
-        )
+    assert exe is not None  # the page fixture required it
     flags = [
         "--headless",
         "--no-sandbox",  # CI runs as root
