@@ -6,8 +6,11 @@
      ├── SpecError          a feature declaration is invalid
      ├── ExportError        a pipeline cannot be turned into an artifact
      │    └── ParityError   onnxruntime and scikit-learn disagree
-     ├── ArtifactError      an artifact directory is missing, partial or tampered
+     ├── ArtifactError      an artifact directory is missing, partial or tampered, or
+     │                      its golden rows answer otherwise on this machine
      └── ContractError      (also a ValueError) input broke the artifact's contract
+
+    ParityWarning           (a UserWarning) golden rows failed, loaded anyway
 
 The mapping from these exceptions to HTTP status codes lives in the server, not here.
 """
@@ -22,6 +25,7 @@ __all__ = [
     "ExportError",
     "FeaturekitError",
     "ParityError",
+    "ParityWarning",
     "SpecError",
 ]
 
@@ -58,7 +62,19 @@ class ParityError(ExportError):
 
 
 class ArtifactError(FeaturekitError):
-    """An artifact is missing, partial, tampered with, or of an unknown format."""
+    """An artifact is missing, partial, tampered with, or of an unknown format.
+
+    Also raised by ``Predictor.load(verify="strict")`` when the artifact's golden rows
+    answer otherwise on this machine's onnxruntime than they were certified to.
+    """
+
+
+class ParityWarning(UserWarning):
+    """An artifact's golden rows answer otherwise on this machine, yet it was loaded.
+
+    Emitted by ``Predictor.load(verify="warn")``; the message names the first
+    differing row, the onnxruntime version and the CPU.
+    """
 
 
 class ContractError(FeaturekitError, ValueError):

@@ -1,8 +1,9 @@
 """`Predictor`: load a verified artifact and score records with onnxruntime alone.
 
 Serving never imports scikit-learn, skl2onnx or joblib, and never unpickles anything:
-it reads ``model.onnx``, ``features.json`` and ``manifest.json`` after checking every
-file's sha256.
+it reads the artifact with `featurekit.artifact.read` (every file's sha256 checked),
+then runs the artifact's golden rows through its own onnxruntime session before it
+scores anything (`featurekit.golden`).
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from featurekit.artifact import Manifest, read_manifest
+from featurekit.artifact import Manifest, read
 from featurekit.contract.columns import Columns
 from featurekit.contract.failures import Tally
 from featurekit.contract.schema import Contract
-from featurekit.declare.featureset import FeatureSet
-from featurekit.errors import ArtifactError, SpecError
+from featurekit.errors import ArtifactError
+from featurekit.golden import (
+    GoldenRows,
+    Verification,
+    check_mode,
+    enforce,
+    with_outputs,
+)
+from featurekit.golden import verify as run_golden
 from featurekit.runtime import Session
 
 from .monitor import Monitor
@@ -80,6 +87,10 @@ class Predictor:
         The hash of ``model.onnx``, which identifies the model being served.
     manifest : dict
         Everything the artifact recorded, including the parity certificate.
+    verification : Verification
+        What the artifact's golden rows said about this machine's onnxruntime:
+        ``status`` is "passed", "failed" (loaded with ``verify="warn"``), "off"
+        (``verify="off"``) or "absent" (an artifact exported before golden rows).
 
     Examples
     --------
@@ -99,7 +110,11 @@ class Predictor:
         threads: int | None = None,
         profile: dict[str, Any] | None = None,
         monitor: bool | dict[str, Any] = True,
+        golden: GoldenRows | None = None,
+        verify: str = "strict",
+        source: str | None = None,
     ) -> None:
+        check_mode(verify)
         features = contract.features
         self.profile = profile
         self.monitor: Monitor | None = None
@@ -126,13 +141,50 @@ class Predictor:
                     f"Artifact {self.name!r}: input {f.name!r} is typed {declared!r} in the "
                     f"manifest but {self._columns.onnx_type(f)!r} by features.json."
                 )
-        self._session = Session(model, threads=threads)
+        self.golden = golden
+        self._source = source or f"{self.name!r} v{self.version}"
+        # a tree model's golden rows compare its features too: the session exposes
+        # that tensor (serving itself never asks for it)
+        extra = [golden.features_output] if golden and golden.features_output else []
+        self._session = Session(with_outputs(model, extra), threads=threads)
         self._output_names: tuple[str, ...] = tuple(manifest["outputs"])
         if self.kind == "classifier":
             classes = manifest["classes"] or []
             strings = any(isinstance(c, str) for c in classes)
             self.classes_ = np.asarray(classes, dtype=object if strings else None)
             self._n_classes = len(self.classes_)
+        self.verification = Verification(
+            "off", message="Golden rows not run (verify='off')."
+        )
+        if verify != "off":
+            enforce(self.verify(), verify)
+
+    def verify(self) -> Verification:
+        """Run the golden rows through this predictor's session and compare.
+
+        `load` calls it (unless ``verify="off"``); call it again to re-check, e.g.
+        after the machine's runtime changed. The rows are not counted in `tally`
+        nor in the drift monitor.
+
+        Returns
+        -------
+        Verification
+            Also stored in `verification`. Never raises on a mismatch.
+        """
+
+        def run(records: list[dict[str, Any]], names: list[str]) -> Any:
+            feeds, n = self._columns.coerce(records)
+            return dict(zip(names, self._session.run(feeds, n, names), strict=True))
+
+        self.verification = run_golden(
+            self.golden,
+            run,
+            kind=self.kind,
+            outputs=self._output_names,
+            certificate=dict(self.manifest["certificate"]),
+            artifact=self._source,
+        )
+        return self.verification
 
     @classmethod
     def load(
@@ -141,8 +193,9 @@ class Predictor:
         *,
         threads: int | None = None,
         monitor: bool | dict[str, Any] = True,
+        verify: str = "strict",
     ) -> Predictor:
-        """Verify the artifact at `path` and build one onnxruntime session.
+        """Verify the artifact at `path`, build one session and run its golden rows.
 
         Parameters
         ----------
@@ -156,39 +209,37 @@ class Predictor:
             Count every scored row into drift windows (`serving.monitor.Monitor`)
             when the artifact has a profile. A dict passes options to `Monitor`,
             e.g. ``{"window": 500, "seconds": 60}``; False turns monitoring off.
+        verify : {"strict", "warn", "off"}
+            Run the artifact's golden rows (certified rows stored at export) through
+            this machine's onnxruntime first. "strict" (default) refuses the
+            artifact if any answers otherwise than certified: a label differs, a
+            probability or prediction is beyond the certificate's tolerance, or a
+            tree model's feature differs in a single bit. "warn" loads it with a
+            `featurekit.errors.ParityWarning`; "off" does not run them. The outcome
+            is in `verification`; an artifact exported before golden rows has none
+            to run (status "absent").
 
         Raises
         ------
         ArtifactError
-            The directory is missing, partial, tampered with, or of another format.
+            The directory is missing, partial, tampered with, or of another format;
+            or (``verify="strict"``) its golden rows answer otherwise here. The
+            message then names the first differing row, the onnxruntime version and
+            the CPU.
         """
-        root = Path(path)
-        manifest = read_manifest(root)
-        try:
-            features = FeatureSet.from_json((root / "features.json").read_text())
-            contract = Contract.from_json((root / "contract.json").read_text())
-        except (SpecError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(
-                f"Artifact {str(root)!r} has an invalid features.json or contract.json: "
-                f"{exc!r}"
-            ) from None
-        if contract.features != features:
-            raise ArtifactError(
-                f"Artifact {str(root)!r}: contract.json declares other features than "
-                "features.json; the artifact is inconsistent. Re-export it."
-            )
-        profile = None
-        if "profile.json" in manifest["files"]:
-            from featurekit.artifact import read_profile
-
-            profile = read_profile(root, manifest)
+        check_mode(verify)
+        files = read(path, model=True)
+        assert files.model is not None  # read(model=True) returns it
         return cls(
-            (root / "model.onnx").read_bytes(),
-            contract,
-            manifest,
+            files.model,
+            files.contract,
+            files.manifest,
             threads=threads,
-            profile=profile,
+            profile=files.profile,
             monitor=monitor,
+            golden=files.golden,
+            verify=verify,
+            source=repr(str(files.path)),
         )
 
     def __repr__(self) -> str:

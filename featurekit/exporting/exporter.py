@@ -1,4 +1,4 @@
-"""Export a fitted pipeline as one ONNX graph with a parity certificate; load it back."""
+"""Export a fitted pipeline as one ONNX graph with a parity certificate and golden rows."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import datetime as _dt
 import io
 import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from featurekit._version import __version__
-from featurekit.artifact import FORMAT_VERSION, Manifest, read_manifest, write_atomic
+from featurekit.artifact import FORMAT_VERSION, write_atomic
 from featurekit.contract.columns import Columns
 from featurekit.contract.schema import Contract
 from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
-from featurekit.errors import ArtifactError, ContractError, ExportError, ParityError
+from featurekit.errors import ContractError, ExportError, ParityError
+from featurekit.exporting.loading import Artifact, is_featurekit_pipeline, load
+from featurekit.golden.rows import GOLDEN
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph
 
@@ -28,95 +28,11 @@ __all__ = ["Artifact", "export", "load"]
 _REFERENCE_CAP = 20000
 
 
-@dataclass
-class Artifact:
-    """An exported artifact directory, as seen from the training side.
-
-    Attributes
-    ----------
-    path : Path
-    manifest : dict
-        Format version, hashes, library versions, inputs and the parity certificate.
-    features : FeatureSet
-    """
-
-    path: Path
-    manifest: Manifest
-    features: FeatureSet
-
-    @property
-    def certificate(self) -> dict[str, Any]:
-        """The parity certificate recorded at export."""
-        return dict(self.manifest["certificate"])
-
-    @property
-    def pipeline(self) -> Any:
-        """The fitted scikit-learn pipeline, if it was saved (training side only)."""
-        p = self.path / "pipeline.joblib"
-        expected = self.manifest["files"].get("pipeline.joblib")
-        if expected is None or not p.is_file():
-            raise ArtifactError(
-                f"{str(self.path)!r} was exported without pipeline.joblib."
-            )
-        from featurekit.artifact import sha256
-
-        if sha256(p) != expected:  # never unpickle what the manifest does not vouch for
-            raise ArtifactError(
-                f"Artifact {str(self.path)!r} was modified: pipeline.joblib does not "
-                "match its sha256 in the manifest. Re-export it."
-            )
-        import joblib
-
-        return joblib.load(p)
-
-    @property
-    def profile(self) -> dict[str, Any]:
-        """The reference profile drift is measured against (``profile.json``)."""
-        from featurekit.artifact import read_profile
-
-        return read_profile(self.path, self.manifest)
-
-    def __repr__(self) -> str:
-        c = self.manifest["certificate"]
-        return (
-            f"Artifact({str(self.path)!r}, {self.features.name!r} v{self.features.version}, "
-            f"{self.manifest['kind']}, parity max |Δ|={c['max_abs_diff']:.2g} on {c['rows']} rows)"
-        )
-
-
-def load(path: str | os.PathLike[str]) -> Artifact:
-    """Read and verify an artifact directory on the training side.
-
-    Examples
-    --------
-    >>> import featurekit as fk
-    >>> fk.load("no/such/dir")
-    Traceback (most recent call last):
-    ...
-    featurekit.errors.ArtifactError: No artifact at 'no/such/dir': not a directory.
-    """
-    manifest = read_manifest(path)
-    features = FeatureSet.from_json((Path(path) / "features.json").read_text())
-    return Artifact(Path(path), manifest, features)
-
-
 def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
     from sklearn.exceptions import NotFittedError
-    from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
-    from featurekit.exporting.pipeline import Inputs
-
-    if (
-        not isinstance(pipeline, Pipeline)
-        or [n for n, _ in pipeline.steps]
-        != [
-            "inputs",
-            "features",
-            "model",
-        ]
-        or not isinstance(pipeline.steps[0][1], Inputs)
-    ):
+    if not is_featurekit_pipeline(pipeline):
         raise ExportError(
             "export needs the Pipeline that fk.make_pipeline built (steps inputs, "
             f"features, model), got {type(pipeline).__name__}."
@@ -392,6 +308,9 @@ def export(
         "versions": _versions(model),
         "certificate": certificate,
     }
+    from featurekit.exporting.golden_rows import golden_rows
+
+    golden = golden_rows(pipeline, columns, info, model_bytes, reference, manifest)
     files = {
         "model.onnx": model_bytes,
         "features.json": features.to_json().encode(),
@@ -400,6 +319,7 @@ def export(
             _profile(columns, model_bytes, manifest, reference, holdout),
             allow_nan=False,
         ).encode(),
+        GOLDEN: golden.to_json().encode(),
     }
     if save_pipeline:
         import joblib

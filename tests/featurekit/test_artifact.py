@@ -157,6 +157,7 @@ def test_artifact_without_pipeline_loads_for_serving_but_has_no_pipeline(
         "features.json",
         "contract.json",
         "profile.json",
+        "golden.json",
     }
     assert Predictor.load(tmp_path / "credit").predict(frame).shape == (len(frame),)
     with pytest.raises(fk.ArtifactError, match=r"exported without pipeline\.joblib"):
@@ -193,6 +194,27 @@ def _replace_manifest(content: str | bytes):
     def damage(path: Path) -> None:
         data = content.encode() if isinstance(content, str) else content
         (path / "manifest.json").write_bytes(data)
+
+    return damage
+
+
+def _rewrite(name: str, content: str):
+    """Replace a file and record its new sha256: only parsing can tell."""
+
+    def damage(path: Path) -> None:
+        (path / name).write_text(content)
+        manifest = _manifest(path)
+        manifest["files"][name] = hashlib.sha256(content.encode()).hexdigest()
+        _write_manifest(path, manifest)
+
+    return damage
+
+
+def _drop_from_manifest(key: str):
+    def damage(path: Path) -> None:
+        manifest = _manifest(path)
+        del manifest[key]
+        _write_manifest(path, manifest)
 
     return damage
 
@@ -271,6 +293,53 @@ DAMAGES = {
         _edit_manifest(files=None),
         "manifest.json",
         r"manifest\.json' lists no files",
+    ),
+    "tampered-golden-rows": (
+        _flip_one_byte("golden.json"),
+        "golden.json",
+        r"was modified: sha256 of 'golden\.json'",
+    ),
+    # hashes rewritten to match: the one reader turns every parse failure into
+    # ArtifactError, for fk.load as for Predictor.load
+    "features-not-json": (
+        _rewrite("features.json", "{"),
+        "features.json",
+        r"has an invalid features\.json: FeatureSet JSON is malformed",
+    ),
+    "features-not-a-feature-set": (
+        _rewrite("features.json", '{"name": "credit", "features": [{"kind": "?"}]}'),
+        "features.json",
+        r"invalid features\.json: Unknown feature kind '\?'; .*\]\. Its hash matches",
+    ),
+    "contract-not-json": (
+        _rewrite("contract.json", "[]"),
+        "contract.json",
+        r"has an invalid contract\.json",
+    ),
+    "profile-without-features": (
+        _rewrite("profile.json", "{}"),
+        "profile.json",
+        r"has an invalid profile\.json",
+    ),
+    "golden-rows-not-json": (
+        _rewrite("golden.json", "{"),
+        "golden.json",
+        r"has an invalid golden\.json",
+    ),
+    "golden-rows-of-another-format": (
+        _rewrite("golden.json", '{"golden_format": 99}'),
+        "golden.json",
+        r"has an invalid golden\.json: golden_format is 99; this featurekit reads 1",
+    ),
+    "manifest-without-kind": (
+        _drop_from_manifest("kind"),
+        "manifest.json",
+        r"manifest\.json lacks or mistypes 'kind' \('classifier' or 'regressor'\)",
+    ),
+    "manifest-without-certificate": (
+        _drop_from_manifest("certificate"),
+        "manifest.json",
+        r"lacks or mistypes 'certificate'",
     ),
     "manifest-lists-a-path-outside": (
         _list_extra_file("../outside"),
@@ -473,6 +542,7 @@ def test_manifest_holds_the_sha256_of_every_other_file(exported):
             "features.json",
             "contract.json",
             "profile.json",
+            "golden.json",
             "pipeline.joblib",
         }
     )
