@@ -1,4 +1,4 @@
-"""The baseline of ``bench/http.py``: a FastAPI app as a typical team would write it.
+"""The baseline of ``bench/http_server.py``: a FastAPI app as a typical team would write it.
 
 It serves the same artifact the way a scikit-learn service usually does: unpickle the
 fitted pipeline (``pipeline.joblib``), load the pandera schema from the artifact's
@@ -7,10 +7,9 @@ DataFrame, ``schema.validate`` it (coercing to the contract's dtypes, as JSON nu
 and strings do not arrive typed) and return ``pipeline.predict_proba``. The endpoint is
 a sync ``def``, so FastAPI runs it in its thread pool.
 
-Run it as ``python -P bench/_http_baseline.py ARTIFACT --port PORT`` (``-P``: do not
-put ``bench/`` first on ``sys.path``, where ``bench/http.py`` would shadow the standard
-library's ``http``). It runs uvicorn with one worker, uvloop and httptools, log level
-warning: the settings of featurekit's own server.
+Run it as ``python bench/_http_baseline.py ARTIFACT --port PORT``. It runs uvicorn
+with one worker, uvloop and httptools, log level warning: the settings of featurekit's
+own server.
 
 Endpoints: ``POST /predict`` with ``{"records": [{column: value, ...}, ...]}`` returns
 ``{"classes": [...], "probabilities": [[...], ...]}``; ``GET /healthz`` returns 200 once

@@ -1,8 +1,8 @@
 """Benchmark featurekit's HTTP server against a FastAPI + scikit-learn + pandera service.
 
-Run it as ``.venv/bin/python bench/http.py``. It needs ``wrk``, the HTTP load generator
+Run it as ``.venv/bin/python bench/http_server.py``. It needs ``wrk``, the HTTP load generator
 (``apt-get install wrk``). For each model (default: a LogisticRegression and a
-RandomForest of 100 trees of depth 8, on the 10 raw columns of ``bench/predict.py``:
+RandomForest of 100 trees of depth 8, on the 10 raw columns of ``bench/_credit.py``:
 6 numeric, 4 categorical) it
 
 1. fits ``fk.make_pipeline(features, model)`` and exports it with ``fk.export`` (with
@@ -26,64 +26,57 @@ RandomForest of 100 trees of depth 8, on the 10 raw columns of ``bench/predict.p
    requests (the baseline at concurrency 32),
 5. prints p50, p99 and throughput per endpoint and concurrency (medians over repeats),
    the ratios (baseline p50 / ours p50 and ours / baseline throughput, median of the
-   per-repeat pairs), and the budgets: one row p50 <= 1 ms on loopback (DESIGN.md,
-   "Performance budgets"), throughput at concurrency 8 >= 10x the baseline's (the HTTP
-   issue) and startup <= 2 s.
+   per-repeat pairs), and the budgets: one row p50 <= 1 ms on loopback, throughput at
+   concurrency 8 >= 10x the baseline's, and startup <= 2 s.
 
 wrk, the server under load and the idle other server share the machine's cores; nothing
 is pinned. It is a measurement, not a test: it prints PASS/MISS per budget and always
 exits 0 (unless the benchmark itself breaks; 2 when wrk is missing). ``--quick`` makes
-a short run (a smoke test uses it); ``--json PATH`` writes every number.
+a short run (a smoke test uses it); ``--json [PATH]`` writes every number (default
+``bench/results/http_server.json``).
 """
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import json
+import math
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
-# Run as a script, this file's folder comes first on sys.path, and this file, http.py,
-# would shadow the standard library's `http` (urllib, uvicorn and this file import it):
-# move bench/ behind the standard library.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-sys.path += [p for p in (str(ROOT), str(BENCH)) if p not in sys.path]
-
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-from contract import _code_digest  # noqa: E402  (bench/contract.py)
-from predict import (  # noqa: E402  (bench/predict.py: data and helpers)
-    _git_state,
-    feature_set,
-    fmt_x,
+import numpy as np
+from _common import (
+    ROOT,
+    Run,
+    add_json_option,
+    budget,
+    fmt_ms,
     json_record,
-    make_frame,
+    paired,
+    print_budgets,
+    spread,
+    versions,
 )
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from _credit import feature_set, make_frame
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 
-import featurekit as fk  # noqa: E402
+import featurekit as fk
 
-# Budgets: DESIGN.md "Performance budgets" and the HTTP server issue.
-BUDGET_P50_MS = 1.0  # one row, loopback, p50 <= 1 ms
-BUDGET_THROUGHPUT_C8 = 10.0  # throughput at concurrency 8 >= 10x the baseline's
-BUDGET_STARTUP_S = 2.0  # process start -> ready
+BENCH = ROOT / "bench"
+BUDGET_P50_MS = 1.0  # budget: one row, loopback, p50 <= 1 ms
+BUDGET_THROUGHPUT_C8 = 10.0  # budget: throughput at concurrency 8 >= 10x the baseline's
+BUDGET_STARTUP_S = 2.0  # budget: process start -> ready <= 2 s
 BUDGET_CONCURRENCY = 8
 PROBA_ATOL = 1e-5  # fk.export's default parity tolerance
 MAX_RUN_S = 60  # the longest wrk run
@@ -344,50 +337,6 @@ def check_answer(status: int, body: bytes, expected: np.ndarray) -> str | None:
     )
 
 
-# -- statistics ----------------------------------------------------------------------
-def _spread(values: list[float]) -> dict[str, float]:
-    """Median, p10 and p90, NaN (a run that completed nothing) propagating."""
-    a = np.asarray(values, dtype=np.float64)
-    if np.isnan(a).any():
-        return {"median": math.nan, "p10": math.nan, "p90": math.nan}
-    return {
-        "median": float(np.median(a)),
-        "p10": float(np.percentile(a, 10)),
-        "p90": float(np.percentile(a, 90)),
-    }
-
-
-def paired(num: list[float], den: list[float]) -> dict[str, float]:
-    """num/den per repeat (the two runs were close in time), median and p10-p90."""
-    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(b > 0, a / np.where(b > 0, b, 1.0), math.nan)
-        of_medians = (
-            float(np.median(a) / np.median(b)) if np.median(b) > 0 else math.nan
-        )
-    spread = _spread(list(r))
-    return {
-        "value": spread["median"],
-        "p10": spread["p10"],
-        "p90": spread["p90"],
-        "ratio_of_medians": of_medians,
-    }
-
-
-def fmt_ratio(x: float) -> str:
-    return "n/a" if math.isnan(x) else fmt_x(x)
-
-
-def fmt_ms(ms: float) -> str:
-    if math.isnan(ms):
-        return "n/a"
-    if ms >= 1000:
-        return f"{ms / 1000:.2f} s"
-    if ms >= 10:
-        return f"{ms:.1f} ms"
-    return f"{ms:.2f} ms"
-
-
 # -- one model -----------------------------------------------------------------------
 @dataclass
 class Cell:
@@ -400,9 +349,9 @@ class Cell:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "p50_ms": _spread(self.values("p50_ms")),
-            "p99_ms": _spread(self.values("p99_ms")),
-            "rps": _spread(self.values("rps")),
+            "p50_ms": spread(self.values("p50_ms")),
+            "p99_ms": spread(self.values("p99_ms")),
+            "rps": spread(self.values("rps")),
             "requests": int(sum(self.values("requests"))),
             "errors": int(sum(sum(r["errors"].values()) for r in self.runs)),
         }
@@ -454,7 +403,6 @@ def bench_model(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     ]
     base_cmd = [
         sys.executable,
-        "-P",  # keep bench/ (and this http.py) off the front of sys.path
         str(BENCH / "_http_baseline.py"),
         str(artifact),
         "--host",
@@ -479,9 +427,7 @@ def bench_model(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
             e: {str(c): load.seconds[e, c] for c in args.concurrency}
             for e in load.cells
         },
-        "startup_s": {
-            k: {**_spread(v), "samples": v} for k, v in load.startups.items()
-        },
+        "startup_s": {k: {**spread(v), "samples": v} for k, v in load.startups.items()},
         **result,
         "runs": {
             e: {str(c): cell.runs for c, cell in per.items()}
@@ -649,77 +595,24 @@ def report(load: Load, args: argparse.Namespace) -> dict[str, Any]:
 
     budgets = []
     for e in OURS:
-        p50 = _spread(cells[e][1].values("p50_ms")) if 1 in cells.get(e, {}) else None
+        p50 = spread(cells[e][1].values("p50_ms")) if 1 in cells.get(e, {}) else None
         budgets.append(
-            _budget(f"1 row, {SHORT[e]}, c=1: p50 latency", p50, "ms", BUDGET_P50_MS)
+            budget(
+                f"1 row, {SHORT[e]}, c=1: p50 latency", p50, "ms", at_most=BUDGET_P50_MS
+            )
         )
     for e in OURS:
         name = f"1 row, {SHORT[e]}, c={BUDGET_CONCURRENCY}: ours / baseline throughput"
         r = ratios.get(name.removeprefix("1 row, "))
-        spread = None if r is None else {"median": r["value"], **r}
-        budgets.append(_budget(name, spread, "x", BUDGET_THROUGHPUT_C8))
-    startup = _spread(load.startups["ours"]) if "ours" in load.startups else None
+        budgets.append(budget(name, r, "x", at_least=BUDGET_THROUGHPUT_C8))
+    startup = spread(load.startups["ours"]) if "ours" in load.startups else None
     budgets.append(
-        _budget("startup: process start -> ready", startup, "s", BUDGET_STARTUP_S)
-    )
-
-    print(f"  {'budget':<58}{'value':>10}  {'p10-p90':<18}{'target':<11}verdict")
-    for b in budgets:
-        verdict = "PASS" if b["pass"] else "MISS"
-        if b["value"] is None or math.isnan(b["value"]):
-            value, spread_text = "-", "(not measured)"
-        else:
-            unit = b["unit"]
-            value = _fmt(b["value"], unit)
-            spread_text = f"{_fmt(b['p10'], unit)}-{_fmt(b['p90'], unit)}"
-        print(
-            f"    {b['name']:<56}{value:>10}  {spread_text:<18}{b['target']:<11}"
-            f"{verdict}"
+        budget(
+            "startup: process start -> ready", startup, "s", at_most=BUDGET_STARTUP_S
         )
-    for name, r in ratios.items():
-        spread_text = f"{fmt_ratio(r['p10'])}-{fmt_ratio(r['p90'])}"
-        print(f"    {name:<56}{fmt_ratio(r['value']):>10}  {spread_text:<18}(context)")
+    )
+    print_budgets(budgets, ratios, width=56)
     return {"endpoints": summary, "ratios": ratios, "budgets": budgets}
-
-
-def _budget(
-    name: str, spread: dict[str, float] | None, unit: str, bound: float
-) -> dict[str, Any]:
-    """A budget line: a time at most `bound`, or a ratio ("x") at least `bound`."""
-    target = f">= {bound:g}x" if unit == "x" else f"<= {bound:g} {unit}"
-    if spread is None:
-        return {
-            "name": name,
-            "value": None,
-            "unit": unit,
-            "target": target,
-            "pass": False,
-        }
-    value = spread["median"]
-    return {
-        "name": name,
-        "value": value,
-        "unit": unit,
-        "p10": spread["p10"],
-        "p90": spread["p90"],
-        "target": target,
-        "pass": bool(value >= bound if unit == "x" else value <= bound),
-    }
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "x":
-        return fmt_ratio(value)
-    if unit == "ms":
-        return fmt_ms(value)
-    return f"{value:.2f} {unit}"
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -727,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="short run (< 30 s), indicative only"
     )
-    parser.add_argument("--json", metavar="PATH", help="write every number to PATH")
+    add_json_option(parser, "http_server")
     parser.add_argument(
         "--models", help="comma-separated subset of lr,rf (default: both; --quick: lr)"
     )
@@ -765,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         "warning, the baseline's: no access log)",
     )
     args = parser.parse_args(argv)
+    run = Run("http_server")
 
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -791,28 +685,22 @@ def main(argv: list[str] | None = None) -> int:
     args.server_cmd = args.server_cmd.split()
     args.server_args = args.server_args.split()
 
-    import pandas as pd
-    import pandera
-    import sklearn
-
     env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
         "wrk": wrk_version(wrk),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "scikit-learn": sklearn.__version__,
-        "pandera": pandera.__version__,
-        "onnxruntime": _version("onnxruntime"),
-        **{
-            d: _version(d)
-            for d in ("uvicorn", "uvloop", "httptools", "starlette", "fastapi")
-        },
-        "orjson": _version("orjson"),
-        "featurekit": fk.__version__,
-        "git": _git_state(),
-        "code_digest": _code_digest(),
+        **versions(
+            "numpy",
+            "pandas",
+            "scikit-learn",
+            "pandera",
+            "onnxruntime",
+            "uvicorn",
+            "uvloop",
+            "httptools",
+            "starlette",
+            "fastapi",
+            "orjson",
+            "featurekit",
+        ),
     }
     print(
         f"featurekit HTTP benchmark{' (--quick: indicative only)' if quick else ''}: "
@@ -825,12 +713,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{' '.join(args.server_cmd)} ARTIFACT ... {' '.join(args.server_args)}; baseline: bench/_http_baseline.py "
         f"(FastAPI + pandera + scikit-learn); one server under load at a time, "
         f"nothing pinned\n"
-        f"python {env['python']}, {env['cpus']} CPUs, {env['wrk']}, uvicorn "
-        f"{env['uvicorn']}, uvloop {env['uvloop']}, httptools {env['httptools']}, "
-        f"starlette {env['starlette']}, fastapi {env['fastapi']}, scikit-learn "
-        f"{env['scikit-learn']}, pandera {env['pandera']}, onnxruntime "
-        f"{env['onnxruntime']}; code: {env['git']} (featurekit+serving digest "
-        f"{env['code_digest']})"
+        f"{env['wrk']}, "
+        + ", ".join(f"{k} {v}" for k, v in env.items() if k != "wrk")
+        + f"; code: {run.code['git']} (featurekit+serving digest {run.code['digest']})"
     )
 
     t0 = time.perf_counter()
@@ -847,9 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.json:
-        payload = {
-            "env": env,
-            "config": {
+        run.write(
+            args.json,
+            config={
                 "quick": quick,
                 "models": args.models,
                 "concurrency": args.concurrency,
@@ -864,17 +749,14 @@ def main(argv: list[str] | None = None) -> int:
                 "server_args": args.server_args,
                 "wrk_threads": "min(concurrency, 2)",
             },
-            "budgets": {
-                "single_row_p50_max_ms": BUDGET_P50_MS,
-                "throughput_vs_baseline_min": BUDGET_THROUGHPUT_C8,
-                "throughput_concurrency": BUDGET_CONCURRENCY,
-                "startup_max_s": BUDGET_STARTUP_S,
-            },
-            "models": results,
-        }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
-        print(f"wrote {args.json}")
+            budgets=[
+                {**b, "case": r["model"]}
+                for r in results.values()
+                for b in r["budgets"]
+            ],
+            results={"models": results},
+            versions=env,
+        )
     return 0
 
 

@@ -2,8 +2,9 @@
 
 Run it as ``.venv/bin/python bench/predict.py`` (or ``make bench``). It
 
-1. generates a credit-style dataset with numpy (6 numeric, 4 categorical raw columns,
-   with missing values and a few unseen categories at scoring time),
+1. generates a credit-style dataset with numpy (``bench/_credit.py``: 6 numeric, 4
+   categorical raw columns, with missing values and a few unseen categories at scoring
+   time),
 2. fits ``fk.make_pipeline(features, model)``, exports it with ``fk.export`` into a
    temporary directory and loads it with ``serving.Predictor.load``,
 3. times, interleaved and in the same process, medians over several repeats:
@@ -17,21 +18,18 @@ Run it as ``.venv/bin/python bench/predict.py`` (or ``make bench``). It
      for context, featurekit's chunked ``Session.run`` on prebuilt feeds and a fresh
      onnxruntime session with default threading,
 
-4. prints the ratios against the budgets of DESIGN.md ("Performance budgets").
+4. prints the ratios against the budgets: one row through ``Predictor`` <= 2x a bare
+   run of featurekit's own graph; >= 50x faster than scikit-learn + pandera; at 100k
+   rows >= 0.8x the throughput of the bare run.
 
 It is a measurement, not a test: it prints PASS/MISS per budget and always exits 0
 (unless the benchmark itself breaks). ``--quick`` makes a short run (a smoke test uses
-it); ``--json PATH`` writes every number.
+it); ``--json [PATH]`` writes every number (default ``bench/results/predict.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import json
-import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,29 +39,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import onnxruntime as ort  # noqa: E402
-import sklearn  # noqa: E402
-from sklearn.ensemble import (  # noqa: E402
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
+from _common import (
+    Run,
+    add_json_option,
+    budget,
+    json_record,
+    measure,
+    print_budgets,
+    print_timings,
+    ratio,
+    round_samples,
+    versions,
 )
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from _credit import feature_set, make_frame
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 
-import featurekit as fk  # noqa: E402
-from featurekit.missing import MISSING  # noqa: E402
-from featurekit.runtime import Session  # noqa: E402
-from serving import Predictor  # noqa: E402
+import featurekit as fk
+from featurekit.missing import MISSING
+from featurekit.runtime import Session
+from serving import Predictor
 
-# Budgets from DESIGN.md, "Performance budgets".
-BUDGET_1ROW_VS_BARE = 2.0  # Predictor <= 2x bare InferenceSession.run
-BUDGET_1ROW_VS_SKLEARN = 50.0  # Predictor >= 50x faster than sklearn (+ pandera)
-BUDGET_BATCH_VS_BARE = 0.8  # Predictor throughput >= 0.8x bare onnxruntime
+BUDGET_1ROW_VS_BARE = 2.0  # budget: 1 row, Predictor <= 2x a bare session.run
+BUDGET_1ROW_VS_SKLEARN = 50.0  # budget: Predictor >= 50x sklearn + pandera, 1 row
+BUDGET_BATCH_VS_BARE = 0.8  # budget: 100k rows, >= 0.8x bare onnxruntime throughput
 
 MODELS: dict[str, tuple[str, Callable[[], Any]]] = {
     "rf": (
@@ -79,128 +80,6 @@ MODELS: dict[str, tuple[str, Callable[[], Any]]] = {
         lambda: LogisticRegression(max_iter=1000),
     ),
 }
-
-
-# -- data ----------------------------------------------------------------------------
-def feature_set() -> fk.FeatureSet:
-    return fk.FeatureSet(
-        "credit_bench",
-        [
-            fk.Numeric("age", dtype="int", bounds=(18, 100), scale="standard"),
-            fk.Numeric(
-                "income", impute="median", clip=(0, None), log1p=True, scale="standard"
-            ),
-            fk.Numeric("debt_ratio", impute="mean", clip=(0, 2), scale="minmax"),
-            fk.Numeric(
-                "n_accounts",
-                dtype="int",
-                impute=0,
-                clip=(0, 40),
-                log1p=True,
-                bounds=(0, None),
-            ),
-            fk.Numeric(
-                "months_employed", impute="median", clip=(0, 600), scale="robust"
-            ),
-            fk.Numeric("utilization", impute="mean", clip=(0, 1.5), scale="standard"),
-            fk.Categorical("country", impute="most_frequent", unknown="error"),
-            fk.Categorical(
-                "channel", impute="missing", unknown="other", min_frequency=0.01
-            ),
-            fk.Categorical("product", unknown="ignore"),
-            fk.Categorical(
-                "housing", impute="missing", unknown="ignore", encode="ordinal"
-            ),
-        ],
-    )
-
-
-def _with_missing(
-    values: np.ndarray, rate: float, rng: np.random.Generator
-) -> np.ndarray:
-    out = (
-        values.astype(object)
-        if values.dtype.kind in "OU"
-        else values.astype(np.float64)
-    )
-    mask = rng.random(len(out)) < rate
-    out[mask] = None if out.dtype == object else np.nan
-    return out
-
-
-def make_frame(
-    n: int, seed: int, *, unseen_rate: float = 0.0
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Credit applications and a default label that depends on them."""
-    rng = np.random.default_rng(seed)
-    age = rng.integers(18, 80, n)
-    income = rng.lognormal(10.3 + 0.012 * np.clip(age - 25, 0, 30), 0.55, n)
-    debt_ratio = rng.beta(2.0, 5.0, n) * 1.3
-    n_accounts = rng.poisson(1.0 + age / 18.0)
-    months_employed = np.minimum(rng.exponential(70.0, n), (age - 16) * 12.0)
-    utilization = np.clip(rng.beta(1.6, 3.0, n) * 1.4, 0.0, 1.5)
-    country = rng.choice(
-        ["DE", "FR", "NL", "ES", "IT", "BE", "AT"],
-        n,
-        p=[0.3, 0.22, 0.14, 0.12, 0.12, 0.06, 0.04],
-    )
-    channel = rng.choice(
-        ["web", "app", "branch", "broker", "phone"], n, p=[0.42, 0.33, 0.15, 0.07, 0.03]
-    )
-    product = rng.choice(
-        ["card", "personal_loan", "auto_loan", "mortgage"], n, p=[0.45, 0.3, 0.15, 0.1]
-    )
-    housing = rng.choice(
-        ["rent", "own", "mortgage", "family"], n, p=[0.4, 0.25, 0.28, 0.07]
-    )
-    if unseen_rate:
-        channel = np.where(rng.random(n) < unseen_rate, "partner_api", channel)
-        product = np.where(rng.random(n) < unseen_rate, "bnpl", product)
-
-    logit = (
-        -1.3
-        + 2.8 * (debt_ratio - 0.37)
-        + 2.1 * (utilization - 0.5)
-        - 0.7 * (np.log1p(income) - 10.6)
-        - 0.015 * (age - 45)
-        - 0.004 * (months_employed - 60)
-        + 0.08 * (n_accounts - 3)
-        + np.select([channel == "broker", channel == "app"], [0.5, -0.2], 0.0)
-        + np.select([product == "card", product == "mortgage"], [0.35, -0.4], 0.0)
-        + np.where(housing == "rent", 0.25, 0.0)
-        + rng.normal(0.0, 0.6, n)
-    )
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
-
-    frame = pd.DataFrame(
-        {
-            "age": age.astype(np.int64),
-            "income": _with_missing(income, 0.04, rng),
-            "debt_ratio": _with_missing(debt_ratio, 0.02, rng),
-            "n_accounts": _with_missing(n_accounts, 0.01, rng),
-            "months_employed": _with_missing(months_employed, 0.03, rng),
-            "utilization": _with_missing(utilization, 0.02, rng),
-            "country": _with_missing(country, 0.01, rng),
-            "channel": _with_missing(channel, 0.03, rng),
-            "product": product,
-            "housing": _with_missing(housing, 0.05, rng),
-        }
-    )
-    for col in ("country", "channel", "product", "housing"):
-        frame[col] = frame[col].astype("str")  # pandas' string dtype, missing as NaN
-    return frame, y
-
-
-def json_record(frame: pd.DataFrame, i: int) -> dict[str, Any]:
-    """Row `i` as a request body would arrive: plain Python scalars, None for missing."""
-    rec: dict[str, Any] = {}
-    for col, v in frame.iloc[i].items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            v = None
-        rec[str(col)] = v
-    return rec
 
 
 def bare_feeds(session: Any, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -252,134 +131,6 @@ def pandera_schema(predictor: Predictor) -> Any:
             checks = [pa.Check.isin(spec["categories"])] if "categories" in spec else []
             columns[f.name] = pa.Column(str, checks=checks, nullable=f.accepts_missing)
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
-
-
-# -- timing --------------------------------------------------------------------------
-def _block(fn: Callable[[], Any], number: int) -> float:
-    """Nanoseconds per call over `number` back-to-back calls, GC paused (as timeit)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        t1 = time.perf_counter_ns()
-    finally:
-        if was_enabled:
-            gc.enable()
-    return (t1 - t0) / number
-
-
-def _pct(values: list[float]) -> dict[str, float]:
-    a = np.asarray(values, dtype=np.float64)
-    return {
-        "median": float(np.median(a)),
-        "p10": float(np.percentile(a, 10)),
-        "p90": float(np.percentile(a, 90)),
-    }
-
-
-def measure(
-    variants: dict[str, Callable[[], Any]],
-    *,
-    repeats: int,
-    block_s: float,
-    warmup_s: float,
-) -> dict[str, dict[str, Any]]:
-    """Time every variant `repeats` times, interleaved so drift hits them all alike.
-
-    The set-up objects (models, frames, feeds) are moved out of the collector's reach
-    with `gc.freeze`, and collection is paused inside each timed block, as in timeit.
-    """
-    gc.collect()
-    gc.freeze()
-    numbers: dict[str, int] = {}
-    for name, fn in variants.items():
-        t0 = time.perf_counter_ns()
-        fn()  # first call: lazy imports, pools, caches
-        per_call = time.perf_counter_ns() - t0
-        if warmup_s > 0:
-            deadline = time.perf_counter() + warmup_s
-            calls, t0 = 0, time.perf_counter_ns()
-            while time.perf_counter() < deadline or calls == 0:
-                fn()
-                calls += 1
-            per_call = (time.perf_counter_ns() - t0) / calls
-        numbers[name] = max(1, math.ceil(block_s * 1e9 / per_call))
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for r in range(repeats):
-        order = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
-        for name in order:
-            samples[name].append(_block(variants[name], numbers[name]))
-    gc.unfreeze()
-    return {
-        name: {
-            "ns_per_call": _pct(s),
-            "samples_ns": s,
-            "calls_per_repeat": numbers[name],
-        }
-        for name, s in samples.items()
-    }
-
-
-def ratio(results: dict[str, Any], num: str, den: str) -> dict[str, float] | None:
-    """num/den per repeat (the two blocks ran back to back), median and p10-p90 spread.
-
-    Pairing the blocks of one repeat cancels most of the drift of a shared machine;
-    the ratio of the two medians is kept too, for reference.
-    """
-    if num not in results or den not in results:
-        return None
-    a = np.asarray(results[num]["samples_ns"])
-    b = np.asarray(results[den]["samples_ns"])
-    paired = a / b
-    return {
-        "value": float(np.median(paired)),
-        "p10": float(np.percentile(paired, 10)),
-        "p90": float(np.percentile(paired, 90)),
-        "ratio_of_medians": float(np.median(a) / np.median(b)),
-    }
-
-
-# -- formatting ----------------------------------------------------------------------
-def fmt_ns(ns: float) -> str:
-    if ns >= 1e9:
-        return f"{ns / 1e9:.2f} s"
-    if ns >= 1e6:
-        return f"{ns / 1e6:.2f} ms"
-    if ns >= 1e3:
-        return f"{ns / 1e3:.1f} µs"
-    return f"{ns:.0f} ns"
-
-
-def fmt_x(x: float) -> str:
-    if x >= 100:
-        return f"{x:.0f}x"
-    if x >= 10:
-        return f"{x:.1f}x"
-    return f"{x:.2f}x"
-
-
-def fmt_rate(rows_per_s: float) -> str:
-    if rows_per_s >= 1e6:
-        return f"{rows_per_s / 1e6:.2f} M rows/s"
-    return f"{rows_per_s / 1e3:.0f} k rows/s"
-
-
-def print_timings(
-    title: str, results: dict[str, Any], labels: dict[str, str], rows: int | None
-) -> None:
-    head = f"  {title:<52}{'median':>11}{'p10':>11}{'p90':>11}"
-    print(head + (f"{'throughput':>18}" if rows else ""))
-    for key, label in labels.items():
-        if key not in results:
-            continue
-        s = results[key]["ns_per_call"]
-        line = f"    {label:<50}{fmt_ns(s['median']):>11}{fmt_ns(s['p10']):>11}{fmt_ns(s['p90']):>11}"
-        if rows:
-            line += f"{fmt_rate(rows / (s['median'] / 1e9)):>18}"
-        print(line)
 
 
 # -- one model -----------------------------------------------------------------------
@@ -505,32 +256,29 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
     r_batch = ratio(batch_res, "bare", "predictor")
     assert r_bare and r_sk and r_batch
     budgets = [
-        {
-            "name": "1 row: Predictor / bare session.run",
-            "ratio": r_bare,
-            "target": f"<= {BUDGET_1ROW_VS_BARE:g}x",
-            "pass": r_bare["value"] <= BUDGET_1ROW_VS_BARE,
-        },
-        {
-            "name": (
-                "1 row: sklearn+pandera / Predictor"
-                if pandera_ok
-                else "1 row: sklearn (no pandera) / Predictor"
-            ),
-            "ratio": r_sk,
-            "target": f">= {BUDGET_1ROW_VS_SKLEARN:g}x",
-            "pass": r_sk["value"] >= BUDGET_1ROW_VS_SKLEARN,
-        },
-        {
-            "name": f"{n // 1000}k rows: Predictor / bare session.run throughput",
-            "ratio": r_batch,
-            "target": f">= {BUDGET_BATCH_VS_BARE:g}x",
-            "pass": r_batch["value"] >= BUDGET_BATCH_VS_BARE,
-        },
+        budget(
+            "1 row: Predictor / bare session.run",
+            r_bare,
+            "x",
+            at_most=BUDGET_1ROW_VS_BARE,
+        ),
+        budget(
+            "1 row: sklearn+pandera / Predictor"
+            if pandera_ok
+            else "1 row: sklearn (no pandera) / Predictor",
+            r_sk,
+            "x",
+            at_least=BUDGET_1ROW_VS_SKLEARN,
+        ),
+        budget(
+            f"{n // 1000}k rows: Predictor / bare session.run throughput",
+            r_batch,
+            "x",
+            at_least=BUDGET_BATCH_VS_BARE,
+        ),
     ]
     context = {
         "1 row: sklearn / Predictor": ratio(single_res, "sklearn", "predictor"),
-        "1 row: Predictor - bare (overhead, µs)": None,
         "1 row with a None: Predictor / bare session.run": ratio(
             single_res, "predictor_missing", "bare_missing"
         ),
@@ -549,29 +297,17 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
         - single_res["bare"]["ns_per_call"]["median"]
     ) / 1e3
 
-    print(f"  {'budget':<60}{'ratio':>8}  {'p10-p90':<15}{'target':<10}verdict")
-    for b in budgets:
-        r = b["ratio"]
-        spread = f"{fmt_x(r['p10'])}-{fmt_x(r['p90'])}"
-        verdict = "PASS" if b["pass"] else "MISS"
-        print(
-            f"    {b['name']:<58}{fmt_x(r['value']):>8}  {spread:<15}{b['target']:<10}{verdict}"
-        )
-    for name, r in context.items():
-        if name.startswith("1 row: Predictor - bare"):
-            print(f"    {name:<58}{overhead_us:>8.1f}  (context)")
-        elif r is not None:
-            spread = f"{fmt_x(r['p10'])}-{fmt_x(r['p90'])}"
-            print(f"    {name:<58}{fmt_x(r['value']):>8}  {spread:<15}(context)")
+    print_budgets(budgets, {k: v for k, v in context.items() if v is not None})
+    print(
+        f"    {'1 row: Predictor - bare (overhead, µs)':<58}{overhead_us:>10.1f}  (context)"
+    )
     if not pandera_ok:
         print(
             "    note: pandera is not importable; the sklearn+pandera column is skipped and "
             "the budget is checked against sklearn alone (stricter)."
         )
 
-    for res in (single_res, batch_res):
-        for v in res.values():
-            v["samples_ns"] = [round(x, 1) for x in v["samples_ns"]]
+    round_samples(single_res, batch_res)
     return {
         "model": desc,
         "train_rows": len(train),
@@ -587,38 +323,12 @@ def bench_model(key: str, args: argparse.Namespace, pandera_ok: bool) -> dict[st
     }
 
 
-def _git_state() -> str:
-    """The commit and whether featurekit/ or serving/ differ from it (they are what we time)."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "featurekit", "serving"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + (" + uncommitted changes in featurekit/serving" if dirty else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--quick", action="store_true", help="short run (~10 s), indicative only"
     )
-    parser.add_argument("--json", metavar="PATH", help="write every number to PATH")
+    add_json_option(parser, "predict")
     parser.add_argument(
         "--models",
         help="comma-separated subset of rf,hgb,lr (default: all; --quick: rf)",
@@ -630,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rows", type=int, help="batch size (default 100000; quick 20000)"
     )
     args = parser.parse_args(argv)
+    run = Run("predict")
 
     quick = args.quick
     args.models = (args.models or ("rf" if quick else "rf,hgb,lr")).split(",")
@@ -657,25 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pandera_ok = False
 
-    env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "scikit-learn": sklearn.__version__,
-        "onnxruntime": ort.__version__,
-        "featurekit": fk.__version__,
-        "pandera": pandera_ok,
-        "git": _git_state(),
-    }
+    env = versions(
+        "numpy", "pandas", "scikit-learn", "onnxruntime", "pandera", "featurekit"
+    )
     print(
         f"featurekit predict benchmark{' (--quick: indicative only)' if quick else ''}: "
         f"{args.repeats} repeats, interleaved; per call: median, p10, p90 over repeats; "
         f"ratios: median and p10-p90 of the per-repeat paired ratios\n"
-        f"python {env['python']}, {env['cpus']} CPUs, numpy {env['numpy']}, pandas "
-        f"{env['pandas']}, scikit-learn {env['scikit-learn']}, onnxruntime {env['onnxruntime']}, "
-        f"pandera {'yes' if pandera_ok else 'not installed'}; code: {env['git']}"
+        + ", ".join(f"{k} {v}" for k, v in env.items())
+        + f"; code: {run.code['git']}"
     )
 
     t0 = time.perf_counter()
@@ -686,25 +387,23 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.json:
-        payload = {
-            "env": env,
-            "config": {
+        run.write(
+            args.json,
+            config={
                 "quick": quick,
                 "repeats": args.repeats,
                 "rows": args.rows,
                 "train_rows": args.train_rows,
                 "models": args.models,
             },
-            "budgets": {
-                "single_row_vs_bare_max": BUDGET_1ROW_VS_BARE,
-                "single_row_vs_sklearn_min": BUDGET_1ROW_VS_SKLEARN,
-                "batch_vs_bare_min": BUDGET_BATCH_VS_BARE,
-            },
-            "models": results,
-        }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
-        print(f"wrote {args.json}")
+            budgets=[
+                {**b, "case": r["model"]}
+                for r in results.values()
+                for b in r["budgets"]
+            ],
+            results={"models": results},
+            versions=env,
+        )
     return 0
 
 

@@ -1,7 +1,7 @@
 """Print the transform matrix: every featurekit transform under several model families.
 
 Run: python bench/transform_matrix.py [--quick] [--only TRANSFORM,...] [--models
-FAMILY,...] [--json PATH]. Each row declares one transform (plus the raw columns it
+FAMILY,...] [--json [PATH]] (default PATH: bench/results/transform_matrix.json). Each row declares one transform (plus the raw columns it
 reads) on a synthetic orders table with numbers, counts, categories, a high-cardinality
 merchant, date-times as datetime64 and as ISO-8601 text, and free text; fits it with one
 model, exports it, and reports the certificate (rows scored, max |Δ|) plus an
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
@@ -28,29 +27,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# `python bench/transform_matrix.py` puts bench/ first on the path, where bench/http.py
-# would shadow the standard library's http
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.ensemble import (  # noqa: E402
+import numpy as np
+import pandas as pd
+from _common import Run, add_json_option, budget, print_budgets, versions
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.preprocessing import PolynomialFeatures  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.preprocessing import PolynomialFeatures
+from threadpoolctl import threadpool_limits
 
-import featurekit as fk  # noqa: E402
-from serving import Predictor  # noqa: E402
+import featurekit as fk
+from serving import Predictor
 
 #: Classifiers: |Δp| of every class probability; regressors: |Δ| / max(std(y), |ŷ|),
-#: as the certificate measures. fk.export's default tolerance, as in tests/featurekit.
+#: as the certificate measures. fk.export's default tolerance.
 
 TOLERANCE = 1e-5
 
@@ -930,8 +925,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="two small rows")
     parser.add_argument("--only", help="comma-separated transforms")
     parser.add_argument("--models", help="comma-separated model families")
-    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    add_json_option(parser, "transform_matrix")
     args = parser.parse_args(argv)
+    record = Run("transform_matrix")
     if args.quick:
         todo = QUICK
         data = make_data(300, 80)
@@ -986,9 +982,48 @@ def main(argv: list[str] | None = None) -> int:
             f"Predictor and scikit-learn differ on rows outside the certificate: max "
             f"{r.independent_max_abs_diff:.3g}, {r.flipped_labels} flipped labels"
         )
+    budgets = [
+        budget(
+            "certified rows: worst |Δ|, independent check",
+            max((r.independent_max_abs_diff for r in certified), default=float("nan")),
+            "",
+            at_most=TOLERANCE,
+        ),
+        budget(
+            "certified rows: flipped labels, independent check",
+            sum(r.flipped_labels for r in certified),
+            "",
+            at_most=0,
+        ),
+    ]
+    print_budgets(budgets)
     if args.json:
-        args.json.write_text(
-            json.dumps([asdict(r) for r in rows], indent=2, allow_nan=True)
+        record.write(
+            args.json,
+            config={
+                "quick": args.quick,
+                "transforms": list(dict.fromkeys(r.transform for r in rows)),
+                "families": list(dict.fromkeys(r.family for r in rows)),
+                "tolerance": TOLERANCE,
+            },
+            budgets=[
+                {**b, "case": f"{len(certified)} certified of {len(rows)} rows"}
+                for b in budgets
+            ],
+            results={
+                "rows": [asdict(r) for r in rows],
+                "what": {t: TRANSFORMS[t].what for t in TRANSFORMS},
+                "family_heads": FAMILY_HEADS,
+            },
+            versions=versions(
+                "numpy",
+                "pandas",
+                "scikit-learn",
+                "onnxruntime",
+                "lightgbm",
+                "xgboost",
+                "featurekit",
+            ),
         )
     return 0
 
