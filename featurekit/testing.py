@@ -1,7 +1,8 @@
-"""Check data against an artifact: its contract, and scikit-learn/serving parity on it.
+"""Check data against an artifact: its contract, and parity on this machine.
 
-`check_contract` and `check_parity` return reports, which ``featurekit check`` prints;
-`assert_contract` and `assert_parity` turn them into pytest assertions::
+`check_contract`, `check_golden` and `check_parity` return reports, which
+``featurekit check`` prints; `assert_contract` and `assert_parity` turn them into
+pytest assertions::
 
     from featurekit.testing import assert_contract, assert_parity
 
@@ -10,15 +11,19 @@
         assert_contract("artifacts/credit", batch)
         assert_parity("artifacts/credit", batch)
 
-Parity here is the direct comparison: the fitted pipeline saved in ``pipeline.joblib``
-against `serving.Predictor`, on the rows that pass the contract, with the tolerance of
-the artifact's certificate.
+Parity comes in two forms. Without unpickling anything, the artifact's golden rows
+(certified rows and their answers, stored at export) run through `serving.Predictor`
+on this machine and must answer as certified. With ``trust_pickle=True``, the fitted
+pipeline saved in ``pipeline.joblib`` is also compared with serving on the data's rows
+that pass the contract. Unpickling runs any code the file names, and its sha256 in
+``manifest.json`` proves nothing (whoever rewrites the file rewrites the manifest), so
+pass ``trust_pickle=True`` only for artifacts you produced, never for one from an
+untrusted pull request.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +32,20 @@ import pandas as pd
 from featurekit.contract import reference
 from featurekit.contract.schema import Contract
 from featurekit.errors import ArtifactError, ContractError
-from featurekit.exporting.exporter import Artifact, load
+from featurekit.exporting.loading import Artifact, load
+from featurekit.golden import machine
+from featurekit.reports import (
+    WORST,
+    ContractReport,
+    ParityReport,
+    count_of,
+    describe_row,
+    indented,
+    is_missing_value,
+    plain,
+    refused_rows,
+    worst_rows,
+)
 from serving import Predictor
 
 __all__ = [
@@ -36,196 +54,12 @@ __all__ = [
     "assert_contract",
     "assert_parity",
     "check_contract",
+    "check_golden",
     "check_parity",
 ]
 
 _COLUMNS = ["column", "check", "failure_case", "index"]
-_EXAMPLES = 3  # example values and row labels shown per failing check
-_WORST = 5  # rows shown when parity fails
-
-
-@dataclass
-class ContractReport:
-    """What the contract made of a frame: the failure table and the rows that passed.
-
-    Attributes
-    ----------
-    name, version : str, int
-        The artifact's FeatureSet.
-    rows : int
-        Rows checked.
-    failures : DataFrame
-        column, check, failure_case, index (the frame's row labels; None for a
-        failure of a whole column, such as a missing one).
-    passed : ndarray of bool
-        Per row, in order, whether it passed.
-    columns : list of str
-        The declared columns, in order.
-    """
-
-    name: str
-    version: int
-    rows: int
-    failures: pd.DataFrame
-    passed: np.ndarray
-    columns: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return len(self.failures) == 0
-
-    @property
-    def failing(self) -> int:
-        """How many rows fail (all of them when a whole column fails)."""
-        return int(self.rows - self.passed.sum())
-
-    def groups(self) -> list[dict[str, Any]]:
-        """The failures grouped by column and check, with a few example values."""
-        out = []
-        # in the order of the declarations; undeclared columns last
-        order = {c: k for k, c in enumerate(self.columns)}
-        grouped = self.failures.groupby(["column", "check"], sort=False)
-        for (column, check), group in sorted(
-            grouped, key=lambda g: order.get(g[0][0], len(order))
-        ):
-            cases = _distinct(group["failure_case"])
-            labels = [i for i in group["index"] if not _is_missing(i)]
-            out.append(
-                {
-                    "column": column,
-                    "check": check,
-                    "count": len(group),
-                    "examples": cases[:_EXAMPLES],
-                    # None: the whole column failed, so every row did
-                    "rows": labels[:_EXAMPLES] if labels else None,
-                }
-            )
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.ok,
-            "rows": self.rows,
-            "rows_failing": self.failing,
-            "failures": self.groups(),
-        }
-
-    def table(self) -> str:
-        """The grouped failures as an aligned text table."""
-        rows = [
-            [
-                str(g["column"]),
-                _shorten(str(g["check"]), 40),
-                str(g["count"]),
-                ", ".join(_shorten(repr(_plain(v)), 24) for v in g["examples"])
-                + (", ..." if g["count"] > len(g["examples"]) else ""),
-                "all"
-                if g["rows"] is None
-                else ", ".join(repr(_plain(i)) for i in g["rows"])
-                + (", ..." if g["count"] > len(g["rows"]) else ""),
-            ]
-            for g in self.groups()
-        ]
-        return _table(["column", "check", "failures", "examples", "rows"], rows)
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"contract: passed, {self.rows} of {_count(self.rows, 'row')}"
-        return (
-            f"contract: FAILED, {self.failing} of {_count(self.rows, 'row')} fail the "
-            f"contract "
-            f"of {self.name!r} v{self.version}\n{_indent(self.table())}"
-        )
-
-
-@dataclass
-class ParityReport:
-    """scikit-learn against serving on the rows that passed the contract.
-
-    Attributes
-    ----------
-    status : {"passed", "failed", "skipped"}
-    reason : str
-        Why parity was skipped, or what failed beyond the numbers.
-    kind : {"classifier", "regressor"}
-    rows : int
-        Rows compared.
-    failing : int
-        Rows whose labels differ, whose difference exceeds the tolerance, or that
-        serving refused.
-    labels_agreeing : int or None
-        Rows whose labels agree (classifiers).
-    max_abs_diff : float or None
-        Largest |Δ| of a probability (classifiers) or a prediction (regressors).
-    max_rel_diff : float or None
-        Regressors: largest |Δ| / max(scale, |prediction|), which the tolerance bounds.
-    tolerance, scale : float or None
-        From the artifact's certificate.
-    worst : list of dict
-        Up to five failing rows: label, inputs, both answers and the difference.
-    """
-
-    status: str
-    reason: str = ""
-    kind: str = ""
-    rows: int = 0
-    failing: int = 0
-    labels_agreeing: int | None = None
-    max_abs_diff: float | None = None
-    max_rel_diff: float | None = None
-    tolerance: float | None = None
-    scale: float | None = None
-    worst: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """False only when parity was checked and failed; a skip is not a failure."""
-        return self.status != "failed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason or None,
-            "kind": self.kind or None,
-            "rows": self.rows,
-            "rows_failing": self.failing,
-            "labels_agreeing": self.labels_agreeing,
-            "max_abs_diff": self.max_abs_diff,
-            "max_rel_diff": self.max_rel_diff,
-            "tolerance": self.tolerance,
-            "scale": self.scale,
-            "worst": self.worst,
-        }
-
-    def summary(self) -> str:
-        """One line: rows compared, labels agreeing, largest difference."""
-        parts = [f"{_count(self.rows, 'row')} compared"]
-        if self.labels_agreeing is not None:
-            parts.append(f"{self.labels_agreeing} of {self.rows} labels agree")
-        if self.max_abs_diff is not None and self.kind == "classifier":
-            parts.append(
-                f"max |Δp| {self.max_abs_diff:.3g} (tolerance {self.tolerance:g})"
-            )
-        elif self.max_abs_diff is not None:
-            parts.append(
-                f"max |Δ| {self.max_abs_diff:.3g}, relative {self.max_rel_diff:.3g} "
-                f"(tolerance {self.tolerance:g} × max({self.scale:.3g}, |prediction|))"
-            )
-        return ", ".join(parts)
-
-    def __str__(self) -> str:
-        if self.status == "skipped":
-            return f"parity: skipped, {self.reason}"
-        if self.status == "passed":
-            return f"parity: passed, {self.summary()}"
-        head = f"parity: FAILED, {self.failing} of {_count(self.rows, 'row')} disagree"
-        if self.reason:
-            head += f"; {self.reason}"
-        lines = [f"{head}\n  {self.summary()}"]
-        if self.worst:
-            lines.append("  worst rows:")
-            lines += [f"    {_describe(w)}" for w in self.worst]
-        return "\n".join(lines)
+GOLDEN = "golden rows"
 
 
 # -- the checks ---------------------------------------------------------------------
@@ -252,7 +86,7 @@ def check_contract(
         The artifact is missing, partial or tampered with.
     """
     art = _artifact(artifact)
-    contract = Predictor.load(art.path).contract
+    contract = art.contract
     frame = _frame(data)
     positions = frame.reset_index(drop=True)  # row labels may repeat; positions do not
     failures = _reference_failures(contract, positions)
@@ -263,11 +97,68 @@ def check_contract(
         passed[failures["index"].to_numpy(dtype=np.int64)] = False
     labels = list(frame.index)
     failures["index"] = [
-        None if _is_missing(i) else labels[int(i)] for i in failures["index"]
+        None if is_missing_value(i) else labels[int(i)] for i in failures["index"]
     ]
     f = contract.features
     return ContractReport(
         f.name, f.version, len(frame), failures, passed, list(f.columns)
+    )
+
+
+def check_golden(artifact: Artifact | str | os.PathLike[str]) -> ParityReport:
+    """Run the artifact's golden rows through serving on this machine.
+
+    The golden rows are certified rows stored at export with scikit-learn's answers
+    (and, for tree models, the features' exact bits). They need no pickle: this is
+    the parity check that is safe on any artifact.
+
+    Parameters
+    ----------
+    artifact : Artifact, str or Path
+
+    Returns
+    -------
+    ParityReport
+        ``source="golden rows"``. Status "skipped" for an artifact exported before
+        golden rows; "failed" names the first differing row, the onnxruntime
+        version and the CPU.
+
+    Raises
+    ------
+    ArtifactError
+        The artifact is missing, partial or tampered with.
+    """
+    art = _artifact(artifact)
+    kind = art.manifest["kind"]
+    cert = art.manifest["certificate"]
+    v = Predictor.load(art.path, verify="off", monitor=False).verify()
+    tolerance, scale = float(cert["tolerance"]), float(cert.get("scale", 1.0))
+    if v.status == "absent":
+        reason = (
+            f"artifact {art.features.name!r} v{art.features.version} was exported "
+            "before featurekit stored golden rows; re-export it to have them checked"
+        )
+        return ParityReport("skipped", reason, kind, source=GOLDEN)
+    worst = []
+    if v.first is not None:
+        worst.append(
+            {
+                "row": v.first["name"],
+                "index": v.first["index"],
+                "inputs": v.first["inputs"],
+                "differences": v.first["differences"],
+            }
+        )
+    return ParityReport(
+        "passed" if v.ok else "failed",
+        f"on {machine(simd=not v.ok)}",
+        kind,
+        v.rows,
+        v.failing,
+        tolerance=tolerance,
+        scale=scale,
+        worst=worst,
+        source=GOLDEN,
     )
 
 
@@ -276,13 +167,17 @@ def check_parity(
     data: Any,
     *,
     contract: ContractReport | None = None,
+    trust_pickle: bool = False,
 ) -> ParityReport:
-    """Score the rows of `data` that pass the contract with scikit-learn and serving.
+    """Parity on this machine: golden rows, or scikit-learn against serving on `data`.
 
-    Classifiers pass when every label agrees and every probability is within the
-    certificate's tolerance; regressors when |Δ| ≤ tolerance × max(scale,
-    |prediction|), with the certificate's scale. A row serving refuses although the
-    reference contract accepted it fails too.
+    Without `trust_pickle`, this is `check_golden`: `data` is not compared, since
+    there is no reference answer for it without the pipeline. With it, the rows of
+    `data` that pass the contract are scored with the pipeline unpickled from
+    ``pipeline.joblib`` and with serving: classifiers pass when every label agrees
+    and every probability is within the certificate's tolerance; regressors when
+    |Δ| ≤ tolerance × max(scale, |prediction|), with the certificate's scale. A row
+    serving refuses although the reference contract accepted it fails too.
 
     Parameters
     ----------
@@ -290,18 +185,25 @@ def check_parity(
     data : DataFrame, list of dict or dict
     contract : ContractReport, optional
         `check_contract` of the same data, if already run.
+    trust_pickle : bool
+        Unpickle ``pipeline.joblib``. Unpickling runs any code the file names, and
+        the manifest's sha256 does not say who wrote it: only for artifacts you
+        trust.
 
     Returns
     -------
     ParityReport
-        Status "skipped" when the artifact has no ``pipeline.joblib`` or no row
-        passes the contract.
+        With `trust_pickle`, status "skipped" when the artifact has no
+        ``pipeline.joblib`` or no row passes the contract.
 
     Raises
     ------
     ArtifactError
-        The artifact is damaged, or its ``pipeline.joblib`` cannot be unpickled.
+        The artifact is damaged; with `trust_pickle`, its ``pipeline.joblib``
+        cannot be unpickled or holds no featurekit pipeline.
     """
+    if not trust_pickle:
+        return check_golden(artifact)
     art = _artifact(artifact)
     frame = _frame(data)
     cert = art.manifest["certificate"]
@@ -319,8 +221,9 @@ def check_parity(
     rows = frame[contract.passed]
     if not len(rows):
         return ParityReport("skipped", "no row passes the contract", kind)
-    pipeline = _pipeline(art)
-    predictor = Predictor.load(art.path)
+    pipeline = art.pipeline
+    # the golden rows are check_golden's business; this compares the data
+    predictor = Predictor.load(art.path, verify="off", monitor=False)
     tolerance, scale = float(cert["tolerance"]), float(cert["scale"])
     is_clf = kind == "classifier"
     try:
@@ -362,7 +265,9 @@ def check_parity(
         rel = diff / np.maximum(scale, np.abs(np.where(np.isnan(pred), 0.0, pred)))
     bad = ~agree | (rel > tolerance)
     n_refused = int((~served).sum())
-    worst = _refused(rows, split) + _worst(rows[served], sk, onx, diff, agree, bad)
+    worst = refused_rows(rows, split) + worst_rows(
+        rows[served], sk, onx, diff, agree, bad
+    )
     failing = int(bad.sum()) + n_refused
     return ParityReport(
         "failed" if failing else "passed",
@@ -375,7 +280,7 @@ def check_parity(
         None if is_clf else (float(rel.max()) if len(rel) else 0.0),
         tolerance,
         scale,
-        worst[:_WORST],
+        worst[:WORST],
     )
 
 
@@ -422,31 +327,48 @@ def assert_contract(artifact: Artifact | str | os.PathLike[str], data: Any) -> N
     report = check_contract(artifact, data)
     if not report.ok:
         raise AssertionError(
-            f"{report.failing} of {_count(report.rows, 'row')} fail the contract of "
-            f"{report.name!r} v{report.version}:\n{_indent(report.table())}"
+            f"{report.failing} of {count_of(report.rows, 'row')} fail the contract of "
+            f"{report.name!r} v{report.version}:\n{indented(report.table())}"
         )
 
 
-def assert_parity(artifact: Artifact | str | os.PathLike[str], data: Any) -> None:
-    """Assert that serving answers what the scikit-learn pipeline answers on `data`.
+def assert_parity(
+    artifact: Artifact | str | os.PathLike[str],
+    data: Any,
+    *,
+    trust_pickle: bool = False,
+) -> None:
+    """Assert that serving answers on this machine as the artifact was certified to.
 
-    Only the rows that pass the contract are compared (check the others with
-    `assert_contract`), with the tolerance of the artifact's parity certificate.
+    Always runs the artifact's golden rows (`check_golden`), which needs no pickle.
+    With ``trust_pickle=True`` it also unpickles ``pipeline.joblib`` and asserts that
+    serving answers what the scikit-learn pipeline answers on the rows of `data` that
+    pass the contract (check the others with `assert_contract`), with the tolerance
+    of the artifact's parity certificate. Without it, `data` is not compared: there
+    is no reference answer for it without the pipeline.
 
     Parameters
     ----------
     artifact : Artifact, str or Path
-        An artifact exported with its ``pipeline.joblib`` (the default).
+        An artifact directory, or what `featurekit.load` or `featurekit.export`
+        returned.
     data : DataFrame, list of dict or dict
-        Raw records.
+        Raw records; compared only with `trust_pickle`.
+    trust_pickle : bool
+        Unpickle ``pipeline.joblib`` to compare on `data`. Unpickling runs any code
+        the file names, and its sha256 in the manifest proves nothing (whoever
+        rewrites the file rewrites the manifest): never for an artifact from an
+        untrusted source, such as a pull request.
 
     Raises
     ------
     AssertionError
-        Some rows disagree (the message shows the worst, with their inputs), or no
-        row passes the contract, so nothing could be compared.
+        A golden row answers otherwise on this machine; some rows of `data`
+        disagree (the message shows the worst, with their inputs); or nothing could
+        be compared.
     ArtifactError
-        The artifact is damaged, or was exported without ``pipeline.joblib``.
+        The artifact is damaged; with `trust_pickle`, it has no usable
+        ``pipeline.joblib``.
 
     Examples
     --------
@@ -460,33 +382,51 @@ def assert_parity(artifact: Artifact | str | os.PathLike[str], data: Any) -> Non
     >>> pipe = pipe.fit(train, [0, 0, 0, 1, 1, 1])
     >>> path = getfixture("tmp_path") / "demo"  # in pytest; any directory will do
     >>> _ = fk.export(pipe, path, reference=train)
-    >>> assert_parity(path, pd.DataFrame({"age": [18, 44, 120]}))
+    >>> assert_parity(path, None)  # the golden rows only: no pickle, no data needed
+    >>> assert_parity(path, pd.DataFrame({"age": [18, 44, 120]}), trust_pickle=True)
     >>> lean = fk.export(pipe, path, reference=train, save_pipeline=False)
-    >>> assert_parity(lean, pd.DataFrame({"age": [18]}))
+    >>> assert_parity(lean, pd.DataFrame({"age": [18]}), trust_pickle=True)
     Traceback (most recent call last):
     ...
-    featurekit.errors.ArtifactError: assert_parity needs the fitted pipeline, but ...
+    featurekit.errors.ArtifactError: assert_parity(trust_pickle=True) needs the ...
     """
     art = _artifact(artifact)
-    if "pipeline.joblib" not in art.manifest["files"]:
+    name = f"{art.features.name!r} v{art.features.version}"
+    if trust_pickle and "pipeline.joblib" not in art.manifest["files"]:
         raise ArtifactError(
-            "assert_parity needs the fitted pipeline, but artifact "
+            "assert_parity(trust_pickle=True) needs the fitted pipeline, but artifact "
             f"{str(art.path)!r} was exported without pipeline.joblib; export it with "
-            "save_pipeline=True (the default)."
+            "save_pipeline=True (the default), or compare the golden rows only "
+            "(trust_pickle=False)."
         )
-    report = check_parity(art, data)
+    golden = check_golden(art)
+    if not golden.ok:
+        raise AssertionError(
+            f"{name} fails its golden rows on this machine: {golden.failing} of "
+            f"{count_of(golden.rows, 'row')} answer otherwise than certified, "
+            f"{golden.reason}. First:\n"
+            + "\n".join(f"  {describe_row(w)}" for w in golden.worst)
+        )
+    if not trust_pickle:
+        if golden.status == "skipped":
+            raise AssertionError(
+                f"Nothing to compare for {name}: {golden.reason}, or pass "
+                "trust_pickle=True to compare its pipeline on the data."
+            )
+        return
+    report = check_parity(art, data, trust_pickle=True)
     if report.status == "skipped":
         raise AssertionError(
-            f"Nothing to compare for {art.features.name!r} v{art.features.version}: "
-            f"{report.reason}. Check the data with assert_contract."
+            f"Nothing to compare for {name}: {report.reason}. Check the data with "
+            "assert_contract."
         )
     if not report.ok:
         raise AssertionError(
             f"scikit-learn and serving disagree on {report.failing} of "
-            f"{_count(report.rows, 'row')} for {art.features.name!r} v{art.features.version}"
+            f"{count_of(report.rows, 'row')} for {name}"
             + (f"; {report.reason}" if report.reason else "")
             + f" ({report.summary()}). Worst rows:\n"
-            + "\n".join(f"  {_describe(w)}" for w in report.worst)
+            + "\n".join(f"  {describe_row(w)}" for w in report.worst)
         )
 
 
@@ -507,21 +447,6 @@ def _frame(data: Any) -> pd.DataFrame:
     )
 
 
-def _pipeline(art: Artifact) -> Any:
-    try:
-        return art.pipeline
-    except ArtifactError:
-        raise
-    # unpickling runs arbitrary reduce code, so any exception means "unusable here"
-    except Exception as exc:
-        made_with = art.manifest["versions"].get("scikit-learn", "?")
-        raise ArtifactError(
-            f"Cannot unpickle pipeline.joblib of {str(art.path)!r} ({exc!r}); it was "
-            f"saved with scikit-learn {made_with}. Install that version, or re-export "
-            "the artifact."
-        ) from exc
-
-
 def _reference_failures(contract: Contract, frame: pd.DataFrame) -> pd.DataFrame:
     """The failure table of `reference.validate`, the reference check; empty if none."""
     try:
@@ -536,127 +461,10 @@ def _reference_failures(contract: Contract, frame: pd.DataFrame) -> pd.DataFrame
     table.loc[whole, "column"] = table.loc[whole, "failure_case"]
     table = table[~(whole & table.duplicated())].reset_index(drop=True)
     table["failure_case"] = [
-        None if _is_missing(v) else _plain(v) for v in table["failure_case"]
+        None if is_missing_value(v) else plain(v) for v in table["failure_case"]
     ]
     table["index"] = pd.Series(
-        [None if _is_missing(i) else _plain(i) for i in table["index"]], dtype=object
+        [None if is_missing_value(i) else plain(i) for i in table["index"]],
+        dtype=object,
     )
     return table
-
-
-def _refused(rows: pd.DataFrame, split: Any) -> list[dict[str, Any]]:
-    """Rows the reference contract accepted but serving's compiled checks refused."""
-    out = []
-    for pos in np.flatnonzero(~split.passed):
-        label = rows.index[pos]
-        why = split.failures[split.failures["index"] == split.index[pos]]
-        checks = [f"{c} {k}" for c, k in zip(why["column"], why["check"], strict=True)]
-        out.append(
-            {
-                "row": _plain(label),
-                "inputs": _inputs(rows.iloc[pos]),
-                "sklearn": None,
-                "onnx": None,
-                "diff": None,
-                "label_agrees": None,
-                "refused_by_serving": checks or ["(no failure recorded)"],
-            }
-        )
-    return out
-
-
-def _worst(
-    rows: pd.DataFrame,
-    sk: list[np.ndarray],
-    onx: list[np.ndarray],
-    diff: np.ndarray,
-    agree: np.ndarray,
-    bad: np.ndarray,
-) -> list[dict[str, Any]]:
-    order = np.lexsort((-diff, agree))[: min(_WORST, int(bad.sum()))]
-    out = []
-    for i in order:
-        if len(sk) == 2:  # classifier: label and probabilities
-            sk_answer: Any = [_plain(sk[0][i]), [float(p) for p in sk[1][i]]]
-            onnx_answer: Any = [_plain(onx[0][i]), [float(p) for p in onx[1][i]]]
-        else:
-            sk_answer, onnx_answer = float(sk[0][i]), float(onx[0][i])
-        out.append(
-            {
-                "row": _plain(rows.index[i]),
-                "inputs": _inputs(rows.iloc[i]),
-                "sklearn": sk_answer,
-                "onnx": onnx_answer,
-                "diff": float(diff[i]),
-                "label_agrees": bool(agree[i]),
-            }
-        )
-    return out
-
-
-def _inputs(row: pd.Series) -> dict[str, Any]:
-    return {str(k): None if _is_missing(v) else _plain(v) for k, v in row.items()}
-
-
-def _describe(w: dict[str, Any]) -> str:
-    if w.get("refused_by_serving"):
-        return (
-            f"row {w['row']!r} {w['inputs']!r}: serving refused it "
-            f"({'; '.join(w['refused_by_serving'])})"
-        )
-    return (
-        f"row {w['row']!r} {w['inputs']!r}: sklearn {_answer(w['sklearn'])}, "
-        f"onnx {_answer(w['onnx'])}, |Δ| {w['diff']:.3g}"
-        + ("" if w["label_agrees"] else " (labels differ)")
-    )
-
-
-def _answer(answer: Any) -> str:
-    if isinstance(answer, list):  # classifier: label and probabilities
-        label, proba = answer
-        return f"{label!r} p=[{', '.join(f'{p:.6g}' for p in proba)}]"
-    return repr(answer)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or an array is a value, not missing
-        return False
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _distinct(values: pd.Series) -> list[Any]:
-    seen: list[Any] = []
-    for v in values:
-        v = None if _is_missing(v) else _plain(v)
-        if not any(v == s and type(v) is type(s) for s in seen):
-            seen.append(v)
-        if len(seen) == _EXAMPLES:
-            break
-    return seen
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[k]) for r in [headers, *rows]) for k in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-        for r in [headers, *rows]
-    )
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"  {line}" for line in text.splitlines())
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

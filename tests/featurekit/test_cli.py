@@ -1,15 +1,24 @@
-"""`featurekit check ARTIFACT DATA`: contract and parity on a data file, for CI."""
+"""`featurekit check ARTIFACT DATA`: contract, golden rows and parity, for CI."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
+from tampering import (
+    LeavesAMark,
+    alter_model,
+    change_initializer,
+    pickled,
+    replace_file,
+)
 
 from featurekit.cli import main
 
@@ -37,15 +46,29 @@ def test_check_passes_good_data_with_exit_0(capsys, classifier_artifact, good_fi
     status, out, err = _check(capsys, classifier_artifact, good_file)
     assert status == 0, out + err
     assert "contract: passed, 40 of 40 rows" in out
-    assert "parity: passed, 40 rows compared, 40 of 40 labels agree" in out
+    assert re.search(r"golden rows: passed, (\d+) of \1 golden rows answer as", out)
+    assert f"certified on onnxruntime {ort.__version__}, CPU " in out
+    assert "parity: skipped, DATA is not compared with scikit-learn" in out
+    assert "only with --trust-pickle" in out
     assert out.rstrip().endswith("result: passed")
     assert err == ""
+
+
+def test_check_with_trust_pickle_also_compares_the_pipeline_on_the_data(
+    capsys, classifier_artifact, good_file
+):
+    status, out, err = _check(capsys, classifier_artifact, good_file, "--trust-pickle")
+    assert status == 0, out + err
+    assert "golden rows: passed" in out
+    assert "parity: passed, 40 rows compared, 40 of 40 labels agree" in out
 
 
 def test_check_json_of_good_data_is_one_object_on_stdout(
     capsys, classifier_artifact, good_file
 ):
-    status, out, _ = _check(capsys, classifier_artifact, good_file, "--json")
+    status, out, _ = _check(
+        capsys, classifier_artifact, good_file, "--json", "--trust-pickle"
+    )
     report = json.loads(out)
     assert status == 0
     assert report["passed"] is True
@@ -62,8 +85,15 @@ def test_check_json_of_good_data_is_one_object_on_stdout(
         "rows_failing": 0,
         "failures": [],
     }
+    golden = report["golden"]
+    assert (golden["source"], golden["status"], golden["rows_failing"]) == (
+        "golden rows",
+        "passed",
+        0,
+    )
+    assert golden["rows"] > 40
     parity = report["parity"]
-    assert parity["status"] == "passed"
+    assert (parity["source"], parity["status"]) == ("data", "passed")
     assert parity["rows"] == parity["labels_agreeing"] == 40
     assert parity["max_abs_diff"] <= parity["tolerance"] == 1e-5
 
@@ -71,7 +101,9 @@ def test_check_json_of_good_data_is_one_object_on_stdout(
 def test_check_regressor_compares_predictions_relative_to_scale(
     capsys, regressor_artifact, good_file
 ):
-    status, out, _ = _check(capsys, regressor_artifact, good_file, "--json")
+    status, out, _ = _check(
+        capsys, regressor_artifact, good_file, "--json", "--trust-pickle"
+    )
     parity = json.loads(out)["parity"]
     assert status == 0
     assert parity["kind"] == "regressor"
@@ -85,7 +117,7 @@ def test_check_regressor_compares_predictions_relative_to_scale(
 def test_check_fails_bad_data_with_exit_1_and_the_failures(
     capsys, classifier_artifact, bad_file
 ):
-    status, out, err = _check(capsys, classifier_artifact, bad_file)
+    status, out, err = _check(capsys, classifier_artifact, bad_file, "--trust-pickle")
     assert status == 1
     assert err == ""
     assert "contract: FAILED, 3 of 40 rows fail the contract of 'credit' v3" in out
@@ -104,7 +136,9 @@ def test_check_fails_bad_data_with_exit_1_and_the_failures(
 def test_check_json_of_bad_data_groups_failures_by_column_and_check(
     capsys, classifier_artifact, bad_file
 ):
-    status, out, _ = _check(capsys, classifier_artifact, bad_file, "--json")
+    status, out, _ = _check(
+        capsys, classifier_artifact, bad_file, "--json", "--trust-pickle"
+    )
     report = json.loads(out)
     assert status == 1
     assert report["passed"] is False
@@ -146,7 +180,7 @@ def test_check_missing_column_fails_every_row_and_skips_parity(
     capsys, classifier_artifact, good_frame, write_data
 ):
     data = write_data(good_frame.drop(columns=["k"]), "data.jsonl")
-    status, out, _ = _check(capsys, classifier_artifact, data)
+    status, out, _ = _check(capsys, classifier_artifact, data, "--trust-pickle")
     assert status == 1
     assert "40 of 40 rows fail" in out
     assert "column_in_dataframe" in out and out.count("column_in_dataframe") == 1
@@ -156,9 +190,10 @@ def test_check_missing_column_fails_every_row_and_skips_parity(
 def test_check_fails_with_exit_1_when_serving_and_pipeline_disagree(
     capsys, skewed_artifact, good_file
 ):
-    status, out, _ = _check(capsys, skewed_artifact, good_file)
+    status, out, _ = _check(capsys, skewed_artifact, good_file, "--trust-pickle")
     assert status == 1
     assert "contract: passed" in out
+    assert "golden rows: passed" in out  # the graph is as certified; the pickle is not
     assert "parity: FAILED, 40 of 40 rows disagree" in out
     assert "0 of 40 labels agree" in out
     assert "worst rows:" in out
@@ -170,7 +205,7 @@ def test_check_json_reports_the_worst_rows_with_their_inputs(
     capsys, skewed_artifact, good_frame, write_data
 ):
     data = write_data(good_frame, "data.parquet")
-    status, out, _ = _check(capsys, skewed_artifact, data, "--json")
+    status, out, _ = _check(capsys, skewed_artifact, data, "--json", "--trust-pickle")
     parity = json.loads(out)["parity"]
     assert status == 1
     assert parity["status"] == "failed"
@@ -186,7 +221,7 @@ def test_check_json_reports_the_worst_rows_with_their_inputs(
 def test_check_without_pipeline_joblib_skips_parity_and_says_so(
     capsys, lean_artifact, good_file
 ):
-    status, out, _ = _check(capsys, lean_artifact, good_file)
+    status, out, _ = _check(capsys, lean_artifact, good_file, "--trust-pickle")
     assert status == 0
     assert (
         "parity: skipped, artifact 'credit' v3 was exported without pipeline.joblib"
@@ -197,7 +232,7 @@ def test_check_without_pipeline_joblib_skips_parity_and_says_so(
 def test_check_json_without_pipeline_joblib_says_skipped(
     capsys, lean_artifact, bad_file
 ):
-    status, out, _ = _check(capsys, lean_artifact, bad_file, "--json")
+    status, out, _ = _check(capsys, lean_artifact, bad_file, "--json", "--trust-pickle")
     report = json.loads(out)
     assert status == 1  # the contract still fails
     assert report["parity"]["status"] == "skipped"
@@ -225,7 +260,9 @@ def test_csv_reports_only_the_cells_of_a_numeric_column_that_are_not_numbers(
 ):
     data = tmp_path / "text.csv"
     data.write_text("x,k,c,plan\n0.5,3,a,01\nabc,4,b,02\n1e-3,5,c,10\nNaN,6,a,01\n")
-    status, out, _ = _check(capsys, classifier_artifact, data, "--json")
+    status, out, _ = _check(
+        capsys, classifier_artifact, data, "--json", "--trust-pickle"
+    )
     report = json.loads(out)
     assert status == 1
     assert report["contract"]["rows_failing"] == 1
@@ -376,6 +413,14 @@ def test_help_exits_0(capsys):
     assert "--json" in capsys.readouterr().out
 
 
+def test_help_says_why_trust_pickle_is_explicit(capsys):
+    assert main(["check", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--trust-pickle" in help_text
+    assert "Unpickling runs any code the file holds" in help_text
+    assert "never in CI for an artifact from an untrusted pull request" in help_text
+
+
 # -- the real command -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("data", "tamper", "status"),
@@ -425,3 +470,94 @@ def test_python_m_featurekit_check_in_a_subprocess(
 def test_console_script_is_featurekit_cli_main():
     [script] = entry_points(group="console_scripts", name="featurekit")
     assert script.value == "featurekit.cli:main"
+
+
+# -- golden rows and pickles ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def good_csv(good_frame, write_data) -> Path:
+    return write_data(good_frame, "good.csv")
+
+
+@pytest.fixture
+def hostile_artifact(classifier_artifact, tmp_path) -> tuple[Path, Path]:
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "hostile"))
+    mark = tmp_path / "pwned.txt"
+    replace_file(path, "pipeline.joblib", pickled(LeavesAMark(mark)))
+    return path, mark
+
+
+def test_check_never_unpickles_without_trust_pickle(capsys, hostile_artifact, good_csv):
+    path, mark = hostile_artifact
+    status, out, err = _check(capsys, path, good_csv, "--json")
+    assert not mark.exists()  # the pickle's code did not run
+    report = json.loads(out)
+    assert status == 0, err
+    assert report["golden"]["status"] == "passed"  # parity from the golden rows
+    assert report["parity"]["status"] == "skipped"
+
+
+def test_the_hostile_pickle_really_runs_code_when_trusted(
+    capsys, hostile_artifact, good_csv
+):
+    # guards the test above against passing vacuously
+    path, mark = hostile_artifact
+    status, _, err = _check(capsys, path, good_csv, "--trust-pickle")
+    assert mark.read_text() == "pwned"
+    assert status == 2
+    assert "not the fitted Pipeline that fk.make_pipeline builds" in err
+
+
+def test_trust_pickle_on_a_joblib_without_a_pipeline_exits_2_with_a_message(
+    capsys, classifier_artifact, good_csv, tmp_path
+):
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "art"))
+    replace_file(path, "pipeline.joblib", pickled({"model": "not a pipeline"}))
+    status, out, err = _check(capsys, path, good_csv, "--trust-pickle")
+    assert status == 2
+    assert out == ""
+    line = _one_line_error(err)
+    assert "pipeline.joblib of " in line
+    assert "holds a builtins.dict, not the fitted Pipeline" in line
+    assert "Re-export the artifact with save_pipeline=True." in line
+
+
+def test_trust_pickle_on_a_joblib_that_does_not_unpickle_exits_2(
+    capsys, classifier_artifact, good_csv, tmp_path
+):
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "art"))
+    replace_file(path, "pipeline.joblib", b"not a pickle")
+    status, _, err = _check(capsys, path, good_csv, "--trust-pickle")
+    assert status == 2
+    assert "Cannot unpickle pipeline.joblib" in _one_line_error(err)
+
+
+@pytest.fixture
+def altered_artifact(classifier_artifact, tmp_path) -> Path:
+    """model.onnx with a coefficient changed after export, its hash rewritten."""
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "altered"))
+    alter_model(path, change_initializer("/coef", lambda coef: coef + 0.5))
+    return path
+
+
+def test_check_fails_with_exit_1_when_golden_rows_answer_otherwise(
+    capsys, altered_artifact, good_csv
+):
+    status, out, err = _check(capsys, altered_artifact, good_csv)
+    assert status == 1, err
+    assert re.search(r"golden rows: FAILED, \d+ of \d+ golden rows answer", out)
+    assert re.search(r"first differing row:\n    golden row \d+ \(", out)
+    assert f"onnxruntime {ort.__version__}" in out and "numpy SIMD" in out
+    assert out.rstrip().endswith("result: FAILED (golden rows)")
+
+
+def test_check_json_reports_the_first_differing_golden_row(
+    capsys, altered_artifact, good_csv
+):
+    status, out, _ = _check(capsys, altered_artifact, good_csv, "--json")
+    golden = json.loads(out)["golden"]
+    assert status == 1
+    assert golden["status"] == "failed"
+    assert 0 < golden["rows_failing"] <= golden["rows"]
+    [first] = golden["worst"]
+    assert first["inputs"].keys() == {"x", "k", "c", "plan"}
+    assert any("tolerance" in d or "label" in d for d in first["differences"])

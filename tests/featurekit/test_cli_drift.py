@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import featurekit as fk
-from featurekit import cli
+from featurekit.cli import files as cli_files
 from featurekit.cli import main
 from featurekit.detection import Drift
 
@@ -270,7 +270,7 @@ def test_drift_keeps_csv_codes_as_strings_in_every_chunk(
 def test_drift_shows_progress_on_stderr_for_a_large_file(
     capsys, classifier_artifact, steady_csv, monkeypatch
 ):
-    monkeypatch.setattr(cli, "PROGRESS_BYTES", 0)  # every file counts as large
+    monkeypatch.setattr(cli_files, "PROGRESS_BYTES", 0)  # every file counts as large
     status, out, err = _drift(capsys, classifier_artifact, steady_csv, "--json")
     size = steady_csv.stat().st_size / 2**20
     assert status == 0

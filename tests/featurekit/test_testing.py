@@ -6,10 +6,18 @@ import hashlib
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from tampering import (
+    LeavesAMark,
+    alter_model,
+    change_initializer,
+    pickled,
+    replace_file,
+)
 
 import featurekit as fk
 from featurekit.contract.columns import Columns
@@ -17,6 +25,7 @@ from featurekit.testing import (
     assert_contract,
     assert_parity,
     check_contract,
+    check_golden,
     check_parity,
 )
 from serving import Predictor
@@ -111,14 +120,14 @@ def test_check_contract_counts_each_missing_column_once(
 def test_assert_parity_passes_where_serving_answers_as_sklearn(
     request, artifact, good_frame
 ):
-    assert_parity(request.getfixturevalue(artifact), good_frame)
+    assert_parity(request.getfixturevalue(artifact), good_frame, trust_pickle=True)
 
 
 def test_assert_parity_compares_only_the_rows_that_pass_the_contract(
     classifier_artifact, bad_frame
 ):
-    assert_parity(classifier_artifact, bad_frame)
-    report = check_parity(classifier_artifact, bad_frame)
+    assert_parity(classifier_artifact, bad_frame, trust_pickle=True)
+    report = check_parity(classifier_artifact, bad_frame, trust_pickle=True)
     assert (report.status, report.rows, report.labels_agreeing) == ("passed", 37, 37)
 
 
@@ -126,7 +135,7 @@ def test_assert_parity_message_shows_the_worst_rows_with_their_inputs(
     skewed_artifact, good_frame
 ):
     with pytest.raises(AssertionError) as info:
-        assert_parity(skewed_artifact, good_frame)
+        assert_parity(skewed_artifact, good_frame, trust_pickle=True)
     head, *worst = str(info.value).splitlines()
     assert head.startswith(
         "scikit-learn and serving disagree on 40 of 40 rows for 'credit' v3 "
@@ -145,7 +154,9 @@ def test_assert_parity_fails_when_no_row_can_be_compared(
         AssertionError,
         match=r"^Nothing to compare for 'credit' v3: no row passes the contract\.",
     ):
-        assert_parity(classifier_artifact, good_frame.assign(c="zzz"))
+        assert_parity(
+            classifier_artifact, good_frame.assign(c="zzz"), trust_pickle=True
+        )
 
 
 def test_assert_parity_needs_pipeline_joblib(lean_artifact, good_frame):
@@ -153,14 +164,14 @@ def test_assert_parity_needs_pipeline_joblib(lean_artifact, good_frame):
         fk.ArtifactError,
         match=r"exported without pipeline\.joblib; export it with save_pipeline=True",
     ):
-        assert_parity(lean_artifact, good_frame)
+        assert_parity(lean_artifact, good_frame, trust_pickle=True)
 
 
 # -- check_parity ---------------------------------------------------------------------
 def test_check_parity_skips_an_artifact_without_pipeline_joblib(
     lean_artifact, good_frame
 ):
-    report = check_parity(lean_artifact, good_frame)
+    report = check_parity(lean_artifact, good_frame, trust_pickle=True)
     assert report.ok
     assert report.status == "skipped"
     assert "save_pipeline=False" in report.reason
@@ -169,7 +180,7 @@ def test_check_parity_skips_an_artifact_without_pipeline_joblib(
 def test_check_parity_of_a_regressor_uses_the_certificate_scale(
     regressor_artifact, good_frame
 ):
-    report = check_parity(regressor_artifact, good_frame)
+    report = check_parity(regressor_artifact, good_frame, trust_pickle=True)
     cert = fk.load(regressor_artifact).certificate
     assert report.status == "passed"
     assert (report.tolerance, report.scale) == (cert["tolerance"], cert["scale"])
@@ -187,7 +198,7 @@ def test_check_parity_says_when_the_pipeline_cannot_be_unpickled(
     manifest["files"]["pipeline.joblib"] = hashlib.sha256(b"not a pickle").hexdigest()
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(fk.ArtifactError, match=r"Cannot unpickle pipeline\.joblib"):
-        check_parity(path, good_frame)
+        check_parity(path, good_frame, trust_pickle=True)
 
 
 def test_check_parity_fails_rows_serving_refuses_though_the_contract_accepts_them(
@@ -206,9 +217,104 @@ def test_check_parity_fails_rows_serving_refuses_though_the_contract_accepts_the
         return split
 
     monkeypatch.setattr(Predictor, "predict", refuse_row_3)
-    report = check_parity(classifier_artifact, good_frame)
+    report = check_parity(classifier_artifact, good_frame, trust_pickle=True)
     assert (report.status, report.rows, report.failing) == ("failed", 40, 1)
     assert report.reason == "serving refused 1 of them"
     assert report.worst[0]["row"] == 3
     assert report.worst[0]["refused_by_serving"] == ["x a_drifted_check"]
     assert "row 3 {'x': " in str(report) and "serving refused it" in str(report)
+
+
+# -- golden rows and trust_pickle -----------------------------------------------------
+@pytest.fixture
+def hostile_artifact(classifier_artifact, tmp_path) -> tuple[Path, Path]:
+    """pipeline.joblib replaced by a pickle that writes a file, its hash rewritten."""
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "hostile"))
+    mark = tmp_path / "pwned.txt"
+    replace_file(path, "pipeline.joblib", pickled(LeavesAMark(mark)))
+    return path, mark
+
+
+@pytest.fixture
+def altered_artifact(classifier_artifact, tmp_path) -> Path:
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "altered"))
+    alter_model(path, change_initializer("/coef", lambda coef: coef + 0.5))
+    return path
+
+
+def test_check_parity_without_trust_compares_the_golden_rows(
+    classifier_artifact, good_frame
+):
+    report = check_parity(classifier_artifact, good_frame)
+    golden = fk.load(classifier_artifact).golden
+    assert (report.source, report.status, report.failing) == (
+        "golden rows",
+        "passed",
+        0,
+    )
+    assert report.rows == len(golden)
+    assert str(report).startswith(
+        f"golden rows: passed, {len(golden)} of {len(golden)}"
+    )
+
+
+def test_check_golden_equals_check_parity_without_trust(classifier_artifact):
+    assert check_golden(classifier_artifact) == check_parity(classifier_artifact, None)
+
+
+def test_check_parity_and_assert_parity_never_unpickle_without_trust(
+    hostile_artifact, good_frame
+):
+    path, mark = hostile_artifact
+    assert check_parity(path, good_frame).status == "passed"
+    assert_parity(path, good_frame)
+    assert not mark.exists()
+
+
+def test_assert_parity_with_trust_unpickles_and_refuses_what_is_no_pipeline(
+    hostile_artifact, good_frame
+):
+    path, mark = hostile_artifact
+    with pytest.raises(fk.ArtifactError, match=r"holds a builtins\.NoneType, not the"):
+        assert_parity(path, good_frame, trust_pickle=True)
+    assert mark.exists()  # the hostile pickle ran: why trust must be explicit
+
+
+@pytest.mark.parametrize("trust_pickle", [False, True])
+def test_assert_parity_fails_on_golden_rows_answering_otherwise(
+    altered_artifact, good_frame, trust_pickle
+):
+    with pytest.raises(AssertionError) as info:
+        assert_parity(altered_artifact, good_frame, trust_pickle=trust_pickle)
+    message = str(info.value)
+    assert re.match(
+        r"'credit' v3 fails its golden rows on this machine: \d+ of \d+ rows answer "
+        r"otherwise than certified, on onnxruntime ",
+        message,
+    )
+    assert re.search(r"First:\n  golden row \d+ \(.+\) \{'x': ", message)
+    assert "numpy SIMD" in message
+
+
+def test_check_golden_reports_the_first_differing_row(altered_artifact):
+    report = check_golden(altered_artifact)
+    assert (report.status, report.ok) == ("failed", False)
+    [first] = report.worst
+    assert set(first) == {"row", "index", "inputs", "differences"}
+    assert "first differing row:\n    golden row " in str(report)
+
+
+def test_an_artifact_without_golden_rows_skips_them_and_says_why(
+    classifier_artifact, good_frame, tmp_path
+):
+    path = Path(shutil.copytree(classifier_artifact, tmp_path / "old"))
+    (path / "golden.json").unlink()
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["files"]["golden.json"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    report = check_golden(path)
+    assert (report.status, report.ok) == ("skipped", True)
+    assert "exported before featurekit stored golden rows" in report.reason
+    with pytest.raises(AssertionError, match=r"or pass trust_pickle=True to compare"):
+        assert_parity(path, good_frame)
+    assert_parity(path, good_frame, trust_pickle=True)  # the pipeline still can
