@@ -32,6 +32,7 @@ def create_app(
     limits: Limits | None = None,
     threads: int | None = None,
     monitor: bool | dict[str, Any] = True,
+    verify: str = "strict",
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -47,6 +48,11 @@ def create_app(
     monitor : bool or dict
         Passed to `Predictor.load` when `predictor` is a path: drift windows
         (e.g. ``{"window": 500, "seconds": 60}``), or False for none.
+    verify : {"strict", "warn", "off"}
+        When `predictor` is a path: run the artifact's golden rows at load.
+        "strict" keeps the server not ready (503, with the first differing row)
+        if they answer otherwise on this machine; "warn" serves anyway. Either
+        way ``featurekit_golden_rows_ok`` in ``/metrics`` reports the verdict.
 
     Returns
     -------
@@ -83,7 +89,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if state.predictor is None and source is not None:
-            state.load_in_background(source, threads=threads, monitor=monitor)
+            state.load_in_background(
+                source, threads=threads, monitor=monitor, verify=verify
+            )
         yield
 
     # the hot endpoints first: routes match in order

@@ -87,14 +87,18 @@ class Metrics:
         self._predictor: Any = None
         self._declared: frozenset[str] = frozenset()
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        #: The golden rows' verdict at load (`featurekit.golden.Verification`).
+        self.verification: Any = None
+        self.registry.register(_GoldenCollector(self))
         self.registry.register(_TallyCollector(self))
         self.registry.register(_DriftCollector(self))
         if predictor is not None:
             self.bind(predictor)
 
     def bind(self, predictor: Any) -> None:
-        """Attach the loaded model: its identity and its tally."""
+        """Attach the loaded model: its identity, its tally, its golden rows' verdict."""
         self._predictor = predictor
+        self.verification = getattr(predictor, "verification", self.verification)
         self._declared = frozenset(predictor.features.columns)
         self.info.labels(predictor.name, str(predictor.version), predictor.sha256).set(
             1
@@ -136,6 +140,36 @@ class Metrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry)
+
+
+class _GoldenCollector:
+    """The golden rows' verdict at load; no sample until they ran."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        v = self._metrics.verification
+        if v is None or v.status not in ("passed", "failed"):
+            return  # not run: --verify off, or an artifact without golden rows
+        ok = GaugeMetricFamily(
+            "featurekit_golden_rows_ok",
+            "1 when the artifact's golden rows answered as certified on this "
+            "machine's onnxruntime at load, 0 when they did not.",
+        )
+        ok.add_metric([], float(v.ok))
+        yield ok
+        failing = GaugeMetricFamily(
+            "featurekit_golden_rows_failing",
+            "Golden rows that answered otherwise than certified at load.",
+        )
+        failing.add_metric([], float(v.failing))
+        yield failing
 
 
 class _TallyCollector:

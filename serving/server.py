@@ -80,6 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-monitor", action="store_true", help="turn live drift monitoring off"
     )
     parser.add_argument(
+        "--verify",
+        default="strict",
+        choices=["strict", "warn", "off"],
+        help=(
+            "run the artifact's golden rows through this machine's onnxruntime at "
+            "load: strict (default) stays not ready if they answer otherwise, warn "
+            "serves anyway, off skips them"
+        ),
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log every request (off by default: it costs more than a prediction)",
@@ -131,7 +141,13 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         from .app import create_app
 
-        app = create_app(path, limits=limits, threads=args.threads, monitor=monitor)
+        app = create_app(
+            path,
+            limits=limits,
+            threads=args.threads,
+            monitor=monitor,
+            verify=args.verify,
+        )
         uvicorn.run(app, **options)
         return 0
     # worker processes import the app by name and read their configuration here
@@ -141,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             "limits": [limits.max_body_bytes, limits.max_rows, limits.timeout],
             "threads": args.threads,
             "monitor": monitor,
+            "verify": args.verify,
         }
     )
     uvicorn.run(
@@ -158,6 +175,7 @@ def _worker_app() -> Any:
         limits=Limits(*config["limits"]),
         threads=config["threads"],
         monitor=config["monitor"],
+        verify=config["verify"],
     )
 
 

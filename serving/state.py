@@ -9,6 +9,7 @@ inference never blocks the loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from featurekit.errors import ArtifactError, ContractError
+from featurekit.golden import check_mode, enforce
 
 from .limits import Limits
 from .metrics import Metrics
@@ -36,6 +38,7 @@ from .responses import (
 
 __all__ = ["AppState", "parse_json", "state_of"]
 
+_log = logging.getLogger("featurekit.serving")
 _JSON_TYPES = ("application/json", "text/json")
 _BINARY = (
     "Send tensors as JSON: with tritonclient.http, InferInput.set_data_from_numpy("
@@ -73,10 +76,23 @@ class AppState:
         *,
         threads: int | None,
         monitor: bool | dict[str, Any],
+        verify: str = "strict",
     ) -> None:
-        """Load and attach the artifact at `path`, or remember why it failed."""
+        """Load and attach the artifact at `path`, or remember why it failed.
+
+        The golden rows run here rather than inside `Predictor.load`, so that their
+        verdict reaches the metrics even when ``verify="strict"`` refuses the model.
+        """
         try:
-            self.attach(Predictor.load(path, threads=threads, monitor=monitor))
+            check_mode(verify)
+            p = Predictor.load(path, threads=threads, monitor=monitor, verify="off")
+            if verify != "off":
+                v = self.metrics.verification = p.verify()
+                if not v.ok and verify == "strict":
+                    enforce(v, verify)  # raises ArtifactError: not ready, with why
+                elif not v.ok:  # a warning from this thread would go unseen
+                    _log.warning("%s Serving it anyway (--verify warn).", v.message)
+            self.attach(p)
         except (ArtifactError, OSError, ValueError) as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
 
@@ -86,11 +102,12 @@ class AppState:
         *,
         threads: int | None,
         monitor: bool | dict[str, Any],
+        verify: str = "strict",
     ) -> None:
         threading.Thread(
             target=self.load,
             args=(path,),
-            kwargs={"threads": threads, "monitor": monitor},
+            kwargs={"threads": threads, "monitor": monitor, "verify": verify},
             name="featurekit-load",
             daemon=True,
         ).start()
