@@ -247,7 +247,11 @@ class Predictor:
 
     @property
     def session(self) -> Any:
-        """The `onnxruntime.InferenceSession` (for inspection and benchmarks)."""
+        """The `onnxruntime.InferenceSession` (for inspection and benchmarks).
+
+        For a tree model with golden rows, its outputs include the features tensor
+        the golden rows compare, after `outputs`; scoring never asks for it.
+        """
         return self._session.inference_session
 
     def _empty(self, output: str) -> np.ndarray:
