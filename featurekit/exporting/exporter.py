@@ -22,6 +22,7 @@ from featurekit.exporting.loading import Artifact, is_featurekit_pipeline, load
 from featurekit.golden.rows import GOLDEN
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph
+from featurekit.transforms.basic import CategoryFolder
 
 __all__ = ["Artifact", "export", "load"]
 
@@ -62,10 +63,7 @@ def _known_categories(features: FeatureSet, ct: Any) -> dict[str, list[str]]:
         seen: set[str] = set()
         steps = trans.steps if isinstance(trans, Pipeline) else []
         for _, step in steps:
-            if (
-                hasattr(step, "infrequent_categories_")
-                and type(step).__name__ == "CategoryFolder"
-            ):
+            if isinstance(step, CategoryFolder):
                 seen |= {str(c) for c in step.categories_[0]}
                 seen |= {str(c) for c in step.infrequent_categories_[0]}
                 break
