@@ -310,8 +310,11 @@ class Columns:
     def _run(
         self, data: Any, fitted: bool, tally: Tally | None, *, checks: bool
     ) -> tuple[dict[str, np.ndarray], int, Failures, Any]:
-        columns, index, n_rows = _split(data, self.features.columns)
+        columns, index, n_rows, absent = _split(data, self.features.columns)
         failures = Failures()
+        for name, rows in absent.items():
+            for i in rows:  # refused as the record would be alone
+                failures.add(name, "column_in_dataframe", name, index[i])
         extra = self._extra_columns(data)
         if extra and checks and self.features.strict:
             for col in extra:
@@ -339,6 +342,13 @@ class Columns:
                 feeds[plan.feature.name] = self._categorical(
                     plan, values, index, failures, fitted, checks, tally
                 )
+        if absent:  # an absent key is one failure, not also a missing value
+            gone = {(name, index[i]) for name, rows in absent.items() for i in rows}
+            failures.rows = [
+                r
+                for r in failures.rows
+                if r[1] == "column_in_dataframe" or (r[0], r[3]) not in gone
+            ]
         if tally is not None:
             tally.rows += n_rows
         return feeds, n_rows, failures, index

@@ -47,7 +47,13 @@ class Failures:
 
         table = failure_table(self.rows)
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
-        absent = [r[0] for r in self.rows if r[1] == "column_in_dataframe"]
+        absent = [
+            r[0] for r in self.rows if r[1] == "column_in_dataframe" and r[3] is None
+        ]
+        gaps: dict[str, list[Any]] = {}  # keys some records of a list lack
+        for column, check, _, index in self.rows:
+            if check == "column_in_dataframe" and index is not None:
+                gaps.setdefault(column, []).append(index)
         extra = [r[0] for r in self.rows if r[1] == "column_in_schema"]
         rest = [
             r
@@ -57,6 +63,16 @@ class Failures:
         parts = []
         if absent:
             parts.append(f"missing columns {absent!r}")
+        if gaps:
+            listed = "; ".join(
+                f"{column!r} (row {', '.join(repr(i) for i in rows[:3])}"
+                f"{', ...' if len(rows) > 3 else ''})"
+                for column, rows in gaps.items()
+            )
+            parts.append(
+                f"records without a declared key: {listed} (a record must carry "
+                "every declared column, as when it is sent alone)"
+            )
         if extra:
             parts.append(f"undeclared columns {extra!r} (the contract is strict)")
         for column, check, case, index in rest[:5]:

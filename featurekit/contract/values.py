@@ -133,8 +133,16 @@ def _numeric_array(values: Any) -> np.ndarray | None:
     return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
 
 
-def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
-    """Return (columns by name, row labels, row count) for any accepted input shape."""
+def _split(
+    data: Any, wanted: list[str]
+) -> tuple[dict[str, Any], Any, int, dict[str, list[int]]]:
+    """Return (columns by name, row labels, row count, absent keys) for any input shape.
+
+    A key that some records of a list carry and others lack is a column for the
+    records that carry it; ``absent`` names, per column, the records without it, so
+    that each is refused as it would be alone (``column_in_dataframe``), never
+    imputed because its neighbours carried the key.
+    """
     if isinstance(data, Mapping):
         data = [data]
     if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame
@@ -143,7 +151,7 @@ def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
         for name in wanted:
             if name in present:
                 cols[name] = _frame_column(data[name])
-        return cols, data.index, len(data)
+        return cols, data.index, len(data), {}
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         n = len(data)
         for i, rec in enumerate(data):
@@ -153,12 +161,17 @@ def _split(data: Any, wanted: list[str]) -> tuple[dict[str, Any], Any, int]:
                     "to value; send a dict per row.",
                 )
         cols = {}
+        absent: dict[str, list[int]] = {}
         for name in wanted:
             column = [rec.get(name, _ABSENT) for rec in data]
-            if n and all(v is _ABSENT for v in column):
+            gaps = [i for i, v in enumerate(column) if v is _ABSENT]
+            if n and len(gaps) == n:
                 continue
-            cols[name] = [None if v is _ABSENT else v for v in column]
-        return cols, range(n), n
+            if gaps:
+                absent[name] = gaps
+                column = [None if v is _ABSENT else v for v in column]
+            cols[name] = column
+        return cols, range(n), n, absent
     raise ContractError(
         f"Cannot read records from a {type(data).__name__}; pass a pandas DataFrame, "
         "a list of dicts or a dict."

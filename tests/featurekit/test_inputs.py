@@ -458,7 +458,6 @@ def _as_records_with_a_key_left_out():
         _as_records,
         _as_json_records,
         _as_records_with_pd_na,
-        _as_records_with_a_key_left_out,
     ],
 )
 def test_list_of_dicts_gives_the_same_feeds_as_a_dataframe(make):
@@ -470,6 +469,30 @@ def test_list_of_dicts_gives_the_same_feeds_as_a_dataframe(make):
     for name in expected:
         assert feeds[name].dtype == expected[name].dtype
         np.testing.assert_array_equal(feeds[name], expected[name])
+
+
+def test_a_record_without_a_key_is_refused_as_it_would_be_alone():
+    columns = _nullable_columns()
+    records = _as_records_with_a_key_left_out()
+    with pytest.raises(fk.ContractError) as alone:
+        columns.coerce(records[1])
+    assert set(alone.value.failures["check"]) == {"column_in_dataframe"}
+    with pytest.raises(
+        fk.ContractError, match=r"records without a declared key: 'x' \(row 1\)"
+    ) as batch:
+        columns.coerce(records)
+    table = batch.value.failures
+    assert set(table["column"]) == set(alone.value.failures["column"]) == {"x", "c"}
+    assert set(table["check"]) == {"column_in_dataframe"}
+    assert table["index"].tolist() == [1, 1]
+
+
+def test_split_scores_the_complete_record_and_refuses_the_one_without_a_key():
+    columns = _nullable_columns()
+    feeds, passed, _, failures = columns.split(_as_records_with_a_key_left_out())
+    assert passed.tolist() == [True, False]
+    assert all(len(v) == 1 for v in feeds.values())
+    assert set(failures["index"]) == {1}
 
 
 @pytest.mark.parametrize("row", [0, 1], ids=["complete", "with-missing"])

@@ -414,6 +414,29 @@ def test_predict_split_scores_good_rows_and_returns_the_bad_ones(
     assert got["scored"] + len({f["index"] for f in got["failures"]}) == got["rows"]
 
 
+def test_a_record_without_a_key_is_refused_in_a_batch_as_when_sent_alone(
+    client: TestClient, predictor: Predictor
+) -> None:
+    lacking = {k: v for k, v in GOOD.items() if k != "income"}
+    alone = client.post("/predict", json=lacking)
+    assert alone.status_code == 422
+    batch = client.post("/predict", json={"records": [GOOD, lacking]})
+    assert batch.status_code == 422
+    assert batch.json()["failures"] == [
+        {
+            "column": "income",
+            "check": "column_in_dataframe",
+            "failure_case": "income",
+            "index": 1,
+        }
+    ]
+    got = client.post(
+        "/predict?on_error=split", json={"records": [GOOD, lacking]}
+    ).json()
+    assert got["passed"] == [True, False]
+    assert got["probabilities"] == predictor.predict_proba([GOOD]).tolist()
+
+
 @pytest.mark.parametrize(
     ("body", "match"),
     [
