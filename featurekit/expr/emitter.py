@@ -1,14 +1,17 @@
 """Emit a derived-feature expression as ONNX nodes that compute what `evaluate` does.
 
-Each node below mirrors one line of `featurekit.expr.tree`'s numpy evaluator, so the two
-agree bit for bit. ``log`` and ``exp`` are built from exactly rounded operations (see
-`featurekit.expr.tree`) rather than onnxruntime's ``Log`` and ``Exp``, whose results for a
-value depend on its position in the batch; ``Log`` only guesses an exponent, which is
-then checked exactly.
+Each node below mirrors one line of `featurekit.expr.evaluator`, so the two agree bit for
+bit. ``log``, ``exp`` and ``**`` are built from exactly rounded operations (see
+``docs/exactness.md``) rather than onnxruntime's ``Log``, ``Exp`` and ``Pow``, whose
+results depend on the CPU, the library and, for ``Log``, a value's position in the
+batch; ``Log`` only guesses an exponent, which is then checked exactly, and ``Pow`` only
+makes powers of two, which every C library computes exactly. The module is long
+because it repeats `featurekit.expr.evaluator`'s kernels node by node.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,16 +26,29 @@ from featurekit.expr.evaluator import (
     EXP_P,
     EXP_Q,
     LN2,
+    LN2_HI,
+    LN2_LO,
+    LOG1P_POLY,
     LOG2E,
     LOG_P,
     LOG_Q,
+    POW_CHAIN,
+    POW_INDEX_SHIFT,
+    POW_INVC,
+    POW_LO_LIMIT,
+    POW_LOGC_HI,
+    POW_LOGC_LO,
+    POW_STEPS,
+    POW_Y_LIMIT,
+    SPLIT,
     SQRTHF,
+    chain_bits,
 )
 from featurekit.expr.tree import CROSS_SEPARATOR, DATETIME_LIMIT, Expr
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import Graph
 
-__all__ = ["emit_expr", "emit_log"]
+__all__ = ["emit_exp", "emit_expr", "emit_log"]
 
 ML = "ai.onnx.ml"
 _DOUBLE, _INT64, _BOOL = 11, 7, 9
@@ -107,6 +123,14 @@ def emit_log(g: Graph, x: str) -> str:
     return _Emitter(g, {}, {}).log(x)
 
 
+def emit_exp(g: Graph, x: str) -> str:
+    """The exact ``exp`` of the (N, 1) double tensor `x`: inf where it overflows.
+
+    The graph twin of `featurekit.expr.evaluator.exp`, bit for bit.
+    """
+    return _Emitter(g, {}, {}).exp(x)
+
+
 class _Emitter:
     def __init__(
         self, g: Graph, tensors: Mapping[str, str], kinds: Mapping[str, str]
@@ -153,30 +177,106 @@ class _Emitter:
     def emit(self, e: Expr) -> str:
         hit = self.memo.get(e._key)
         if hit is None:
-            hit = self.memo[e._key] = self.node(e, [self.emit(a) for a in e.args])
+            if e.op == "pow" and e.args[1].op == "lit":
+                # a literal exponent becomes a constant only where the kernel needs one
+                args = [self.emit(e.args[0]), ""]
+            else:
+                args = [self.emit(a) for a in e.args]
+            hit = self.memo[e._key] = self.node(e, args)
         return hit
 
     def power(self, e: Expr, a: list[str]) -> str:
-        """``x ** y`` as `featurekit.expr.evaluator` computes it, whatever onnxruntime's shortcuts.
+        """``x ** y`` as `featurekit.expr.evaluator` computes it (``power_by``, ``power``).
 
-        onnxruntime's Pow squares or cubes when the exponent tensor holds the one
-        value 2 or 3, and calls C's pow otherwise. So: a literal 2 or 3 is written as
-        products, any other literal goes to Pow, and a column exponent gets a dummy row
-        so that even a one-row batch never takes the shortcut.
+        Never onnxruntime's Pow, which squares or cubes for some exponent tensors and
+        calls the C library's pow otherwise.
         """
         exponent = e.args[1]
-        if exponent.op == "lit" and exponent.params[0] in (2, 3):
-            square = self.op("Mul", a[0], a[0])
-            return square if exponent.params[0] == 2 else self.op("Mul", square, a[0])
-        if exponent.op == "lit":
-            return self.op("Pow", a[0], a[1])
-        one = self.c(1.0)
-        base = a[0] if e.args[0].op == "lit" else self.op("Concat", a[0], one, axis=0)
-        padded = self.op("Pow", base, self.op("Concat", a[1], one, axis=0))
-        starts, ends, axes = (
-            self.g.const(np.array([v], dtype=np.int64), "k") for v in (0, -1, 0)
+        if exponent.op != "lit":
+            return self.general_power(a[0], a[1])
+        x, y = a[0], float(exponent.params[0])
+        if y == int(y) and int(y) in POW_CHAIN:
+            n = int(y)
+            if n == 0:
+                return self.op(
+                    "Where", self.op("IsNaN", x), self.c(np.nan), self.c(1.0)
+                )
+            p = x
+            for bit in chain_bits(n):
+                p = self.op("Mul", p, p)
+                if bit == "1":
+                    p = self.op("Mul", p, x)
+            return self.finite(self.op("Div", self.c(1.0), p) if n < 0 else p)
+        if y in (0.5, -0.5):
+            root = self.op("Sqrt", x)
+            return self.finite(root if y > 0 else self.op("Div", self.c(1.0), root))
+        return self.general_power(x, self.c(y), y)
+
+    def general_power(self, x: str, y: str, literal: float | None = None) -> str:
+        """`featurekit.expr.evaluator.power`, line by line.
+
+        For a `literal` exponent the tests on ``y`` alone are decided here, in Python,
+        with the values numpy computes at run time; rows where numpy's kernel gets
+        ``y = 0`` instead of the literal are the ones whose result it discards.
+        """
+        ax = self.op("Abs", x)
+        regular = self.op(
+            "And",
+            self.op("Greater", ax, self.c(0.0)),
+            self.op("Less", ax, self.c(np.inf)),
         )
-        return self.op("Slice", padded, starts, ends, axes)
+        if literal is None:
+            regular = self.op(
+                "And", regular, self.op("Less", self.op("Abs", y), self.c(np.inf))
+            )
+            safe_y = self.op("Where", regular, y, self.c(0.0))
+        else:
+            safe_y = y
+        magnitude = self.pow_kernel(self.op("Where", regular, ax, self.c(1.0)), safe_y)
+        side = self.op(
+            "Sub",
+            self.as_double(self.op("Greater", ax, self.c(1.0))),
+            self.as_double(self.op("Less", ax, self.c(1.0))),
+        )
+        s = self.op("Mul", y, side)
+        edge = self.op(
+            "Where",
+            self.op("Greater", s, self.c(0.0)),
+            self.c(np.inf),
+            self.op("Where", self.op("Less", s, self.c(0.0)), self.c(0.0), self.c(1.0)),
+        )
+        out = self.op("Where", regular, magnitude, edge)
+        below = self.op("Less", x, self.c(0.0))
+        whole: str | None = None
+        odd: str | None = None
+        if literal is None:
+            whole = self.op("Equal", self.op("Floor", y), y)
+            half = self.op("Mul", self.c(0.5), y)
+            odd = self.op(
+                "And",
+                whole,
+                self.op("Not", self.op("Equal", self.op("Floor", half), half)),
+            )
+        if literal is None or (literal % 2 == 1):
+            negative = self.op(
+                "Or",
+                below,
+                self.op("Less", self.op("Div", self.c(1.0), x), self.c(0.0)),
+            )
+            flip = negative if odd is None else self.op("And", negative, odd)
+            sign = self.op(
+                "Sub", self.c(1.0), self.op("Mul", self.c(2.0), self.as_double(flip))
+            )
+            out = self.op("Mul", out, sign)
+        if literal is None or literal != math.floor(literal):
+            domain = self.op("And", below, self.op("Greater", x, self.c(-np.inf)))
+            if whole is not None:
+                domain = self.op("And", domain, self.op("Not", whole))
+            out = self.op("Where", domain, self.c(np.nan), out)
+        missing = self.op("IsNaN", x)
+        if literal is None:
+            missing = self.op("Or", missing, self.op("IsNaN", y))
+        return self.finite(self.op("Where", missing, self.c(np.nan), out))
 
     def zero(self, x: str) -> str:
         """-0.0 as +0.0: the runtimes pick different zeros from Min/Max of equal ones.
@@ -201,9 +301,7 @@ class _Emitter:
         if op in _UNARY:
             return self.finite(self.op(_UNARY[op], a[0]))
         if op == "pow":
-            missing = self.op("Or", self.op("IsNaN", a[0]), self.op("IsNaN", a[1]))
-            power = self.power(e, a)
-            return self.finite(self.op("Where", missing, self.c(np.nan), power))
+            return self.power(e, a)
         if op == "log":
             return self.log(a[0])
         if op == "log1p":
@@ -328,23 +426,27 @@ class _Emitter:
     def madd(self, a: str, b: str, c: str) -> str:
         return self.op("Add", self.op("Mul", a, b), c)
 
-    def log(self, x: str) -> str:
-        """`featurekit.expr.evaluator.log`; NaN outside (0, inf), which every step propagates.
+    def split(self, x: str) -> tuple[str, str]:
+        """`featurekit.expr.evaluator.split`: ``x = m * 2**e``, ``m`` in [SQRTHF, 2 * SQRTHF).
 
-        numpy splits ``x = (1 + t) * 2**e`` with ``1 + t`` in [SQRTHF, 2 * SQRTHF) by
-        frexp. Here Log of ``sqrt(x)`` (normal even where ``x`` is subnormal) guesses
-        ``j``, which is ``e`` or ``e - 1``: ``x / 2**j`` is exact and within 1e-6 of
-        [1, 2], and halving it where it is at least 2 * SQRTHF gives ``1 + t``. Log's
-        last-bit errors move the guess only near powers of two, where the halving
-        absorbs them.
+        numpy finds ``m`` and ``e`` by frexp. Here Log of ``sqrt(x)`` (normal even where
+        ``x`` is subnormal) guesses ``j``, which is ``e`` or ``e - 1``: ``x / 2**j`` is
+        exact and within 1e-6 of [1, 2], and halving it where it is at least
+        2 * SQRTHF gives ``m``. Log's last-bit errors move the guess only near powers
+        of two, where the halving absorbs them. NaN outside (0, inf), which every step
+        propagates.
         """
         guess = self.op("Mul", self.op("Log", self.op("Sqrt", x)), self.k(_LOG2_GUESS))
         j = self.op("Floor", guess)
         m = self.op("Div", x, self.op("Pow", self.k(2.0), j))
         big = self.op("GreaterOrEqual", m, self.k(2 * SQRTHF))
         half = self.op("Where", big, self.k(0.5), self.k(1.0))
-        t = self.op("Sub", self.op("Mul", m, half), self.k(1.0))
-        e = self.op("Add", j, self.as_double(big))
+        return self.op("Mul", m, half), self.op("Add", j, self.as_double(big))
+
+    def log(self, x: str) -> str:
+        """`featurekit.expr.evaluator.log`; NaN outside (0, inf)."""
+        m, e = self.split(x)
+        t = self.op("Sub", m, self.k(1.0))
         # featurekit.expr.evaluator.log_core, line by line, numerator and denominator at once
         x2 = self.op("Mul", t, t)
         x3 = self.op("Mul", x2, t)
@@ -360,7 +462,7 @@ class _Emitter:
         r = self.madd(self.k(-0.5), x2, r)
         return self.squeeze(self.madd(e, self.k(LN2), self.op("Add", t, r)))
 
-    def exp(self, x: str) -> str:
+    def exp(self, x: str, lo: str | None = None) -> str:
         """`featurekit.expr.evaluator.exp`, line by line; Clip, like np.clip, keeps NaN."""
         x = self.op("Clip", x, self.scalar(EXP_LO), self.scalar(EXP_HI))
         n = self.op("Floor", self.madd(self.k(LOG2E), x, self.k(0.5)))
@@ -369,6 +471,11 @@ class _Emitter:
             self.op("Sub", x, self.op("Mul", n, self.k(EXP_C1))),
             self.op("Mul", n, self.k(EXP_C2)),
         )
+        if lo is not None:
+            bound = self.op(
+                "Clip", lo, self.scalar(-POW_LO_LIMIT), self.scalar(POW_LO_LIMIT)
+            )
+            g = self.op("Add", g, bound)
         g2 = self.op("Mul", g, g)
         # px / g and qx at once; px / g has one coefficient fewer, so a leading 0
         p, q = EXP_P, EXP_Q
@@ -391,6 +498,79 @@ class _Emitter:
             self.op("Pow", two, self.op("Sub", n, a)),
         )
         return self.squeeze(out)
+
+    # -- x ** y: exp(y * log(x)) in double-double ------------------------------
+
+    def fast_two_sum(self, a: str, b: str) -> tuple[str, str]:
+        s = self.op("Add", a, b)
+        return s, self.op("Sub", b, self.op("Sub", s, a))
+
+    def halves_of(self, a: str) -> tuple[str, str]:
+        """`featurekit.expr.evaluator.split_halves` (Veltkamp)."""
+        c = self.op("Mul", self.k(SPLIT), a)
+        hi = self.op("Sub", c, self.op("Sub", c, a))
+        return hi, self.op("Sub", a, hi)
+
+    def two_product(self, a: str, b: str) -> tuple[str, str]:
+        """`featurekit.expr.evaluator.two_product`."""
+        p = self.op("Mul", a, b)
+        ah, al = self.halves_of(a)
+        bh, bl = self.halves_of(b)
+        err = self.op("Sub", self.op("Mul", ah, bh), p)
+        err = self.op("Add", err, self.op("Mul", ah, bl))
+        err = self.op("Add", err, self.op("Mul", al, bh))
+        return p, self.op("Add", err, self.op("Mul", al, bl))
+
+    def table(self, name: str, values: np.ndarray) -> str:
+        key = ("table", name)
+        if key not in self.consts:
+            self.consts[key] = self.g.const(values, name)
+        return self.consts[key]
+
+    def log_dd(self, x: str) -> tuple[str, str]:
+        """`featurekit.expr.evaluator.log_dd`, line by line."""
+        m, e = self.split(x)
+        scaled = self.op("Mul", m, self.k(float(POW_STEPS)))
+        i = self.op(
+            "Cast",
+            self.op("Floor", self.op("Sub", scaled, self.k(POW_INDEX_SHIFT))),
+            to=_INT64,
+        )
+        invc, logc_hi, logc_lo = (
+            self.op("Gather", self.table(name, values), i)
+            for name, values in (
+                ("pow_invc", POW_INVC),
+                ("pow_logc_hi", POW_LOGC_HI),
+                ("pow_logc_lo", POW_LOGC_LO),
+            )
+        )
+        m_hi = self.op(
+            "Mul",
+            self.op("Floor", self.op("Mul", m, self.k(2.0**25))),
+            self.k(2.0**-25),
+        )
+        m_lo = self.op("Sub", m, m_hi)
+        r, rl = self.fast_two_sum(
+            self.op("Sub", self.op("Mul", m_hi, invc), self.k(1.0)),
+            self.op("Mul", m_lo, invc),
+        )
+        poly = self.madd(self.k(LOG1P_POLY[-1]), r, self.k(LOG1P_POLY[-2]))
+        for coefficient in LOG1P_POLY[-3::-1]:
+            poly = self.madd(poly, r, self.k(coefficient))
+        poly = self.op("Mul", poly, self.op("Mul", r, r))
+        s, s_err = self.fast_two_sum(self.op("Mul", e, self.k(LN2_HI)), logc_hi)
+        h, h_err = self.fast_two_sum(s, r)
+        lo = self.op("Add", self.op("Mul", e, self.k(LN2_LO)), logc_lo)
+        for term in (rl, s_err, h_err, poly):
+            lo = self.op("Add", lo, term)
+        return self.fast_two_sum(h, lo)
+
+    def pow_kernel(self, x: str, y: str) -> str:
+        """`featurekit.expr.evaluator.pow_kernel`: finite ``x > 0``, finite ``y``."""
+        hi, lo = self.log_dd(x)
+        y = self.op("Clip", y, self.scalar(-POW_Y_LIMIT), self.scalar(POW_Y_LIMIT))
+        z, z_err = self.two_product(y, hi)
+        return self.exp(z, self.op("Add", z_err, self.op("Mul", y, lo)))
 
     # -- dates ---------------------------------------------------------------
 

@@ -1,8 +1,12 @@
 """Evaluate expressions with numpy: the training-side twin of `featurekit.expr.emitter`.
 
-`evaluate` runs an `Expr` over columns; ``log``, ``exp`` and the calendar functions are
-featurekit's own kernels, built from exactly rounded operations so that the graph can
-repeat them step for step (see "Exactness" in `featurekit.expr.tree`).
+`evaluate` runs an `Expr` over columns; ``log``, ``exp``, ``**`` and the calendar
+functions are featurekit's own kernels, built from exactly rounded operations so that
+the graph can repeat them step for step (see "Exactness" in `featurekit.expr.tree` and
+``docs/exactness.md``). No feature goes through numpy's ``power``, ``exp`` or ``log``,
+whose SIMD kernels round differently on different CPUs, nor through the C library.
+The module is long because each kernel is written out one IEEE operation per line, in
+the order the emitter repeats it, beside the constants and tables both sides share.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def evaluate(expr: Expr, data: Mapping[str, np.ndarray]) -> np.ndarray:
     expr : Expr
     data : mapping of str to numpy.ndarray
         Each column `expr` uses: float64 for numbers and datetimes (NaN is missing),
-        object arrays of str for categories (`featurekit.contract.columns.MISSING` is missing).
+        object arrays of str for categories (`featurekit.missing.MISSING` is missing).
 
     Returns
     -------
@@ -106,17 +110,11 @@ def _eval_node(e: Expr, a: list[np.ndarray], data: Mapping[str, np.ndarray]) -> 
             out = _plus_zero(out)
         return _finite(out)
     if op == "pow":
-        # what the graph computes (onnx_expr's power): products for a literal 2 or 3,
-        # C's pow otherwise. Full-shape operands keep numpy off its own shortcuts
-        # (x * x, sqrt, 1 / x for a scalar exponent), which differ in the last bit.
-        x, y = np.broadcast_arrays(a[0].astype(float), a[1].astype(float))
-        missing = np.isnan(x) | np.isnan(y)
         exponent = e.args[1]
-        if exponent.op == "lit" and exponent.params[0] in (2, 3):
-            power = x * x if exponent.params[0] == 2 else x * x * x
-        else:
-            power = np.power(x, np.array(y))
-        return _finite(np.where(missing, np.nan, power))
+        if exponent.op == "lit":
+            return power_by(a[0].astype(float), float(exponent.params[0]))
+        x, y = np.broadcast_arrays(a[0].astype(float), a[1].astype(float))
+        return power(x, y)
     if op == "neg":
         return _finite(-a[0])
     if op == "abs":
@@ -250,31 +248,242 @@ def log_core(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     return out
 
 
-def log(x: np.ndarray) -> np.ndarray:
-    """Natural log, NaN outside (0, inf); see `log_core`.
+def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, e)`` with ``x = m * 2**e`` and ``m`` in [SQRTHF, 2 * SQRTHF), for finite ``x > 0``.
 
-    ``x = m * 2**e`` with ``m`` in [SQRTHF, 2 * SQRTHF) has one solution, which frexp
-    gives here and `featurekit.expr.emitter` finds from a corrected guess; both are exact.
+    The split is unique and exact: frexp gives it here, and `featurekit.expr.emitter`
+    finds it from a corrected guess.
     """
+    m, e = np.frexp(x)
+    small = m < SQRTHF
+    return np.where(small, m + m, m), (e - small).astype(np.float64)
+
+
+def log(x: np.ndarray) -> np.ndarray:
+    """Natural log, NaN outside (0, inf); see `log_core` and `split`."""
     x = np.asarray(x, dtype=np.float64)
     ok = (x > 0) & (x < np.inf)
-    m, e = np.frexp(np.where(ok, x, np.nan))  # NaN flows through to the result
-    small = m < SQRTHF
-    t = np.where(small, m + m, m) - 1.0
-    return log_core(t, (e - small).astype(np.float64))
+    m, e = split(np.where(ok, x, np.nan))  # NaN flows through to the result
+    return log_core(m - 1.0, e)
 
 
-def exp(x: np.ndarray) -> np.ndarray:
-    """``e ** x``: inf where it overflows, NaN for NaN."""
+def exp(x: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
+    """``e ** (x + lo)``: inf where it overflows, NaN for NaN.
+
+    `lo`, when given, is the low part of a double-double argument (`pow_kernel`), at
+    most `POW_LO_LIMIT` in size where ``x`` is in [EXP_LO, EXP_HI]; it joins the
+    reduced argument.
+    """
     x = np.clip(np.asarray(x, dtype=np.float64), EXP_LO, EXP_HI)  # NaN stays NaN
     n = np.floor(LOG2E * x + 0.5)
     g = (x - n * EXP_C1) - n * EXP_C2
+    if lo is not None:
+        g = g + np.clip(lo, -POW_LO_LIMIT, POW_LO_LIMIT)
     g2 = g * g
     px = ((EXP_P[0] * g2 + EXP_P[1]) * g2 + EXP_P[2]) * g
     qx = ((EXP_Q[0] * g2 + EXP_Q[1]) * g2 + EXP_Q[2]) * g2 + EXP_Q[3]
     r = 2.0 * (px / (qx - px)) + 1.0
-    with np.errstate(invalid="ignore"):  # n is NaN where r is: any exponent will do
+    with np.errstate(invalid="ignore", over="ignore"):
+        # n is NaN where r is: any exponent will do
         return np.ldexp(r, n.astype(np.int64))
+
+
+# -- x ** y --------------------------------------------------------------------
+# A literal exponent in POW_CHAIN (-4 ... 4) is a fixed chain of products, 0.5 is
+# sqrt(x) and -0.5 is 1 / sqrt(x): each operation rounds exactly, and the result is
+# exact wherever it is representable and the chain's products are. Every other
+# exponent, and every column exponent, goes through `pow_kernel`: exp(y * log(x))
+# with log(x) and the product in double-double, within 2 ulp of C's pow.
+
+#: Integer literal exponents computed by `chain_bits`' products.
+POW_CHAIN = range(-4, 5)
+
+
+def chain_bits(n: int) -> str:
+    """The products computing ``x ** abs(n)``, the one chain both runtimes follow.
+
+    Left-to-right binary powering: start from ``x``; for each character, square,
+    then multiply by ``x`` if it is ``"1"``. ``x ** 3`` is ``(x * x) * x``, ``x ** 4``
+    is ``(x * x) * (x * x)``. A negative `n` then takes ``1 / x ** abs(n)``.
+
+    Examples
+    --------
+    >>> chain_bits(2), chain_bits(3), chain_bits(-4)
+    ('0', '1', '00')
+    """
+    return bin(abs(n))[3:]
+
+
+def power_by(x: np.ndarray, y: float) -> np.ndarray:
+    """``x ** y`` for a literal ``y``; NaN where ``x`` is, or the result is not finite."""
+    x = np.asarray(x, dtype=np.float64)
+    if y == int(y) and int(y) in POW_CHAIN:  # (a literal is finite)
+        n = int(y)
+        if n == 0:
+            return np.where(np.isnan(x), np.nan, 1.0)
+        p = x
+        with np.errstate(all="ignore"):
+            for bit in chain_bits(n):
+                p = p * p
+                if bit == "1":
+                    p = p * x
+            return _finite(1.0 / p if n < 0 else p)
+    if y in (0.5, -0.5):
+        with np.errstate(all="ignore"):
+            root = np.sqrt(x)
+            return _finite(root if y > 0 else 1.0 / root)
+    return power(x, np.full_like(x, y))
+
+
+def power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x ** y`` element by element, as C's pow defines it, within 2 ulp of its value.
+
+    NaN where either is NaN, where ``x`` is finite and negative and ``y`` is not a
+    whole number (C's domain error), and where the result overflows or is infinite. Otherwise
+    ``abs(x) ** y`` from `pow_kernel`, negated for a negative ``x`` (or -0.0) and an
+    odd ``y``. Where ``abs(x)`` is 0 or inf, or ``y`` is ±inf, the result is 0, 1 or
+    inf, by the sign of ``y * log(abs(x))``; ``y == 0`` gives 1.
+    """
+    with np.errstate(all="ignore"):
+        return _power(np.asarray(x, np.float64), np.asarray(y, np.float64))
+
+
+def _power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    ax = np.abs(x)
+    regular = (ax > 0) & (ax < np.inf) & (np.abs(y) < np.inf)
+    # onnxruntime's Where makes a -0.0 from its first branch 0.0 (either gives 1)
+    magnitude = pow_kernel(np.where(regular, ax, 1.0), np.where(regular, y + 0.0, 0.0))
+    side = (ax > 1).astype(np.float64) - (ax < 1)  # the sign of log(abs(x))
+    s = y * side  # NaN for abs(x) == 1 and an infinite y: 1
+    edge = np.where(s > 0, np.inf, np.where(s < 0, 0.0, 1.0))
+    magnitude = np.where(regular, magnitude, edge)
+    whole = np.floor(y) == y  # ±inf counts as even
+    half = 0.5 * y
+    odd = whole & (np.floor(half) != half)
+    negative = (x < 0) | (1.0 / x < 0)  # -0.0 too
+    # a product, not a Where, so that -0.0 survives onnxruntime's Where
+    out = magnitude * (1.0 - 2.0 * (negative & odd))
+    out = np.where((x < 0) & (x > -np.inf) & ~whole, np.nan, out)
+    out = np.where(np.isnan(x) | np.isnan(y), np.nan, out)
+    return _finite(out)
+
+
+def _pow_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`POW_INVC`, `POW_LOGC_HI`, `POW_LOGC_LO` from exact arithmetic.
+
+    Row ``i`` is for ``c = 1 + (i - POW_OFFSET) / POW_STEPS``: ``invc`` is ``1 / c``
+    rounded to a multiple of 2**-20 (so that its products with the halves of ``m`` are
+    exact), ``logc`` is ``-log(invc)`` to 60 digits (`decimal`, correctly rounded),
+    split into a double and the double nearest its remainder. The row for ``c = 1`` is
+    exactly (1, 0, 0).
+    """
+    import decimal
+    from fractions import Fraction
+
+    context = decimal.Context(prec=60)
+    invc, hi, lo = [], [], []
+    for i in range(POW_ROWS):
+        c = 1 + Fraction(i - POW_OFFSET, POW_STEPS)
+        inv = round(Fraction(2**20) / c) / 2**20  # exact: an integer over 2**20
+        logc = context.minus(context.ln(decimal.Decimal(inv)))
+        head = float(logc)
+        invc.append(inv)
+        hi.append(head)
+        lo.append(float(context.subtract(logc, decimal.Decimal(head))))
+    return (
+        np.array(invc, dtype=np.float64),
+        np.array(hi, dtype=np.float64),
+        np.array(lo, dtype=np.float64),
+    )
+
+
+#: `pow_kernel`'s table: rows for c = 1 + j / POW_STEPS, j from -POW_OFFSET, covering
+#: [SQRTHF, 2 * SQRTHF) so that ``abs(m * invc - 1) < 2**-7.4``.
+POW_STEPS = 128
+POW_OFFSET = 37
+POW_ROWS = 91
+#: The row of m is floor(m * POW_STEPS - POW_INDEX_SHIFT), the nearest c; both
+#: operations are exact (the product scales by a power of two, the difference is
+#: within a factor of two of its operands).
+POW_INDEX_SHIFT = POW_STEPS - POW_OFFSET - 0.5
+POW_INVC, POW_LOGC_HI, POW_LOGC_LO = _pow_table()
+#: ln(2) = LN2_HI + LN2_LO, LN2_HI with 42 significant bits, so e * LN2_HI is exact.
+LN2_HI = float.fromhex("0x1.62e42fefa3800p-1")
+LN2_LO = float.fromhex("0x1.ef35793c76730p-45")
+#: Veltkamp's splitting constant 2**27 + 1: a = hi + lo with 26 bits in each half.
+SPLIT = 134217729.0
+#: log(1 + r) - r = r**2 * (LOG1P_POLY[0] + r * (LOG1P_POLY[1] + ...)), Taylor's
+#: -1/2, 1/3, ..., 1/7, -1/8: the first term left out is below 2**-63 * abs(r).
+LOG1P_POLY = tuple((-1.0) ** (k + 1) / k for k in range(2, 9))
+#: Exponents beyond ±POW_Y_LIMIT are clipped to it: the product still overflows or
+#: underflows (abs(log(x)) > 2**-54 for x != 1), and Veltkamp's split cannot overflow.
+POW_Y_LIMIT = 2.0**70
+#: The largest low part `exp` takes; it is below 2**-40 wherever the result is finite.
+POW_LO_LIMIT = 2.0**-30
+
+
+def two_sum_fast(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a + b`` and its rounding error, exactly, when ``abs(a) >= abs(b)`` or ``a == 0``."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def split_halves(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Veltkamp: ``a = hi + lo``, each with at most 26 significant bits."""
+    c = SPLIT * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def two_product(
+    a: np.ndarray, b: np.ndarray, b_halves: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a * b`` and its rounding error (Dekker), without a fused multiply-add."""
+    p = a * b
+    ah, al = split_halves(a)
+    bh, bl = b_halves
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, err
+
+
+def log_dd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(x)`` as ``hi + lo``, about 2**-66 relative, for finite ``x > 0``.
+
+    ``x = m * 2**e`` (`split`); ``c`` is the table's point nearest ``m``, so that
+    ``r = m * invc - 1`` is below 2**-7.4 and exact as ``r + rl`` (``m``'s halves times
+    ``invc`` are exact); then ``log(x) = e * ln2 + logc + r + rl + (log1p(r) - r)``,
+    summed with error-free additions. Each line is one IEEE operation per element, in
+    the order `featurekit.expr.emitter` emits them.
+    """
+    m, e = split(x)
+    i = np.floor(m * POW_STEPS - POW_INDEX_SHIFT).astype(np.int64)
+    invc, logc_hi, logc_lo = POW_INVC[i], POW_LOGC_HI[i], POW_LOGC_LO[i]
+    m_hi = np.floor(m * 2.0**25) * 2.0**-25
+    m_lo = m - m_hi
+    r, rl = two_sum_fast(m_hi * invc - 1.0, m_lo * invc)
+    poly = LOG1P_POLY[-1] * r + LOG1P_POLY[-2]
+    for coefficient in LOG1P_POLY[-3::-1]:
+        poly = poly * r + coefficient
+    poly = poly * (r * r)
+    # |e * LN2_HI| >= 0.69 > |logc| unless e == 0, and |e ln2 + logc| >= 0.0077 >
+    # |r| unless both are 0: these sums are error-free
+    s, s_err = two_sum_fast(e * LN2_HI, logc_hi)
+    h, h_err = two_sum_fast(s, r)
+    lo = ((((e * LN2_LO + logc_lo) + rl) + s_err) + h_err) + poly
+    return two_sum_fast(h, lo)
+
+
+def pow_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``exp(y * log(x))`` for finite ``x > 0`` and finite ``y``; inf where it overflows.
+
+    ``log(x)`` (`log_dd`) and ``y * log(x)`` (`two_product`) are double-double, and
+    `exp` takes the product's low part into its reduced argument: the error is the
+    exp kernel's, within 2 ulp of C's pow (``docs/exactness.md``).
+    """
+    hi, lo = log_dd(x)
+    y = np.clip(y, -POW_Y_LIMIT, POW_Y_LIMIT)
+    z, z_err = two_product(y, hi, split_halves(hi))
+    return exp(z, z_err + y * lo)
 
 
 def _days(seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

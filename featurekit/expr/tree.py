@@ -54,7 +54,12 @@ that Eigen uses), built in both runtimes from operations IEEE 754 rounds exactly
 (+ - * /, floor, comparisons, scaling by powers of two). onnxruntime's own ``Log``
 rounds some values differently depending on where they sit in the batch, so the graph
 uses it only to guess the binary exponent of ``x``, and an exact comparison corrects
-the guess. ``**`` uses C's ``pow`` in both runtimes.
+the guess. ``**`` never uses a library's pow: a literal exponent from -4 to 4 is a
+fixed chain of products (``x * x``, ``(x * x) * x``, ...; a negative one then ``1 /``),
+0.5 is ``sqrt(x)`` and -0.5 ``1 / sqrt(x)``; any other exponent, and every column
+exponent, is ``exp(y * log(x))`` in double-double with featurekit's kernels, within
+2 ulp of C's ``pow``, whose special cases (negative bases, zeros, infinities) it
+follows. ``docs/exactness.md`` has the rule and the measurements.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import onnxruntime as ort
@@ -134,7 +135,12 @@ NUMBER_OPS = {
     "rdiv": 1 / a,
     "pow": a**b,
     "pow_literal": a**2,
+    "pow_chain": a**-3,
+    "pow_sqrt": a**0.5,
+    "pow_general": a**1.7,
+    "pow_odd": a**5,
     "rpow": 2**a,
+    "rpow_negative": (-2.5) ** a,
     "neg": -a,
     "abs": abs(a),
     "abs_method": a.abs(),
@@ -267,6 +273,196 @@ def test_log_and_exp_stay_small_graphs(expr, bound):
     assert len(g.nodes) <= bound
 
 
+# -- x ** y ----------------------------------------------------------------------------
+#: Every literal form (chains, sqrt and its reciprocal, the kernel) and a column.
+POWERS = [
+    a**b,
+    *(a**n for n in (0, 1, 2, 3, 4, -1, -2, -3, -4, 0.5, -0.5)),
+    *(a**y for y in (1.7, -1.3, 0.25, 5, -7, 1e6, 2.5e-3)),
+    2**a,
+    (-3) ** a,
+]
+POWER_SPECIALS = [
+    *SPECIAL,
+    1.0,
+    -1.0,
+    2.0,
+    -2.0,
+    0.5,
+    -0.5,
+    3.0,
+    -3.0,
+    1.5,
+    2.0**53,
+    2.0**53 + 2,
+    2.0**53 - 1,
+    1e-310,
+    1 + 2**-52,
+    1 - 2**-53,
+    1075.0,
+    -1075.0,
+    2.0**70,
+    1e300,
+]
+
+
+def _power_sample(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Bases over the whole double range (either sign), small and huge exponents."""
+    rng = np.random.default_rng(seed)
+    q = n // 4
+    x = np.concatenate(
+        [
+            np.exp(rng.uniform(-744, 709, q)) * rng.choice([-1.0, 1.0], q),
+            rng.uniform(-1e3, 1e3, q),
+            1 + rng.uniform(-1e-3, 1e-3, q) * 10.0 ** rng.integers(-15, 1, q),
+            rng.integers(-1000, 1000, n - 3 * q).astype(float),
+        ]
+    )
+    y = np.concatenate(
+        [
+            rng.uniform(-5, 5, q),
+            rng.integers(-60, 60, q).astype(float),
+            rng.uniform(-800, 800, q) / np.maximum(np.abs(np.log(np.abs(x[:q]))), 1e-3),
+            rng.uniform(-1e6, 1e6, n - 3 * q),
+        ]
+    )
+    return {"a": x, "b": rng.permutation(y)}
+
+
+@pytest.mark.parametrize("expr", POWERS, ids=repr)
+def test_power_matches_onnxruntime_on_a_million_rows(expr):
+    rows = _power_sample(1_000_000 if expr.args[1].op == "col" else 100_000, 5)
+    assert_parity(expr, rows)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("expr", [a**b, a**1.7, a**-3], ids=repr)
+def test_power_matches_onnxruntime_at_its_edges(expr, threads):
+    # every pair of special values, then the same rows inside a batch that
+    # onnxruntime splits across threads
+    x, y = (v.ravel() for v in np.meshgrid(POWER_SPECIALS, POWER_SPECIALS))
+    assert_parity(expr, {"a": x, "b": y}, threads)
+    big = _power_sample(200_000, 9)
+    big = {"a": np.concatenate([big["a"], x]), "b": np.concatenate([big["b"], y])}
+    assert_parity(expr, big, threads)
+
+
+def test_power_matches_onnxruntime_in_featurekit_sessions():
+    # runtime.Session scores batches over CHUNK_ROWS in chunks on a thread pool
+    from featurekit.runtime import CHUNK_ROWS, Session
+
+    g = Graph()
+    tensors = {n: g.add_input(n, "double", ["N", 1]) for n in ("a", "b")}
+    exprs = [a**b, a**1.7, a**0.5, a**-3]
+    for i, expr in enumerate(exprs):
+        g.add_output(
+            g.op("Identity", [emit_expr(g, expr, tensors)], f"p{i}"), "double", ["N", 1]
+        )
+    rows = _power_sample(3 * CHUNK_ROWS + 5, 13)
+    feeds = {n: v.reshape(-1, 1) for n, v in rows.items()}
+    outs = Session(g.model().SerializeToString(), threads=4).run(feeds, len(rows["a"]))
+    for expr, out in zip(exprs, outs, strict=True):
+        assert_bits_equal(ev.evaluate(expr, rows), out.ravel())
+
+
+def _ulps(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.abs(x.view(np.int64) - y.view(np.int64))
+
+
+def _c_pow(x: float, y: float) -> float:
+    """C's pow (math.pow), with featurekit's semantics: missing unless finite."""
+    try:
+        out = math.pow(x, y)
+    except (ValueError, OverflowError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def test_power_is_within_two_ulp_of_the_c_library():
+    rows = _power_sample(400_000, 3)
+    x, y = np.abs(rows["a"]), rows["b"]
+    expected = np.array([_c_pow(p, q) for p, q in zip(x, y, strict=True)])
+    got = ev.power(x, y)
+    assert_bits_equal(np.isnan(got), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    assert ok.sum() > 250_000
+    ulps = _ulps(got[ok], expected[ok])
+    assert ulps.max() <= 2
+    assert (ulps == 0).mean() > 0.8
+
+
+def test_power_follows_c_at_every_special_value():
+    x, y = (v.ravel() for v in np.meshgrid(POWER_SPECIALS, POWER_SPECIALS))
+    got = assert_parity(a**b, {"a": x, "b": y})
+    for p, q, value in zip(x, y, got, strict=True):
+        # C's pow(nan, 0) and pow(1, nan) are 1; a missing operand gives missing
+        expected = math.nan if math.isnan(p) or math.isnan(q) else _c_pow(p, q)
+        if math.isnan(expected) or expected == 0:
+            # missing where C is, and a zero of C's sign
+            assert _nan_list([value]) == _nan_list([expected]), (p, q, value)
+            assert math.copysign(1, value) == math.copysign(1, expected), (p, q)
+        else:
+            assert abs(value - expected) <= 2 * math.ulp(expected), (p, q, value)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, -1, -2, -3, -4])
+def test_a_small_integer_power_is_a_chain_of_products(n):
+    rows = _power_sample(100_000, 4)
+    x = rows["a"]
+    with np.errstate(all="ignore"):
+        p = {1: x, 2: x * x, 3: x * x * x, 4: (x * x) * (x * x)}[abs(n)]
+        expected = 1 / p if n < 0 else p
+    expected = np.where(np.isfinite(expected), expected, np.nan)
+    assert_bits_equal(assert_parity(a**n, rows), expected)
+    # on whole numbers: exact, or one rounding of the exact value (a division)
+    k = np.arange(-2000, 2001)
+    exact = [math.nan if v == 0 and n < 0 else float(Fraction(int(v)) ** n) for v in k]
+    assert_bits_equal(ev.evaluate(a**n, {"a": k.astype(float)}), np.array(exact))
+
+
+@pytest.mark.parametrize("y", [0.5, -0.5])
+def test_a_half_power_is_the_square_root(y):
+    x = np.abs(_power_sample(100_000, 6)["a"])
+    with np.errstate(divide="ignore"):
+        expected = np.sqrt(x) if y > 0 else 1 / np.sqrt(x)
+    expected = np.where(np.isfinite(expected), expected, np.nan)
+    assert_bits_equal(assert_parity(a**y, {"a": x}), expected)
+
+
+def test_power_graphs_take_no_pow_of_onnxruntime_but_powers_of_two():
+    # onnxruntime's Pow calls the C library's pow; only its exact cases may remain:
+    # 2 ** k, from the split of x into m * 2 ** e and from exp's final scaling
+    g = Graph()
+    emit_expr(g, a**b, {n: g.add_input(n, "double", ["N", 1]) for n in ("a", "b")})
+    pows = [n for n in g.nodes if n.op_type == "Pow"]
+    assert len(pows) == 3
+    consts = {i.name: i for i in g.model().graph.initializer}
+    import onnx.numpy_helper as nh
+
+    assert all(nh.to_array(consts[n.input[0]]).tolist() == [[2.0]] for n in pows)
+
+
+def test_power_table_is_exact():
+    # c = 1 + j / 128 -> invc within 2**-20 of 1 / c, logc = -log(invc) to 2**-100
+    from decimal import Decimal, localcontext
+
+    j = np.arange(ev.POW_ROWS) - ev.POW_OFFSET
+    assert np.all(np.abs(ev.POW_INVC * (1 + j / ev.POW_STEPS) - 1) < 2**-20)
+    assert np.all(ev.POW_INVC * 2**20 == np.round(ev.POW_INVC * 2**20))
+    with localcontext() as ctx:
+        ctx.prec = 50
+        for inv, hi, lo in zip(
+            ev.POW_INVC, ev.POW_LOGC_HI, ev.POW_LOGC_LO, strict=True
+        ):
+            exact = -Decimal(inv).ln()
+            assert abs(Decimal(hi) + Decimal(lo) - exact) < Decimal(2) ** -100
+            assert hi == float(exact)
+    assert (ev.POW_INVC[ev.POW_OFFSET], ev.POW_LOGC_HI[ev.POW_OFFSET]) == (1.0, 0.0)
+    # ln 2 = LN2_HI + LN2_LO, and e * LN2_HI is exact for every binary exponent
+    assert ev.LN2_HI + ev.LN2_LO == math.log(2)
+    assert (ev.LN2_HI * 2**42).is_integer() and ev.LN2_HI * 2**42 < 2**42
+
+
 # -- random expression trees ----------------------------------------------------------
 
 _number_leaves = st.one_of(
@@ -288,7 +484,10 @@ def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
         st.tuples(children, expr).map(lambda p: p[0] - p[1]),
         st.tuples(expr, children).map(lambda p: p[0] * p[1]),
         st.tuples(children, expr).map(lambda p: p[0] / p[1]),
-        st.tuples(expr, st.sampled_from([0.5, 2, -1])).map(lambda p: p[0] ** p[1]),
+        st.tuples(expr, st.sampled_from([0.5, 2, -1, -3, 1.7])).map(
+            lambda p: p[0] ** p[1]
+        ),
+        st.tuples(expr, expr).map(lambda p: p[0] ** p[1]),
         expr.map(lambda x: -x),
         expr.map(lambda x: x.log1p()),
         expr.map(lambda x: x.exp()),
