@@ -6,12 +6,46 @@ same wherever it was found.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from featurekit.errors import ContractError
 
-__all__ = ["Failures", "Tally", "failure_table"]
+__all__ = ["Failures", "Tally", "failure_table", "one_per_cause"]
+
+
+_INFINITE = ("less_than(inf)", "greater_than(-inf)")
+
+
+def one_per_cause(
+    rows: list[tuple[str, str, Any, Any]],
+) -> list[tuple[str, str, Any, Any]]:
+    """The failures with one row per cause: an infinite value is not also out of range.
+
+    Examples
+    --------
+    >>> one_per_cause([("x", "in_range(0, 1)", float("inf"), 3),
+    ...                ("x", "less_than(inf)", float("inf"), 3)])
+    [('x', 'less_than(inf)', inf, 3)]
+    """
+    infinite = {(r[0], r[3]) for r in rows if r[1] in _INFINITE}
+    if not infinite:
+        return rows
+    return [
+        r
+        for r in rows
+        if r[1] in _INFINITE
+        or not r[1].startswith("in_range(")
+        or (r[0], r[3]) not in infinite
+    ]
+
+
+def _shown(case: Any) -> str:
+    """A failure case as a message shows it: NaN as NaN, not as None or nan."""
+    if isinstance(case, float) and math.isnan(case):
+        return "NaN"
+    return repr(case)
 
 
 def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
@@ -21,6 +55,8 @@ def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
     (an int beyond 2**53 must not turn into a float because a float failed too).
     """
     import pandas as pd
+
+    rows = one_per_cause(rows)
 
     return pd.DataFrame(
         {
@@ -45,6 +81,7 @@ class Failures:
         if not self.rows:
             return
 
+        self.rows = one_per_cause(self.rows)
         table = failure_table(self.rows)
         bad_rows = {r[3] for r in self.rows if r[3] is not None}
         absent = [
@@ -79,7 +116,13 @@ class Failures:
             where = "" if index is None else f" (row {index!r})"
             if check.startswith("isin([") and len(check) > 60:
                 check = "isin([...])"  # the table keeps the full list
-            parts.append(f"{column!r} {check} failed for {case!r}{where}")
+            if check == "not_nullable":  # the table holds None for every marker
+                parts.append(
+                    f"{column!r} is missing (None, NaN, NA or NaT) but not "
+                    f"nullable{where}"
+                )
+            else:
+                parts.append(f"{column!r} {check} failed for {_shown(case)}{where}")
         more = f"; and {len(rest) - 5} more" if len(rest) > 5 else ""
         head = (
             f"{len(bad_rows)} of {n_rows} rows failed"

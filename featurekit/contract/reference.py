@@ -65,5 +65,7 @@ def validate(contract: Contract, data: Any) -> Any:
         ]
         frame.index = labels
     if rows:
-        Failures(rows).raise_if_any(contract.features.name, contract.features.version, n)
+        Failures(rows).raise_if_any(
+            contract.features.name, contract.features.version, n
+        )
     return frame
