@@ -51,10 +51,12 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featurekit.errors import ExportError
+from featurekit.expr.emitter import emit_log
+from featurekit.expr.evaluator import log
 from featurekit.missing import MISSING, is_missing
 from featurekit.onnx.graph import ML, Graph
 from featurekit.transforms.registry import emits
@@ -79,10 +81,6 @@ RE2_TOKEN = "[^" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in _RANGES) + "
 _UPPER = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 _LOWER = [c.lower() for c in _UPPER]
 _ASCII_LOWER = str.maketrans(dict(zip(_UPPER, _LOWER, strict=True)))
-#: Counts up to this get log(count) + 1 from a table numpy computed (128 KiB), so
-#: sublinear_tf is exact; larger counts go through onnxruntime's Log, which can
-#: differ from numpy's in the last bit (5000 does).
-_LOG_TABLE = 16384
 #: re2 refuses a counted repetition above 1000.
 _RE2_MAX_REPEAT = 1000
 
@@ -189,7 +187,7 @@ class TextTfidf(TransformerMixin, BaseEstimator):
             min_df=self.min_df,
             max_df=self.max_df,
             binary=self.binary,
-            sublinear_tf=self.sublinear_tf,
+            sublinear_tf=False,  # featurekit's exact log, in `transform`
             norm=None,
             use_idf=self.use_idf,
             smooth_idf=self.smooth_idf,
@@ -215,7 +213,14 @@ class TextTfidf(TransformerMixin, BaseEstimator):
         width = len(self.vocabulary_)
         if not docs:
             return np.zeros((0, width), dtype=np.float64)
-        out = np.asarray(self.vectorizer_.transform(docs).toarray(), dtype=np.float64)
+        # the counts, then 1 + log(tf) and idf as TfidfTransformer applies them, but
+        # with featurekit's exact log: numpy's log changes bits with the CPU's SIMD
+        counts = CountVectorizer.transform(self.vectorizer_, docs)
+        out = np.asarray(counts.toarray(), dtype=np.float64)
+        if self.sublinear_tf:
+            out = sublinear(out)
+        if self.use_idf:
+            out *= np.asarray(self.vectorizer_.idf_, dtype=np.float64)[None, :]
         return normalize_rows(out, self.norm)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -511,17 +516,26 @@ def _ascii_lower_tokens(g: Graph, tokens: str, longest: int, where: str) -> str:
     return g.op("Loop", [n_chars, "", acc0], f"{where}_lower", body=body)
 
 
+def sublinear(tf: np.ndarray) -> np.ndarray:
+    """``1 + log(tf)`` where tf > 0, else 0, with featurekit's exact log.
+
+    Examples
+    --------
+    >>> sublinear(np.array([[0.0, 1.0, 3.0]])).tolist()
+    [[0.0, 1.0, 2.0986122886681096]]
+    """
+    positive = tf > 0
+    return np.where(positive, log(np.where(positive, tf, 1.0)) + 1.0, 0.0)
+
+
 def _sublinear(g: Graph, tf: str, where: str) -> str:
-    """``1 + log(tf)`` where tf > 0, from numpy's own log for counts up to a bound."""
-    table = np.log(np.arange(1, _LOG_TABLE + 1, dtype=np.float64))
-    table += 1.0  # as TfidfTransformer: log in place, then += 1
-    table = np.concatenate([[0.0], table])
-    bound = g.const([float(_LOG_TABLE)], "log_bound")
-    idx = g.op("Cast", [g.op("Min", [tf, bound])], to=TensorProto.INT64)
-    small = g.op("Gather", [g.const(table, f"{where}_log_table"), idx])
-    big = g.op("Add", [g.op("Log", [tf]), g.const([1.0], "one")])
-    over = g.op("Greater", [tf, bound])
-    return g.op("Where", [over, big, small], f"{where}_sublinear")
+    """The graph twin of `sublinear`, bit for bit on any CPU."""
+    positive = g.op("Greater", [tf, g.const([0.0], "zero_d")])
+    safe = g.op("Where", [positive, tf, g.const([1.0], "one")])
+    logged = g.op("Add", [emit_log(g, safe), g.const([1.0], "one")])
+    return g.op(
+        "Where", [positive, logged, g.const([0.0], "zero_d")], f"{where}_sublinear"
+    )
 
 
 def _normalize(g: Graph, x: str, width: int, norm: str, where: str) -> str:
