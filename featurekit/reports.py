@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from featurekit.missing import is_missing
+
 __all__ = ["ContractReport", "ParityReport"]
 
 _EXAMPLES = 3  # example values and row labels shown per failing check
@@ -63,7 +65,7 @@ class ContractReport:
             grouped, key=lambda g: order.get(g[0][0], len(order))
         ):
             cases = _distinct(group["failure_case"])
-            labels = [i for i in group["index"] if not is_missing_value(i)]
+            labels = [i for i in group["index"] if not is_missing(i)]
             out.append(
                 {
                     "column": column,
@@ -274,7 +276,7 @@ def worst_rows(
 
 
 def inputs_of(row: pd.Series) -> dict[str, Any]:
-    return {str(k): None if is_missing_value(v) else plain(v) for k, v in row.items()}
+    return {str(k): None if is_missing(v) else plain(v) for k, v in row.items()}
 
 
 # -- formatting -----------------------------------------------------------------------
@@ -305,15 +307,6 @@ def _answer(answer: Any) -> str:
     return repr(answer)
 
 
-def is_missing_value(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or an array is a value, not missing
-        return False
-
-
 def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -321,7 +314,7 @@ def plain(value: Any) -> Any:
 def _distinct(values: pd.Series) -> list[Any]:
     seen: list[Any] = []
     for v in values:
-        v = None if is_missing_value(v) else plain(v)
+        v = None if is_missing(v) else plain(v)
         if not any(v == s and type(v) is type(s) for s in seen):
             seen.append(v)
         if len(seen) == _EXAMPLES:

@@ -34,6 +34,7 @@ from featurekit.contract.schema import Contract
 from featurekit.errors import ArtifactError, ContractError
 from featurekit.exporting.loading import Artifact, load
 from featurekit.golden import machine
+from featurekit.missing import is_missing
 from featurekit.reports import (
     WORST,
     ContractReport,
@@ -41,7 +42,6 @@ from featurekit.reports import (
     count_of,
     describe_row,
     indented,
-    is_missing_value,
     plain,
     refused_rows,
     worst_rows,
@@ -88,8 +88,16 @@ def check_contract(
     art = _artifact(artifact)
     contract = art.contract
     frame = _frame(data)
-    positions = frame.reset_index(drop=True)  # row labels may repeat; positions do not
-    failures = _reference_failures(contract, positions)
+    # row labels may repeat; positions do not. Records go in as records, so that a
+    # key one record lacks is refused for that record, as serving refuses it
+    source: Any = (
+        frame.reset_index(drop=True)
+        if isinstance(data, pd.DataFrame)
+        else [data]
+        if isinstance(data, dict)
+        else list(data)
+    )
+    failures = _reference_failures(contract, source)
     passed = np.ones(len(frame), dtype=bool)
     if failures["index"].isna().any():  # a whole column failed
         passed[:] = False
@@ -97,7 +105,7 @@ def check_contract(
         passed[failures["index"].to_numpy(dtype=np.int64)] = False
     labels = list(frame.index)
     failures["index"] = [
-        None if is_missing_value(i) else labels[int(i)] for i in failures["index"]
+        None if is_missing(i) else labels[int(i)] for i in failures["index"]
     ]
     f = contract.features
     return ContractReport(
@@ -324,6 +332,7 @@ def assert_contract(artifact: Artifact | str | os.PathLike[str], data: Any) -> N
       column  check              failures  examples  rows
       age     in_range(18, 120)  2         130, 7    1, 2
     """
+    __tracebackhide__ = True  # pytest shows the report, not this helper's source
     report = check_contract(artifact, data)
     if not report.ok:
         raise AssertionError(
@@ -390,6 +399,7 @@ def assert_parity(
     ...
     featurekit.errors.ArtifactError: assert_parity(trust_pickle=True) needs the ...
     """
+    __tracebackhide__ = True  # pytest shows the report, not this helper's source
     art = _artifact(artifact)
     name = f"{art.features.name!r} v{art.features.version}"
     if trust_pickle and "pipeline.joblib" not in art.manifest["files"]:
@@ -447,7 +457,7 @@ def _frame(data: Any) -> pd.DataFrame:
     )
 
 
-def _reference_failures(contract: Contract, frame: pd.DataFrame) -> pd.DataFrame:
+def _reference_failures(contract: Contract, frame: Any) -> pd.DataFrame:
     """The failure table of `reference.validate`, the reference check; empty if none."""
     try:
         reference.validate(contract, frame)
@@ -461,10 +471,10 @@ def _reference_failures(contract: Contract, frame: pd.DataFrame) -> pd.DataFrame
     table.loc[whole, "column"] = table.loc[whole, "failure_case"]
     table = table[~(whole & table.duplicated())].reset_index(drop=True)
     table["failure_case"] = [
-        None if is_missing_value(v) else plain(v) for v in table["failure_case"]
+        None if is_missing(v) else plain(v) for v in table["failure_case"]
     ]
     table["index"] = pd.Series(
-        [None if is_missing_value(i) else plain(i) for i in table["index"]],
+        [None if is_missing(i) else plain(i) for i in table["index"]],
         dtype=object,
     )
     return table

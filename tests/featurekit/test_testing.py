@@ -6,6 +6,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,19 @@ def test_check_contract_agrees_with_what_serving_refuses(
         report.failures[key].sort_values(key).values.tolist()
         == failures[key].sort_values(key).values.tolist()
     )
+
+
+def test_check_contract_refuses_a_record_without_a_key_as_serving_does(
+    classifier_artifact, good_frame
+):
+    records = _records(good_frame.iloc[:3])
+    column = next(iter(records[1]))
+    del records[1][column]
+    report = check_contract(classifier_artifact, records)
+    assert report.passed.tolist() == [True, False, True]
+    assert report.failures[["column", "check", "index"]].values.tolist() == [
+        [column, "column_in_dataframe", 1]
+    ]
 
 
 def test_check_contract_counts_each_missing_column_once(
@@ -318,3 +333,28 @@ def test_an_artifact_without_golden_rows_skips_them_and_says_why(
     with pytest.raises(AssertionError, match=r"or pass trust_pickle=True to compare"):
         assert_parity(path, good_frame)
     assert_parity(path, good_frame, trust_pickle=True)  # the pipeline still can
+
+
+def test_a_failing_assert_contract_shows_the_report_not_the_helpers_source(
+    classifier_artifact, bad_frame, tmp_path
+):
+    bad = tmp_path / "bad.csv"
+    bad_frame.to_csv(bad, index=False)
+    test = tmp_path / "test_user.py"
+    test.write_text(
+        "import pandas as pd\n"
+        "from featurekit.testing import assert_contract\n\n"
+        "def test_data():\n"
+        f"    assert_contract({str(classifier_artifact)!r}, pd.read_csv({str(bad)!r}))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1
+    assert "fail the contract of" in run.stdout
+    assert "Assert that every row of `data` passes" not in run.stdout  # the docstring
+    assert "report = check_contract(artifact, data)" not in run.stdout
