@@ -19,7 +19,7 @@ import numpy as np
 
 from featurekit.errors import ArtifactError
 from featurekit.monitoring.counts import Counts
-from featurekit.monitoring.verdicts import evaluate
+from featurekit.monitoring.verdicts import deciding, evaluate
 
 __all__ = ["Drift", "DriftReport", "drift"]
 
@@ -33,6 +33,11 @@ TABLE_COLUMNS = [
     "threshold",
     "p_value",
     "p_adjusted",
+    "distribution_statistic",
+    "distribution_effect",
+    "distribution_threshold",
+    "distribution_p_value",
+    "distribution_p_adjusted",
     "missing_reference",
     "missing_current",
     "unseen_rate",
@@ -54,9 +59,13 @@ class DriftReport:
         The dataset-level verdict: drift when any feature drifted.
     drifted : bool
     table : DataFrame
-        One row per feature: statistic, effect size, threshold, p-value (raw and
-        Benjamini–Hochberg adjusted), verdict, missing rates, unseen rate, and the
-        other statistics (PSI, Jensen–Shannon, Wasserstein, KS, chi-square).
+        One row per feature: verdict and signals; the statistic, effect size,
+        threshold and p-value (raw and Benjamini–Hochberg adjusted) of the signal
+        that decided the verdict (the distribution test, or the missing or unseen
+        rate when only that fired), exactly as ``featurekit drift`` and the HTML page
+        show them; the distribution test's own numbers in ``distribution_*``;
+        missing rates, unseen rate, and the other statistics (PSI, Jensen–Shannon,
+        Wasserstein, KS, chi-square).
     rows : int
         Rows in the current data.
     """
@@ -84,7 +93,14 @@ class DriftReport:
     def table(self) -> Any:
         import pandas as pd
 
-        frame = pd.DataFrame(self.features)
+        rows = []
+        for feature in self.features:
+            row = {k: v for k, v in feature.items() if not k.startswith("_")}
+            for key in ("statistic", "effect", "threshold", "p_value", "p_adjusted"):
+                row[f"distribution_{key}"] = feature.get(key)
+            row.update(deciding(feature))  # the signal that decided, as CLI and HTML
+            rows.append(row)
+        frame = pd.DataFrame(rows)
         for column in TABLE_COLUMNS:
             if column not in frame:
                 frame[column] = None

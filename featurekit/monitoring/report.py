@@ -14,6 +14,8 @@ import math
 from html import escape
 from typing import Any
 
+from featurekit.monitoring.verdicts import deciding
+
 __all__ = ["COLUMNS", "render_html", "summary_row"]
 
 #: The summary table's columns, on the page and in ``featurekit drift``'s output.
@@ -57,10 +59,10 @@ SCRIPT = """
   function pct(f) { return (100 * f).toFixed(f > 0 && f < 0.001 ? 3 : 1) + "%"; }
   function short(s) { return s.length > 18 ? s.slice(0, 17) + "\\u2026" : s; }
   function draw(h, box) {
-    // many bins: narrower slots and labels rotated -45deg, which need room below
-    // and to the left of the first bar
-    var n = h.labels.length, tilt = n > 8, slot = Math.max(12, Math.min(72, 640 / n));
-    var left = tilt ? 96 : 48, top = 28, plotH = 160, bottom = tilt ? 110 : 40;
+    // many bins: narrower slots (never below a line of text) and every label
+    // turned upright under its own bar, so none sits under a neighbour's bar
+    var n = h.labels.length, tilt = n > 8, slot = Math.max(14, Math.min(72, 640 / n));
+    var left = 48, top = 28, plotH = 160, bottom = tilt ? 124 : 40;
     var width = left + n * slot + 16, height = top + plotH + bottom;
     var top1 = Math.max.apply(null, h.reference.concat(h.current, [1e-9]));
     var svg = el("svg", {"class": "hist", width: width, height: height,
@@ -70,7 +72,7 @@ SCRIPT = """
       el("line", {x1: left, x2: width - 8, y1: y, y2: y, "class": "grid"}, svg);
       text(svg, left - 4, y + 4, t[1], {"class": "tick", "text-anchor": "end"});
     });
-    var every = Math.ceil(n / 24), barW = (slot - 4) / 2;
+    var barW = (slot - 4) / 2;
     h.labels.forEach(function (label, i) {
       var x0 = left + i * slot + 2;
       [["reference", "ref", 0], ["current", "cur", 1]].forEach(function (s) {
@@ -81,13 +83,11 @@ SCRIPT = """
                               y: top + plotH - bh, width: barW, height: bh}, svg);
         el("title", {}, bar).textContent = label + " \\u2014 " + s[0] + " " + pct(f);
       });
-      if (i % every === 0 || i === n - 1) {
-        var lx = x0 + barW, ly = top + plotH + 12;
-        text(svg, lx, ly, short(label), tilt
-          ? {"class": "label", "text-anchor": "end",
-             transform: "rotate(-45 " + lx + " " + ly + ")"}
-          : {"class": "label", "text-anchor": "middle"});
-      }
+      var lx = x0 + barW, ly = top + plotH + 8;
+      text(svg, lx, ly, short(label), tilt
+        ? {"class": "label", "text-anchor": "end", "dominant-baseline": "middle",
+           transform: "rotate(-90 " + lx + " " + ly + ")"}
+        : {"class": "label", "text-anchor": "middle", dy: "0.6em"});
     });
     el("line", {x1: left, x2: width - 8, y1: top + plotH, y2: top + plotH,
                 "class": "axis"}, svg);
@@ -216,21 +216,14 @@ def summary_row(feature: dict[str, Any]) -> dict[str, str]:
     >>> row["effect / threshold"], row["missing ref -> cur"], row["unseen"]
     ('0.31 / 0.12', '0.0% -> 12.5%', '-')
     """
-    statistic = feature.get("statistic")
-    effect, threshold = feature.get("effect"), feature.get("threshold")
-    p, p_adjusted = feature.get("p_value"), feature.get("p_adjusted")
     signals = feature.get("signals") or []
-    # when only the missing or unseen rate fired, its numbers are the ones to show
-    lead = next((s for s in signals if s != "distribution"), None)
-    if lead is not None and "distribution" not in signals:
-        statistic = f"{lead} rate"
-        if lead == "missing":
-            ref, cur = feature.get("missing_reference"), feature.get("missing_current")
-            effect = None if ref is None or cur is None else abs(cur - ref)
-        else:
-            effect = feature.get("unseen_rate")
-        threshold = feature.get(f"{lead}_threshold")
-        p, p_adjusted = feature.get(f"{lead}_p"), feature.get(f"{lead}_p_adjusted")
+    shown = deciding(feature)
+    statistic, effect, threshold = (
+        shown["statistic"],
+        shown["effect"],
+        shown["threshold"],
+    )
+    p, p_adjusted = shown["p_value"], shown["p_adjusted"]
     cells = [
         str(feature["feature"]),
         str(feature.get("kind", "")),

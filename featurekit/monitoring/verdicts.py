@@ -12,7 +12,7 @@ from typing import Any
 from featurekit.monitoring import stats
 from featurekit.monitoring.counts import Counts, _Bins
 
-__all__ = ["evaluate"]
+__all__ = ["deciding", "evaluate"]
 
 
 # -- deciding ----------------------------------------------------------------------------
@@ -146,3 +146,44 @@ def _feature_row(
     else:  # too few present values to test the distribution: say so, show no numbers
         row.update(effect=None, p_value=None, p_adjusted=None, distribution="untested")
     return row
+
+
+def deciding(feature: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of the signal that decided a feature's row of `evaluate`.
+
+    The distribution test's, unless only the missing or the unseen rate fired: then
+    that rate's statistic, effect, threshold and p-values. Reports, the CLI and
+    ``DriftReport.table`` all show these, so a row reads one way everywhere.
+
+    Examples
+    --------
+    >>> row = {"signals": ["missing"], "statistic": "wasserstein", "effect": 0.05,
+    ...        "threshold": 0.18, "p_value": 1.0, "p_adjusted": 1.0,
+    ...        "missing_reference": 0.0, "missing_current": 0.128,
+    ...        "missing_threshold": 0.029, "missing_p": 1e-9, "missing_p_adjusted": 1e-8}
+    >>> d = deciding(row)
+    >>> d["statistic"], round(d["effect"], 3), d["threshold"], d["p_adjusted"]
+    ('missing rate', 0.128, 0.029, 1e-08)
+    """
+    signals = feature.get("signals") or []
+    lead = next((s for s in signals if s != "distribution"), None)
+    if lead is None or "distribution" in signals:
+        return {
+            "statistic": feature.get("statistic"),
+            "effect": feature.get("effect"),
+            "threshold": feature.get("threshold"),
+            "p_value": feature.get("p_value"),
+            "p_adjusted": feature.get("p_adjusted"),
+        }
+    if lead == "missing":
+        ref, cur = feature.get("missing_reference"), feature.get("missing_current")
+        effect = None if ref is None or cur is None else abs(cur - ref)
+    else:
+        effect = feature.get("unseen_rate")
+    return {
+        "statistic": f"{lead} rate",
+        "effect": effect,
+        "threshold": feature.get(f"{lead}_threshold"),
+        "p_value": feature.get(f"{lead}_p"),
+        "p_adjusted": feature.get(f"{lead}_p_adjusted"),
+    }

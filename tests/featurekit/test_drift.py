@@ -122,6 +122,29 @@ def test_missing_values_are_not_dropped_before_testing() -> None:
     assert row["missing_current"] == pytest.approx(0.2)
 
 
+def test_the_table_shows_the_signal_that_decided_as_the_cli_and_html_do() -> None:
+    from featurekit.detection import DriftReport
+    from featurekit.monitoring.report import summary_row
+
+    rng = np.random.default_rng(0)
+    profile = build_profile({"x": rng.normal(size=N_REF)}, {})
+    x = rng.normal(size=WINDOW)
+    x[:200] = np.nan  # only the missing rate moves
+    counts = Counts.from_frame(profile, pd.DataFrame({"x": x}))
+    rows = evaluate(profile, counts)
+    report = DriftReport(rows, profile, counts, {"name": "t"})
+    row = report.table.iloc[0]
+    assert row["signals"] == ["missing"]
+    assert row["statistic"] == "missing rate"
+    assert row["effect"] == pytest.approx(0.2)  # the missing rate's jump, not W
+    assert row["effect"] > row["threshold"]
+    assert row["p_adjusted"] <= 0.05
+    # the distribution test keeps its own columns, and it did not fire
+    assert row["distribution_statistic"] == "wasserstein"
+    assert row["distribution_effect"] < row["distribution_threshold"]
+    assert "missing rate" in summary_row(rows[0]).values()  # the CLI's row says so too
+
+
 def test_a_small_window_says_insufficient_data_and_never_alarms() -> None:
     rng = np.random.default_rng(0)
     profile = build_profile({"x": rng.normal(size=N_REF)}, {})

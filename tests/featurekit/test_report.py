@@ -141,6 +141,20 @@ def test_browser_draws_one_rect_per_nonzero_fraction(report, dom):
         assert _bars(h) > 0
 
 
+def test_browser_labels_every_bin_under_its_own_bar(report, dom):
+    """No label sits under a neighbour's bar: one per bin, centred on its own slot."""
+    plots = _plots(dom)
+    for h in report["histograms"]:
+        section = plots[html.escape(h["feature"], quote=False)]
+        labels = re.findall(r'<text x="([\d.]+)"[^>]*class="label"', section)
+        assert len(labels) == len(h["labels"])
+        xs = [float(x) for x in labels]
+        slots = np.diff(xs)
+        assert (slots > 0).all() and np.allclose(slots, slots[0])  # one per slot
+        if len(xs) > 8:  # upright: a label's text runs down from its own bar only
+            assert section.count('transform="rotate(-90 ') == len(xs)
+
+
 def test_browser_highlights_only_the_drifted_plots(report, dom):
     drifted = {
         html.escape(f["feature"], quote=False)
