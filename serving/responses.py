@@ -161,6 +161,10 @@ def exception_handlers() -> dict[Any, _Handler]:
 
 
 # -- the failures table -------------------------------------------------------------------
+#: A failing string is echoed up to this many characters, never in full.
+MAX_CASE_CHARS = 200
+
+
 def failure_rows(failures: Any) -> list[dict[str, Any]]:
     """The first `MAX_FAILURES_SHOWN` contract failures as JSON-ready rows."""
     rows = failures.head(MAX_FAILURES_SHOWN).to_dict("records")
@@ -175,6 +179,9 @@ def _jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)  # 'inf', '-inf', 'nan': JSON has no such numbers
+    if isinstance(value, str) and len(value) > MAX_CASE_CHARS:
+        cut = len(value) - MAX_CASE_CHARS
+        return f"{value[:MAX_CASE_CHARS]}... ({cut} more characters)"
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return reprlib.repr(value)  # bounded: no deep recursion, no megabyte echoes

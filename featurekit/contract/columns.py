@@ -53,6 +53,7 @@ from featurekit.contract.values import (
     _plain,
     _split,
     _strings_fast,
+    utf8_ok,
 )
 from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
@@ -234,17 +235,19 @@ class Columns:
             column, check, failure_case, index; a column-level failure (a missing or
             undeclared column) fails every row.
         """
-        import pandas as pd
-
-        feeds, n, failures, index = self._run(data, True, tally, checks=True)
-        table = failure_table(failures.rows)
+        # rows are told apart by position: labels may repeat or be missing
+        feeds, n, failures, index = self._run(
+            data, True, tally, checks=True, positional=True
+        )
         passed = np.ones(n, dtype=bool)
         if any(r[3] is None for r in failures.rows):
             passed[:] = False
         else:
-            labels = pd.Index(index)
-            bad = labels.isin([r[3] for r in failures.rows])
-            passed &= ~np.asarray(bad, dtype=bool)
+            passed[[int(r[3]) for r in failures.rows]] = False
+        labels = list(index)
+        table = failure_table(
+            [(c, k, v, None if i is None else labels[i]) for c, k, v, i in failures.rows]
+        )
         if not passed.all():
             feeds = {k: v[passed] for k, v in feeds.items()} if passed.any() else {}
             # an int64 input with failures was read as float64 (`_numeric`); with the
@@ -308,9 +311,17 @@ class Columns:
         return [str(k) for k in keys if k not in self._declared]
 
     def _run(
-        self, data: Any, fitted: bool, tally: Tally | None, *, checks: bool
+        self,
+        data: Any,
+        fitted: bool,
+        tally: Tally | None,
+        *,
+        checks: bool,
+        positional: bool = False,
     ) -> tuple[dict[str, np.ndarray], int, Failures, Any]:
-        columns, index, n_rows, absent = _split(data, self.features.columns)
+        """Read every column; failures name rows by label, or by position if asked."""
+        columns, labels, n_rows, absent = _split(data, self.features.columns)
+        index = range(n_rows) if positional else labels
         failures = Failures()
         for name, rows in absent.items():
             for i in rows:  # refused as the record would be alone
@@ -351,7 +362,7 @@ class Columns:
             ]
         if tally is not None:
             tally.rows += n_rows
-        return feeds, n_rows, failures, index
+        return feeds, n_rows, failures, labels
 
     def _numeric(
         self,
@@ -380,7 +391,12 @@ class Columns:
                     arr[k] = np.nan
                     unreadable[k] = True
                 else:
-                    arr[k] = float(v)
+                    try:
+                        arr[k] = float(v)
+                    except OverflowError:  # an int no float64 can hold
+                        failures.add(name, type_check, v, index[k])
+                        arr[k] = np.nan
+                        unreadable[k] = True
         # each check below scans the column only when the extent says it can fail
         lo, hi, has_nan = _extent(arr)
         nan = np.isnan(arr) if has_nan else None
@@ -499,6 +515,10 @@ class Columns:
         unseen = 0
         for k, v in enumerate(values):
             if isinstance(v, str) and v != MISSING:
+                if not utf8_ok(v):  # onnxruntime cannot read it: refuse, never crash
+                    failures.add(name, "utf8", v, index[k])
+                    out[k, 0] = MISSING
+                    continue
                 if allowed is not None and v not in allowed:
                     failures.add(name, plan.isin, v, index[k])
                 elif fitted and tally is not None and v not in plan.known:
@@ -545,6 +565,8 @@ class Columns:
                 feeds[name] = np.array([[secs]], dtype=np.float64)
                 continue
             if isinstance(plan, _CategoricalPlan):
+                if t is str and not v.isascii() and not utf8_ok(v):
+                    return None  # the full path reports it
                 if t is not str or v == MISSING:
                     if v is _ABSENT or not plan.nullable or not is_missing(v):
                         return None

@@ -79,6 +79,8 @@ def _plain_iso(values: Any, utc: bool) -> np.ndarray | None:
     try:
         if not column.str.fullmatch(_PLAIN_ISO).all():
             return None
+        if column.str.startswith("0000").any():
+            return None  # numpy reads year 0; Python's datetime refuses it, row by row
         ticks = np.array(column.to_numpy(dtype=object), dtype="datetime64[s]")
     except (ValueError, TypeError, AttributeError):
         return None

@@ -7,6 +7,7 @@ same wherever it was found.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,15 @@ def one_per_cause(
     ]
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
 def _shown(case: Any) -> str:
-    """A failure case as a message shows it: NaN as NaN, not as None or nan."""
+    """A failure case as a message shows it: NaN as NaN, long values cut short."""
     if isinstance(case, float) and math.isnan(case):
         return "NaN"
-    return repr(case)
+    return _SHOWN.repr(case)
 
 
 def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
@@ -63,7 +68,8 @@ def failure_table(rows: list[tuple[str, str, Any, Any]]) -> Any:
             "column": [r[0] for r in rows],
             "check": [r[1] for r in rows],
             "failure_case": pd.Series([r[2] for r in rows], dtype=object),
-            "index": [r[3] for r in rows],
+            # object: row labels stay ints beside a column-level None, never floats
+            "index": pd.Series([r[3] for r in rows], dtype=object),
         }
     )
 

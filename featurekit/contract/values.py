@@ -20,6 +20,23 @@ _NUMBER_TYPES = (int, float, np.integer, np.floating)
 _ABSENT = object()
 
 
+def utf8_ok(text: str) -> bool:
+    """Whether `text` encodes as UTF-8: no lone surrogates, which onnxruntime refuses.
+
+    Examples
+    --------
+    >>> utf8_ok("Zürich"), utf8_ok(chr(0xD800))
+    (True, False)
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _strings_fast(
     values: Any, members: frozenset[str] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
@@ -42,6 +59,8 @@ def _strings_fast(
     missing = missing | sentinel
     if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
         return None
+    if len(present) and not utf8_ok("\x00".join(present)):
+        return None  # a lone surrogate: the row-by-row path reports it
     out = values.astype(object, copy=True)
     out[missing] = MISSING
     if members is None:
@@ -130,7 +149,12 @@ def _numeric_array(values: Any) -> np.ndarray | None:
             )
         ):
             return None
-    return np.array(values, dtype=np.float64) if values else np.empty(0, np.float64)
+    if not values:
+        return np.empty(0, np.float64)
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:  # an int beyond float64: reported value by value
+        return None
 
 
 def _split(
@@ -148,6 +172,12 @@ def _split(
     if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame
         cols: dict[str, Any] = {}
         present = set(data.columns)
+        if len(present) < len(data.columns):
+            twice = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+            raise ContractError(
+                f"The DataFrame has columns {twice!r} more than once; give each "
+                "column one name (e.g. df.loc[:, ~df.columns.duplicated()])."
+            )
         for name in wanted:
             if name in present:
                 cols[name] = _frame_column(data[name])

@@ -54,6 +54,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from featurekit.contract.values import utf8_ok
 from featurekit.errors import ExportError
 from featurekit.expr.emitter import emit_log
 from featurekit.expr.evaluator import log
@@ -309,7 +310,7 @@ class TextTfidf(TransformerMixin, BaseEstimator):
         try:
             "".join(docs).encode("utf-8")
         except UnicodeEncodeError as exc:
-            bad = next(d for d in docs if not _utf8_ok(d))
+            bad = next(d for d in docs if not utf8_ok(d))
             raise ValueError(
                 f"TextTfidf got a string onnxruntime cannot read ({bad[:40]!r}): "
                 f"{exc.reason}; strings must be valid Unicode (no lone surrogates)."
@@ -329,14 +330,6 @@ class TextTfidf(TransformerMixin, BaseEstimator):
 
 def _as_is(text: str) -> str:
     return text
-
-
-def _utf8_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _pad_width(width: int) -> int:

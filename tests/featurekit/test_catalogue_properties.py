@@ -1251,13 +1251,6 @@ def test_an_aware_datetime_at_the_calendar_ends_is_read_or_refused(
         assert exc.failures["column"].tolist() == ["u"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="a string with a lone surrogate (what json.loads makes of '\\ud800') passes "
-    "the contract of a text or categorical column, then onnxruntime (serving) and "
-    "pyarrow (training) raise UnicodeEncodeError instead of a ContractError",
-)
 @pytest.mark.parametrize("column", ["txt", "title"])
 def test_a_string_that_is_not_utf8_is_refused_by_the_contract(
     dated: Exported, column: str

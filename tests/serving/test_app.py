@@ -358,7 +358,12 @@ def test_predict_takes_one_object_and_answers_labels_and_probabilities(
     client: TestClient, predictor: Predictor
 ) -> None:
     got = client.post("/predict", json=GOOD).json()
-    assert got["model"] == {"name": "loans", "version": 2, "sha256": predictor.sha256}
+    assert got["model"] == {
+        "name": "loans",
+        "version": 2,
+        "sha256": predictor.sha256,
+        "outputs": ["label", "probabilities"],
+    }
     assert got["classes"] == [0, 1]
     assert got["labels"] == predictor.predict(GOOD).tolist()
     assert got["probabilities"] == predictor.predict_proba(GOOD).tolist()
@@ -591,3 +596,24 @@ def test_metrics_count_requests_rows_failures_and_carry_the_model_identity(
 def test_metrics_content_type_is_prometheus_text(client: TestClient) -> None:
     r = client.get("/metrics")
     assert r.headers["content-type"].startswith("text/plain; version=")
+
+
+def test_one_bad_record_with_a_missing_column_refuses_one_row(
+    client: TestClient,
+) -> None:
+    record = {k: v for k, v in GOOD.items() if k != "plan"}
+    record["age"] = "old"
+    r = client.post("/predict", json=record)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["rows_refused"] == 1
+    assert {f["index"] for f in body["failures"]} == {0, None}
+    assert "featurekit_rows_refused_total 1.0" in client.get("/metrics").text
+
+
+def test_a_megabyte_failing_string_is_not_echoed_in_full(client: TestClient) -> None:
+    r = client.post("/predict", json={**GOOD, "plan": "x" * 2_000_000})
+    assert r.status_code == 422
+    assert len(r.content) < 5_000
+    (failure,) = r.json()["failures"]
+    assert failure["failure_case"].endswith("(1999800 more characters)")
