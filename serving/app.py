@@ -33,6 +33,7 @@ def create_app(
     threads: int | None = None,
     monitor: bool | dict[str, Any] = True,
     verify: str = "strict",
+    admin_token: str | None = None,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -53,6 +54,9 @@ def create_app(
         "strict" keeps the server not ready (503, with the first differing row)
         if they answer otherwise on this machine; "warn" serves anyway. Either
         way ``featurekit_golden_rows_ok`` in ``/metrics`` reports the verdict.
+    admin_token : str, optional
+        What admin routes (``POST /monitor/snapshot``) require as
+        ``Authorization: Bearer <token>``; without one they answer 403.
 
     Returns
     -------
@@ -79,7 +83,7 @@ def create_app(
     from . import responses, routes_monitor, routes_oip, routes_predict
     from .state import AppState
 
-    state = AppState(limits or Limits())
+    state = AppState(limits or Limits(), admin_token)
     source = None
     if isinstance(predictor, Predictor):
         state.attach(predictor)

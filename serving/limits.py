@@ -39,3 +39,8 @@ class Limits:
             raise ValueError(
                 f"Limits.timeout must be > 0 seconds, got {self.timeout!r}."
             )
+
+
+#: The environment variable holding the admin token (never a command-line argument,
+#: which every user of the machine can read in the process list).
+ADMIN_TOKEN_ENV = "FEATUREKIT_ADMIN_TOKEN"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +27,8 @@ __all__ = ["Monitor"]
 
 #: Scored rows buffered before they are counted together.
 BUFFER_ROWS = 256
+#: Replicas whose snapshots one monitor merges, at most.
+MAX_REPLICAS = 64
 
 
 class Monitor:
@@ -80,6 +83,10 @@ class Monitor:
         self.current = Counts.empty(profile)
         self.total = Counts.empty(profile)
         self.windows_closed = 0
+        #: names this monitor's snapshots, so that a merge knows whose counts it adds
+        self.replica = uuid.uuid4().hex
+        # per replica merged so far: the cumulative counts of its last snapshot
+        self._merged: dict[str, Counts] = {}
         self._history: deque[dict[str, Any]] = deque(maxlen=max(history, n))
         self._alerts: dict[str, bool] = {}
         self._opened = time.monotonic()
@@ -253,18 +260,30 @@ class Monitor:
             self._drain()
             return {
                 "profile_features": sorted(self.profile["features"]),
+                "replica": self.replica,
                 "current": self.current.to_dict(),
                 "total": self.total.to_dict(),
                 "windows_closed": self.windows_closed,
             }
 
-    def merge(self, snapshot: Mapping[str, Any]) -> None:
-        """Add another process's (or replica's) snapshot to this monitor's counters.
+    def merge(self, snapshot: Mapping[str, Any]) -> int:
+        """Add what another replica counted since its last merged snapshot.
+
+        A snapshot carries its replica's cumulative counts (closed windows plus the
+        open one), so posting it twice adds nothing the second time, and a later one
+        adds only the rows scored in between. At most `MAX_REPLICAS` replicas are
+        remembered: a merge can never grow this monitor without bound.
+
+        Returns
+        -------
+        int
+            The rows added.
 
         Raises
         ------
         ValueError
-            The snapshot was taken over another profile.
+            The snapshot was taken over another profile, is this monitor's own, its
+            counters are malformed or went down, or there are too many replicas.
         """
         if sorted(snapshot.get("profile_features", [])) != sorted(
             self.profile["features"]
@@ -273,15 +292,37 @@ class Monitor:
                 "The snapshot was taken over another profile (its features differ); "
                 "merge snapshots of the same artifact only."
             )
-        current = Counts.from_dict(self.profile, snapshot["current"])
-        total = Counts.from_dict(self.profile, snapshot["total"])
+        replica = snapshot.get("replica")
+        if not isinstance(replica, str) or not 0 < len(replica) <= 64:
+            raise ValueError(
+                "The snapshot names no replica (a 'replica' string of at most 64 "
+                "characters); send what GET /monitor/snapshot returns."
+            )
+        if replica == self.replica:
+            raise ValueError(
+                "That is this server's own snapshot; merging it would count every "
+                "row twice."
+            )
+        cumulative = Counts.from_dict(self.profile, snapshot["total"]).merge(
+            Counts.from_dict(self.profile, snapshot["current"])
+        )
         self.flush()
         with self._lock:
+            before = self._merged.get(replica)
+            if before is None and len(self._merged) >= MAX_REPLICAS:
+                raise ValueError(
+                    f"Already merging {MAX_REPLICAS} replicas; a monitor aggregates "
+                    "at most that many (restart it to start over)."
+                )
+            added = cumulative if before is None else cumulative.since(before)
+            self._merged[replica] = cumulative
+            if added.rows == 0:
+                return 0
             self._drain()
-            self.current = self.current.merge(current)
-            self.total = self.total.merge(total)
+            self.current = self.current.merge(added)
             if self.current.rows >= self.window:
                 self._close()
+            return added.rows
 
 
 def _dataset_verdict(verdicts: Any) -> str:

@@ -4,6 +4,8 @@ Errors are ``{"error": "..."}`` with the status the protocol asks for:
 
 ======================================  ======
 malformed request (JSON, shape, types)   400
+admin route without the right token      401
+admin route with no token configured     403
 unknown model, version or path           404
 wrong method                             405
 body slower than ``timeout`` to arrive   408
@@ -82,6 +84,16 @@ def bad_request(message: str) -> HTTPError:
     return HTTPError(400, message)
 
 
+def unauthorized(message: str) -> HTTPError:
+    """An admin route called without the server's admin token (``Bearer``)."""
+    return HTTPError(401, message)
+
+
+def forbidden(message: str) -> HTTPError:
+    """An admin route on a server started without an admin token: closed."""
+    return HTTPError(403, message)
+
+
 def protocol_error(exc: RequestError) -> HTTPError:
     """An Open Inference Protocol request `serving.oip` cannot read."""
     return HTTPError(exc.status, str(exc))
@@ -137,6 +149,8 @@ async def handle(request: Request, exc: Exception) -> Response:
         response = respond(exc.status, exc.body)
         if exc.status == 503:
             response.headers["Retry-After"] = "1"
+        elif exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="featurekit admin"'
         return response
     if isinstance(exc, ClientDisconnect):
         return Response(status_code=499)

@@ -27,21 +27,28 @@ async def monitor_status(request: Request) -> Response:
 
 
 async def monitor_snapshot(request: Request) -> Response:
-    """GET: this process's drift counts; POST: merge another process's into them."""
+    """GET: this process's drift counts; POST (admin token): merge another replica's."""
     state = state_of(request)
     m = _monitor_of(state)
     if request.method == "GET":
         return await state.run(lambda: (200, orjson.dumps(m.snapshot())))
+    state.require_admin(request)
     body = await state.read_body(request)
 
     def merge() -> tuple[int, bytes]:
         snapshot = parse_json(body)
+        if not isinstance(snapshot, dict):
+            raise bad_request("A snapshot is a JSON object: what GET returns.")
         try:
-            m.merge(snapshot)
+            added = m.merge(snapshot)
         except (ValueError, KeyError, TypeError) as exc:
             raise bad_request(f"Cannot merge this snapshot: {exc}") from None
         return 200, orjson.dumps(
-            {"merged": True, "rows_total": m.status()["rows_total"]}
+            {
+                "merged": True,
+                "rows_added": added,
+                "rows_total": m.status()["rows_total"],
+            }
         )
 
     return await state.run(merge)

@@ -104,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the server for parsed `args`; return the exit status."""
     from .app import Limits, serve_path
+    from .limits import ADMIN_TOKEN_ENV
 
     try:
         import uvicorn
@@ -147,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             monitor=monitor,
             verify=args.verify,
+            admin_token=os.environ.get(ADMIN_TOKEN_ENV),
         )
         uvicorn.run(app, **options)
         return 0
@@ -168,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _worker_app() -> Any:
     from .app import Limits, create_app
+    from .limits import ADMIN_TOKEN_ENV
 
     config = json.loads(os.environ[_ENV])
     return create_app(
@@ -176,6 +179,7 @@ def _worker_app() -> Any:
         threads=config["threads"],
         monitor=config["monitor"],
         verify=config["verify"],
+        admin_token=os.environ.get(ADMIN_TOKEN_ENV),
     )
 
 

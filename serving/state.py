@@ -9,6 +9,7 @@ inference never blocks the loop.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import threading
@@ -23,7 +24,7 @@ from starlette.responses import Response
 from featurekit.errors import ArtifactError, ContractError
 from featurekit.golden import check_mode, enforce
 
-from .limits import Limits
+from .limits import ADMIN_TOKEN_ENV, Limits
 from .metrics import Metrics
 from .predictor import Predictor, Split
 from .responses import (
@@ -31,8 +32,10 @@ from .responses import (
     bad_request,
     body_timeout,
     contract_error,
+    forbidden,
     not_json,
     too_large,
+    unauthorized,
     unavailable,
 )
 
@@ -55,8 +58,11 @@ class AppState:
         Body size, rows per request and timeout.
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, admin_token: str | None = None) -> None:
         self.limits = limits
+        #: What admin routes (POST /monitor/snapshot) require as ``Bearer``; None
+        #: closes them.
+        self.admin_token = admin_token or None
         self.executor = ThreadPoolExecutor(
             max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="featurekit-http"
         )
@@ -64,6 +70,24 @@ class AppState:
         self.predictor: Predictor | None = None
         #: Why the background load failed, for the 503 of every request after it.
         self.load_error: str | None = None
+
+    def require_admin(self, request: Request) -> None:
+        """Let an admin route through only with this server's admin token."""
+        if self.admin_token is None:
+            raise forbidden(
+                f"{request.method} {request.url.path} is closed: start the server "
+                f"with the environment variable {ADMIN_TOKEN_ENV} set, and send "
+                "'Authorization: Bearer <token>'."
+            )
+        sent = request.headers.get("authorization", "")
+        scheme, _, token = sent.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.admin_token.encode()
+        ):
+            raise unauthorized(
+                f"{request.method} {request.url.path} needs this server's admin "
+                "token: 'Authorization: Bearer <token>'."
+            )
 
     # -- the model -------------------------------------------------------------------
     def attach(self, predictor: Predictor) -> None:

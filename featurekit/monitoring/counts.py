@@ -6,6 +6,7 @@ offline data the same way the live monitor counts scored rows.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,34 @@ class _Bins:
 
 
 _FIELDS = ("missing", "rows", "total", "sumsq", "valid", "unseen")
+_INTEGERS = ("missing", "rows", "valid", "unseen")
+_SUMS = ("total", "sumsq")
+#: Counters beyond this lose integer precision in float64 statistics.
+_MAX_COUNT = 2**53
+
+
+def _count(value: Any, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= _MAX_COUNT:
+        raise ValueError(f"The snapshot's {what} must be whole numbers in [0, 2**53].")
+    return value
+
+
+def _bins(counts: list[int], fields: dict[str, int], sums: dict[str, float]) -> _Bins:
+    return _Bins(
+        counts,
+        missing=fields["missing"],
+        rows=fields["rows"],
+        valid=fields["valid"],
+        unseen=fields["unseen"],
+        total=sums["total"],
+        sumsq=sums["sumsq"],
+    )
+
+
+def _finite(value: Any, what: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ValueError(f"The snapshot's {what} must be a finite number.")
+    return float(value)
 
 
 @dataclass
@@ -194,18 +223,60 @@ class Counts:
 
     @classmethod
     def from_dict(cls, profile: dict[str, Any], data: Mapping[str, Any]) -> Counts:
-        """The inverse of `to_dict`, checked against `profile`'s bins."""
+        """The inverse of `to_dict`, checked against `profile`'s bins.
+
+        Counters from elsewhere (another replica's snapshot) must be whole numbers in
+        [0, 2**53], sums finite, and every feature's bins, missing and unseen counts
+        must add up to the rows counted; anything else is refused (ValueError), so a
+        snapshot can neither stall windows nor break the statistics.
+        """
         out = cls.empty(profile)
-        out.rows = int(data["rows"])
-        if set(data["bins"]) != set(out.bins):
+        out.rows = _count(data.get("rows"), "rows")
+        bins = data.get("bins")
+        if not isinstance(bins, Mapping) or set(bins) != set(out.bins):
             raise ValueError("The snapshot's features do not match the profile's.")
-        for name, b in data["bins"].items():
-            counts = [int(c) for c in b["counts"]]
+        for name, b in bins.items():
+            if not isinstance(b, Mapping) or not isinstance(b.get("counts"), list):
+                raise ValueError(f"The snapshot's bins for {name!r} are malformed.")
+            counts = [_count(c, f"{name!r} counts") for c in b["counts"]]
             if len(counts) != len(out.bins[name].counts):
                 raise ValueError(
                     f"The snapshot's bins for {name!r} do not match the profile."
                 )
-            out.bins[name] = _Bins(counts, **{k: b[k] for k in _FIELDS})
+            fields = {k: _count(b.get(k), f"{name!r} {k}") for k in _INTEGERS}
+            sums = {k: _finite(b.get(k), f"{name!r} {k}") for k in _SUMS}
+            if sum(counts) + fields["missing"] + fields["unseen"] != fields["rows"]:
+                raise ValueError(
+                    f"The snapshot's counts for {name!r} do not add up to its rows."
+                )
+            if fields["rows"] != out.rows or fields["valid"] > fields["rows"]:
+                raise ValueError(
+                    f"The snapshot's rows for {name!r} differ from its total rows."
+                )
+            out.bins[name] = _bins(counts, fields, sums)
+        return out
+
+    def since(self, earlier: Counts) -> Counts:
+        """What was counted after `earlier` (same profile): ``self`` minus `earlier`.
+
+        Raises
+        ------
+        ValueError
+            A counter went down: `earlier` is not a past state of these counts.
+        """
+        out = Counts.empty(self.profile)
+        out.rows = self.rows - earlier.rows
+        for name, now in self.bins.items():
+            then = earlier.bins[name]
+            counts = [a - b for a, b in zip(now.counts, then.counts, strict=True)]
+            fields = {k: getattr(now, k) - getattr(then, k) for k in _INTEGERS}
+            if out.rows < 0 or min(counts, default=0) < 0 or min(fields.values()) < 0:
+                raise ValueError(
+                    "The counters went down since the last snapshot of this replica; "
+                    "a replica's snapshots only grow (a restarted replica has a new id)."
+                )
+            sums = {k: getattr(now, k) - getattr(then, k) for k in _SUMS}
+            out.bins[name] = _bins(counts, fields, sums)
         return out
 
 

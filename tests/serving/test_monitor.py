@@ -172,15 +172,98 @@ def test_drifted_traffic_alerts_in_monitor_and_metrics(client: TestClient) -> No
     assert 'featurekit_prediction_share{label="0"}' in text
 
 
-def test_snapshot_endpoint_round_trips(client: TestClient) -> None:
-    _traffic(client, _rows(60, seed=7))
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def admin(http_artifact: Path) -> TestClient:
+    p = Predictor.load(http_artifact, monitor={"window": 100})
+    return TestClient(
+        create_app(p, admin_token=TOKEN),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+
+
+def test_a_replicas_snapshot_merges_once_and_then_only_what_is_new(
+    admin: TestClient, client: TestClient
+) -> None:
+    _traffic(client, _rows(60, seed=7))  # the other replica
     snap = client.get("/monitor/snapshot").json()
     assert snap["current"]["rows"] == 60
+    first = admin.post("/monitor/snapshot", json=snap)
+    assert first.status_code == 200
+    assert first.json()["rows_added"] == 60
+    again = admin.post("/monitor/snapshot", json=snap)  # the same cumulative counts
+    assert again.json()["rows_added"] == 0
+    assert admin.get("/monitor").json()["current_window_rows"] == 60
+    _traffic(client, _rows(50, seed=8))
+    later = admin.post("/monitor/snapshot", json=client.get("/monitor/snapshot").json())
+    assert later.json()["rows_added"] == 50  # 110 rows: one window of 100 closed
+    assert admin.get("/monitor").json()["current_window_rows"] == 0
+
+
+def test_a_servers_own_snapshot_is_refused(admin: TestClient) -> None:
+    _traffic(admin, _rows(20, seed=7))
+    r = admin.post("/monitor/snapshot", json=admin.get("/monitor/snapshot").json())
+    assert r.status_code == 400
+    assert "own snapshot" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda s: s["current"].update(rows=-(10**15)), "whole numbers"),
+        (lambda s: s["current"].update(rows=2**64), "whole numbers"),
+        (lambda s: s["current"]["bins"]["income"].update(rows=7), "add up"),
+        (lambda s: s["current"]["bins"]["income"].update(total="1e999"), "finite"),
+        (lambda s: s.pop("replica"), "names no replica"),
+        (lambda s: s.update(current={}, total={}), "whole numbers"),
+    ],
+    ids=["negative", "2**64", "inconsistent", "inf", "no-replica", "empty"],
+)
+def test_a_malformed_snapshot_is_refused_and_changes_nothing(
+    admin: TestClient, client: TestClient, change, match
+) -> None:
+    _traffic(client, _rows(40, seed=7))
+    snap = client.get("/monitor/snapshot").json()
+    change(snap)
+    r = admin.post("/monitor/snapshot", json=snap)
+    assert r.status_code == 400
+    assert match in r.json()["error"]
+    assert admin.get("/monitor").status_code == 200
+    assert admin.get("/monitor").json()["current_window_rows"] == 0
+    assert admin.get("/monitor/snapshot").status_code == 200
+
+
+def test_snapshots_are_closed_without_an_admin_token(client: TestClient) -> None:
+    snap = client.get("/monitor/snapshot").json()
     r = client.post("/monitor/snapshot", json=snap)
-    assert r.status_code == 200
-    assert client.get("/monitor").json()["current_window_rows"] == 0  # 120 rows: closed
-    bad = client.post("/monitor/snapshot", json={"current": {}, "total": {}})
-    assert bad.status_code == 400
+    assert r.status_code == 403
+    assert "FEATUREKIT_ADMIN_TOKEN" in r.json()["error"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}"])
+def test_snapshots_need_the_admin_token(http_artifact: Path, header) -> None:
+    app = create_app(Predictor.load(http_artifact), admin_token=TOKEN)
+    headers = {} if header is None else {"Authorization": header}
+    r = TestClient(app).post("/monitor/snapshot", json={}, headers=headers)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_monitor_merges_at_most_max_replicas() -> None:
+    from serving.monitor import MAX_REPLICAS
+
+    hub = Monitor(_profile(), window=10**9)
+    for _ in range(MAX_REPLICAS):
+        other = Monitor(_profile(), window=10**9)
+        _feed(other, np.zeros(3))
+        hub.merge(other.snapshot())
+    extra = Monitor(_profile(), window=10**9)
+    _feed(extra, np.zeros(3))
+    with pytest.raises(ValueError, match="at most that many"):
+        hub.merge(extra.snapshot())
+    assert hub.open_rows == 3 * MAX_REPLICAS
 
 
 def test_monitor_endpoint_is_404_when_monitoring_is_off(http_artifact: Path) -> None:
