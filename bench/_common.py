@@ -395,18 +395,17 @@ def add_json_option(parser: argparse.ArgumentParser, bench: str) -> None:
 def _command(argv: Sequence[str]) -> str:
     """How this process was started, paths inside the repository made relative."""
 
-    def rel(arg: str, *, script: bool = False) -> str:
-        path = Path(arg)
-        if script or path.is_absolute():
-            try:
-                return str(path.resolve().relative_to(ROOT))
-            except ValueError:
-                pass
-        return arg
+    def rel(arg: str, *, always: bool = False) -> str:
+        if not (always or Path(arg).is_absolute()):
+            return arg
+        try:  # abspath, not resolve: .venv/bin/python is a symlink out of the repo
+            return str(Path(os.path.abspath(arg)).relative_to(ROOT))
+        except ValueError:
+            return arg
 
     exe = rel(sys.executable)
     exe = "python" if Path(exe).is_absolute() else exe
-    return " ".join([exe, rel(argv[0], script=True), *map(rel, argv[1:])])
+    return " ".join([exe, rel(argv[0], always=True), *map(rel, argv[1:])])
 
 
 class Run:

@@ -585,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_pandera": not args.no_batch_pandera,
             },
             budgets=[
-                {**b, "case": f"{r['model']}, {w} columns"}
+                {**b, "case": f"{r['model'].split('(')[0]}, {w} cols"}
                 for per in results.values()
                 for w, r in per.items()
                 for b in r["budgets"]

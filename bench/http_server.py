@@ -750,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wrk_threads": "min(concurrency, 2)",
             },
             budgets=[
-                {**b, "case": r["model"]}
+                {**b, "case": r["model"].split("(")[0]}
                 for r in results.values()
                 for b in r["budgets"]
             ],

@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                 "models": args.models,
             },
             budgets=[
-                {**b, "case": r["model"]}
+                {**b, "case": r["model"].split("(")[0]}
                 for r in results.values()
                 for b in r["budgets"]
             ],

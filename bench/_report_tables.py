@@ -1,0 +1,526 @@
+"""The figures tables of docs/benchmarks.md, one function per bench, from its JSON record.
+
+Each function takes a record (``bench/_common.py``'s `Run` layout) and returns markdown
+blocks; ``bench/report.py`` puts them under the bench's budgets. `TABLES` maps a bench
+name to its function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from _common import fmt_ms, fmt_ns, fmt_rate, fmt_x
+
+Record = dict[str, Any]
+
+
+def cell(value: Any) -> str:
+    """A markdown table cell: pipes escaped, newlines folded."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |"]
+    lines.append("|" + "---|" * len(head))
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _median(res: dict[str, Any], key: str) -> float | None:
+    return res[key]["ns_per_call"]["median"] if key in res else None
+
+
+def _time(res: dict[str, Any], key: str) -> str:
+    ns = _median(res, key)
+    return "–" if ns is None else fmt_ns(ns)
+
+
+def _rate(res: dict[str, Any], key: str, rows: int) -> str:
+    ns = _median(res, key)
+    return "–" if ns is None else fmt_rate(rows / (ns / 1e9))
+
+
+def _ratio(r: dict[str, float] | None) -> str:
+    if r is None or r.get("value") is None or math.isnan(r["value"]):
+        return "–"
+    return f"{fmt_x(r['value'])} ({fmt_x(r['p10'])}–{fmt_x(r['p90'])})"
+
+
+def _by_case(
+    cases: dict[str, Record], rows: list[tuple[str, Callable[[Record], str]]]
+) -> list[list[str]]:
+    return [[label, *(get(c) for c in cases.values())] for label, get in rows]
+
+
+# -- predict -------------------------------------------------------------------------
+def predict(record: Record) -> list[str]:
+    models = record["results"]["models"]
+    n = record["config"]["rows"]
+    k = f"{n // 1000}k rows"
+    rows: list[tuple[str, Callable[[Record], str]]] = [
+        (
+            "1 row: Predictor.predict_proba(dict)",
+            lambda m: _time(m["single_row"], "predictor"),
+        ),
+        (
+            "1 row: bare session.run, prebuilt feeds",
+            lambda m: _time(m["single_row"], "bare"),
+        ),
+        (
+            "1 row: scikit-learn predict_proba",
+            lambda m: _time(m["single_row"], "sklearn"),
+        ),
+        (
+            "1 row: scikit-learn + pandera",
+            lambda m: _time(m["single_row"], "sklearn_pandera"),
+        ),
+        (
+            "1 row: Predictor − bare",
+            lambda m: f"{m['single_row_overhead_us']:.1f} µs",
+        ),
+        (f"{k}: Predictor", lambda m: _rate(m["batch"], "predictor", n)),
+        (f"{k}: bare session.run, 1 thread", lambda m: _rate(m["batch"], "bare", n)),
+        (
+            f"{k}: fresh onnxruntime session, default threads",
+            lambda m: _rate(m["batch"], "bare_default", n),
+        ),
+        (f"{k}: scikit-learn", lambda m: _rate(m["batch"], "sklearn", n)),
+    ]
+    first = next(iter(models.values()))
+    rows += [
+        (f"{name} (context)", lambda m, name=name: _ratio(m["context"].get(name)))
+        for name in first["context"]
+    ]
+    head = [
+        "figure (medians; throughput in rows/s)",
+        *(m["model"] for m in models.values()),
+    ]
+    return [table(head, _by_case(models, rows))]
+
+
+# -- contract ------------------------------------------------------------------------
+def contract(record: Record) -> list[str]:
+    cases = {
+        f"{r['model'].split('(')[0]}, {w} cols": r
+        for per in record["results"]["models"].values()
+        for w, r in per.items()
+    }
+    n = record["config"]["rows"]
+    k = f"{n // 1000}k rows"
+    rows: list[tuple[str, Callable[[Record], str]]] = [
+        ("1 row: Columns.coerce(dict)", lambda r: _time(r["single_row"], "coerce")),
+        (
+            "1 row: coerce per column / batch: per cell",
+            lambda r: (
+                f"{fmt_ns(r['single_row_coerce_ns_per_column'])} / "
+                f"{fmt_ns(r['batch_coerce_ns_per_cell'])}"
+            ),
+        ),
+        (
+            "1 row: Predictor.predict(dict)",
+            lambda r: _time(r["single_row"], "predictor"),
+        ),
+        (
+            "1 row: Predictor, drift monitoring on",
+            lambda r: _time(r["single_row"], "predictor_monitored"),
+        ),
+        (
+            "1 row: bare session.run, prebuilt feeds",
+            lambda r: _time(r["single_row"], "bare"),
+        ),
+        (
+            "1 row: scikit-learn + pandera",
+            lambda r: _time(r["single_row"], "sklearn_pandera"),
+        ),
+        (f"{k}: Predictor", lambda r: _rate(r["batch"], "predictor", n)),
+        (
+            f"{k}: Predictor, drift monitoring on",
+            lambda r: _rate(r["batch"], "predictor_monitored", n),
+        ),
+        (f"{k}: bare session.run, 1 thread", lambda r: _rate(r["batch"], "bare", n)),
+        (f"{k}: Columns.coerce alone", lambda r: _rate(r["batch"], "coerce", n)),
+        (
+            f"{k}: Contract.validate (pandera reference)",
+            lambda r: _rate(r["batch"], "contract_validate", n),
+        ),
+    ]
+    first = next(iter(cases.values()))
+    rows += [
+        (f"{name} (context)", lambda r, name=name: _ratio(r["context"].get(name)))
+        for name in first["context"]
+    ]
+    head = ["figure (medians; throughput in rows/s)", *cases]
+    return [table(head, _by_case(cases, rows))]
+
+
+# -- derived -------------------------------------------------------------------------
+def derived(record: Record) -> list[str]:
+    res = record["results"]
+    t, r = res["timings"], res["ratios"]
+    n = record["config"]["batch_rows"]
+    rows = [
+        ["1 row: Predictor.predict(dict)", _time(t, "predictor_1")],
+        ["1 row: bare session.run, prebuilt feeds", _time(t, "bare_1")],
+        ["1 row: scikit-learn pipe.predict", _time(t, "sklearn_1")],
+        ["1 row: scikit-learn / Predictor", _ratio(r["1 row: sklearn / Predictor"])],
+        [f"{n:,} rows: Predictor.predict", _time(t, "predictor_big")],
+        [f"{n:,} rows: bare session.run", _time(t, "bare_big")],
+        [f"{n:,} rows: scikit-learn pipe.predict", _time(t, "sklearn_big")],
+        [
+            f"{n:,} rows: scikit-learn / Predictor",
+            _ratio(r["batch: Predictor / sklearn throughput"]),
+        ],
+        [f"training: transform of {n:,} rows", _time(t, "transform_big")],
+        [
+            f"training: the {res['expressions']} expressions alone",
+            f"{_time(t, 'expressions_big')} ({res['expression_ns_per_row']:.0f} ns "
+            "a row and expression)",
+        ],
+    ]
+    return [table(["figure (medians)", "result"], rows)]
+
+
+# -- http_server ---------------------------------------------------------------------
+HTTP_ENDPOINTS = {
+    "predict": "featurekit `/predict`",
+    "infer": "featurekit OIP `/v2/models/{name}/infer`",
+    "baseline": "FastAPI + pandera + scikit-learn",
+}
+
+
+def http_server(record: Record) -> list[str]:
+    conc = record["config"]["concurrency"]
+    rows = []
+    for m in record["results"]["models"].values():
+        for e, per in m["endpoints"].items():
+            row = [m["model"] if e == "predict" else "", HTTP_ENDPOINTS.get(e, e)]
+            for c in conc:
+                s = per[str(c)]
+                row.append(
+                    f"{fmt_ms(s['p50_ms']['median'])} / {fmt_ms(s['p99_ms']['median'])}"
+                    f" / {s['rps']['median']:,.0f}"
+                )
+            rows.append(row)
+        startup = ", ".join(
+            f"{'featurekit' if k == 'ours' else k} {v['median']:.2f} s"
+            for k, v in m["startup_s"].items()
+        )
+        rows.append(
+            ["", f"startup (median of {record['config']['startups']})", startup]
+        )
+    head = ["model", "endpoint", *(f"c={c}: p50 / p99 / req/s" for c in conc)]
+    width = len(head)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    return [table(head, rows)]
+
+
+# -- monitor -------------------------------------------------------------------------
+def monitor(record: Record) -> list[str]:
+    res = record["results"]
+    rows = []
+    for size in ("1", "64"):
+        r = res[size]
+        lo, hi = r["monitor_observe_p10_p90"]
+        rows.append(
+            [
+                size,
+                f"{r['monitor_observe_us_per_row']:.2f} µs ({lo:.2f}–{hi:.2f})",
+                f"{r['us_per_row']['off']:.2f} µs",
+                f"{r['paired_counting_overhead_us_per_row']:+.2f} µs",
+                f"{r['paired_default_overhead_us_per_row']:+.2f} µs",
+            ]
+        )
+    window = record["config"]["window"]
+    ms = res["evaluate_ms_per_window"]
+    return [
+        table(
+            [
+                "batch size",
+                "monitor's hot path, a row (p10–p90)",
+                "Predictor without monitoring, a row",
+                "paired: + counting",
+                f"paired: + windows tested every {window:,} rows",
+            ],
+            rows,
+        ),
+        f"Testing one closed window ({res['features_and_outputs']} features and "
+        f"outputs) takes {ms:.2f} ms, {ms * 1e3 / window:.2f} µs a row at {window:,} "
+        "rows a window, on the monitor's thread.",
+    ]
+
+
+# -- drift ---------------------------------------------------------------------------
+def _pct(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    lo, hi = r["ci95"]
+    return f"{100 * r['rate']:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def drift(record: Record) -> list[str]:
+    res = record["results"]
+    t = res["targets"]
+    rows = []
+    for c in res["cells"].values():
+        fk, ev = c["featurekit"], c.get("evidently")
+        for group, r in fk["groups"].items():
+            e = ev["groups"][group] if ev else None
+            if c["kind"] == "null":
+                target, ok = (
+                    f"≤ {t['false_alarm_max']:.0%}",
+                    r["rate"] <= t["false_alarm_max"],
+                )
+            elif c["kind"] == "harmless":
+                target, ok = (
+                    f"≤ {t['harmless_max']:.0%}",
+                    r["rate"] <= t["harmless_max"],
+                )
+            elif c["kind"] == "power":
+                target, ok = "≥ Evidently", (r["rate"] >= e["rate"] if e else None)
+            else:
+                target, ok = f"≥ {t['detect_min']:.0%}", r["rate"] >= t["detect_min"]
+            rows.append(
+                [f"{c['label']}: {group}", _pct(r), _pct(e), target, _verdict(ok)]
+            )
+        e = ev["dataset"] if ev else None
+        if c["kind"] in ("null", "harmless"):
+            limit = t["false_alarm_max" if c["kind"] == "null" else "harmless_max"]
+            ok = fk["dataset"]["rate"] <= limit
+            rows.append(
+                [
+                    f"{c['label']}: dataset",
+                    _pct(fk["dataset"]),
+                    _pct(e),
+                    f"≤ {limit:.0%}",
+                    _verdict(ok),
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    f"{c['label']}: dataset",
+                    _pct(fk["dataset"]),
+                    _pct(e),
+                    "(context)",
+                    "",
+                ]
+            )
+    ev_name = f"Evidently {record['versions'].get('evidently') or ''}".strip()
+    blocks = [
+        table(
+            [
+                "cell (windows flagged, Wilson 95 % interval)",
+                "featurekit",
+                ev_name,
+                "target",
+                "verdict",
+            ],
+            rows,
+        )
+    ]
+    timing = res["timing"]
+    n = timing["rows"]
+    fk_runs = timing["featurekit"]["runs"]
+    trows = [
+        [
+            f"featurekit `fk.drift(outputs=False)`, median of {len(fk_runs['inputs'])}",
+            _seconds(fk_runs["inputs"]),
+            _mib(fk_runs["inputs"]),
+        ]
+    ]
+    if fk_runs.get("with_outputs"):
+        trows.append(
+            [
+                "featurekit `fk.drift(outputs=True)` (context: scores the rows too)",
+                _seconds(fk_runs["with_outputs"]),
+                _mib(fk_runs["with_outputs"]),
+            ]
+        )
+    if "evidently" in timing:
+        runs = timing["evidently"]["runs"]
+        trows.append(
+            [
+                f"Evidently `Report([DataDriftPreset()]).run`, {len(runs)} run(s)",
+                _seconds(runs),
+                _mib(runs),
+            ]
+        )
+    if "evidently_tests_only" in timing:
+        runs = timing["evidently_tests_only"]["runs"]
+        trows.append(
+            ["Evidently's per-column tests alone (context)", _seconds(runs), _mib(runs)]
+        )
+    blocks.append(
+        f"Timed: {n:,} rows × {timing['numeric_columns'] + timing['categorical_columns']} "
+        f"columns ({timing['numeric_columns']} numeric, {timing['categorical_columns']} "
+        f"categorical), no drift, against a {timing['reference_rows']:,}-row reference."
+    )
+    blocks.append(table(["call", "seconds", "peak memory growth"], trows))
+    blocks.append(
+        table(
+            ["Done when", "verdict"],
+            [[v["name"], _verdict(v["pass"])] for v in res["verdicts"]],
+        )
+    )
+    return blocks
+
+
+def _seconds(runs: list[dict[str, Any]]) -> str:
+    values = sorted(r["seconds"] for r in runs)
+    return f"{values[len(values) // 2]:.2f} s"
+
+
+def _mib(runs: list[dict[str, Any]]) -> str:
+    values = sorted(r["peak_mib"] for r in runs)
+    v = values[len(values) // 2]
+    return "< 1 MiB" if v < 1 else f"{v:,.0f} MiB"
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "PASS", False: "**MISS**"}.get(ok, "n/a")  # type: ignore[arg-type]
+
+
+# -- the matrices --------------------------------------------------------------------
+def _e(v: float) -> str:
+    return "–" if v is None or math.isnan(v) else f"{v:.1e}"
+
+
+def parity_matrix(record: Record) -> list[str]:
+    rows = [
+        [
+            r["model"],
+            r["dataset"],
+            r["task"],
+            f"{r['certificate_rows']:,}",
+            _e(r["certificate_max_abs_diff"]),
+            f"{r['independent_rows']:,}",
+            _e(r["independent_max_abs_diff"]),
+            r["flipped_labels"],
+        ]
+        for r in record["results"]["rows"]
+    ]
+    head = [
+        "model",
+        "dataset",
+        "task",
+        "certificate rows",
+        "certificate max abs diff",
+        "independent rows",
+        "independent max abs diff",
+        "flipped labels",
+    ]
+    return [table(head, rows)]
+
+
+def _tm_cell(mine: list[Record], tolerance: float) -> str:
+    """One family's verdict on one transform, over both tasks."""
+
+    def within(r: Record) -> bool:
+        return (
+            r["status"] == "certified"
+            and r["independent_max_abs_diff"] <= tolerance
+            and r["flipped_labels"] == 0
+        )
+
+    def tasks(rows: list[Record]) -> str:
+        return ", ".join(dict.fromkeys(r["task"] for r in rows))
+
+    ok = [r for r in mine if within(r)]
+    differs = [r for r in mine if r["status"] == "certified" and not within(r)]
+    refused = [r for r in mine if r["status"] == "refused"]
+    parts = []
+    if ok:
+        worst = max(
+            max(r["certificate_max_abs_diff"], r["independent_max_abs_diff"])
+            for r in ok
+        )
+        parts.append(_e(worst) + ("" if len(ok) == len(mine) else f" ({tasks(ok)})"))
+    for r in differs:
+        parts.append(
+            f"**certified, but differs: {_e(r['independent_max_abs_diff'])}** ({r['task']})"
+        )
+    if refused:
+        kinds = sorted({r["reason"].split(":", 1)[0] for r in refused})
+        parts.append(f"refused: {', '.join(kinds)} ({tasks(refused)})")
+    return "; ".join(parts)
+
+
+def transform_matrix(record: Record) -> list[str]:
+    res = record["results"]
+    rows = res["rows"]
+    tol = record["config"]["tolerance"]
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    summary = [
+        [
+            res["what"].get(t, t),
+            f"{tol:g}",
+            *(
+                _tm_cell(
+                    [r for r in rows if r["transform"] == t and r["family"] == f], tol
+                )
+                for f in families
+            ),
+        ]
+        for t in dict.fromkeys(r["transform"] for r in rows)
+    ]
+    heads = [res["family_heads"].get(f, f) for f in families]
+    detail = []
+    for r in rows:
+        if r["status"] == "refused":
+            detail.append(
+                [
+                    r["transform"],
+                    r["model"],
+                    r["task"],
+                    f"refused: {r['reason']}",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{r['seconds']:.1f}",
+                ]
+            )
+        else:
+            detail.append(
+                [
+                    r["transform"],
+                    r["model"],
+                    r["task"],
+                    f"{r['certificate_rows']:,}",
+                    _e(r["certificate_max_abs_diff"]),
+                    f"{r['independent_rows']:,} ({r['contract_rejected_rows']:,})",
+                    _e(r["independent_max_abs_diff"]),
+                    r["flipped_labels"],
+                    f"{r['seconds']:.1f}",
+                ]
+            )
+    head = [
+        "transform",
+        "model",
+        "task",
+        "certificate rows",
+        "certificate max abs diff",
+        "independent rows (refused by contract)",
+        "independent max abs diff",
+        "flipped labels",
+        "seconds",
+    ]
+    return [
+        table(["transform", "tolerance", *heads], summary),
+        f"<details><summary>All {len(rows)} rows: certificate and independent check "
+        "per model</summary>\n\n" + table(head, detail) + "\n\n</details>",
+    ]
+
+
+TABLES: dict[str, Callable[[Record], list[str]]] = {
+    "predict": predict,
+    "contract": contract,
+    "derived": derived,
+    "http_server": http_server,
+    "monitor": monitor,
+    "drift": drift,
+    "parity_matrix": parity_matrix,
+    "transform_matrix": transform_matrix,
+}

@@ -1,0 +1,158 @@
+"""The fixed text of docs/benchmarks.md: what each bench does and how to read it.
+
+``bench/report.py`` puts these paragraphs beside the figures it reads from the benches'
+JSON. They describe the method and the mechanisms behind the figures, never the
+figures themselves: those come from the JSON, so that a new run cannot leave the text
+stale.
+"""
+
+from __future__ import annotations
+
+INTRO = """\
+Every figure below comes from the JSON record a bench script wrote (`--json`, into
+`bench/results/`), and this page is generated from those records by `bench/report.py`:
+change a bench or the generator and regenerate, do not edit the page by hand. Each
+section names the exact command that produced its figures, when and on which commit
+and machine it ran, and the budgets beside the figures with PASS or MISS.
+
+Speed is measured as ratios against the strongest baseline, run in the same process
+(or, for the HTTP server, the same run), interleaved, and summarised by medians: the
+median of per-repeat paired ratios, with the 10th to 90th percentile of those ratios
+beside it. Absolute times depend on the machine; the ratios are what the budgets bind.
+
+To refresh a section, run its command (the project's virtualenv: `make test` or
+`make demo` creates it), then `.venv/bin/python bench/report.py`. Most benches take
+`--quick` (a short, indicative run: the smoke tests in `tests/bench/` use it)."""
+
+SCRIPTS = """\
+| script | measures |
+|---|---|
+| `bench/predict.py` (`make bench`) | `Predictor` against bare onnxruntime and scikit-learn |
+| `bench/contract.py` | the compiled contract check against pandera |
+| `bench/derived.py` | the derived-feature catalogue in serving and training |
+| `bench/http_server.py` | the HTTP server against FastAPI + pandera + scikit-learn (needs `wrk`) |
+| `bench/monitor.py` | the live monitor's cost per scored row |
+| `bench/drift.py` | drift detection against Evidently |
+| `bench/parity_matrix.py` | parity per scikit-learn family, outside the certificate |
+| `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |"""
+
+TITLES = {
+    "predict": "Predictor against onnxruntime and scikit-learn",
+    "contract": "the data contract",
+    "derived": "derived features",
+    "http_server": "the HTTP server",
+    "monitor": "the live monitor",
+    "drift": "drift detection against Evidently",
+    "parity_matrix": "parity per scikit-learn family",
+    "transform_matrix": "parity per transform and model family",
+}
+
+ABOUT = {
+    "predict": """\
+The bench fits each model on a generated 10-column credit dataset (6 numeric columns
+with impute, clip, log1p, scale and bounds, 4 categoricals, missing values, and a few
+unseen categories at scoring time), exports it and times, in one process,
+`Predictor.predict_proba` against a bare `InferenceSession.run` on prebuilt inputs (the
+predictor's own session: featurekit's graph, without featurekit around it) and against
+the scikit-learn pipeline, with and without a pandera validation of the row.
+
+- The bare baseline is the predictor's own session, which runs single-threaded inside
+  onnxruntime to keep tree sums in scikit-learn's order; `Predictor` scores large
+  batches in parallel 16k-row chunks, which is how it can exceed 1x at 100k rows. The
+  context line "default-threaded ort" compares with a fresh onnxruntime session and
+  its default thread pool.
+- The single-row overhead is reading the record into typed arrays (the contract's
+  single-row path) and onnxruntime running on freshly allocated inputs rather than the
+  same prebuilt ones.
+- `Predictor` is loaded with its defaults, drift monitoring on.
+- The scikit-learn + pandera baseline validates a pandera schema mirroring the contract
+  on a one-row frame, then calls `predict_proba`.""",
+    "contract": """\
+The bench times, in one process, the compiled check alone (`Columns.coerce` of a
+dict), `Predictor.predict` against a bare `session.run` on prebuilt inputs,
+scikit-learn `predict_proba` plus pandera's `schema.validate` on the same row, and a
+100k-row batch, at 10 and 50 raw columns (60 % numeric, 40 % categorical), with cheap
+models on purpose, so that the contract's share shows. The contract lines use a
+`Predictor` with drift monitoring off; the "+ drift monitoring" lines turn it on, and
+the same budgets apply.
+
+Batch checking is cheap per cell because Arrow-backed string columns are read with
+`factorize`, so the category checks run once per distinct value, and one min/max pass
+decides which numeric checks can fail at all. The 20 µs check is an absolute time, not
+a ratio: of all the budgets here it is the one a loaded machine moves most.""",
+    "derived": """\
+The bench serves the catalogue of
+[declarations.md](declarations.md#derived-features-written-once-computed-in-the-graph)
+(18 declarations over 8 raw columns: two date-times, one as ISO text, ratios, logs,
+flags, date parts, buckets, crossed, hashed and TF-IDF features) with a
+LogisticRegression, and times it interleaved in one process.
+
+The graph itself is the cost of one row here: most of it is the text column's
+tokenizer loop and the exact `log` kernel (33 nodes); onnxruntime's per-node overhead
+dominates at one row. A plain model without text or logs costs what the HTTP figures
+show.""",
+    "http_server": """\
+The bench loads the real server (`python -m serving`, one worker, drift monitoring on)
+and, in the same run, a FastAPI app that unpickles the same pipeline, validates each
+request with pandera and calls scikit-learn's `predict_proba` (`bench/_http_baseline.py`,
+uvicorn with uvloop and httptools, as ours). `wrk` sends one-row JSON POSTs at each
+concurrency, one server under load at a time, the endpoints interleaved over repeats;
+the table shows medians over repeats. Startup is process start until
+`/v2/health/ready` answers 200 (503 until the model is loaded). `wrk`, the server
+under load and the idle other server share the machine's cores; nothing is pinned.""",
+    "monitor": """\
+Monitoring in the server counts each scored row into the current window and tests a
+closed window on a background thread. The budget line times the monitor's hot path
+itself (`Monitor.observe` on the feeds and answers a `Predictor` hands it), in process
+CPU time, on the demo's model (`examples/credit_features.yaml`). The paired `Predictor`
+timings with and without monitoring are context: the difference of two larger
+timings, they spread widely on a shared machine. Testing a closed window happens off
+the request thread.""",
+    "drift": """\
+The bench runs featurekit and Evidently (its default `DataDriftPreset` tests and
+thresholds, in a virtualenv of its own with pandas < 3, `bench/.venv-evidently`) on
+the same seeded data: a 10k-row reference and 1,000-row windows, with drift injected
+per cell. Rates are the share of (window, column) pairs flagged, or of windows for the
+dataset-level verdict, with Wilson 95 % intervals.
+
+Evidently's dataset-level rule (drift when at least half of the columns drift) almost
+never fires when 2 of 6 columns shift. The timed frame is drifted on features only
+(`outputs=False`, as Evidently's preset has no model); each side runs in a subprocess
+of its own, so that peak memory (growth of the resident set during the call)
+compares.""",
+    "parity_matrix": """\
+Every supported scikit-learn family against six datasets: each export must pass the
+certificate (every label equal and |Δp| ≤ 1e-5; regressors 1e-5 relative to the
+prediction scale, see [parity.md](parity.md)), and the independent check compares
+`Predictor` with the scikit-learn pipeline on held-out rows with missing values and
+unseen categories and on adversarial rows, including raw values at and beside every
+tree split. What it checks is described in
+[parity.md](parity.md#checking-the-certificate-independently). Classifier diffs are
+|Δp|; regressor diffs are |Δ| / std(y).""",
+    "transform_matrix": """\
+Every transform crossed with LogisticRegression, RandomForest, HistGradientBoosting,
+LightGBM and XGBoost on a binary target, and with Ridge and LightGBM on a regression
+target. Each cell is the worst |Δ| of the certificate and the independent check over
+the family's rows; classifiers need every label equal and |Δp| ≤ 1e-5, regressors
+|Δ| ≤ 1e-5 × max(std(y), |ŷ|). What it checks is described in
+[parity.md](parity.md#checking-the-certificate-independently).
+
+How to read the cells:
+
+- XGBoost's cells are larger than the others because XGBoost sums in float32 and uses
+  its own `exp`, which the graph repeats; every other family agrees to a few float64
+  ulps.
+- `fk.Custom` before a tree model is certified only when its features are
+  bit-identical to scikit-learn's on every certified row. A last-bit difference flips a
+  tree's split when the value sits on it, and split values of a custom block cannot be
+  mapped back to raw inputs. skl2onnx's PCA, for one, is `Sub` then `MatMul`, while
+  scikit-learn computes `X @ C.T - mean @ C.T`, so the last bits differ on most rows
+  and the certificate refuses it before trees (`ParityError`, in the table). Linear
+  models absorb such differences.
+- Split rows are generated for plain `Numeric` columns only; derived, bucketized, date
+  and custom blocks are covered by the bit-identical-features rule.
+- A ratio needs a denominator that cannot be tiny before scikit-learn's forests:
+  declared as a float, `amount / items` at `items = 1e-300` overflows float32, which
+  scikit-learn's RandomForest rejects, and the certificate refuses the export. The
+  bench declares `items` as what it is, a count (`dtype="int"`).""",
+}
