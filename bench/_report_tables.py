@@ -8,6 +8,7 @@ name to its function.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,8 @@ Record = dict[str, Any]
 
 
 def cell(value: Any) -> str:
-    """A markdown table cell: pipes escaped, newlines folded."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """A markdown table cell: pipes escaped (once), newlines folded."""
+    return re.sub(r"(?<!\\)\|", r"\\|", str(value)).replace("\n", " ")
 
 
 def table(head: list[str], rows: list[list[Any]]) -> str:
