@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,11 @@ def write_atomic(
 ) -> Path:
     """Write `files` plus a manifest holding their hashes; appear all at once at `path`.
 
-    Everything goes to a temporary sibling directory first, which is then renamed.
-    An existing artifact at `path` is replaced only after the new one is complete.
+    Everything goes to a temporary sibling directory first, written and fsynced, then
+    takes the place of `path`. An existing artifact is swapped out in one atomic step
+    where the filesystem can (Linux ``renameat2(RENAME_EXCHANGE)``), so a reader or a
+    crash never finds the path empty or half-written; elsewhere it is renamed aside
+    first. The directory gets the usual permissions (0o777 less the umask).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,10 +114,17 @@ def write_atomic(
     try:
         hashes = {}
         for name, data in files.items():
-            (tmp / name).write_bytes(data)
+            _write_synced(tmp / name, data)
             hashes[name] = hashlib.sha256(data).hexdigest()
         manifest = {**manifest, "files": hashes}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False))
+        text = json.dumps(manifest, indent=2, sort_keys=False)
+        _write_synced(tmp / MANIFEST, text.encode())
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0o700
+        _sync_dir(tmp)
+        if target.exists() and _exchange(tmp, target):
+            _sync_dir(target.parent)
+            shutil.rmtree(tmp, ignore_errors=True)  # the previous artifact, now
+            return target
         if target.exists():
             old = Path(
                 tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent)
@@ -128,10 +139,61 @@ def write_atomic(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
+        _sync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a directory's entries durable (renames included); a no-op where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2``); False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:  # a C library without it
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(
+        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange
+    )
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this fs
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
