@@ -16,6 +16,7 @@ from onnx import TensorProto
 from sklearn.linear_model import LogisticRegression, Ridge
 
 import featurekit as fk
+import featurekit.artifact
 from featurekit.artifact import FORMAT_VERSION
 from featurekit.contract.columns import Columns
 from serving import Predictor
@@ -441,7 +442,12 @@ def test_re_export_that_fails_while_replacing_keeps_the_old_artifact(
 ):
     pipe, frame = classifier
     before = _hashes(copy)
-    monkeypatch.setattr(os, "rename", _failing_rename(copy))
+    monkeypatch.setattr(os, "rename", _failing_rename(copy))  # the two-rename path
+
+    def failing_exchange(a, b):  # the atomic swap (Linux)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(featurekit.artifact, "_exchange", failing_exchange)
     with pytest.raises(OSError, match=r"No space left"):
         fk.export(pipe, copy, frame)
     monkeypatch.undo()
