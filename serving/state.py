@@ -21,7 +21,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from featurekit.errors import ArtifactError, ContractError
+from featurekit.errors import ContractError
 from featurekit.golden import check_mode, enforce
 
 from .limits import ADMIN_TOKEN_ENV, Limits
@@ -117,7 +117,9 @@ class AppState:
                 elif not v.ok:  # a warning from this thread would go unseen
                     _log.warning("%s Serving it anyway (--verify warn).", v.message)
             self.attach(p)
-        except (ArtifactError, OSError, ValueError) as exc:
+        # whatever stops the load (onnxruntime refusing the graph, a manifest without
+        # an entry) is the reason for every 503: never a server "still loading" forever
+        except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
 
     def load_in_background(

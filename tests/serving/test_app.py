@@ -168,6 +168,36 @@ def test_an_artifact_that_fails_to_load_keeps_ready_503_with_the_reason(
         assert "missing" in error
 
 
+@pytest.mark.parametrize("broken", ["graph", "manifest"])
+def test_an_artifact_onnxruntime_or_the_reader_chokes_on_is_never_still_loading(
+    http_artifact: Path, tmp_path: Path, broken: str
+) -> None:
+    """A hash-consistent but unloadable artifact: ready says why, not 'loading'."""
+    import hashlib
+    import json
+    import shutil
+
+    path = tmp_path / "a"
+    shutil.copytree(http_artifact, path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    if broken == "graph":  # its hash rewritten to match: only onnxruntime can tell
+        graph = b"\x08\x07 not a graph"
+        (path / "model.onnx").write_bytes(graph)
+        manifest["files"]["model.onnx"] = hashlib.sha256(graph).hexdigest()
+    else:
+        del manifest["inputs"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with TestClient(create_app(path)) as client:
+        deadline = time.monotonic() + 10
+        while True:
+            r = client.get("/v2/health/ready")
+            if "still loading" not in r.json()["error"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert r.status_code == 503
+        assert "still loading" not in r.json()["error"]
+
+
 # -- inference: OIP -----------------------------------------------------------------------
 def test_infer_matches_the_predictor_and_echoes_the_id(
     client: TestClient, predictor: Predictor
