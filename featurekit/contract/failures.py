@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from featurekit.errors import ContractError
 
@@ -154,8 +154,20 @@ class Tally:
     unseen : dict of str to int
         Categories not seen in training, per column (policies "ignore" and "other").
     extra_columns : dict of str to int
-        Undeclared columns, counted once per call that carried them.
+        Undeclared columns, counted once per call that carried them. Their names come
+        from clients, so at most `MAX_KEYS` are kept; the rest count under
+        ``"(other)"`` and the tally never grows without bound.
+
+    Examples
+    --------
+    >>> t = Tally()
+    >>> for i in range(Tally.MAX_KEYS + 5):
+    ...     t.add(t.extra_columns, f"junk{i}")
+    >>> len(t.extra_columns), t.extra_columns["(other)"]
+    (101, 5)
     """
+
+    MAX_KEYS: ClassVar[int] = 100
 
     rows: int = 0
     outside_observed: dict[str, int] = field(default_factory=dict)
@@ -163,4 +175,6 @@ class Tally:
     extra_columns: dict[str, int] = field(default_factory=dict)
 
     def add(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
+        if key not in bucket and len(bucket) >= self.MAX_KEYS:
+            key = "(other)"
         bucket[key] = bucket.get(key, 0) + n

@@ -647,3 +647,15 @@ def test_a_megabyte_failing_string_is_not_echoed_in_full(client: TestClient) -> 
     assert len(r.content) < 5_000
     (failure,) = r.json()["failures"]
     assert failure["failure_case"].endswith("(1999800 more characters)")
+
+
+def test_client_chosen_column_names_cannot_grow_server_state(
+    client: TestClient, predictor: Predictor
+) -> None:
+    for round_ in range(5):
+        junk = {f"junk{round_}_{i}_" + "x" * 100: 1 for i in range(400)}
+        assert client.post("/predict", json={**GOOD, **junk}).status_code == 200
+    extra = predictor.tally.extra_columns
+    assert len(extra) <= 101
+    assert extra["(other)"] >= 1900
+    assert len(client.get("/metrics").content) < 200_000
