@@ -271,8 +271,9 @@ def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:
         raise SpecError(
             f"make_pipeline needs a FeatureSet as first argument, got {type(features).__name__}."
         )
+    # ask the class: a stacking model has predict only once fitted
     if isinstance(model, type) or not (
-        hasattr(model, "fit") and hasattr(model, "predict")
+        hasattr(model, "fit") and hasattr(type(model), "predict")
     ):
         raise SpecError(
             f"make_pipeline needs a scikit-learn estimator with fit and predict, got {model!r}."
