@@ -80,7 +80,10 @@ def model_metadata(predictor: Any) -> ModelMetadata:
     ]
     outputs: list[TensorMetadata] = []
     for name in predictor.outputs:
-        if name == "probabilities":
+        if name == "probabilities" or (
+            # scikit-learn's decision_function is (N,) for two classes, else (N, K)
+            name == "decision_function" and len(predictor.classes_) > 2
+        ):
             outputs.append(
                 {
                     "name": name,
@@ -98,6 +101,9 @@ def model_metadata(predictor: Any) -> ModelMetadata:
         "sha256": predictor.sha256,
         "kind": predictor.kind,
         "strict": predictor.features.strict,
+        # what the model answers, as scikit-learn's pipeline did: a classifier
+        # without predict_proba has a decision_function (or only its label)
+        "answers": predictor.outputs,
     }
     if predictor.kind == "classifier":
         params["classes"] = predictor.classes_.tolist()

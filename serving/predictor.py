@@ -255,14 +255,21 @@ class Predictor:
         return self._session.inference_session
 
     def _empty(self, output: str) -> np.ndarray:
-        if output == "probabilities":
+        if output == "probabilities" or (
+            output == "decision_function" and self._n_classes > 2
+        ):
             return np.empty((0, self._n_classes), dtype=np.float64)
         dtype = self.classes_.dtype if output == "label" else np.float64
         return np.empty(0, dtype=dtype)
 
     @property
     def outputs(self) -> list[str]:
-        """The graph's outputs: ``["label", "probabilities"]`` or ``["prediction"]``."""
+        """The graph's outputs, as scikit-learn's pipeline answered them.
+
+        ``["prediction"]`` for a regressor; for a classifier ``"label"``, then
+        ``"probabilities"`` if its model has ``predict_proba``, else
+        ``"decision_function"`` if it has that (e.g. ``LinearSVC``).
+        """
         return list(self._output_names)
 
     def _outputs(self, records: Any, outputs: list[str], on_error: str) -> Any:
@@ -289,11 +296,14 @@ class Predictor:
         if self.monitor is None:
             return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
         # the monitor reads the probabilities (classes are their argmax) or the
-        # prediction, whatever the caller asked for
-        watched = "probabilities" if self.kind == "classifier" else "prediction"
-        names = outputs if watched in outputs else [*outputs, watched]
+        # prediction, whatever the caller asked for; a classifier without
+        # probabilities is watched on its inputs alone
+        watched = [
+            o for o in ("probabilities", "prediction") if o in self._output_names
+        ]
+        names = outputs + [w for w in watched if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
-        self.monitor.observe(feeds, {watched: got[watched]})
+        self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
         return {name: got[name] for name in outputs}
 
     def _run(self, records: Any, output: str, on_error: str) -> Any:
@@ -360,12 +370,56 @@ class Predictor:
         )
 
     def predict_proba(self, records: Any, *, on_error: str = "raise") -> Any:
-        """Class probabilities, columns in `classes_` order; see `predict`."""
+        """Class probabilities, columns in `classes_` order; see `predict`.
+
+        Raises
+        ------
+        featurekit.ArtifactError
+            The artifact holds no probabilities: its model has no ``predict_proba``
+            (``LinearSVC``, ``RidgeClassifier``, ``SVC()``, ...). `outputs` lists
+            what it answers.
+        """
         if self.kind != "classifier":
             raise AttributeError(
                 f"{self.name!r} is a regressor; it has predict but no predict_proba."
             )
+        self._require("probabilities")
         return self._run(records, "probabilities", on_error)
+
+    def decision_function(self, records: Any, *, on_error: str = "raise") -> Any:
+        """scikit-learn's ``decision_function``: (N,) for two classes, else (N, K).
+
+        Exported for classifiers without ``predict_proba`` (``LinearSVC``,
+        ``RidgeClassifier``, ``Perceptron``, ``SVC()``, ...); see `predict`.
+
+        Raises
+        ------
+        featurekit.ArtifactError
+            The artifact holds no decision function (see `outputs`).
+        """
+        self._require("decision_function")
+        return self._run(records, "decision_function", on_error)
+
+    def _require(self, output: str) -> None:
+        if output in self._output_names:
+            return
+        have = list(self._output_names)
+        if output == "probabilities":
+            hint = (
+                "its model has no predict_proba, so none were exported. Use predict"
+                + (" or decision_function" if "decision_function" in have else "")
+                + ", or export a model with predict_proba (e.g. "
+                "CalibratedClassifierCV(LinearSVC()))."
+            )
+        else:
+            hint = (
+                "featurekit exports the decision function of classifiers without "
+                "predict_proba only. Use predict"
+                + (" or predict_proba." if "probabilities" in have else ".")
+            )
+        raise ArtifactError(
+            f"Artifact {self._source} answers {have!r}, not {output!r}: {hint}"
+        )
 
     def describe(self) -> str:
         """A short human summary of the model and its certificate."""

@@ -1,5 +1,8 @@
 """``POST /predict``: plain JSON records in, labels or predictions out.
 
+A classifier answers its labels and probabilities, or, without ``predict_proba``,
+its ``decision_function`` (``model.outputs`` names what the model answers).
+
 ``{"records": [{column: value, ...}, ...]}`` or one record object;
 ``?on_error=split`` scores the rows that pass the contract and lists the others.
 """
@@ -41,13 +44,21 @@ def _predict(
     state.check_rows(len(records))
     got = state.score(p, records, p.outputs, split)
     out: dict[str, Any] = {
-        "model": {"name": p.name, "version": p.version, "sha256": p.sha256}
+        "model": {
+            "name": p.name,
+            "version": p.version,
+            "sha256": p.sha256,
+            "outputs": p.outputs,
+        }
     }
     scores = got.scores if isinstance(got, Split) else got
     if p.kind == "classifier":
         out["classes"] = p.classes_.tolist()
         out["labels"] = scores["label"].tolist()
-        out["probabilities"] = scores["probabilities"].tolist()
+        # probabilities, or the decision function of a model without them
+        for name in ("probabilities", "decision_function"):
+            if name in scores:
+                out[name] = scores[name].tolist()
     else:
         out["predictions"] = scores["prediction"].tolist()
     if isinstance(got, Split):

@@ -34,7 +34,7 @@ def _score(
     session: Any,
     rows: Any,
     labels: list[str],
-    is_clf: bool,
+    outputs: list[str],
 ) -> _Scores:
     feeds, n = columns.coerce(rows)
     if n == 0:
@@ -44,7 +44,7 @@ def _score(
         # a derived value beyond float32 reaches a tree as ±inf in both runtimes;
         # numpy's cast merely warns about it
         with np.errstate(over="ignore", invalid="ignore"):
-            sk = _sklearn_scores(pipeline, rows, is_clf)
+            sk = _sklearn_scores(pipeline, rows, outputs)
     except (ValueError, TypeError) as exc:
         raise ExportError(
             f"scikit-learn itself fails on rows the contract admits ({labels[0]}, ...): "
@@ -54,12 +54,19 @@ def _score(
     return _Scores(labels, sk, onx)
 
 
-def _sklearn_scores(pipeline: Any, rows: Any, is_clf: bool) -> list[np.ndarray]:
-    sk = (
-        [pipeline.predict(rows), pipeline.predict_proba(rows)]
-        if is_clf
-        else [np.asarray(pipeline.predict(rows), dtype=np.float64)]
-    )
+#: The scikit-learn method whose answers each graph output must reproduce.
+_METHODS = {
+    "label": "predict",
+    "probabilities": "predict_proba",
+    "decision_function": "decision_function",
+    "prediction": "predict",
+}
+
+
+def _sklearn_scores(pipeline: Any, rows: Any, outputs: list[str]) -> list[np.ndarray]:
+    sk = [np.asarray(getattr(pipeline, _METHODS[o])(rows)) for o in outputs]
+    if outputs[-1] != "label":  # scores in double, labels as they are
+        sk[-1] = sk[-1].astype(np.float64)
     sk.append(np.asarray(pipeline[:-1].transform(rows), dtype=np.float64))
     return sk
 
@@ -133,6 +140,7 @@ def certify(
     )
 
     is_clf = info["kind"] == "classifier"
+    outputs = list(info["outputs"])
     base = base_row(columns, reference)
     edges = list(edge_rows(columns, base, reference, known))
     near, n_splits = threshold_values(pipeline)
@@ -144,7 +152,7 @@ def certify(
             session,
             reference,
             [f"reference row {i!r}" for i in reference.index],
-            is_clf,
+            outputs,
         )
     ]
     try:
@@ -155,14 +163,14 @@ def certify(
                 session,
                 [r for _, r in edges],
                 [w for w, _ in edges],
-                is_clf,
+                outputs,
             )
         )
     except ExportError:
         _first_failing(pipeline, edges)
         raise
     names = [f"split value {c}={v!r}" for c, v in _changed(frame, base)]
-    batches.append(_score(pipeline, columns, session, frame, names, is_clf))
+    batches.append(_score(pipeline, columns, session, frame, names, outputs))
     batches = [b for b in batches if b.labels]
     labels = [label for b in batches for label in b.labels]
     sk = [np.concatenate(parts) for parts in zip(*(b.sk for b in batches), strict=True)]
@@ -174,25 +182,11 @@ def certify(
     # same tensor as the features when nothing is rounded)
     exact = onx.pop() if info["features_exact"] != info["features_tensor"] else onx[-1]
     n_ref = len(reference)
+    label_ok = np.ones(len(sk[0]), dtype=bool)
     if is_clf:
         label_ok = np.asarray(sk[0]).astype(object) == np.asarray(onx[0]).astype(object)
-        diff = np.max(np.abs(sk[1] - onx[1]), axis=1)
-        scale = 1.0
-        compared = "probabilities"
-    else:
-        label_ok = np.ones(len(sk[0]), dtype=bool)
-        ref_pred = sk[0][:n_ref]
-        scale = float(np.std(ref_pred)) or float(np.max(np.abs(ref_pred))) or 1.0
-        # relative to the target's scale, or to the prediction itself where an extreme
-        # input drives it far beyond: there float64 rounding alone exceeds tol * scale
-        diff = np.abs(sk[0] - onx[0]) / np.maximum(scale, np.abs(sk[0]))
-        compared = "|Δ prediction| / max(std(reference predictions), |prediction|)"
-    both_nan = np.isnan(sk[0 if not is_clf else 1]) & np.isnan(
-        onx[0 if not is_clf else 1]
-    )
-    if both_nan.ndim > 1:
-        both_nan = both_nan.any(axis=1)
-    diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
+    last = len(outputs) - 1  # the scores: probabilities, decision or prediction
+    diff, scale, compared = _score_diff(outputs[-1], sk[last], onx[last], n_ref)
     bad = ~label_ok | (diff > tolerance)
     if bad.any():
         _refuse(pipeline, info, labels, sk, onx, diff, label_ok, bad, tolerance)
@@ -223,6 +217,37 @@ def certify(
             )
         ),
     }
+
+
+def _score_diff(
+    output: str, sk: np.ndarray, onx: np.ndarray, n_ref: int
+) -> tuple[np.ndarray, float, str]:
+    """Per row, how far onnxruntime's scores are from scikit-learn's; scale; what.
+
+    Probabilities compare absolutely; predictions and decision functions relative to
+    the spread of the reference rows' values, or to the value itself where an extreme
+    input drives it far beyond (there float64 rounding alone exceeds tol * scale).
+    Equal values (infinities of one sign included) and NaN on both sides agree.
+    """
+    n = len(sk)
+    if output == "label":  # nothing but the label: it must agree, and does or not
+        return np.zeros(n), 1.0, "labels"
+    a = np.asarray(sk, dtype=np.float64).reshape(n, -1)
+    b = np.asarray(onx, dtype=np.float64).reshape(n, -1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        delta = np.abs(a - b)
+        if output == "probabilities":
+            scale, compared = 1.0, "probabilities"
+        else:
+            ref = a[:n_ref][np.isfinite(a[:n_ref])]
+            spread = float(np.std(ref)) or float(np.max(np.abs(ref))) if len(ref) else 0
+            scale = spread or 1.0
+            delta = delta / np.maximum(scale, np.abs(a))
+            what = "prediction" if output == "prediction" else "decision function"
+            compared = f"|Δ {what}| / max(std(reference {what}s), |{what}|)"
+    agree = (a == b) | (np.isnan(a) & np.isnan(b))
+    delta = np.where(agree, 0.0, np.where(np.isnan(delta), np.inf, delta))
+    return delta.max(axis=1), scale, compared
 
 
 def _trees_see_the_same(
@@ -289,7 +314,7 @@ def _refuse(
     tolerance: float,
 ) -> None:
     """Raise ParityError with the worst rows and the step responsible."""
-    is_clf = info["kind"] == "classifier"
+    n_out = len(info["outputs"])
     order = np.lexsort((-diff, label_ok))[: min(5, int(bad.sum()))]
     sk_feat = sk[-1]
     if info["tree_precision"] == "float32":  # the graph rounds these as the trees do
@@ -309,8 +334,8 @@ def _refuse(
         worst.append(
             {
                 "row": labels[i],
-                "sklearn": [sk[0][i], sk[1][i].tolist()] if is_clf else float(sk[0][i]),
-                "onnx": [onx[0][i], onx[1][i].tolist()] if is_clf else float(onx[0][i]),
+                "sklearn": _answer(sk[:n_out], i),
+                "onnx": _answer(onx[:n_out], i),
                 "diff": float(diff[i]),
                 "label_agrees": bool(label_ok[i]),
                 "feature_step": culprit,
@@ -330,7 +355,13 @@ def _refuse(
         f"{model} ({info['converter']}) fails parity on {int(bad.sum())} of {len(diff)} "
         f"rows ({int((~label_ok).sum())} labels differ, max |Δ| "
         f"{float(np.max(diff)):.3g} > {tolerance}); the step responsible is {step}. "
-        f"Worst rows:\n{lines}",
+        f"Worst rows:\n{lines}" + (f"\n{info['advice']}" if info.get("advice") else ""),
         worst=worst,
         step=step,
     )
+
+
+def _answer(values: list[np.ndarray], i: int) -> Any:
+    """Row `i`'s answer: [label, scores] for classifiers, a number for regressors."""
+    out = [v[i].tolist() if np.ndim(v[i]) else v[i] for v in values]
+    return float(out[0]) if len(out) == 1 and isinstance(out[0], float) else out

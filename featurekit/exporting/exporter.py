@@ -126,10 +126,10 @@ def _build(
 ) -> tuple[bytes, dict[str, Any]]:
     from featurekit.exporting.compile import emit_features
     from featurekit.onnx.model import emit_model
-    from featurekit.onnx.trees import TREE_MODELS, tree_precision
+    from featurekit.onnx.nested import features_precision
 
     g = Graph()
-    tree = tree_precision(model) if isinstance(model, TREE_MODELS) else None
+    tree = features_precision(model)
     x, width, pushed = emit_features(g, columns, ct, tree=tree)
     info = emit_model(g, x, width, model, precision, pushed)
     info["features_tensor"] = x
@@ -237,14 +237,15 @@ def export(
         )
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
-    from featurekit.onnx.trees import TREE_MODELS, tree_precision
+    from featurekit.onnx.model import precision_plans
+    from featurekit.onnx.nested import contract_precision
 
     known = _known_categories(features, ct)
     try:
         Columns(features, known).coerce(reference)
     except ContractError as exc:
         raise ExportError(f"The reference rows break the contract: {exc}") from exc
-    precision = tree_precision(model) if isinstance(model, TREE_MODELS) else "float64"
+    precision = contract_precision(model)
     contract = Contract(
         features,
         known,
@@ -253,7 +254,7 @@ def export(
     )
     columns = Columns(contract)
 
-    plans = ["double"] if isinstance(model, TREE_MODELS) else ["double", "float"]
+    plans = precision_plans(model)
     errors: list[str] = []
     refusals: list[ParityError] = []
     for precision in plans:
@@ -298,9 +299,7 @@ def export(
             f.name: {"type": columns.onnx_type(f), "kind": f.kind}
             for f in features.inputs
         },
-        "outputs": ["label", "probabilities"]
-        if info["kind"] == "classifier"
-        else ["prediction"],
+        "outputs": info["outputs"],
         "opset": dict(OPSET),
         "converter": info["converter"],
         "versions": _versions(model),
@@ -350,9 +349,13 @@ def _profile(
     except ContractError as exc:
         raise ExportError(f"The holdout rows break the contract: {exc}") from exc
     outputs = manifest["outputs"]
-    answers = dict(
-        zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
-    )
+    answers = None
+    # the profile watches probabilities or predictions; a classifier without
+    # probabilities is watched on its inputs alone
+    if "probabilities" in outputs or "prediction" in outputs:
+        answers = dict(
+            zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
+        )
     numeric, categorical = {}, {}
     # drift is watched on raw inputs; dates move on by nature and free text has no
     # categories, so both are left out

@@ -67,21 +67,15 @@ def golden_rows(
         (a featurekit bug: the certificate covered them).
     """
     records, names = _choose(pipeline, columns, reference)
-    is_clf = info["kind"] == "classifier"
+    expected: dict[str, list[Any]] = {}
     with np.errstate(over="ignore", invalid="ignore"):  # as in the certificate
-        if is_clf:
-            expected: dict[str, list[Any]] = {
-                "label": [_plain(v) for v in pipeline.predict(records)],
-                "probabilities": np.asarray(
-                    pipeline.predict_proba(records), dtype=np.float64
-                ).tolist(),
-            }
-        else:
-            expected = {
-                "prediction": np.asarray(
-                    pipeline.predict(records), dtype=np.float64
-                ).tolist()
-            }
+        for output in manifest["outputs"]:
+            if output == "label":
+                expected[output] = [_plain(v) for v in pipeline.predict(records)]
+                continue
+            method = {"probabilities": "predict_proba", "prediction": "predict"}
+            answer = getattr(pipeline, method.get(output, output))(records)
+            expected[output] = np.asarray(answer, dtype=np.float64).tolist()
     from featurekit.runtime import Session
 
     exact = info["features_exact"] if info["tree_precision"] else None

@@ -258,8 +258,14 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
 
 def _splits(model: Any) -> list[tuple[int, float]]:
     from featurekit.onnx.boosting import boosting_splits
+    from featurekit.onnx.nested import nested_splits
 
     out = boosting_splits(model)  # LightGBM and XGBoost; [] for other models
+    if not hasattr(model, "tree_") and not hasattr(model, "_predictors"):
+        # trees held by AdaBoost, Bagging, calibration, voting, stacking
+        nested = nested_splits(model)
+        if nested:
+            return out + nested
     trees: list[Any] = []
     if hasattr(model, "tree_"):
         trees = [model]

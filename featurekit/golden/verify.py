@@ -1,9 +1,10 @@
 """Run golden rows through this machine's runtime and compare with the certificate.
 
 A row passes when its label agrees, its probabilities (classifiers) are within the
-certificate's tolerance or its prediction (regressors) within tolerance ×
-max(scale, |prediction|), and, for tree models, every feature is bit-identical: a
-last-bit difference at a split value sends a row down the other branch.
+certificate's tolerance or its prediction (regressors) or decision function
+(classifiers without probabilities) within tolerance × max(scale, |value|), and, for
+tree models, every feature is bit-identical: a last-bit difference at a split value
+sends a row down the other branch.
 """
 
 from __future__ import annotations
@@ -182,25 +183,28 @@ def _compare(
     tol = float(cert["tolerance"])
     n = len(golden)
     label_ok = np.ones(n, dtype=bool)
-    if kind == "classifier":
+    if "label" in golden.expected:
         want_label = np.asarray(golden.expected["label"], dtype=object)
         got_label = np.asarray(got["label"]).astype(object)
         label_ok = np.asarray(want_label == got_label, dtype=bool)
-        want = np.asarray(golden.expected["probabilities"], dtype=np.float64)
-        have = np.asarray(got["probabilities"], dtype=np.float64)
-        delta = np.abs(want - have)
-        delta = np.where(np.isnan(want) & np.isnan(have), 0.0, delta)
-        diff = np.where(np.isnan(delta), np.inf, delta).max(axis=1)
-        what, scale = "|Δp|", np.ones(n)
-    else:
-        want = np.asarray(golden.expected["prediction"], dtype=np.float64)
-        have = np.asarray(got["prediction"], dtype=np.float64)
-        scale = np.maximum(
-            float(cert.get("scale", 1.0)), np.abs(np.where(np.isnan(want), 0, want))
-        )
-        delta = np.where(np.isnan(want) & np.isnan(have), 0.0, np.abs(want - have))
-        diff = np.where(np.isnan(delta), np.inf, delta) / scale
-        what = "|Δ| / max(scale, |prediction|)"
+    scored = [o for o in golden.expected if o != "label"]  # at most one
+    diff, what = np.zeros(n), ""
+    if scored:
+        want = np.asarray(golden.expected[scored[0]], dtype=np.float64).reshape(n, -1)
+        have = np.asarray(got[scored[0]], dtype=np.float64).reshape(n, -1)
+        with np.errstate(invalid="ignore"):
+            delta = np.abs(want - have)
+        if scored[0] == "probabilities":
+            what = "|Δp|"
+        else:  # a prediction or a decision function: relative, as certified
+            delta = delta / np.maximum(
+                float(cert.get("scale", 1.0)), np.abs(np.where(np.isnan(want), 0, want))
+            )
+            what = f"|Δ| / max(scale, |{scored[0].replace('_', ' ')}|)"
+        # equal values (infinities included) and NaN on both sides agree
+        agree = (want == have) | (np.isnan(want) & np.isnan(have))
+        delta = np.where(agree, 0.0, np.where(np.isnan(delta), np.inf, delta))
+        diff = delta.max(axis=1)
     bad = ~label_ok | (diff > tol)
     feat_bad: np.ndarray = np.zeros(n, dtype=bool)
     same = None

@@ -95,7 +95,7 @@ def _one_ulp(mean: np.ndarray) -> np.ndarray:
 ALTERATIONS = {
     "linear-coefficient": (
         "linear",
-        change_initializer("model_LogisticRegression/coef", _coefficient),
+        change_initializer("coef", _coefficient),  # featurekit.onnx.linear
     ),
     "tree-threshold": ("forest", move_root_split),
     # a last-bit change of a feature: the trees may still answer alike, but a row at a

@@ -851,10 +851,17 @@ def test_numeric_column_without_transforms_exports(model: Any, tmp_path: Path) -
 
 
 # -- refusals ------------------------------------------------------------------------
-def _knn_with_distance_weights() -> Any:
-    # a real fault: sklearn gives a neighbour at distance zero all the weight, the
-    # skl2onnx graph does not, so training rows (their own neighbours) score differently
-    return KNeighborsClassifier(n_neighbors=5, weights="distance")
+def _tied_knn(ds: Dataset) -> tuple[Any, pd.DataFrame]:
+    """A fitted pipeline no graph can match, and its training rows.
+
+    Every row appears twice with opposite labels, so each row's nearest neighbour is a
+    tie at distance zero; a kd-tree breaks it in the order it visits its nodes, which
+    the graph cannot follow (brute force's earlier row it can).
+    """
+    train = pd.concat([ds.train, ds.train], ignore_index=True)
+    y = np.concatenate([ds.y, 1 - ds.y])
+    model = KNeighborsClassifier(n_neighbors=1, algorithm="kd_tree")
+    return fk.make_pipeline(ds.features, model).fit(train, y), train
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
@@ -868,15 +875,12 @@ def _tree_hashes(root: Path) -> dict[str, str]:
 def test_model_that_cannot_match_is_refused_and_nothing_is_written(
     tmp_path: Path,
 ) -> None:
-    ds = dataset("breast_cancer")
-    pipe = fk.make_pipeline(ds.features, _knn_with_distance_weights()).fit(
-        ds.train, ds.y
-    )
+    pipe, train = _tied_knn(dataset("breast_cancer"))
 
     with pytest.raises(
         fk.ParityError, match=r"KNeighborsClassifier .* fails parity on \d+ of \d+ rows"
     ) as err:
-        fk.export(pipe, tmp_path / "a", reference=ds.train)
+        fk.export(pipe, tmp_path / "a", reference=train)
 
     worst = err.value.worst
     assert worst, "the error names the worst rows"
@@ -892,12 +896,10 @@ def test_refused_export_leaves_the_previous_artifact_in_place(tmp_path: Path) ->
     )
     fk.export(good, tmp_path / "a", reference=ds.train)
     before = _tree_hashes(tmp_path)
-    bad = fk.make_pipeline(ds.features, _knn_with_distance_weights()).fit(
-        ds.train, ds.y
-    )
+    bad, train = _tied_knn(ds)
 
     with pytest.raises(fk.ParityError):
-        fk.export(bad, tmp_path / "a", reference=ds.train)
+        fk.export(bad, tmp_path / "a", reference=train)
 
     assert _tree_hashes(tmp_path) == before
     np.testing.assert_array_equal(
