@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from featurekit._version import __version__
 from featurekit.declare.columns import Categorical, Datetime, Numeric, Text
 from featurekit.declare.computed import Bucketized, Custom, Derived
+from featurekit.declare.expansions import Polynomial, Splines
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import (
     ArtifactError,
@@ -61,7 +62,9 @@ __all__ = [
     "FeaturekitError",
     "Numeric",
     "ParityError",
+    "Polynomial",
     "SpecError",
+    "Splines",
     "Text",
     "__version__",
     "col",

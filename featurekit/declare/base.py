@@ -14,6 +14,8 @@ from featurekit.errors import SpecError
 
 Bound = tuple[float | None, float | None]
 _SCALES = ("standard", "minmax", "robust")
+#: fk.Numeric(transform=...): scikit-learn's QuantileTransformer and PowerTransformer
+_TRANSFORMS = ("quantile", "quantile-normal", "yeo-johnson", "box-cox")
 _NUM_IMPUTES = ("mean", "median")
 _ENCODES = ("onehot", "ordinal", "hash", "target")
 _UNKNOWNS = ("error", "ignore", "other")

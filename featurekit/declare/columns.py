@@ -16,6 +16,7 @@ from featurekit.declare.base import (
     _ENCODES,
     _NUM_IMPUTES,
     _SCALES,
+    _TRANSFORMS,
     _UNKNOWNS,
     Bound,
     _check_flag,
@@ -36,7 +37,8 @@ _TIMEZONES = (None, "UTC")
 class Numeric(_Feature):
     """A numeric input column and the transforms fitted on it.
 
-    The transforms run in this order: ``impute``, ``clip``, ``log1p``, ``scale``.
+    The transforms run in this order: ``impute``, ``clip``, ``log1p``, ``transform``,
+    ``scale``.
 
     Parameters
     ----------
@@ -53,6 +55,14 @@ class Numeric(_Feature):
     log1p : bool
         Apply ``log(1 + x)`` after clipping. Values must stay above -1, so declare
         a lower ``clip`` or ``bounds`` above -1.
+    transform : {None, "quantile", "quantile-normal", "yeo-johnson", "box-cox"}
+        scikit-learn's ``QuantileTransformer`` (uniform or normal output) or
+        ``PowerTransformer`` without its standardising (add ``scale="standard"``),
+        computed exactly in both runtimes. "box-cox" needs values above 0: declare
+        a lower ``clip`` or ``bounds`` above 0.
+    n_quantiles : int, optional
+        With a quantile transform: the most quantiles kept (default 1000, at most
+        one per training row).
     bounds : (lo, hi), optional
         Hard contract bounds: a value outside them is rejected at serving time.
     nullable : bool, optional
@@ -73,6 +83,8 @@ class Numeric(_Feature):
     >>> import featurekit as fk
     >>> fk.Numeric("income", impute="median", scale="standard", clip=(0, None))
     Numeric('income', impute='median', scale='standard', clip=[0, None])
+    >>> fk.Numeric("mass", impute="median", transform="yeo-johnson", scale="standard")
+    Numeric('mass', impute='median', scale='standard', transform='yeo-johnson')
     """
 
     kind: ClassVar[str] = "numeric"
@@ -87,6 +99,8 @@ class Numeric(_Feature):
     allow_inf: bool = False
     observed_range: str = "count"
     input_only: bool = False
+    transform: str | None = None
+    n_quantiles: int | None = None
 
     def __post_init__(self) -> None:
         _check_name("Numeric", self.name)
@@ -113,16 +127,17 @@ class Numeric(_Feature):
             )
         _choice(owner, "observed_range", self.observed_range, ("count", "error"))
         _check_flag(owner, "input_only", self.input_only)
-        if self.input_only and (self.impute, self.scale, self.clip, self.log1p) != (
-            None,
-            None,
+        _check_transform(owner, self.transform, self.n_quantiles)
+        if self.input_only and (self.scale, self.log1p, self.transform) != (
             None,
             False,
+            None,
         ):
             raise SpecError(
                 f"{owner}: input_only=True means the model never sees this column, so "
-                "impute, scale, clip and log1p would do nothing; move them to the "
-                "fk.Derived feature that uses it."
+                "scale, log1p and transform would do nothing; move them to the "
+                "fk.Derived feature that uses it. (impute and clip apply where "
+                "fk.Custom, fk.Splines or fk.Polynomial read the column.)"
             )
         if self.allow_inf and self.dtype == "int":
             raise SpecError(
@@ -133,6 +148,12 @@ class Numeric(_Feature):
             raise SpecError(
                 f"{owner}: log1p needs values above -1, but nothing keeps them there; "
                 "add clip=(0, None) or bounds=(0, None)."
+            )
+        if self.transform == "box-cox" and not self.positive():
+            raise SpecError(
+                f"{owner}: transform='box-cox' needs values above 0, but nothing "
+                "keeps them there; add clip=(lo, None) or bounds=(lo, None) with "
+                "lo > 0, or use transform='yeo-johnson', which takes any number."
             )
         if self.bounds and self.clip:
             lo, hi = self.bounds
@@ -157,6 +178,37 @@ class Numeric(_Feature):
             if interval is not None and interval[0] is not None and interval[0] > -1:
                 return interval[0]
         return None
+
+    def positive(self) -> bool:
+        """Whether clip or bounds keep every value the transform sees above 0."""
+        return any(
+            interval is not None and interval[0] is not None and interval[0] > 0
+            for interval in (self.clip, self.bounds)
+        )
+
+
+def _check_transform(owner: str, transform: str | None, n_quantiles: object) -> None:
+    """The ``transform`` option and its ``n_quantiles``, shared by Numeric and Derived."""
+    if transform is not None and not isinstance(transform, str):
+        raise SpecError(
+            f"{owner}: transform must be a string or None, got {transform!r}."
+        )
+    _choice(owner, "transform", transform, (None, *_TRANSFORMS))
+    if n_quantiles is None:
+        return
+    if transform not in ("quantile", "quantile-normal"):
+        raise SpecError(
+            f"{owner}: n_quantiles={n_quantiles!r} needs transform='quantile' or "
+            f"'quantile-normal' (got transform={transform!r})."
+        )
+    if (
+        isinstance(n_quantiles, bool)
+        or not isinstance(n_quantiles, int)
+        or n_quantiles < 2
+    ):
+        raise SpecError(
+            f"{owner}: n_quantiles must be an int >= 2, got {n_quantiles!r}."
+        )
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -264,15 +316,13 @@ class Categorical(_Feature):
             )
         _check_flag(owner, "input_only", self.input_only)
         if self.input_only and (
-            self.impute is not None
-            or self.encode != "onehot"
-            or self.unknown != "error"
-            or self.folds
+            self.encode != "onehot" or self.unknown != "error" or self.folds
         ):
             raise SpecError(
                 f"{owner}: input_only=True means the model never sees this column, so "
-                "impute, encode and unknown would do nothing; move them to the "
-                "fk.Derived feature that uses it."
+                "encode and unknown would do nothing; move them to the fk.Derived "
+                "feature that uses it. (impute applies where fk.Custom reads the "
+                "column.)"
             )
 
     @property

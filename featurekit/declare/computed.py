@@ -2,7 +2,9 @@
 
 `Derived`, `Bucketized` and `Custom` compute a model feature from raw columns; the
 columns they read become inputs of the FeatureSet (implicitly, when not declared), and
-the contract and the drift profile cover those raw inputs only.
+the contract and the drift profile cover those raw inputs only. `Derived` and
+`Bucketized` read raw values (an expression decides what missing means); `Custom`
+reads each column after its declared ``impute`` and ``clip``.
 
 Light core, like `featurekit.declare.columns`: no scikit-learn at import time.
 """
@@ -72,7 +74,7 @@ class Derived(_ByValue, _Feature):
     """A feature computed from raw columns by an expression, in training and in the graph.
 
     Numeric expressions take the `Numeric` transforms (``impute``, ``clip``,
-    ``log1p``, ``scale``); categorical ones (equality is a condition, a number;
+    ``log1p``, ``transform``, ``scale``); categorical ones (equality is a condition, a number;
     ``fk.cross`` and ``fk.where`` over categories give categories) take the
     `Categorical` encodings (``impute``, ``encode``, ``unknown``, ``n_buckets``,
     ``min_frequency``, ``max_categories``).
@@ -104,6 +106,8 @@ class Derived(_ByValue, _Feature):
     n_buckets: int | None = None
     min_frequency: int | float | None = None
     max_categories: int | None = None
+    transform: str | None = None
+    n_quantiles: int | None = None
 
     input_only: ClassVar[bool] = False
 
@@ -124,7 +128,13 @@ class Derived(_ByValue, _Feature):
             )
         object.__setattr__(self, "clip", _interval(owner, "clip", self.clip))
         if self.is_categorical:
-            numeric_opts = {"scale": None, "clip": None, "log1p": False}
+            numeric_opts = {
+                "scale": None,
+                "clip": None,
+                "log1p": False,
+                "transform": None,
+                "n_quantiles": None,
+            }
             used = [k for k, v in numeric_opts.items() if getattr(self, k) != v]
             if used:
                 raise SpecError(
@@ -149,7 +159,7 @@ class Derived(_ByValue, _Feature):
             if used:
                 raise SpecError(
                     f"{owner}: {used} apply to categories, but the expression gives "
-                    "numbers; use impute/clip/log1p/scale."
+                    "numbers; use impute/clip/log1p/transform/scale."
                 )
         self.as_feature()  # validates the transform options with the column rules
 
@@ -185,6 +195,8 @@ class Derived(_ByValue, _Feature):
                 scale=self.scale,
                 clip=self.clip,
                 log1p=self.log1p,
+                transform=self.transform,
+                n_quantiles=self.n_quantiles,
                 nullable=True,
                 allow_inf=False,
             )
@@ -335,11 +347,19 @@ def _transformer_spec(owner: str, transformer: Any) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Custom(_ByValue, _Feature):
-    """An escape hatch: any scikit-learn transformer over raw columns.
+    """An escape hatch: any scikit-learn transformer over declared columns.
 
-    It is exported through skl2onnx, and the parity certificate decides whether it may
-    ship: a transformer that skl2onnx cannot convert, or whose conversion does not
-    match scikit-learn, is refused at export.
+    It reads each input after that column's declared ``impute`` and ``clip`` (as the
+    column's own feature does; ``log1p``, ``transform`` and ``scale`` are the
+    feature's, not the input's). A numeric input that accepts missing values needs an
+    imputer, unless the transformer is itself an imputer.
+
+    It is exported with featurekit's exact emitter where there is one
+    (``QuantileTransformer`` with a uniform output, ``SplineTransformer``,
+    ``PolynomialFeatures``, the scalers), otherwise through skl2onnx, step by step
+    inside a ``Pipeline``; the parity certificate decides whether it may ship: a
+    transformer that cannot be converted, or whose conversion does not match
+    scikit-learn, is refused at export.
 
     Parameters
     ----------
@@ -348,7 +368,7 @@ class Custom(_ByValue, _Feature):
     transformer : estimator
         An unfitted scikit-learn transformer (it is cloned when the pipeline is built).
     inputs : list of str
-        The raw columns it reads, all numeric or all categorical.
+        The columns it reads, all numeric or all categorical.
 
     Examples
     --------

@@ -14,6 +14,7 @@ from typing import Any
 from featurekit.declare.base import Feature, RawInput
 from featurekit.declare.columns import Categorical, Datetime, Numeric, Text
 from featurekit.declare.computed import Bucketized, Custom, Derived
+from featurekit.declare.expansions import Polynomial, Splines
 from featurekit.errors import SpecError
 
 __all__ = ["FeatureSet"]
@@ -28,7 +29,13 @@ def _kinds() -> dict[str, type]:
         "derived": Derived,
         "bucketized": Bucketized,
         "custom": Custom,
+        "splines": Splines,
+        "polynomial": Polynomial,
     }
+
+
+#: The computed features that read declared columns after their impute and clip.
+READERS = (Custom, Splines, Polynomial)
 
 
 def _feature_from_dict(data: Mapping[str, Any]) -> Feature:
@@ -72,6 +79,8 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
             wanted = f.expression.columns()
         elif isinstance(f, Bucketized):
             wanted = f.source.columns()  # type: ignore[union-attr]
+        elif isinstance(f, Splines | Polynomial):
+            wanted = dict.fromkeys(f.inputs, "number")
         else:
             assert isinstance(f, Custom)
             wanted = {
@@ -124,6 +133,7 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
                     f"{expected[0].__name__} or change the expression."
                 )
             out.setdefault(column, declared)
+    _check_prepared_inputs(name, feats, raw)
     # declared raw columns nothing reads still come in declaration order
     for f in feats:
         if f.name in raw:
@@ -131,6 +141,23 @@ def _resolve_inputs(name: str, feats: tuple[Feature, ...]) -> tuple[RawInput, ..
     order = [f.name for f in feats if f.name in raw]
     implicit_names = [c for c in out if c not in raw]
     return tuple(out[c] for c in order) + tuple(out[c] for c in implicit_names)
+
+
+def _check_prepared_inputs(
+    name: str, feats: tuple[Feature, ...], raw: dict[str, RawInput]
+) -> None:
+    """An input_only column's impute and clip must have a reader that applies them."""
+    read = {c for f in feats if isinstance(f, READERS) for c in f.inputs}
+    for f in raw.values():
+        prepared = getattr(f, "impute", None) is not None or getattr(f, "clip", None)
+        if getattr(f, "input_only", False) and prepared and f.name not in read:
+            raise SpecError(
+                f"FeatureSet({name!r}): {type(f).__name__}({f.name!r}) is input_only "
+                "with impute or clip, which apply where fk.Custom, fk.Splines or "
+                "fk.Polynomial read the column, and none does (fk.Derived and "
+                "fk.Bucketized read raw values). Move them to the feature that uses "
+                "the column, or drop input_only."
+            )
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -143,8 +170,8 @@ class FeatureSet:
         Names the artifact, the contract and the served model.
     features : list of declarations
         `Numeric`, `Categorical`, `Datetime` and `Text` declare raw columns;
-        `Derived`, `Bucketized` and `Custom` compute model features from raw
-        columns. Names must be unique. A column an expression reads without a
+        `Derived`, `Bucketized`, `Custom`, `Splines` and `Polynomial` compute model
+        features from them. Names must be unique. A column an expression reads without a
         declaration becomes an implicit input (a non-nullable float, a category or a
         date-time, by use): see ``inputs``.
     version : int
@@ -195,8 +222,8 @@ class FeatureSet:
             if not isinstance(f, kinds):
                 raise SpecError(
                     f"FeatureSet({name!r}): {f!r} is not a feature; use fk.Numeric, "
-                    "fk.Categorical, fk.Datetime, fk.Text, fk.Derived, fk.Bucketized "
-                    "or fk.Custom."
+                    "fk.Categorical, fk.Datetime, fk.Text, fk.Derived, fk.Bucketized, "
+                    "fk.Custom, fk.Splines or fk.Polynomial."
                 )
         seen: set[str] = set()
         dupes = sorted({f.name for f in feats if f.name in seen or seen.add(f.name)})  # type: ignore[func-returns-value]

@@ -19,8 +19,19 @@ from featurekit.contract.columns import Columns
 from featurekit.declare.computed import Custom
 from featurekit.errors import ExportError
 from featurekit.onnx.graph import Graph
-from featurekit.transforms import basic, encoders, scikit, text  # noqa: F401  (they register their emitters)
+from featurekit.transforms import (  # noqa: F401  (they register their emitters)
+    basic,
+    encoders,
+    impute,
+    polynomial,
+    power,
+    quantile,
+    scikit,
+    spline,
+    text,
+)
 from featurekit.transforms.basic import Log1p
+from featurekit.transforms.custom import emit_custom
 from featurekit.transforms.registry import emitter_for
 
 __all__ = ["emit_features"]
@@ -84,7 +95,9 @@ def emit_features(
             else g.op("Concat", [tensors[c] for c in cols], f"{name}_inputs", axis=1)
         )
         steps = (
-            transformer.steps
+            _custom_steps(transformer)
+            if isinstance(columns.features[name], Custom)
+            else transformer.steps
             if isinstance(transformer, Pipeline)
             else [("", transformer)]
         )
@@ -95,14 +108,20 @@ def emit_features(
             cut = next(
                 (i for i, (_, s) in enumerate(steps) if isinstance(s, Log1p)), cut
             )
-        # fk.Custom's inputs are all numbers or all strings (the FeatureSet checks)
-        custom = (
+        # fk.Custom's inputs are all numbers or all strings (the FeatureSet checks);
+        # its transformer reads them after their declared impute and clip, which
+        # featurekit emits itself (pipeline._prepare), as for any other feature
+        strings = (
             columns.onnx_type(columns.features[cols[0]]) == "string"
             if isinstance(columns.features[name], Custom)
             else None
         )
         for step_name, step in steps[:cut]:
-            x = _emit_step(g, x, col, step_name, step, custom)
+            if strings is not None and step_name in ("", "custom"):
+                where = f"{col}.{step_name}" if step_name else col
+                x = emit_custom(g, x, step, where, strings=strings, columns=cols)
+                continue
+            x = _emit_step(g, x, col, step_name, step)
         if cut < len(steps):
             pushed[width] = Pipeline(steps[cut:])
         exact.append(x)
@@ -130,19 +149,27 @@ def emit_features(
     return out, width, pushed
 
 
-def _emit_step(
-    g: Graph,
-    x: str,
-    col: str,
-    step_name: str,
-    step: Any,
-    custom: bool | None = None,
-) -> str:
-    where = f"{col}.{step_name}" if step_name else col
-    if custom is not None:  # fk.Custom: always skl2onnx, whatever the class; certified
-        from featurekit.transforms.custom import emit_custom
+def _custom_steps(block: Any) -> list[tuple[str, Any]]:
+    """An fk.Custom block's steps: featurekit's imputer, then the custom transformer.
 
-        return emit_custom(g, x, step, where, strings=custom)
+    make_pipeline wraps the transformer as ``Pipeline([("impute", ColumnImputer),
+    ("custom", transformer)])`` (the imputer only when an input declares impute or
+    clip); a pipeline fitted before that holds the bare transformer, which may be a
+    Pipeline of its own: it is the custom step, whole.
+    """
+    from featurekit.transforms.impute import ColumnImputer
+
+    steps = block.steps if isinstance(block, Pipeline) else []
+    names = [name for name, _ in steps]
+    if names == ["custom"] or (
+        names == ["impute", "custom"] and isinstance(steps[0][1], ColumnImputer)
+    ):
+        return list(steps)
+    return [("", block)]
+
+
+def _emit_step(g: Graph, x: str, col: str, step_name: str, step: Any) -> str:
+    where = f"{col}.{step_name}" if step_name else col
     if step == "passthrough" or (
         isinstance(step, FunctionTransformer)
         and step.func is None

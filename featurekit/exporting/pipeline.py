@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     MinMaxScaler,
@@ -24,10 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 from featurekit.contract.columns import Columns
 from featurekit.declare.columns import Categorical, Numeric, Text
 from featurekit.declare.computed import Bucketized, Custom, Derived
+from featurekit.declare.expansions import Polynomial, Splines
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import SpecError
-from featurekit.missing import MISSING
 from featurekit.transforms.basic import CategoryFolder, Clip, Log1p
+from featurekit.transforms.impute import ColumnImputer, imputer_for
 
 __all__ = ["Inputs", "make_pipeline"]
 
@@ -105,10 +105,10 @@ class Inputs(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
+def _steps(f: Any, features: FeatureSet) -> tuple[list[tuple[str, Any]], list[str]]:
     """The scikit-learn steps of one model feature, and the columns they read."""
     if isinstance(f, Derived):
-        return _steps(f.as_feature())
+        return _steps(f.as_feature(), features)
     if isinstance(f, Numeric):
         return _numeric_steps(f), [f.name]
     if isinstance(f, Categorical):
@@ -138,52 +138,104 @@ def _steps(f: Any) -> tuple[list[tuple[str, Any]], list[str]]:
         )
         return [("tfidf", tfidf)], [f.name]
     if isinstance(f, Custom):
-        return [("custom", custom_transformer(f))], list(f.inputs)
+        transformer = custom_transformer(f)
+        prepare = _prepare(f, features, imputes=_is_imputer(transformer))
+        return [*prepare, ("custom", transformer)], list(f.inputs)
+    if isinstance(f, Splines):
+        from featurekit.transforms.spline import Splines as SplineBasis
+
+        basis = SplineBasis(
+            n_knots=f.n_knots,
+            degree=f.degree,
+            knots=f.knots,
+            extrapolation=f.extrapolation,
+            include_bias=f.include_bias,
+        )
+        return [*_prepare(f, features), ("splines", basis)], [f.source]
+    if isinstance(f, Polynomial):
+        from sklearn.preprocessing import PolynomialFeatures
+
+        products = PolynomialFeatures(
+            f.degree, interaction_only=f.interaction_only, include_bias=f.include_bias
+        )
+        return [*_prepare(f, features), ("polynomial", products)], list(f.inputs)
     raise SpecError(f"{f!r} is not a model feature.")  # pragma: no cover
+
+
+def _prepare(
+    f: Custom | Splines | Polynomial, features: FeatureSet, *, imputes: bool = False
+) -> list[tuple[str, Any]]:
+    """The step that imputes and clips a reader's inputs as declared, if any do.
+
+    A numeric input that accepts missing values without an imputer would reach the
+    transformer as NaN, which scikit-learn's transformers refuse: that is refused here,
+    unless the transformer is itself an imputer (`imputes`).
+    """
+    owner = f"{type(f).__name__}({f.name!r})"
+    declared = [features[c] for c in f.inputs]
+    gaps = [
+        d.name
+        for d in declared
+        if isinstance(d, Numeric) and d.accepts_missing and d.impute is None
+    ]
+    if gaps and not imputes:
+        raise SpecError(
+            f"{owner} reads {gaps!r}, which accept missing values but have no "
+            "imputer, and scikit-learn's transformers refuse NaN: add impute=… to "
+            f"the columns {owner} reads (e.g. fk.Numeric({gaps[0]!r}, "
+            "impute='median')), or declare them nullable=False."
+        )
+    impute = [getattr(d, "impute", None) for d in declared]
+    clip = [getattr(d, "clip", None) for d in declared]
+    if all(v is None for v in (*impute, *clip)):
+        return []
+    return [("impute", ColumnImputer(impute=impute, clip=clip))]
+
+
+def _is_imputer(transformer: Any) -> bool:
+    """Whether `transformer` (or a Pipeline's first step) takes missing values itself."""
+    from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
+
+    if isinstance(transformer, Pipeline) and transformer.steps:
+        transformer = transformer.steps[0][1]
+    return isinstance(transformer, SimpleImputer | KNNImputer | MissingIndicator)
 
 
 def _numeric_steps(f: Numeric) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = []
     if f.impute is not None:
-        if isinstance(f.impute, str):
-            steps.append(("impute", SimpleImputer(strategy=f.impute)))
-        else:
-            # keep_empty_features: a declared constant fills even a column that
-            # never had a value in training (a derived feature may be so)
-            steps.append(
-                (
-                    "impute",
-                    SimpleImputer(
-                        strategy="constant",
-                        fill_value=f.impute,
-                        keep_empty_features=True,
-                    ),
-                )
-            )
+        steps.append(("impute", imputer_for(f.impute, strings=False)))
     if f.clip is not None:
         steps.append(("clip", Clip(*f.clip)))
     if f.log1p:
         steps.append(("log1p", Log1p()))
+    if f.transform is not None:
+        steps.append(("transform", _transform(f)))
     if f.scale is not None:
         steps.append(("scale", _SCALERS[f.scale]()))
     return steps
 
 
+def _transform(f: Numeric) -> Any:
+    """The exact transformer behind ``Numeric(transform=...)``."""
+    if f.transform in ("quantile", "quantile-normal"):
+        from featurekit.transforms.quantile import Quantiles
+
+        return Quantiles(
+            n_quantiles=f.n_quantiles or 1000,
+            output_distribution="normal"
+            if f.transform == "quantile-normal"
+            else "uniform",
+        )
+    from featurekit.transforms.power import Power
+
+    return Power(method=str(f.transform))
+
+
 def _categorical_steps(f: Categorical) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = []
-    if f.impute == "most_frequent":
-        steps.append(
-            ("impute", SimpleImputer(missing_values=MISSING, strategy="most_frequent"))
-        )
-    elif f.impute is not None:
-        steps.append(
-            (
-                "impute",
-                SimpleImputer(
-                    missing_values=MISSING, strategy="constant", fill_value=f.impute
-                ),
-            )
-        )
+    if f.impute is not None:
+        steps.append(("impute", imputer_for(f.impute, strings=True)))
     if f.folds:
         steps.append(
             (
@@ -229,8 +281,12 @@ def make_column_transformer(features: FeatureSet) -> ColumnTransformer:
     """The per-feature transforms as one ColumnTransformer, in declaration order."""
     parts: list[tuple[str, Any, list[str]]] = []
     for f in features.model_features:
-        steps, cols = _steps(f)
-        if len(steps) == 1 and not isinstance(f, Numeric | Categorical | Derived):
+        steps, cols = _steps(f, features)
+        # a Custom block is always a Pipeline ending in its own step: its transformer
+        # may be a Pipeline itself, which compile must not take for featurekit's
+        if len(steps) == 1 and not isinstance(
+            f, Numeric | Categorical | Derived | Custom
+        ):
             parts.append((f.name, steps[0][1], cols))
         else:
             parts.append((f.name, Pipeline(steps) if steps else "passthrough", cols))
