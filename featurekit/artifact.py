@@ -24,12 +24,12 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from featurekit import atomic
 from featurekit.contract.schema import Contract
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ArtifactError, SpecError
@@ -114,15 +114,15 @@ def write_atomic(
     try:
         hashes = {}
         for name, data in files.items():
-            _write_synced(tmp / name, data)
+            atomic.write_synced(tmp / name, data)
             hashes[name] = hashlib.sha256(data).hexdigest()
         manifest = {**manifest, "files": hashes}
         text = json.dumps(manifest, indent=2, sort_keys=False)
-        _write_synced(tmp / MANIFEST, text.encode())
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0o700
-        _sync_dir(tmp)
-        if target.exists() and _exchange(tmp, target):
-            _sync_dir(target.parent)
+        atomic.write_synced(tmp / MANIFEST, text.encode())
+        os.chmod(tmp, 0o777 & ~atomic.umask())  # mkdtemp makes it 0o700
+        atomic.sync_dir(tmp)
+        if target.exists() and atomic.exchange(tmp, target):
+            atomic.sync_dir(target.parent)
             shutil.rmtree(tmp, ignore_errors=True)  # the previous artifact, now
             return target
         if target.exists():
@@ -139,61 +139,11 @@ def write_atomic(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
-        _sync_dir(target.parent)
+        atomic.sync_dir(target.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a directory's entries durable (renames included); a no-op where unsupported."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux ``renameat2``); False where unsupported."""
-    if sys.platform != "linux":
-        return False
-    import ctypes
-    import errno
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:  # a C library without it
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(
-        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange
-    )
-    if done == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this fs
-        return False
-    raise OSError(code, os.strerror(code), str(b))
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:

@@ -16,7 +16,7 @@ from onnx import TensorProto
 from sklearn.linear_model import LogisticRegression, Ridge
 
 import featurekit as fk
-import featurekit.artifact
+import featurekit.atomic
 from featurekit.artifact import FORMAT_VERSION
 from featurekit.contract.columns import Columns
 from serving import Predictor
@@ -447,7 +447,7 @@ def test_re_export_that_fails_while_replacing_keeps_the_old_artifact(
     def failing_exchange(a, b):  # the atomic swap (Linux)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(featurekit.artifact, "_exchange", failing_exchange)
+    monkeypatch.setattr(featurekit.atomic, "exchange", failing_exchange)
     with pytest.raises(OSError, match=r"No space left"):
         fk.export(pipe, copy, frame)
     monkeypatch.undo()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from featurekit.artifact import _exchange, write_atomic
+from featurekit.artifact import write_atomic
+from featurekit.atomic import exchange
 
 
 def _write(path: Path, version: int) -> Path:
@@ -39,7 +40,7 @@ def test_the_swap_is_atomic_where_the_filesystem_can(tmp_path: Path) -> None:
     b.mkdir()
     (a / "x").write_text("a")
     (b / "x").write_text("b")
-    if not _exchange(a, b):
+    if not exchange(a, b):
         pytest.skip("this filesystem has no renameat2(RENAME_EXCHANGE)")
     assert (a / "x").read_text() == "b"
     assert (b / "x").read_text() == "a"
@@ -49,7 +50,7 @@ def test_a_reader_never_finds_the_path_missing_while_it_is_replaced(
     tmp_path: Path,
 ) -> None:
     path = _write(tmp_path / "a", 0)
-    if not _exchange(path, path):  # same path: a supported no-op swap
+    if not exchange(path, path):  # same path: a supported no-op swap
         pytest.skip("this filesystem has no renameat2(RENAME_EXCHANGE)")
     seen: list[str] = []
     done = threading.Event()
