@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from featurekit.expr.emitter import emit_log
+from featurekit.expr.emitter import emit_exp, emit_log
 from featurekit.expr.evaluator import EXP_P, EXP_Q, exp, log
 from featurekit.onnx.graph import Graph
 
 __all__ = [
-    "emit_exp",
     "emit_expm1",
     "emit_log1p",
     "emit_ndtri",
@@ -205,14 +204,6 @@ def _emit_horner(g: Graph, x: str, coefficients: tuple[float, ...], monic: bool)
     for c in coefficients[1 if monic else 2 :]:
         acc = g.op("Add", [g.op("Mul", [acc, x]), _k(g, c)])
     return acc
-
-
-def emit_exp(g: Graph, x: str) -> str:
-    """The exact ``exp`` of `x`, as `featurekit.expr.evaluator.exp` computes it."""
-    from featurekit.expr.emitter import _Emitter
-
-    # featurekit.expr.emitter exports emit_log but not yet an emit_exp
-    return _Emitter(g, {}, {}).exp(x)
 
 
 def emit_log1p(g: Graph, x: str) -> str:

@@ -19,11 +19,10 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import PowerTransformer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featurekit.expr.emitter import emit_log
+from featurekit.expr.emitter import emit_exp, emit_log
 from featurekit.expr.evaluator import exp, log
 from featurekit.onnx.graph import Graph
 from featurekit.transforms.kernels import (
-    emit_exp,
     emit_expm1,
     emit_log1p,
     expm1,
