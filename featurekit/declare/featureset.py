@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from featurekit.declare.base import Feature, RawInput
@@ -309,8 +311,16 @@ class FeatureSet:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> FeatureSet:
-        """Parse `to_json` output."""
+    def from_json(cls, source: str | os.PathLike[str]) -> FeatureSet:
+        """Parse `to_json` output: JSON text, or the path of a file holding it.
+
+        Examples
+        --------
+        >>> fs = FeatureSet("credit", [Numeric("age")])
+        >>> FeatureSet.from_json(fs.to_json()) == fs
+        True
+        """
+        text = _read(source, (".json",))
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -323,14 +333,45 @@ class FeatureSet:
         return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
-    def from_yaml(cls, text: str) -> FeatureSet:
-        """Parse YAML text such as `to_yaml` writes."""
+    def from_yaml(cls, source: str | os.PathLike[str]) -> FeatureSet:
+        """Parse YAML such as `to_yaml` writes: the text, or the path of a file.
+
+        Examples
+        --------
+        >>> path = getfixture("tmp_path") / "features.yaml"  # in pytest
+        >>> _ = path.write_text(FeatureSet("credit", [Numeric("age")]).to_yaml())
+        >>> FeatureSet.from_yaml(path).name, FeatureSet.from_yaml(str(path)).name
+        ('credit', 'credit')
+        """
+        text = _read(source, (".yaml", ".yml"))
         yaml = _yaml()
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise SpecError(f"FeatureSet YAML is malformed: {exc}") from None
         return cls.from_dict(data)
+
+
+def _read(source: str | os.PathLike[str], suffixes: tuple[str, ...]) -> str:
+    """The text itself, or a file's content when `source` names a file."""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and (source.lower().endswith(suffixes) or os.path.isfile(source))
+    ):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(
+                f"Cannot read the FeatureSet file {str(path)!r}: {exc.strerror}."
+            ) from None
+    if not isinstance(source, str):
+        raise SpecError(
+            f"Expected the FeatureSet's text or a file path, got "
+            f"{type(source).__name__}."
+        )
+    return source
 
 
 def _yaml() -> Any:

@@ -402,3 +402,20 @@ def test_from_yaml_refuses_malformed_text(text):
 def test_from_yaml_refuses_text_that_is_not_a_mapping(text):
     with pytest.raises(fk.SpecError, match=r"must be a mapping"):
         fk.FeatureSet.from_yaml(text)
+
+
+@pytest.mark.parametrize("as_str", [False, True], ids=["Path", "str"])
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_featureset_reads_from_a_file_path(tmp_path, fmt, as_str):
+    fs = fk.FeatureSet("credit", [fk.Numeric("age", bounds=(18, 120))])
+    path = tmp_path / f"features.{fmt}"
+    path.write_text(fs.to_yaml() if fmt == "yaml" else fs.to_json())
+    read = fk.FeatureSet.from_yaml if fmt == "yaml" else fk.FeatureSet.from_json
+    assert read(str(path) if as_str else path) == fs
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_missing_featureset_file_is_named_in_the_error(tmp_path, fmt):
+    read = fk.FeatureSet.from_yaml if fmt == "yaml" else fk.FeatureSet.from_json
+    with pytest.raises(fk.SpecError, match=r"Cannot read the FeatureSet file .*features"):
+        read(str(tmp_path / f"features.{fmt}"))
