@@ -257,9 +257,14 @@ def worst_rows(
     order = np.lexsort((-diff, agree))[: min(WORST, int(bad.sum()))]
     out = []
     for i in order:
-        if len(sk) == 2:  # classifier: label and probabilities
-            sk_answer: Any = [plain(sk[0][i]), [float(p) for p in sk[1][i]]]
-            onnx_answer: Any = [plain(onx[0][i]), [float(p) for p in onx[1][i]]]
+        if len(sk) == 2:  # classifier: label, and probabilities or decision function
+            sk_answer: Any = [plain(sk[0][i]), [float(p) for p in np.ravel(sk[1][i])]]
+            onnx_answer: Any = [
+                plain(onx[0][i]),
+                [float(p) for p in np.ravel(onx[1][i])],
+            ]
+        elif sk[0].dtype.kind != "f":  # a classifier answering its label alone
+            sk_answer, onnx_answer = plain(sk[0][i]), plain(onx[0][i])
         else:
             sk_answer, onnx_answer = float(sk[0][i]), float(onx[0][i])
         out.append(

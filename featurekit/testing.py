@@ -24,7 +24,7 @@ untrusted pull request.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -234,10 +234,14 @@ def check_parity(
     predictor = Predictor.load(art.path, verify="off", monitor=False)
     tolerance, scale = float(cert["tolerance"]), float(cert["scale"])
     is_clf = kind == "classifier"
+    # a classifier's scores: its probabilities, else its decision function, else none
+    scores = [o for o in art.manifest["outputs"] if is_clf and o != "label"]
+    method = {"probabilities": "predict_proba", "decision_function": "decision_function"}
     try:
         sk = [np.asarray(pipeline.predict(rows))]
-        if is_clf:
-            sk.append(np.asarray(pipeline.predict_proba(rows), dtype=np.float64))
+        for output in scores:
+            answer = getattr(pipeline, method[output])(rows)
+            sk.append(np.asarray(answer, dtype=np.float64).reshape(len(rows), -1))
     except (ValueError, TypeError) as exc:  # ContractError is a ValueError
         return ParityReport(
             "failed",
@@ -251,17 +255,21 @@ def check_parity(
     split = predictor.predict(rows, on_error="split")
     served = split.passed  # False where serving refused a row the reference accepted
     onx = [np.asarray(split.scores)]
-    if is_clf:
-        onx.append(np.asarray(predictor.predict_proba(rows[served]), np.float64))
+    for output in scores:
+        got = cast(dict[str, np.ndarray], predictor.score(rows[served], [output]))
+        onx.append(np.asarray(got[output], np.float64).reshape(int(served.sum()), -1))
     sk = [s[served] for s in sk]
 
     if is_clf:
         agree = sk[0].astype(object) == onx[0].astype(object)
-        delta = np.abs(sk[1] - onx[1])
-        both_nan = np.isnan(sk[1]) & np.isnan(onx[1])
-        delta = np.where(both_nan, 0.0, np.where(np.isnan(delta), np.inf, delta))
-        diff = delta.max(axis=1) if delta.size else np.zeros(len(agree))
-        rel = diff
+        diff = rel = np.zeros(len(agree))
+        if scores:
+            delta = np.abs(sk[1] - onx[1])
+            if scores[0] == "decision_function":  # relative, as certified
+                delta = delta / np.maximum(scale, np.abs(np.nan_to_num(sk[1])))
+            both_nan = np.isnan(sk[1]) & np.isnan(onx[1])
+            delta = np.where(both_nan, 0.0, np.where(np.isnan(delta), np.inf, delta))
+            diff = rel = delta.max(axis=1) if delta.size else diff
     else:
         pred, out = sk[0].astype(np.float64), onx[0].astype(np.float64)
         agree = np.ones(len(pred), dtype=bool)
