@@ -236,7 +236,10 @@ def check_parity(
     is_clf = kind == "classifier"
     # a classifier's scores: its probabilities, else its decision function, else none
     scores = [o for o in art.manifest["outputs"] if is_clf and o != "label"]
-    method = {"probabilities": "predict_proba", "decision_function": "decision_function"}
+    method = {
+        "probabilities": "predict_proba",
+        "decision_function": "decision_function",
+    }
     try:
         sk = [np.asarray(pipeline.predict(rows))]
         for output in scores:
