@@ -29,7 +29,7 @@ from featurekit.errors import SpecError
 from featurekit.transforms.basic import CategoryFolder, Clip, Log1p
 from featurekit.transforms.impute import ColumnImputer, imputer_for
 
-__all__ = ["Inputs", "make_pipeline"]
+__all__ = ["FeaturePipeline", "Inputs", "custom_transformer", "make_pipeline"]
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
@@ -334,13 +334,51 @@ def make_pipeline(features: FeatureSet, model: Any) -> Pipeline:
         raise SpecError(
             f"make_pipeline needs a scikit-learn estimator with fit and predict, got {model!r}."
         )
-    return Pipeline(
+    return FeaturePipeline(
         [
             ("inputs", Inputs(features)),
             ("features", make_column_transformer(features)),
             ("model", model),
         ]
     )
+
+
+class FeaturePipeline(Pipeline):
+    """The `Pipeline` `make_pipeline` returns: steps ``inputs``, ``features``, ``model``.
+
+    It is a scikit-learn `Pipeline` in every respect; only a parameter named the way
+    scikit-learn's own ``make_pipeline`` names steps (``logisticregression__C``) gets
+    an error that says what to write instead (``model__C``).
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> pipe = fk.make_pipeline(fk.FeatureSet("f", [fk.Numeric("x")]),
+    ...                         LogisticRegression())
+    >>> pipe.set_params(logisticregression__C=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: fk.make_pipeline names its steps 'inputs', 'features' and 'model', not after their classes: write 'model__C' instead of 'logisticregression__C'.
+    """
+
+    def set_params(self, **params: Any) -> FeaturePipeline:
+        by_class = {
+            type(step).__name__.lower(): name
+            for name, step in self.steps
+            if not isinstance(step, str)
+        }
+        names = {name for name, _ in self.steps}
+        for key in params:
+            step, sep, rest = key.partition("__")
+            if sep and step not in names and step in by_class:
+                raise ValueError(
+                    "fk.make_pipeline names its steps 'inputs', 'features' and "
+                    "'model', not after their classes: write "
+                    f"'{by_class[step]}__{rest}' instead of {key!r}."
+                )
+        super().set_params(**params)
+        return self
 
 
 def custom_transformer(custom: Custom) -> Any:

@@ -52,7 +52,7 @@ def _with_marker(frame: pd.DataFrame, marker) -> pd.DataFrame:
 
 def test_make_pipeline_returns_a_sklearn_pipeline_with_named_steps():
     pipe = fk.make_pipeline(FEATURES, LogisticRegression())
-    assert type(pipe) is Pipeline
+    assert isinstance(pipe, Pipeline)  # a Pipeline subclass that only adds a hint
     assert [name for name, _ in pipe.steps] == ["inputs", "features", "model"]
     assert isinstance(pipe.named_steps["inputs"], Inputs)
 
@@ -191,3 +191,32 @@ def test_make_pipeline_refuses_what_is_not_an_estimator(model):
         fk.SpecError, match=r"make_pipeline needs a scikit-learn estimator"
     ):
         fk.make_pipeline(FEATURES, model)
+
+
+def test_a_scikit_learn_style_step_name_says_what_to_write_instead():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60)})
+    y = (df["x"] > 0).astype(int)
+    pipe = fk.make_pipeline(fk.FeatureSet("f", [fk.Numeric("x")]), LogisticRegression())
+    grid = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=2)
+    with pytest.raises(ValueError, match=r"write 'model__C' instead"):
+        grid.fit(df, y)
+    grid = GridSearchCV(pipe, {"model__C": [0.1, 1.0]}, cv=2).fit(df, y)
+    assert grid.best_params_["model__C"] in (0.1, 1.0)
+
+
+def test_exporting_a_grid_search_points_at_best_estimator(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60)})
+    y = (df["x"] > 0).astype(int)
+    pipe = fk.make_pipeline(fk.FeatureSet("f", [fk.Numeric("x")]), LogisticRegression())
+    grid = GridSearchCV(pipe, {"model__C": [0.1, 1.0]}, cv=2).fit(df, y)
+    with pytest.raises(fk.ExportError, match=r"pass its best_estimator_"):
+        fk.export(grid, tmp_path / "a", reference=df)
+    fk.export(grid.best_estimator_, tmp_path / "a", reference=df)
