@@ -93,6 +93,40 @@ def _class_proba(est: Any) -> np.ndarray:
     return np.asarray(proba, dtype=np.float64)
 
 
+def _class_trees(est: Any, proba: np.ndarray) -> list[Tree]:
+    """One classifier tree as few TreeEnsemble trees as its leaves allow.
+
+    scikit-learn adds every class's probability of every tree, zeros included; adding
+    0.0 to a sum of probabilities changes nothing, so only the non-zero ones need a
+    leaf. Tree ``r`` adds, at each leaf, the ``r``-th class that leaf gives a non-zero
+    probability (or 0.0 when it has fewer). A forest of pure leaves (the default
+    depth) becomes one tree per estimator instead of one per class; every class still
+    receives its terms in scikit-learn's order, one estimator after the other.
+    """
+    leaf = est.tree_.children_left == -1
+    nonzero = (proba > 0.0) & leaf[:, np.newaxis]
+    rank = np.cumsum(nonzero, axis=1) - 1
+    out = []
+    for r in range(max(1, int(nonzero.sum(axis=1).max()))):
+        holds = nonzero & (rank == r)
+        target = np.argmax(holds, axis=1)  # 0 where the leaf adds nothing here
+        value = np.where(holds.any(axis=1), proba[np.arange(len(proba)), target], 0.0)
+        out.append(_sk_tree(est, value, 0))
+        out[-1].target = target
+    return out
+
+
+def _note_units(g: Graph, ensemble: str, units: list[int]) -> None:
+    """Tell the exporter which TreeEnsemble trees add each scikit-learn tree's terms.
+
+    `units` counts, in order, the ensemble trees of each unit scikit-learn adds as one:
+    an initial prediction, a tree of a forest, a boosting stage (one tree per class).
+    The certificate probes each unit on its own (`featurekit.exporting.tree_probes`).
+    """
+    g.notes["tree_ensemble"] = ensemble
+    g.notes["tree_units"] = ",".join(map(str, units))
+
+
 def _hgb_tree(predictor: Any, target: int) -> Tree:
     nodes = predictor.nodes
     if nodes["is_categorical"].any():
@@ -145,11 +179,13 @@ def emit_tree_model(
     if isinstance(model, _SINGLE + _FOREST):
         ests = [model] if isinstance(model, _SINGLE) else list(model.estimators_)
         trees: list[Tree] = []
+        units: list[int] = []
         if is_clf:
             k = int(model.n_classes_)
             for est in ests:
-                proba = _class_proba(est)
-                trees.extend(_sk_tree(est, proba[:, c], c) for c in range(k))
+                held = _class_trees(est, _class_proba(est))
+                trees.extend(held)
+                units.append(len(held))
         else:
             if model.n_outputs_ != 1:
                 raise ExportError(
@@ -160,8 +196,10 @@ def emit_tree_model(
                 _sk_tree(est, est.tree_.value[:, 0, 0].astype(np.float64), 0)
                 for est in ests
             ]
+            units = [1] * len(ests)
         push(trees, pushed, precision)
         raw = ensemble_node(g, x, trees, k, "tree_sum")
+        _note_units(g, raw, units)
         if isinstance(model, _FOREST):
             raw = g.op(
                 "Div", [raw, g.const(np.float64(len(ests)), "n_trees")], "tree_mean"
@@ -184,6 +222,7 @@ def emit_tree_model(
                 )
         push(trees, pushed, precision)
         raw = ensemble_node(g, x, trees, k, "raw")
+        _note_units(g, raw, [k] * (len(model.estimators_) + 1))
         if not is_clf:
             return {"prediction": raw}
         return _classifier_link(g, raw, k, "raw_ge_zero" if k == 1 else "argmax_raw")
@@ -196,6 +235,7 @@ def emit_tree_model(
             trees.extend(_hgb_tree(p, t) for t, p in enumerate(iteration))
         push(trees, pushed, precision)
         raw = ensemble_node(g, x, trees, k, "raw")
+        _note_units(g, raw, [k] * (len(model._predictors) + 1))
         link = _link(model)
         if not is_clf:
             if link == "IdentityLink":
