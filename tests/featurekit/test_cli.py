@@ -535,7 +535,7 @@ def test_trust_pickle_on_a_joblib_that_does_not_unpickle_exits_2(
 def altered_artifact(classifier_artifact, tmp_path) -> Path:
     """model.onnx with a coefficient changed after export, its hash rewritten."""
     path = Path(shutil.copytree(classifier_artifact, tmp_path / "altered"))
-    alter_model(path, change_initializer("/coef", lambda coef: coef + 0.5))
+    alter_model(path, change_initializer("coef", lambda coef: coef + 0.5))
     return path
 
 

@@ -253,7 +253,7 @@ def hostile_artifact(classifier_artifact, tmp_path) -> tuple[Path, Path]:
 @pytest.fixture
 def altered_artifact(classifier_artifact, tmp_path) -> Path:
     path = Path(shutil.copytree(classifier_artifact, tmp_path / "altered"))
-    alter_model(path, change_initializer("/coef", lambda coef: coef + 0.5))
+    alter_model(path, change_initializer("coef", lambda coef: coef + 0.5))
     return path
 
 

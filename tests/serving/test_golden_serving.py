@@ -35,7 +35,7 @@ def altered(http_artifact: Path, tmp_path: Path) -> Path:
     """The loans artifact with a coefficient changed after export."""
     path = Path(shutil.copytree(http_artifact, tmp_path / "loans"))
     model = onnx.load(path / "model.onnx")
-    [coef] = [i for i in model.graph.initializer if i.name.endswith("/coef")]
+    [coef] = [i for i in model.graph.initializer if i.name.split("/")[-1] == "coef"]
     coef.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(coef) + 1.0, coef.name))
     _rewrite(path, "model.onnx", model.SerializeToString())
     return path
