@@ -178,3 +178,35 @@ def test_the_readme_is_a_short_guide() -> None:
     assert (
         shutil.which("make") is None or "make demo" in (ROOT / "README.md").read_text()
     )
+
+
+def test_an_unknown_option_value_is_a_type_error_for_users(tmp_path: Path) -> None:
+    """Option values are Literal types: a typo is caught before anything runs."""
+    script = tmp_path / "typo.py"
+    script.write_text(
+        "import featurekit as fk\n"
+        'fk.Numeric("income", scale="zscore")\n'
+        'fk.Categorical("plan", unknown="skip")\n'
+        'fk.Numeric("age", scale="robust", impute="median")\n'
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "--no-incremental",
+            str(script),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert (
+        'Argument "scale" to "Numeric" has incompatible type "Literal[\'zscore\']"'
+        in run.stdout
+    )
+    assert 'Argument "unknown" to "Categorical"' in run.stdout
+    assert "typo.py:4" not in run.stdout  # valid values pass

@@ -8,17 +8,25 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 from featurekit.errors import SpecError
 
 Bound = tuple[float | None, float | None]
-_SCALES = ("standard", "minmax", "robust")
+# each option's values, once: as a type for checkers, and as a tuple for the checks
+Scale = Literal["standard", "minmax", "robust"]
 #: fk.Numeric(transform=...): scikit-learn's QuantileTransformer and PowerTransformer
-_TRANSFORMS = ("quantile", "quantile-normal", "yeo-johnson", "box-cox")
-_NUM_IMPUTES = ("mean", "median")
-_ENCODES = ("onehot", "ordinal", "hash", "target")
-_UNKNOWNS = ("error", "ignore", "other")
+Transform = Literal["quantile", "quantile-normal", "yeo-johnson", "box-cox"]
+NumericImpute = Literal["mean", "median"]
+Encode = Literal["onehot", "ordinal", "hash", "target"]
+Unknown = Literal["error", "ignore", "other"]
+ObservedRange = Literal["count", "error"]
+_SCALES: tuple[str, ...] = get_args(Scale)
+_TRANSFORMS: tuple[str, ...] = get_args(Transform)
+_NUM_IMPUTES: tuple[str, ...] = get_args(NumericImpute)
+_ENCODES: tuple[str, ...] = get_args(Encode)
+_UNKNOWNS: tuple[str, ...] = get_args(Unknown)
+_OBSERVED: tuple[str, ...] = get_args(ObservedRange)
 
 
 def _choice(owner: str, option: str, value: Any, allowed: Sequence[Any]) -> None:

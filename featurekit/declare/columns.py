@@ -15,10 +15,17 @@ from typing import ClassVar, Literal
 from featurekit.declare.base import (
     _ENCODES,
     _NUM_IMPUTES,
+    _OBSERVED,
     _SCALES,
     _TRANSFORMS,
     _UNKNOWNS,
     Bound,
+    Encode,
+    NumericImpute,
+    ObservedRange,
+    Scale,
+    Transform,
+    Unknown,
     _check_flag,
     _check_name,
     _choice,
@@ -90,16 +97,16 @@ class Numeric(_Feature):
     kind: ClassVar[str] = "numeric"
     name: str
     dtype: Literal["float", "int"] = "float"
-    impute: str | float | None = None
-    scale: str | None = None
+    impute: NumericImpute | float | None = None
+    scale: Scale | None = None
     clip: Bound | None = None
     log1p: bool = False
     bounds: Bound | None = None
     nullable: bool | None = None
     allow_inf: bool = False
-    observed_range: str = "count"
+    observed_range: ObservedRange = "count"
     input_only: bool = False
-    transform: str | None = None
+    transform: Transform | None = None
     n_quantiles: int | None = None
 
     def __post_init__(self) -> None:
@@ -125,7 +132,7 @@ class Numeric(_Feature):
             raise SpecError(
                 f"{owner}: allow_inf must be a bool, got {self.allow_inf!r}."
             )
-        _choice(owner, "observed_range", self.observed_range, ("count", "error"))
+        _choice(owner, "observed_range", self.observed_range, _OBSERVED)
         _check_flag(owner, "input_only", self.input_only)
         _check_transform(owner, self.transform, self.n_quantiles)
         if self.input_only and (self.scale, self.log1p, self.transform) != (
@@ -251,8 +258,8 @@ class Categorical(_Feature):
     kind: ClassVar[str] = "categorical"
     name: str
     impute: str | None = None
-    encode: str = "onehot"
-    unknown: str = "error"
+    encode: Encode = "onehot"
+    unknown: Unknown = "error"
     min_frequency: int | float | None = None
     max_categories: int | None = None
     nullable: bool | None = None
@@ -376,7 +383,7 @@ class Datetime(_Feature):
 
     kind: ClassVar[str] = "datetime"
     name: str
-    timezone: str | None = None
+    timezone: Literal["UTC"] | None = None
     nullable: bool = False
 
     def __post_init__(self) -> None:
@@ -434,7 +441,7 @@ class Text(_Feature):
     lowercase: bool = True
     binary: bool = False
     sublinear_tf: bool = False
-    norm: str | None = "l2"
+    norm: Literal["l2", "l1"] | None = "l2"
     nullable: bool = True
 
     def __post_init__(self) -> None:

@@ -15,9 +15,19 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from featurekit.declare.base import Bound, _check_name, _choice, _Feature, _interval
+from featurekit.declare.base import (
+    Bound,
+    Encode,
+    Scale,
+    Transform,
+    Unknown,
+    _check_name,
+    _choice,
+    _Feature,
+    _interval,
+)
 from featurekit.declare.columns import Categorical, Numeric
 from featurekit.errors import SpecError
 from featurekit.expr.tree import Expr, col
@@ -98,15 +108,15 @@ class Derived(_ByValue, _Feature):
     name: str
     expression: Expr
     impute: str | float | None = None
-    scale: str | None = None
+    scale: Scale | None = None
     clip: Bound | None = None
     log1p: bool = False
-    encode: str = "onehot"
-    unknown: str = "ignore"
+    encode: Encode = "onehot"
+    unknown: Unknown = "ignore"
     n_buckets: int | None = None
     min_frequency: int | float | None = None
     max_categories: int | None = None
-    transform: str | None = None
+    transform: Transform | None = None
     n_quantiles: int | None = None
 
     input_only: ClassVar[bool] = False
@@ -191,7 +201,7 @@ class Derived(_ByValue, _Feature):
                 )
             return Numeric(
                 self.name,
-                impute=self.impute,
+                impute=self.impute,  # type: ignore[arg-type]  # checked when built
                 scale=self.scale,
                 clip=self.clip,
                 log1p=self.log1p,
@@ -254,9 +264,9 @@ class Bucketized(_ByValue, _Feature):
     name: str
     source: Expr | str
     bins: int = 5
-    strategy: str = "quantile"
+    strategy: Literal["quantile", "uniform"] = "quantile"
     edges: tuple[float, ...] | None = None
-    encode: str = "onehot"
+    encode: Literal["onehot", "ordinal"] = "onehot"
 
     input_only: ClassVar[bool] = False
 
