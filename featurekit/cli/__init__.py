@@ -10,6 +10,10 @@ with serving on the rows that pass, with the certificate's tolerance: unpickling
 any code the file names, and the manifest's sha256 is no protection against a file
 whose hash was rewritten along with it.
 
+A check that runs longer than a couple of seconds reports its phases (read,
+contract, golden rows, parity) on stderr, as `featurekit.export` does
+(`featurekit.exporting.progress`).
+
 ``drift`` reads a data file chunk by chunk (it may be larger than memory) and tests it
 for drift against the artifact's reference profile with `featurekit.Drift`.
 
@@ -169,15 +173,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from featurekit.exporting.progress import Reporter
     from featurekit.reports import ParityReport
     from featurekit.testing import check_contract, check_golden, check_parity
 
+    # a long check (a big file, a big forest) reports its phases on stderr, as export
+    progress = Reporter(True)
     try:
+        progress.phase("read")
         artifact = _load(args.artifact)
         frame, fmt = read_data(args.data, artifact.features)
+        progress.phase("contract")
         contract = check_contract(artifact, frame)
+        progress.phase("golden")
         golden = check_golden(artifact)
         if args.trust_pickle:
+            progress.phase("parity")
             parity = check_parity(artifact, frame, contract=contract, trust_pickle=True)
         else:
             parity = ParityReport(
@@ -188,8 +199,10 @@ def _check(args: argparse.Namespace) -> int:
                 artifact.manifest["kind"],
             )
     except (ArtifactError, UsageError) as exc:
+        progress.close()
         print(f"featurekit check: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    progress.finish()
     passed = contract.ok and golden.ok and parity.ok
     report = {
         "passed": passed,

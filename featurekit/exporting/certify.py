@@ -1,116 +1,54 @@
 """Prove parity: score the same rows with scikit-learn and onnxruntime, or refuse.
 
-The rows are the reference frame, the generated edge cases and every value beside a
-split (see `featurekit.exporting.probes`). onnxruntime reads them through `Columns.coerce`,
-the very function serving uses, so the certificate covers serving's input path too.
+Each check proves its part, and together they prove the artifact (see
+docs/parity.md):
+
+- **The whole model** on the reference rows, the generated edge cases and the golden
+  rows beside splits: every label, every probability (or prediction) within the
+  tolerance and, before a tree model, the float64 features bit for bit.
+- **The features at every split** (tree models): each raw value at and beside a
+  split threshold (`featurekit.exporting.probes`, deduplicated) through the column's
+  own transforms, bit for bit, by the graph's transforms alone.
+- **Every tree alone** (scikit-learn's trees, forests and boosting): probes on both
+  sides of every split, scored by that tree alone in both runtimes
+  (`featurekit.exporting.tree_probes`), at a cost linear in the number of nodes.
+  Other tree models (LightGBM, XGBoost, trees inside meta-estimators) score the split
+  rows with the whole model instead.
+
+onnxruntime reads rows through `Columns.coerce`, the very function serving uses, so
+the certificate covers serving's input path too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from featurekit.contract.columns import Columns
-from featurekit.errors import ExportError, ParityError
+from featurekit.errors import ExportError
+from featurekit.exporting.progress import Reporter
+from featurekit.exporting.split_features import apply_chain, check_split_features
+from featurekit.exporting.whole_model import Labels, compare, first_failing, score
 
-__all__ = ["certify"]
+__all__ = ["Certified", "certify"]
+
+#: Rows scored per onnxruntime and scikit-learn call: bounds memory on big models.
+CHUNK = 65536
 
 
 @dataclass
-class _Scores:
-    """Both runtimes' answers on one batch of rows."""
+class Certified:
+    """The certificate, and the split rows the golden rows may carry."""
 
-    labels: list[str]
-    sk: list[np.ndarray]  # [label, proba] or [prediction], then the features matrix
-    onnx: list[np.ndarray]
-
-
-def _score(
-    pipeline: Any,
-    columns: Columns,
-    session: Any,
-    rows: Any,
-    labels: list[str],
-    outputs: list[str],
-) -> _Scores:
-    feeds, n = columns.coerce(rows)
-    if n == 0:
-        return _Scores([], [], [])
-    onx = session.run(feeds, n)
-    try:
-        # a derived value beyond float32 reaches a tree as ±inf in both runtimes;
-        # numpy's cast merely warns about it
-        with np.errstate(over="ignore", invalid="ignore"):
-            sk = _sklearn_scores(pipeline, rows, outputs)
-    except (ValueError, TypeError) as exc:
-        raise ExportError(
-            f"scikit-learn itself fails on rows the contract admits ({labels[0]}, ...): "
-            f"{exc}. If a column accepts missing values, give it an imputer or declare "
-            "nullable=False; if values must stay in a range, declare bounds."
-        ) from exc
-    return _Scores(labels, sk, onx)
-
-
-#: The scikit-learn method whose answers each graph output must reproduce.
-_METHODS = {
-    "label": "predict",
-    "probabilities": "predict_proba",
-    "decision_function": "decision_function",
-    "prediction": "predict",
-}
-
-
-def _sklearn_scores(pipeline: Any, rows: Any, outputs: list[str]) -> list[np.ndarray]:
-    sk = [np.asarray(getattr(pipeline, _METHODS[o])(rows)) for o in outputs]
-    if outputs[-1] != "label":  # scores in double, labels as they are
-        sk[-1] = sk[-1].astype(np.float64)
-    sk.append(np.asarray(pipeline[:-1].transform(rows), dtype=np.float64))
-    return sk
-
-
-def _first_failing(pipeline: Any, edges: list[tuple[str, dict[str, Any]]]) -> None:
-    for reason, record in edges:
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                pipeline.predict([record])
-        except (ValueError, TypeError) as exc:
-            raise ExportError(
-                f"scikit-learn fails on an input the contract admits ({reason}): {exc}. "
-                + _missing_features(pipeline, record)
-                + "Give the column an imputer, or declare nullable=False or bounds."
-            ) from exc
-
-
-def _missing_features(pipeline: Any, record: dict[str, Any]) -> str:
-    """Name the model features that come out missing for `record`, if any."""
-    try:
-        row = np.asarray(pipeline[:-1].transform([record]), dtype=np.float64)[0]
-        names = pipeline.named_steps["features"].get_feature_names_out()
-    except (ValueError, TypeError):
-        return ""
-    names = [str(n).split("__", 1)[-1] for n in names]
-    gone = [n for n, v in zip(names, row, strict=True) if v != v]
-    huge = [
-        n
-        for n, v in zip(names, row, strict=True)
-        if not abs(v) <= np.finfo(np.float32).max and v == v
-    ]
-    if gone:
-        return (
-            f"The feature(s) {gone} come out missing for this row (a derived value "
-            "that is not finite, such as x / 0 or the log of a number <= 0, is "
-            "missing): give them impute=..., or bound the raw columns they read. "
-        )
-    if huge:
-        return (
-            f"The feature(s) {huge} overflow for this row (beyond float32, which tree "
-            "models compare in, or infinite): declare bounds=(lo, hi) on the raw "
-            "columns they read. "
-        )
-    return ""
+    certificate: dict[str, Any]
+    split_rows: list[tuple[str, dict[str, Any]]]
+    #: the graph's outputs on the reference rows, by output name
+    reference_answers: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def certify(
@@ -121,247 +59,279 @@ def certify(
     reference: pd.DataFrame,
     known: dict[str, list[str]],
     tolerance: float,
-) -> dict[str, Any]:
+    *,
+    model: bytes | None = None,
+    features: Any = None,
+    report: Reporter | None = None,
+) -> Certified:
     """Return the parity certificate, or raise `ParityError` naming the worst rows.
 
     Parameters
     ----------
     session : featurekit.runtime.Session
-        Runs the exported graph with the features tensor as a last, extra output.
+        Runs the exported graph with the features tensors as extra outputs.
     info : dict
         What the graph builder reported: kind, converter, tree precision, pushed
-        columns.
+        columns, and for scikit-learn's tree models the TreeEnsemble and its units.
+    model : bytes, optional
+        The exported graph; with `features`, trees are probed one by one.
+    features : featurekit.runtime.Session, optional
+        The graph's transforms alone (no model), for the split values.
+    report : Reporter, optional
+        Where progress goes: splits proven (or rows scored) out of all.
     """
+    from featurekit.exporting.golden_rows import SPLIT_ROWS, spread
     from featurekit.exporting.probes import (
         base_row,
         edge_rows,
-        threshold_frame,
+        split_columns,
         threshold_values,
     )
 
-    is_clf = info["kind"] == "classifier"
-    outputs = list(info["outputs"])
+    started = time.perf_counter()
+    report = report or Reporter(False)
     base = base_row(columns, reference)
     edges = list(edge_rows(columns, base, reference, known))
-    near, n_splits = threshold_values(pipeline)
-    frame = threshold_frame(columns, base, near)
-    batches = [
-        _score(
-            pipeline,
-            columns,
-            session,
-            reference,
-            [f"reference row {i!r}" for i in reference.index],
-            outputs,
+    near, n_pairs = threshold_values(pipeline)
+    values = split_columns(columns, near)
+    plan = _tree_plan(pipeline, info, model) if features is not None else None
+    counts = [len(v) for v in values.values()]
+    n_values = sum(counts)
+    if plan is not None:
+        report.phase("certify", total=plan.splits, unit="splits")
+    else:
+        report.phase(
+            "certify", total=len(reference) + len(edges) + n_values, unit="rows"
         )
+    golden = [_split_row(base, values, i) for i in spread(n_values, SPLIT_ROWS)]
+    answers = list(info["outputs"])  # label and scores, or prediction
+    outputs = answers + list(
+        dict.fromkeys([info["features_tensor"], info["features_exact"]])
+    )
+    labels = Labels()
+    sk_parts: list[list[np.ndarray]] = []
+    onnx_parts: list[list[np.ndarray]] = []
+    batches: list[tuple[Any, Callable[[int], str]]] = [
+        (reference, lambda i: f"reference row {reference.index[i]!r}"),
+        ([r for _, r in edges], lambda i: edges[i][0]),
     ]
-    try:
-        batches.append(
-            _score(
-                pipeline,
-                columns,
-                session,
-                [r for _, r in edges],
-                [w for w, _ in edges],
-                outputs,
-            )
+    if plan is not None:
+        # the whole model on the golden spread of split values; every split value
+        # is proven by its features, and every split by its own tree
+        batches.append(([r for _, r in golden], lambda i: golden[i][0]))
+    else:
+        batches += _split_frames(columns, base, values)
+    for k, (rows, name) in enumerate(batches):
+        n = len(rows)
+        if n == 0:
+            continue
+        try:
+            sk, onx = score(pipeline, columns, session, rows, name(0), answers, outputs)
+        except ExportError:
+            if k == 1:
+                first_failing(pipeline, edges)
+            raise
+        labels.add(n, name)
+        sk_parts.append(sk)
+        onnx_parts.append(onx)
+        if plan is None:
+            report.advance(n)
+    sk_all = [np.concatenate(p) for p in zip(*sk_parts, strict=True)]
+    onx_all = [np.concatenate(p) for p in zip(*onnx_parts, strict=True)]
+    n_ref, n_whole = len(reference), len(labels)
+    checks: dict[str, Any] = {}
+    proves: list[str] = []
+    rows, splits_covered = n_whole, n_pairs
+    if plan is not None:
+        # the trees first: a wrong threshold is then named by its tree and split
+        trees = _probe_trees(pipeline, info, plan, onx_all[len(answers)], n_ref, report)
+        n_checked = check_split_features(
+            pipeline, columns, features, info, base, values
         )
-    except ExportError:
-        _first_failing(pipeline, edges)
-        raise
-    names = [f"split value {c}={v!r}" for c, v in _changed(frame, base)]
-    batches.append(_score(pipeline, columns, session, frame, names, outputs))
-    batches = [b for b in batches if b.labels]
-    labels = [label for b in batches for label in b.labels]
-    sk = [np.concatenate(parts) for parts in zip(*(b.sk for b in batches), strict=True)]
-    onx = [
-        np.concatenate(parts) for parts in zip(*(b.onnx for b in batches), strict=True)
-    ]
-
-    # the session's last output: the float64 features before float32 rounding (the
-    # same tensor as the features when nothing is rounded)
-    exact = onx.pop() if info["features_exact"] != info["features_tensor"] else onx[-1]
-    n_ref = len(reference)
-    label_ok = np.ones(len(sk[0]), dtype=bool)
-    if is_clf:
-        label_ok = np.asarray(sk[0]).astype(object) == np.asarray(onx[0]).astype(object)
-    last = len(outputs) - 1  # the scores: probabilities, decision or prediction
-    diff, scale, compared = _score_diff(outputs[-1], sk[last], onx[last], n_ref)
-    bad = ~label_ok | (diff > tolerance)
-    if bad.any():
-        _refuse(pipeline, info, labels, sk, onx, diff, label_ok, bad, tolerance)
-    if info["tree_precision"]:
-        _trees_see_the_same(pipeline, info, labels, sk[-1], exact)
-    return {
-        "passed": True,
-        "rows": len(diff),
-        "reference_rows": n_ref,
-        "edge_rows": len(labels) - n_ref,
-        "splits_covered": n_splits,
-        "label_agreement": float(label_ok.mean()) if is_clf else None,
-        "max_abs_diff": float(np.max(diff)),
-        "tolerance": tolerance,
-        "compared": compared,
-        "scale": scale,
-        "precision_plan": (
-            f"{info['converter']}; features in float64 with scikit-learn's own operations"
-            + (
-                f"; trees compare in {info['tree_precision']}"
-                if info["tree_precision"]
-                else ""
-            )
-            + (
-                f"; split thresholds moved to raw space for {len(info['pushed'])} log1p columns"
-                if info["pushed"]
-                else ""
-            )
-        ),
+        checks["trees"] = {
+            "trees": trees.trees,
+            "units": trees.units,
+            "splits": trees.splits,
+            "splits_reached": trees.covered,
+            "rows": trees.rows,
+        }
+        checks["split_features"] = {"rows": n_checked, "columns": len(values)}
+        proves += [
+            f"each of the graph's {trees.trees:,} trees routes and scores like "
+            f"scikit-learn's on both sides of each of its {trees.splits:,} splits "
+            f"({trees.covered:,} reached by their probes in scikit-learn's tree), "
+            "scored tree by tree",
+            f"the features at all {n_checked:,} raw values at and beside a split "
+            f"threshold ({len(values)} columns, {n_pairs:,} distinct thresholds) are "
+            "scikit-learn's, bit for bit",
+        ]
+        rows += n_checked + trees.rows
+        splits_covered = trees.splits
+    verdict = compare(pipeline, info, labels, sk_all, onx_all, n_ref, tolerance)
+    checks["whole_model"] = {
+        "rows": n_whole,
+        "reference": n_ref,
+        "edge_cases": len(edges),
+        "split_values": n_whole - n_ref - len(edges),
     }
-
-
-def _score_diff(
-    output: str, sk: np.ndarray, onx: np.ndarray, n_ref: int
-) -> tuple[np.ndarray, float, str]:
-    """Per row, how far onnxruntime's scores are from scikit-learn's; scale; what.
-
-    Probabilities compare absolutely; predictions and decision functions relative to
-    the spread of the reference rows' values, or to the value itself where an extreme
-    input drives it far beyond (there float64 rounding alone exceeds tol * scale).
-    Equal values (infinities of one sign included) and NaN on both sides agree.
-    """
-    n = len(sk)
-    if output == "label":  # nothing but the label: it must agree, and does or not
-        return np.zeros(n), 1.0, "labels"
-    a = np.asarray(sk, dtype=np.float64).reshape(n, -1)
-    b = np.asarray(onx, dtype=np.float64).reshape(n, -1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        delta = np.abs(a - b)
-        if output == "probabilities":
-            scale, compared = 1.0, "probabilities"
-        else:
-            ref = a[:n_ref][np.isfinite(a[:n_ref])]
-            spread = float(np.std(ref)) or float(np.max(np.abs(ref))) if len(ref) else 0
-            scale = spread or 1.0
-            delta = delta / np.maximum(scale, np.abs(a))
-            what = "prediction" if output == "prediction" else "decision function"
-            compared = f"|Δ {what}| / max(std(reference {what}s), |{what}|)"
-    agree = (a == b) | (np.isnan(a) & np.isnan(b))
-    delta = np.where(agree, 0.0, np.where(np.isnan(delta), np.inf, delta))
-    return delta.max(axis=1), scale, compared
-
-
-def _trees_see_the_same(
-    pipeline: Any,
-    info: dict[str, Any],
-    labels: list[str],
-    sk_feat: np.ndarray,
-    onx_feat: np.ndarray,
-) -> None:
-    """Refuse unless a tree model gets bit-identical features on every certified row.
-
-    A tree compares each value with split thresholds, so a last-bit difference flips a
-    decision for values at a split. Split values are probed only where thresholds map
-    back to a raw column; for the other blocks (``fk.Custom`` above all, converted by
-    skl2onnx) bit-identical features on every certified row are the proof instead.
-    """
-    same = (sk_feat == onx_feat) | (np.isnan(sk_feat) & np.isnan(onx_feat))
-    same[:, info["pushed"]] = True  # these reach the trees raw, by design
-    if same.all():
-        return
-    names = [
-        str(n).split("__", 1)[0]
-        for n in pipeline.named_steps["features"].get_feature_names_out()
-    ]
-    rows, cols = np.nonzero(~same)
-    blocks = sorted({names[c] for c in cols})
-    i, j = int(rows[0]), int(cols[0])
-    model = type(pipeline.named_steps["model"]).__name__
-    raise ParityError(
-        f"{model} is a tree model, and the features {blocks} reach it with "
-        f"last-bit differences on {len(set(rows.tolist()))} of {len(sk_feat)} certified "
-        f"rows (e.g. {labels[i]}: scikit-learn {float(sk_feat[i, j])!r}, onnx "
-        f"{float(onx_feat[i, j])!r}); a split at such a value would go the other way. Use a "
-        "featurekit declaration for that transform, or a model that is not a tree.",
-        worst=[{"row": labels[i], "feature_step": blocks[0]}],
-        step=f"features ({blocks[0]})",
+    proves.insert(
+        0,
+        f"the whole model answers like scikit-learn on {n_whole:,} rows (reference, "
+        "edge cases, split values): every label, every "
+        + {"probabilities": "probability", "prediction": "prediction"}.get(
+            answers[-1], answers[-1].replace("_", " ")
+        )
+        + " within the tolerance"
+        + (", the float64 features bit for bit" if info["tree_precision"] else ""),
+    )
+    return Certified(
+        {
+            "passed": True,
+            "rows": rows,
+            "reference_rows": n_ref,
+            "edge_rows": rows - n_ref,
+            "splits_covered": splits_covered,
+            "method": "tree by tree" if plan is not None else "whole model",
+            "checks": checks,
+            **verdict,
+            "tolerance": tolerance,
+            "precision_plan": _precision_plan(info),
+            "proves": proves,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+        golden,
+        {name: onx_all[i][:n_ref] for i, name in enumerate(answers)},
     )
 
 
-def _changed(frame: pd.DataFrame, base: dict[str, Any]) -> list[tuple[str, Any]]:
-    """For each threshold row, the column that differs from the base row."""
-    out: list[tuple[str, Any]] = []
-    cols = list(frame.columns)
-    for row in frame.itertuples(index=False):
-        for c, v in zip(cols, row, strict=True):
-            b = base[c]
-            if not (v == b or (v != v and b != b)):
-                out.append((c, v))
-                break
-        else:
-            out.append((cols[0], row[0]))
+def _split_row(
+    base: dict[str, Any], values: dict[str, np.ndarray], i: int
+) -> tuple[str, dict[str, Any]]:
+    """The `i`-th split row: the base row, one column at one of its split values."""
+    for col, v in values.items():
+        if i < len(v):
+            value = v[i].item()
+            return f"split value {col}={value!r}", {**base, col: value}
+        i -= len(v)
+    raise IndexError(i)
+
+
+def _split_frames(
+    columns: Columns, base: dict[str, Any], values: dict[str, np.ndarray]
+) -> list[tuple[pd.DataFrame, Callable[[int], str]]]:
+    """All split rows as frames of at most `CHUNK` rows, and their names."""
+    out: list[tuple[pd.DataFrame, Callable[[int], str]]] = []
+    for col, v in values.items():
+        for start in range(0, len(v), CHUNK):
+            chunk = v[start : start + CHUNK]
+            frame = pd.DataFrame(
+                {c: base[c] for c in columns.features.columns},
+                index=pd.RangeIndex(len(chunk)),
+            )
+            frame[col] = chunk
+
+            def name(i: int, col: str = col, chunk: np.ndarray = chunk) -> str:
+                return f"split value {col}={chunk[i].item()!r}"
+
+            out.append((frame, name))
     return out
 
 
-def _refuse(
+def _precision_plan(info: dict[str, Any]) -> str:
+    return (
+        f"{info['converter']}; features in float64 with scikit-learn's own operations"
+        + (
+            f"; trees compare in {info['tree_precision']}"
+            if info["tree_precision"]
+            else ""
+        )
+        + (
+            f"; split thresholds moved to raw space for {len(info['pushed'])} log1p "
+            "columns"
+            if info["pushed"]
+            else ""
+        )
+    )
+
+
+@dataclass
+class _Plan:
+    """How a scikit-learn tree model is probed tree by tree."""
+
+    ensemble: Any  # tree_probes.Ensemble
+    units: list[Any]  # tree_probes.Unit or None, per graph unit
+    counts: list[int]
+    splits: int
+
+
+def _tree_plan(
+    pipeline: Any, info: dict[str, Any], model: bytes | None
+) -> _Plan | None:
+    """The per-tree plan when featurekit emitted a scikit-learn tree model, else None."""
+    from featurekit.exporting.tree_units import units_of
+    from featurekit.onnx.subensembles import read_ensemble
+    from featurekit.onnx.trees import _FOREST, _GB, _HGB, _SINGLE
+
+    estimator = pipeline.named_steps["model"]
+    if (
+        model is None
+        or not info.get("tree_units")
+        or not isinstance(estimator, _SINGLE + _FOREST + _GB + _HGB)
+    ):
+        return None
+    counts = [int(c) for c in info["tree_units"].split(",")]
+    units = units_of(estimator, counts)
+    splits = sum(
+        int((s.left != -1).sum()) for u in units if u is not None for s in u.structures
+    )
+    return _Plan(read_ensemble(model, info["tree_ensemble"]), units, counts, splits)
+
+
+def _probe_trees(
     pipeline: Any,
     info: dict[str, Any],
-    labels: list[str],
-    sk: list[np.ndarray],
-    onx: list[np.ndarray],
-    diff: np.ndarray,
-    label_ok: np.ndarray,
-    bad: np.ndarray,
-    tolerance: float,
-) -> None:
-    """Raise ParityError with the worst rows and the step responsible."""
-    n_out = len(info["outputs"])
-    order = np.lexsort((-diff, label_ok))[: min(5, int(bad.sum()))]
-    sk_feat = sk[-1]
-    if info["tree_precision"] == "float32":  # the graph rounds these as the trees do
-        sk_feat = sk_feat.astype(np.float32).astype(np.float64)
-    # relative, and only beyond rounding noise: a 1-ulp Log difference is not a culprit
-    feat_diff = np.abs(sk_feat - onx[-1]) / np.maximum(1.0, np.abs(sk_feat))
-    feat_diff = np.where(feat_diff > 1e-12, feat_diff, 0.0)
-    feat_diff = np.where(np.isnan(sk_feat) & np.isnan(onx[-1]), 0.0, feat_diff)
-    feat_diff = np.where(np.isnan(feat_diff), np.inf, feat_diff)
-    feat_diff[:, info["pushed"]] = 0.0  # these reach the trees raw, by design
-    names = pipeline.named_steps["features"].get_feature_names_out()
-    worst = []
-    for i in order:
-        culprit = (
-            str(names[int(np.argmax(feat_diff[i]))]) if feat_diff[i].max() > 0 else None
-        )
-        worst.append(
-            {
-                "row": labels[i],
-                "sklearn": _answer(sk[:n_out], i),
-                "onnx": _answer(onx[:n_out], i),
-                "diff": float(diff[i]),
-                "label_agrees": bool(label_ok[i]),
-                "feature_step": culprit,
-            }
-        )
-    step = (
-        f"features ({worst[0]['feature_step']})"
-        if worst[0]["feature_step"]
-        else "model"
-    )
-    lines = "\n".join(
-        f"  {w['row']}: sklearn={w['sklearn']!r} onnx={w['onnx']!r} |Δ|={w['diff']:.3g}"
-        for w in worst
-    )
-    model = type(pipeline.named_steps["model"]).__name__
-    raise ParityError(
-        f"{model} ({info['converter']}) fails parity on {int(bad.sum())} of {len(diff)} "
-        f"rows ({int((~label_ok).sum())} labels differ, max |Δ| "
-        f"{float(np.max(diff)):.3g} > {tolerance}); the step responsible is {step}. "
-        f"Worst rows:\n{lines}" + (f"\n{info['advice']}" if info.get("advice") else ""),
-        worst=worst,
-        step=step,
-    )
+    plan: _Plan,
+    tree_inputs: np.ndarray,
+    base_at: int,
+    report: Reporter,
+) -> Any:
+    """Every tree alone, at every split (`featurekit.exporting.tree_probes`)."""
+    from featurekit.exporting.tree_probes import Inputs, check_trees
 
+    width = tree_inputs.shape[1]
+    single = np.full(width, info["tree_precision"] == "float32")
+    pushed: dict[int, Any] = info.get("pushed_steps", {})
+    single[list(pushed)] = False  # these reach the trees raw, as doubles
+    base = np.nan_to_num(tree_inputs[base_at], nan=0.0)
+    names = [str(n) for n in pipeline.named_steps["features"].get_feature_names_out()]
+    dtype = np.float32 if info["tree_precision"] == "float32" else np.float64
 
-def _answer(values: list[np.ndarray], i: int) -> Any:
-    """Row `i`'s answer: [label, scores] for classifiers, a number for regressors."""
-    out = [v[i].tolist() if np.ndim(v[i]) else v[i] for v in values]
-    return float(out[0]) if len(out) == 1 and isinstance(out[0], float) else out
+    def to_sklearn(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        for j, tail in pushed.items():
+            out[:, j] = apply_chain(tail, x[:, j])
+        return np.ascontiguousarray(out, dtype=dtype)
+
+    # a column whose splits moved to raw space holds raw values above -1, the
+    # domain `featurekit.onnx.ensemble.push` searched (log1p's); the others any double
+    low = np.full(width, -np.inf)
+    low[list(pushed)] = -1.0
+    high = np.full(width, np.inf)
+    high[list(pushed)] = np.finfo(np.float64).max
+    inputs = Inputs(
+        base=base,
+        single=single,
+        nullable=np.isnan(tree_inputs).any(axis=0),
+        low=low,
+        high=high,
+        names=names,
+        to_sklearn=to_sklearn,
+    )
+    return check_trees(
+        plan.ensemble,
+        plan.units,
+        plan.counts,
+        inputs,
+        type(pipeline.named_steps["model"]).__name__,
+        on_splits=report.advance,
+    )

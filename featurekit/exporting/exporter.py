@@ -19,6 +19,7 @@ from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ContractError, ExportError, ParityError
 from featurekit.exporting.loading import Artifact, is_featurekit_pipeline, load
+from featurekit.exporting.progress import ProgressArg, Reporter
 from featurekit.golden.rows import GOLDEN
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph
@@ -34,13 +35,6 @@ def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
     from sklearn.utils.validation import check_is_fitted
 
     if not is_featurekit_pipeline(pipeline):
-        inner = getattr(pipeline, "best_estimator_", None)  # a fitted search
-        if inner is not None and is_featurekit_pipeline(inner):
-            raise ExportError(
-                f"export needs the fitted pipeline, not the {type(pipeline).__name__} "
-                "that searched for it: pass its best_estimator_ "
-                "(fk.export(search.best_estimator_, ...))."
-            )
         raise ExportError(
             "export needs the Pipeline that fk.make_pipeline built (steps inputs, "
             f"features, model), got {type(pipeline).__name__}."
@@ -130,7 +124,8 @@ def _domains(
 
 def _build(
     columns: Columns, ct: Any, model: Any, precision: str
-) -> tuple[bytes, dict[str, Any]]:
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """The graph, the graph of its transforms alone, and what the builder reported."""
     from featurekit.exporting.compile import emit_features
     from featurekit.onnx.model import emit_model
     from featurekit.onnx.nested import features_precision
@@ -138,34 +133,44 @@ def _build(
     g = Graph()
     tree = features_precision(model)
     x, width, pushed = emit_features(g, columns, ct, tree=tree)
+    exact = g.notes.get("features_exact", x)
+    features = _features_graph(g, [x, exact])
     info = emit_model(g, x, width, model, precision, pushed)
     info["features_tensor"] = x
-    info["features_exact"] = g.notes.get("features_exact", x)
+    info["features_exact"] = exact
     info["tree_precision"] = tree
     info["pushed"] = sorted(pushed)
+    info["pushed_steps"] = dict(pushed)
+    for note in ("tree_ensemble", "tree_units"):
+        if note in g.notes:
+            info[note] = g.notes[note]
     model_proto = g.model(
         doc=f"featurekit {__version__}: {columns.features.name} v{columns.features.version}"
     )
     import onnx
 
     try:
-        onnx.checker.check_model(model_proto)
+        # the serialised bytes: check_model would serialise a ModelProto again itself
+        model_bytes = model_proto.SerializeToString()
+        onnx.checker.check_model(model_bytes)
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"The exported graph is invalid: {exc}") from exc
-    return model_proto.SerializeToString(), info
+    return model_bytes, features, info
 
 
-def _with_features_output(model_bytes: bytes, *tensors: str) -> bytes:
+def _features_graph(g: Graph, tensors: list[str]) -> bytes:
+    """The graph built so far (the transforms), with `tensors` as its outputs."""
     import onnx
 
-    m = onnx.load_from_string(model_bytes)
-    for tensor in dict.fromkeys(tensors):
-        m.graph.output.append(
+    proto = g.model()
+    del proto.graph.output[:]
+    for name in dict.fromkeys(tensors):
+        proto.graph.output.append(
             onnx.helper.make_tensor_value_info(
-                tensor, onnx.TensorProto.DOUBLE, ["N", None]
+                name, onnx.TensorProto.DOUBLE, ["N", None]
             )
         )
-    return bytes(m.SerializeToString())
+    return bytes(proto.SerializeToString())
 
 
 def _versions(model: Any = None) -> dict[str, str]:
@@ -199,6 +204,7 @@ def export(
     tolerance: float = 1e-5,
     save_pipeline: bool = True,
     holdout: pd.DataFrame | None = None,
+    progress: ProgressArg = True,
 ) -> Artifact:
     """Export a fitted pipeline as an artifact directory, after proving parity.
 
@@ -206,7 +212,8 @@ def export(
     per raw column. featurekit then scores the reference rows plus generated edge
     cases with both scikit-learn and onnxruntime and writes the artifact only if every
     label agrees and every probability (or regression prediction, relative to the
-    prediction scale) is within `tolerance`.
+    prediction scale) is within `tolerance`. A scikit-learn tree model is also probed
+    tree by tree on both sides of every split (see docs/parity.md).
 
     Parameters
     ----------
@@ -225,6 +232,15 @@ def export(
         (``profile.json``). Recommended: on its training rows a model answers more
         confidently than in production, which would later read as output drift.
         Without it, `reference` is profiled.
+    progress : bool or callable
+        True (default): a long export (over about 2 s) reports its phases on stderr,
+        as a bar when stderr is a terminal, else as plain lines. False: nothing. A
+        callable is called instead with each `featurekit.exporting.progress.Progress`
+        event, ``progress(event)``: ``event.phase`` is ``"compile"``, ``"certify"``,
+        ``"golden"`` or ``"write"``, ``event.done`` of ``event.total`` counts
+        ``event.unit`` (tree splits while certifying a scikit-learn tree model, rows
+        for other tree models, else steps), ``event.elapsed`` is seconds since the
+        export started.
 
     Returns
     -------
@@ -261,90 +277,131 @@ def export(
     )
     columns = Columns(contract)
 
-    plans = precision_plans(model)
-    errors: list[str] = []
-    refusals: list[ParityError] = []
-    for precision in plans:
-        try:
-            model_bytes, info = _build(columns, ct, model, precision)
-        except ExportError as exc:
-            errors.append(str(exc))
-            continue
-        try:
-            certificate = _certify(
-                pipeline, columns, model_bytes, info, reference, tolerance
+    report = Reporter(progress)
+    try:
+        plans = precision_plans(model)
+        errors: list[str] = []
+        refusals: list[ParityError] = []
+        for precision in plans:
+            report.phase("compile")
+            try:
+                model_bytes, features_bytes, info = _build(
+                    columns, ct, model, precision
+                )
+            except ExportError as exc:
+                errors.append(str(exc))
+                continue
+            session = _session(model_bytes, info)
+            try:
+                certified = _certify(
+                    pipeline,
+                    columns,
+                    (model_bytes, features_bytes, session),
+                    info,
+                    reference,
+                    tolerance,
+                    report,
+                )
+            except ParityError as exc:
+                refusals.append(exc)
+                continue
+            break
+        else:
+            if refusals:
+                # the first plan tried is the most precise one: its rows explain the most
+                first = refusals[0]
+                also = "".join(
+                    f"\nThe {p} plan was tried too and failed: {str(e).splitlines()[0]}"
+                    for p, e in zip(plans[1:], refusals[1:], strict=False)
+                )
+                raise ParityError(
+                    f"{first}{also}\nNothing was written.",
+                    worst=first.worst,
+                    step=first.step,
+                )
+            raise ExportError(
+                f"Cannot export {type(model).__name__}: " + " | ".join(errors)
             )
-        except ParityError as exc:
-            refusals.append(exc)
-            continue
-        break
-    else:
-        if refusals:
-            # the first plan tried is the most precise one: its rows explain the most
-            first = refusals[0]
-            also = "".join(
-                f"\nThe {p} plan was tried too and failed: {str(e).splitlines()[0]}"
-                for p, e in zip(plans[1:], refusals[1:], strict=False)
-            )
-            raise ParityError(
-                f"{first}{also}\nNothing was written.",
-                worst=first.worst,
-                step=first.step,
-            )
-        raise ExportError(
-            f"Cannot export {type(model).__name__}: " + " | ".join(errors)
+        certificate = certified.certificate
+
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "name": features.name,
+            "version": features.version,
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "kind": info["kind"],
+            "classes": info.get("classes"),
+            "inputs": {
+                f.name: {"type": columns.onnx_type(f), "kind": f.kind}
+                for f in features.inputs
+            },
+            "outputs": info["outputs"],
+            "opset": dict(OPSET),
+            "converter": info["converter"],
+            "versions": _versions(model),
+            "certificate": certificate,
+        }
+        from featurekit.exporting.golden_rows import golden_rows
+
+        report.phase("golden")
+        golden = golden_rows(
+            pipeline,
+            columns,
+            info,
+            model_bytes,
+            reference,
+            manifest,
+            split_rows=certified.split_rows,
+            session=session,
         )
+        report.phase("write", total=2)
+        files = {
+            "model.onnx": model_bytes,
+            "features.json": features.to_json().encode(),
+            "contract.json": contract.to_json().encode(),
+            "profile.json": json.dumps(
+                _profile(
+                    columns,
+                    session,
+                    manifest,
+                    reference,
+                    holdout,
+                    certified.reference_answers,
+                ),
+                allow_nan=False,
+            ).encode(),
+            GOLDEN: golden.to_json().encode(),
+        }
+        del session  # a big forest's session holds memory the write does not need
+        if save_pipeline:
+            import joblib
 
-    manifest: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "name": features.name,
-        "version": features.version,
-        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "kind": info["kind"],
-        "classes": info.get("classes"),
-        "inputs": {
-            f.name: {"type": columns.onnx_type(f), "kind": f.kind}
-            for f in features.inputs
-        },
-        "outputs": info["outputs"],
-        "opset": dict(OPSET),
-        "converter": info["converter"],
-        "versions": _versions(model),
-        "certificate": certificate,
-    }
-    from featurekit.exporting.golden_rows import golden_rows
-
-    golden = golden_rows(pipeline, columns, info, model_bytes, reference, manifest)
-    files = {
-        "model.onnx": model_bytes,
-        "features.json": features.to_json().encode(),
-        "contract.json": contract.to_json().encode(),
-        "profile.json": json.dumps(
-            _profile(columns, model_bytes, manifest, reference, holdout),
-            allow_nan=False,
-        ).encode(),
-        GOLDEN: golden.to_json().encode(),
-    }
-    if save_pipeline:
-        import joblib
-
-        buf = io.BytesIO()
-        joblib.dump(pipeline, buf)
-        files["pipeline.joblib"] = buf.getvalue()
-    target = write_atomic(path, files, manifest)
-    return load(target)
+            buf = io.BytesIO()
+            joblib.dump(pipeline, buf)
+            files["pipeline.joblib"] = buf.getvalue()
+        report.advance()
+        target = write_atomic(path, files, manifest)
+        artifact = load(target)
+        report.finish()
+        return artifact
+    finally:
+        report.close()  # a bar on a terminal ends its line, even on a refusal
 
 
 def _profile(
     columns: Columns,
-    model_bytes: bytes,
+    session: Any,
     manifest: dict[str, Any],
     reference: pd.DataFrame,
     holdout: pd.DataFrame | None,
+    reference_answers: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """The reference profile for drift: inputs as the graph reads them, and its answers."""
+    """The reference profile for drift: inputs as the graph reads them, and its answers.
+
+    Without `holdout`, the graph's answers on the reference rows are the ones the
+    certificate already computed.
+    """
     from featurekit.monitoring.profile import build_profile
-    from featurekit.runtime import Session
 
     source = "holdout"
     if holdout is None:
@@ -360,9 +417,10 @@ def _profile(
     # the profile watches probabilities or predictions; a classifier without
     # probabilities is watched on its inputs alone
     if "probabilities" in outputs or "prediction" in outputs:
-        answers = dict(
-            zip(outputs, Session(model_bytes).run(feeds, n, outputs), strict=True)
-        )
+        if source == "reference" and all(o in reference_answers for o in outputs):
+            answers = {o: reference_answers[o] for o in outputs}
+        else:
+            answers = dict(zip(outputs, session.run(feeds, n, outputs), strict=True))
     numeric, categorical = {}, {}
     # drift is watched on raw inputs; dates move on by nature and free text has no
     # categories, so both are left out
@@ -376,24 +434,42 @@ def _profile(
     return profile
 
 
+def _session(model_bytes: bytes, info: dict[str, Any]) -> Any:
+    """One session of the exported graph for the certificate, golden rows and profile.
+
+    It also outputs the features tensors (the features the model reads, and the
+    float64 ones before rounding), appended the way serving appends them.
+    """
+    from featurekit.golden import with_outputs
+    from featurekit.runtime import Session
+
+    extra = list(dict.fromkeys([info["features_tensor"], info["features_exact"]]))
+    return Session(with_outputs(model_bytes, extra))
+
+
 def _certify(
     pipeline: Any,
     columns: Columns,
-    model_bytes: bytes,
+    graphs: tuple[bytes, bytes, Any],
     info: dict[str, Any],
     reference: pd.DataFrame,
     tolerance: float,
-) -> dict[str, Any]:
+    report: Reporter,
+) -> Any:
     from featurekit.exporting.certify import certify
     from featurekit.runtime import Session
 
-    session = Session(
-        _with_features_output(
-            model_bytes, info["features_tensor"], info["features_exact"]
-        ),
-        threads=1,
-    )
+    model_bytes, features_bytes, session = graphs
     # the contract already holds the fitted categories: no need to walk the pipeline again
     return certify(
-        pipeline, columns, session, info, reference, columns.categories, tolerance
+        pipeline,
+        columns,
+        session,
+        info,
+        reference,
+        columns.categories,
+        tolerance,
+        model=model_bytes,
+        features=Session(features_bytes),
+        report=report,
     )

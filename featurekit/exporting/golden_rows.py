@@ -25,7 +25,7 @@ from featurekit.contract.columns import Columns
 from featurekit.errors import ExportError
 from featurekit.golden import GoldenRows, machine, verify, with_outputs
 
-__all__ = ["golden_rows"]
+__all__ = ["EDGE_ROWS", "REFERENCE_ROWS", "SPLIT_ROWS", "golden_rows", "spread"]
 
 #: At most this many rows of each source: a few hundred in all, a few ms to run.
 REFERENCE_ROWS, EDGE_ROWS, SPLIT_ROWS = 64, 128, 128
@@ -38,6 +38,9 @@ def golden_rows(
     model: bytes,
     reference: pd.DataFrame,
     manifest: dict[str, Any],
+    *,
+    split_rows: list[tuple[str, dict[str, Any]]] | None = None,
+    session: Any = None,
 ) -> GoldenRows:
     """Choose, score and self-verify the golden rows of an artifact being exported.
 
@@ -55,6 +58,12 @@ def golden_rows(
         The reference rows the certificate used.
     manifest : dict
         The manifest being written: kind, outputs and certificate.
+    split_rows : list of (name, record), optional
+        The split values the certificate scored with the whole model (at most
+        `SPLIT_ROWS`); chosen here from every split when not given.
+    session : featurekit.runtime.Session, optional
+        A session of `model` that also outputs the features tensors; made here when
+        not given (a big forest's session is worth sharing).
 
     Returns
     -------
@@ -66,7 +75,7 @@ def golden_rows(
         A chosen row cannot be written as JSON, or the rows do not verify here
         (a featurekit bug: the certificate covered them).
     """
-    records, names = _choose(pipeline, columns, reference)
+    records, names = _choose(pipeline, columns, reference, split_rows)
     expected: dict[str, list[Any]] = {}
     with np.errstate(over="ignore", invalid="ignore"):  # as in the certificate
         for output in manifest["outputs"]:
@@ -79,7 +88,8 @@ def golden_rows(
     from featurekit.runtime import Session
 
     exact = info["features_exact"] if info["tree_precision"] else None
-    session = Session(with_outputs(model, [exact] if exact else []), threads=1)
+    if session is None:
+        session = Session(with_outputs(model, [exact] if exact else []), threads=1)
 
     def run(rows: list[dict[str, Any]], outputs: list[str]) -> dict[str, np.ndarray]:
         feeds, n = columns.coerce(rows)
@@ -114,34 +124,40 @@ def golden_rows(
 
 
 def _choose(
-    pipeline: Any, columns: Columns, reference: pd.DataFrame
+    pipeline: Any,
+    columns: Columns,
+    reference: pd.DataFrame,
+    split_rows: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """An even spread of reference rows, edge cases and values beside splits."""
     from featurekit.exporting.probes import (
         base_row,
         edge_rows,
-        threshold_frame,
+        split_columns,
         threshold_values,
     )
 
     names = list(columns.features.columns)
     records, labels = [], []
-    sample = reference.iloc[_spread(len(reference), REFERENCE_ROWS)]
+    sample = reference.iloc[spread(len(reference), REFERENCE_ROWS)]
     records += _records(sample, names)
     labels += [f"reference row {_plain(label)!r}" for label in sample.index]
     base = base_row(columns, reference)
     edges = list(edge_rows(columns, base, reference, columns.categories))
-    for i in _spread(len(edges), EDGE_ROWS):
+    for i in spread(len(edges), EDGE_ROWS):
         reason, record = edges[i]
         records.append({c: _plain(v) for c, v in record.items()})
         labels.append(reason)
-    near, _ = threshold_values(pipeline)
-    frame = threshold_frame(columns, base, near)
-    for record in _records(frame.iloc[_spread(len(frame), SPLIT_ROWS)], names):
-        changed = [c for c in names if not _same(record[c], _plain(base[c]))]
-        column = changed[0] if changed else names[0]
-        records.append(record)
-        labels.append(f"split value {column}={record[column]!r}")
+    if split_rows is None:
+        values = split_columns(columns, threshold_values(pipeline)[0])
+        pairs = [(c, v) for c, vs in values.items() for v in vs.tolist()]
+        split_rows = [
+            (f"split value {c}={v!r}", {**base, c: v})
+            for c, v in (pairs[i] for i in spread(len(pairs), SPLIT_ROWS))
+        ]
+    for label, record in split_rows[:SPLIT_ROWS]:
+        records.append({c: _plain(record[c]) for c in names})
+        labels.append(label)
     return records, labels
 
 
@@ -151,7 +167,7 @@ def _records(frame: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]:
     return [{c: _plain(v[k]) for c, v in values.items()} for k in range(len(frame))]
 
 
-def _spread(n: int, k: int) -> list[int]:
+def spread(n: int, k: int) -> list[int]:
     """At most `k` positions out of `n`, evenly spread, first and last included."""
     if n <= k:
         return list(range(n))

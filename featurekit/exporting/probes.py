@@ -21,8 +21,15 @@ import pandas as pd
 
 from featurekit.contract.columns import Columns
 from featurekit.declare.columns import Categorical, Numeric
+from featurekit.onnx.ensemble import distinct
 
-__all__ = ["base_row", "edge_rows", "threshold_frame", "threshold_values"]
+__all__ = [
+    "base_row",
+    "edge_rows",
+    "split_columns",
+    "threshold_frame",
+    "threshold_values",
+]
 
 _UNSEEN = "featurekit-unseen-category"
 #: Calendar edges: the epoch and the second before it, leap days, centuries, far dates.
@@ -93,6 +100,26 @@ def _admissible(f: Numeric, v: float, columns: Columns) -> bool:
     return True
 
 
+def _admissible_many(f: Numeric, v: np.ndarray, columns: Columns) -> np.ndarray:
+    """`_admissible` for an array of values at once."""
+    ok = np.ones(len(v), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for r in columns.contract.ranges(f.name):
+            if r.lo is not None:
+                ok &= ~(v < r.lo)
+            if r.hi is not None:
+                ok &= ~(v > r.hi)
+        finite = np.isfinite(v)
+        ok &= finite | (f.allow_inf & ~np.isnan(v))
+        if f.log1p:
+            clo = f.clip[0] if f.clip and f.clip[0] is not None else None
+            if clo is None or clo <= -1:
+                ok &= ~(finite & (v <= -1))
+        if f.dtype == "int":
+            ok &= finite & (v == np.floor(v)) & (v >= -(2.0**63)) & (v < 2.0**63)
+    return ok
+
+
 def _magnitudes(f: Numeric, reference: pd.DataFrame) -> list[float]:
     ref = reference[f.name] if f.name in reference.columns else pd.Series(dtype=float)
     nums = pd.to_numeric(ref, errors="coerce").to_numpy(
@@ -157,35 +184,49 @@ def edge_rows(
         yield "every nullable column missing", all_missing
 
 
+def split_columns(
+    columns: Columns, thresholds: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per numeric raw column, its distinct admissible values near a split, sorted."""
+    out: dict[str, np.ndarray] = {}
+    for f in columns.features.inputs:
+        if not isinstance(f, Numeric) or f.name not in thresholds:
+            continue
+        v = distinct(thresholds[f.name])
+        if f.dtype == "int":
+            v = distinct(np.concatenate([np.floor(v), np.ceil(v)]))
+        v = v[_admissible_many(f, v, columns)]
+        if len(v):
+            out[f.name] = v.astype(np.int64) if f.dtype == "int" else v
+    return out
+
+
 def threshold_frame(
     columns: Columns, base: dict[str, Any], thresholds: dict[str, np.ndarray]
 ) -> pd.DataFrame:
     """The base row repeated once per raw value near a split, that column replaced."""
     blocks = []
-    for f in columns.features.inputs:
-        if not isinstance(f, Numeric) or f.name not in thresholds:
-            continue
-        v = np.unique(thresholds[f.name])
-        if f.dtype == "int":
-            v = np.unique(np.concatenate([np.floor(v), np.ceil(v)]))
-        v = v[np.array([_admissible(f, float(x), columns) for x in v], dtype=bool)]
-        if not len(v):
-            continue
-        block = pd.DataFrame({c: [base[c]] * len(v) for c in columns.features.columns})
-        block[f.name] = v.astype(np.int64) if f.dtype == "int" else v
+    for name, v in split_columns(columns, thresholds).items():
+        block = pd.DataFrame(
+            {
+                c: np.repeat(np.array([base[c]], dtype=object), len(v))
+                for c in columns.features.columns
+            }
+        )
+        block[name] = v
         blocks.append(block)
     if not blocks:
         return pd.DataFrame(columns=columns.features.columns)
     return pd.concat(blocks, ignore_index=True)
 
 
-def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
-    """Map a transformed value back to raw input through scalers and log1p."""
+def _inverse(steps: list[tuple[str, Any]], t: np.ndarray) -> np.ndarray:
+    """Map transformed values back to raw input through scalers and log1p."""
     from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
     from featurekit.transforms.basic import Log1p
 
-    x = np.float64(t)
+    x = np.asarray(t, dtype=np.float64)
     with np.errstate(all="ignore"):
         for _, step in reversed(steps):
             if isinstance(step, StandardScaler):
@@ -202,21 +243,22 @@ def _inverse(steps: list[tuple[str, Any]], t: float) -> float:
                 x = (x - step.min_[0]) / step.scale_[0]
             elif isinstance(step, Log1p):
                 x = np.expm1(x)
-    return float(x)
+    return x
 
 
 def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
     """Raw input values at and beside every tree split on a numeric column.
 
-    Returns the values per raw column and the number of distinct splits covered.
+    Returns the values per raw column (with repeats) and the number of distinct
+    (feature, threshold) splits they come from.
     """
     from sklearn.pipeline import Pipeline
 
     model = pipeline.named_steps["model"]
     ct = pipeline.named_steps["features"]
     features = pipeline.named_steps["inputs"].features
-    splits = _splits(model)
-    if not splits:
+    feature, threshold = _splits(model)
+    if not len(feature):
         return {}, 0
     # map each output column of the ColumnTransformer back to its raw numeric column
     owners: list[tuple[str, list[tuple[str, Any]]] | None] = []
@@ -233,39 +275,49 @@ def threshold_values(pipeline: Any) -> tuple[dict[str, np.ndarray], int]:
             type(s).__name__ in ("OneHotEncoder", "OrdinalEncoder") for _, s in steps
         )
         owners.extend([(cols[0], steps) if numeric else None] * width)
-    pairs = {
-        (f, t) for f, t in splits if 0 <= f < len(owners) and owners[f] is not None
-    }
     out: dict[str, list[np.ndarray]] = {}
-    for f, t in sorted(pairs):
-        col, steps = owners[f]  # type: ignore[misc]
-        f32 = np.float32(t)
-        near = {
-            t,
-            float(np.nextafter(t, np.inf)),
-            float(np.nextafter(t, -np.inf)),
-            float(f32),
-            float(np.nextafter(f32, np.float32(np.inf))),
-            float(np.nextafter(f32, np.float32(-np.inf))),
-        }
-        raw = np.array([_inverse(steps, v) for v in near])
-        raw = raw[np.isfinite(raw)]
-        out.setdefault(col, []).append(
-            np.concatenate([raw, np.nextafter(raw, np.inf), np.nextafter(raw, -np.inf)])
+    n_pairs = 0
+    for f in distinct(feature).tolist():
+        if not 0 <= f < len(owners) or owners[f] is None:
+            continue
+        col, steps = owners[f]
+        t = distinct(threshold[feature == f])
+        n_pairs += len(t)
+        f32 = t.astype(np.float32)
+        near = np.concatenate(
+            [
+                t,
+                np.nextafter(t, np.inf),
+                np.nextafter(t, -np.inf),
+                f32.astype(np.float64),
+                np.nextafter(f32, np.float32(np.inf)).astype(np.float64),
+                np.nextafter(f32, np.float32(-np.inf)).astype(np.float64),
+            ]
         )
-    return {col: np.concatenate(parts) for col, parts in out.items()}, len(pairs)
+        raw = _inverse(steps, distinct(near))
+        raw = distinct(raw[np.isfinite(raw)])
+        with np.errstate(over="ignore"):  # beside the largest double: inf, dropped
+            beside = [raw, np.nextafter(raw, np.inf), np.nextafter(raw, -np.inf)]
+        out.setdefault(col, []).append(np.concatenate(beside))
+    return {col: np.concatenate(parts) for col, parts in out.items()}, n_pairs
 
 
-def _splits(model: Any) -> list[tuple[int, float]]:
+def _splits(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(feature, threshold) of every split of `model`'s trees, as two arrays."""
     from featurekit.onnx.boosting import boosting_splits
     from featurekit.onnx.nested import nested_splits
 
-    out = boosting_splits(model)  # LightGBM and XGBoost; [] for other models
+    pairs = boosting_splits(model)  # LightGBM and XGBoost; [] for other models
     if not hasattr(model, "tree_") and not hasattr(model, "_predictors"):
         # trees held by AdaBoost, Bagging, calibration, voting, stacking
-        nested = nested_splits(model)
-        if nested:
-            return out + nested
+        pairs = pairs + nested_splits(model)
+        if len(pairs):
+            return (
+                np.array([f for f, _ in pairs], dtype=np.int64),
+                np.array([t for _, t in pairs], dtype=np.float64),
+            )
+    features = [np.array([f for f, _ in pairs], dtype=np.int64)]
+    thresholds = [np.array([t for _, t in pairs], dtype=np.float64)]
     trees: list[Any] = []
     if hasattr(model, "tree_"):
         trees = [model]
@@ -277,15 +329,11 @@ def _splits(model: Any) -> list[tuple[int, float]]:
         if tree is None:
             continue
         inner = tree.children_left != -1
-        out += zip(
-            tree.feature[inner].tolist(), tree.threshold[inner].tolist(), strict=True
-        )
+        features.append(tree.feature[inner].astype(np.int64))
+        thresholds.append(tree.threshold[inner].astype(np.float64))
     for iteration in getattr(model, "_predictors", []) or []:
         for p in iteration:
             nodes = p.nodes[~p.nodes["is_leaf"].astype(bool)]
-            out += zip(
-                nodes["feature_idx"].tolist(),
-                nodes["num_threshold"].tolist(),
-                strict=True,
-            )
-    return out
+            features.append(nodes["feature_idx"].astype(np.int64))
+            thresholds.append(nodes["num_threshold"].astype(np.float64))
+    return np.concatenate(features), np.concatenate(thresholds)

@@ -64,7 +64,9 @@ def _flatten(trees: list[Tree], dtype: type) -> dict[str, np.ndarray]:
     """The TreeEnsemble arrays of `trees`, interior nodes in tree order, leaves shared."""
     uint = np.uint32 if np.dtype(dtype).itemsize == 4 else np.uint64
     # every leaf of every tree, as (target, weight bits): equal ones become one leaf
-    targets, weights, counts = [], [], []
+    targets: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    counts: list[int] = []
     for tree in trees:
         leaves = np.flatnonzero(tree.left == -1)
         target = (
@@ -85,7 +87,7 @@ def _flatten(trees: list[Tree], dtype: type) -> dict[str, np.ndarray]:
     shared = np.empty(len(order), dtype=np.int64)
     shared[order] = np.cumsum(new) - 1
     leaf_targets = t[new]
-    leaf_weights = b[new].view(dtype)
+    leaf_weights: np.ndarray = b[new].view(dtype)
 
     parts: dict[str, list[np.ndarray]] = {
         k: [] for k in ("feature", "split", "missing", "tid", "tleaf", "fid", "fleaf")
