@@ -11,7 +11,9 @@ of it.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -80,7 +82,13 @@ def create_app(
     # the web stack, imported here so that `Limits` and `serve_path` stay light
     from starlette.applications import Starlette
 
-    from . import responses, routes_monitor, routes_oip, routes_predict
+    from . import (
+        responses,
+        routes_monitor,
+        routes_oip,
+        routes_predict,
+        routes_repository,
+    )
     from .state import AppState
 
     state = AppState(limits or Limits(), admin_token)
@@ -96,10 +104,19 @@ def create_app(
             state.load_in_background(
                 source, threads=threads, monitor=monitor, verify=verify
             )
-        yield
+        hangup = _on_hangup(state.reload_in_background)
+        try:
+            yield
+        finally:
+            hangup()
 
     # the hot endpoints first: routes match in order
-    routes = [*routes_predict.ROUTES, *routes_oip.ROUTES, *routes_monitor.ROUTES]
+    routes = [
+        *routes_predict.ROUTES,
+        *routes_oip.ROUTES,
+        *routes_monitor.ROUTES,
+        *routes_repository.ROUTES,
+    ]
     labels: dict[Any, str] = {}
     for route in routes:  # an endpoint is counted under the first path it serves
         labels.setdefault(route.endpoint, route.path)
@@ -120,6 +137,7 @@ class _Observed:
     def __init__(self, app: Any, metrics: Metrics, labels: Mapping[Any, str]) -> None:
         self.app = app
         self.state = app.state
+        self._featurekit = app.state.featurekit
         self._metrics = metrics
         self._labels = labels
 
@@ -138,6 +156,11 @@ class _Observed:
         async def observe(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if self._featurekit.model_header is not None:
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"x-featurekit-model", self._featurekit.model_header),
+                    ]
             try:
                 await send(message)
             except (OSError, RuntimeError):
@@ -150,6 +173,24 @@ class _Observed:
         finally:
             endpoint = self._labels.get(scope.get("endpoint"), "unmatched")
             self._metrics.observe(endpoint, status[0], time.perf_counter() - start)
+
+
+def _on_hangup(reload: Callable[[], None]) -> Callable[[], None]:
+    """Reload on SIGHUP while the app runs; returns what removes the handler.
+
+    Only where the event loop can take signals (Unix, the main thread); elsewhere a
+    reload goes through ``POST /v2/repository/models/{name}/load``.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+
+    def remove() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return remove
 
 
 def serve_path(path: str | os.PathLike[str]) -> Path:

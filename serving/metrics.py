@@ -73,6 +73,12 @@ class Metrics:
             ["column", "check"],
             registry=self.registry,
         )
+        self.reloads = Counter(
+            "featurekit_model_reloads",
+            "Reloads of the artifact (SIGHUP or the repository API), by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.info = Gauge(
             "featurekit_model_info",
             "The model being served (value 1), labelled with its identity.",
@@ -104,6 +110,13 @@ class Metrics:
             1
         )
         self.ready.set(1)
+
+    def forget(self, predictor: Any) -> None:
+        """Drop a replaced model's identity: only the live one is reported."""
+        try:
+            self.info.remove(predictor.name, str(predictor.version), predictor.sha256)
+        except KeyError:  # never reported
+            pass
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one request and its latency."""

@@ -8,6 +8,7 @@ admin route without the right token      401
 admin route with no token configured     403
 unknown model, version or path           404
 wrong method                             405
+reload refused (old model keeps serving) 409
 body slower than ``timeout`` to arrive   408
 body over ``max_body_bytes``             413
 more rows than ``max_rows``              413
@@ -92,6 +93,11 @@ def unauthorized(message: str) -> HTTPError:
 def forbidden(message: str) -> HTTPError:
     """An admin route on a server started without an admin token: closed."""
     return HTTPError(403, message)
+
+
+def conflict(message: str) -> HTTPError:
+    """A reload the new artifact failed (its golden rows, or loading): not swapped in."""
+    return HTTPError(409, message)
 
 
 def protocol_error(exc: RequestError) -> HTTPError:

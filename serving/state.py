@@ -68,8 +68,14 @@ class AppState:
         )
         self.metrics = Metrics()
         self.predictor: Predictor | None = None
+        self.model_header: bytes | None = None
         #: Why the background load failed, for the 503 of every request after it.
         self.load_error: str | None = None
+        #: Where the model came from and how it was loaded, for `reload`.
+        self._source: tuple[str | os.PathLike[str], dict[str, Any]] | None = None
+        self._reloading = threading.Lock()
+        #: The last reload's outcome: {"ok": bool, "reason": str}.
+        self.last_reload: dict[str, Any] | None = None
 
     def require_admin(self, request: Request) -> None:
         """Let an admin route through only with this server's admin token."""
@@ -91,8 +97,12 @@ class AppState:
 
     # -- the model -------------------------------------------------------------------
     def attach(self, predictor: Predictor) -> None:
-        self.predictor = predictor
         self.metrics.bind(predictor)
+        #: every response names the model that answered: name/version/sha256
+        self.model_header = (
+            f"{predictor.name}/{predictor.version}/{predictor.sha256}".encode()
+        )
+        self.predictor = predictor  # last: requests see a fully attached model
 
     def load(
         self,
@@ -107,20 +117,78 @@ class AppState:
         The golden rows run here rather than inside `Predictor.load`, so that their
         verdict reaches the metrics even when ``verify="strict"`` refuses the model.
         """
+        self._source = (
+            path,
+            {"threads": threads, "monitor": monitor, "verify": verify},
+        )
         try:
-            check_mode(verify)
-            p = Predictor.load(path, threads=threads, monitor=monitor, verify="off")
-            if verify != "off":
-                v = self.metrics.verification = p.verify()
-                if not v.ok and verify == "strict":
-                    enforce(v, verify)  # raises ArtifactError: not ready, with why
-                elif not v.ok:  # a warning from this thread would go unseen
-                    _log.warning("%s Serving it anyway (--verify warn).", v.message)
-            self.attach(p)
+            self.attach(self._checked(path, threads, monitor, verify))
         # whatever stops the load (onnxruntime refusing the graph, a manifest without
         # an entry) is the reason for every 503: never a server "still loading" forever
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
+
+    def _checked(
+        self,
+        path: str | os.PathLike[str],
+        threads: int | None,
+        monitor: bool | dict[str, Any],
+        verify: str,
+    ) -> Predictor:
+        """Load `path` and run its golden rows; raise unless it may serve."""
+        check_mode(verify)
+        p = Predictor.load(path, threads=threads, monitor=monitor, verify="off")
+        if verify != "off":
+            v = self.metrics.verification = p.verify()
+            if not v.ok and verify == "strict":
+                enforce(v, verify)  # raises ArtifactError: not ready, with why
+            elif not v.ok:  # a warning from this thread would go unseen
+                _log.warning("%s Serving it anyway (--verify warn).", v.message)
+        return p
+
+    def reload(self) -> dict[str, Any]:
+        """Load the artifact again from its path and swap it in if it may serve.
+
+        The new model is loaded and its golden rows run while the old one keeps
+        serving; the swap is one reference assignment, so no request is dropped or
+        sees a half-loaded model. If the new one fails, the old one keeps serving and
+        the reason is kept in `last_reload` (and counted in the metrics).
+        """
+        with self._reloading:
+            if self._source is None:
+                outcome = {
+                    "ok": False,
+                    "reason": "the app was given a Predictor, "
+                    "not a path; there is nothing to reload from",
+                }
+            else:
+                path, options = self._source
+                old = self.predictor
+                try:
+                    new = self._checked(path, **options)
+                except Exception as exc:
+                    outcome = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+                    if old is not None:  # the old model's verdict stands
+                        self.metrics.verification = old.verification
+                else:
+                    self.attach(new)
+                    self.load_error = None
+                    outcome = {"ok": True, "reason": ""}
+                    if old is not None and old.sha256 != new.sha256:
+                        self.metrics.forget(old)
+            self.metrics.reloads.labels("ok" if outcome["ok"] else "refused").inc()
+            if not outcome["ok"]:
+                _log.warning(
+                    "Reload refused; the old model keeps serving: %s", outcome["reason"]
+                )
+            self.last_reload = outcome
+            return outcome
+
+    def reload_in_background(self) -> None:
+        """`reload` on a thread of its own (what SIGHUP calls)."""
+        threading.Thread(
+            target=self.reload, name="featurekit-reload", daemon=True
+        ).start()
 
     def load_in_background(
         self,
