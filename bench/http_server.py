@@ -371,7 +371,8 @@ def bench_model(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        art = fk.export(pipe, artifact, reference=train)
+        # with pipeline.joblib: the baseline server unpickles it
+        art = fk.export(pipe, artifact, reference=train, save_pipeline=True)
     export_s = time.perf_counter() - t0
     print(
         f"\n== {key}: {desc}, {len(features.features)} raw columns   (fit {fit_s:.1f} s "

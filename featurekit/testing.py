@@ -401,10 +401,10 @@ def assert_parity(
     >>> pipe = fk.make_pipeline(features, LogisticRegression())
     >>> pipe = pipe.fit(train, [0, 0, 0, 1, 1, 1])
     >>> path = getfixture("tmp_path") / "demo"  # in pytest; any directory will do
-    >>> _ = fk.export(pipe, path, reference=train)
+    >>> _ = fk.export(pipe, path, reference=train, save_pipeline=True)
     >>> assert_parity(path, None)  # the golden rows only: no pickle, no data needed
     >>> assert_parity(path, pd.DataFrame({"age": [18, 44, 120]}), trust_pickle=True)
-    >>> lean = fk.export(pipe, path, reference=train, save_pipeline=False)
+    >>> lean = fk.export(pipe, path, reference=train)  # no pipeline.joblib
     >>> assert_parity(lean, pd.DataFrame({"age": [18]}), trust_pickle=True)
     Traceback (most recent call last):
     ...
@@ -417,7 +417,7 @@ def assert_parity(
         raise ArtifactError(
             "assert_parity(trust_pickle=True) needs the fitted pipeline, but artifact "
             f"{str(art.path)!r} was exported without pipeline.joblib; export it with "
-            "save_pipeline=True (the default), or compare the golden rows only "
+            "save_pipeline=True, or compare the golden rows only "
             "(trust_pickle=False)."
         )
     golden = check_golden(art)

@@ -202,7 +202,7 @@ def export(
     reference: pd.DataFrame,
     *,
     tolerance: float = 1e-5,
-    save_pipeline: bool = True,
+    save_pipeline: bool = False,
     holdout: pd.DataFrame | None = None,
     progress: ProgressArg = True,
 ) -> Artifact:
@@ -226,7 +226,11 @@ def export(
     tolerance : float
         Largest accepted absolute difference.
     save_pipeline : bool
-        Also write ``pipeline.joblib`` for the training side.
+        Also write ``pipeline.joblib``, the pickled pipeline, for the training side.
+        Off by default: serving never reads it, and for a big forest it is most of
+        the artifact. Only ``featurekit check --trust-pickle``,
+        ``featurekit.testing.assert_parity(..., trust_pickle=True)`` and
+        ``Artifact.pipeline`` (replaying rows with the training pipeline) need it.
     holdout : DataFrame, optional
         Rows the model was not trained on, to build the drift profile from
         (``profile.json``). Recommended: on its training rows a model answers more

@@ -73,7 +73,8 @@ class Artifact:
         p = self.path / "pipeline.joblib"
         if expected is None or not p.is_file():
             raise ArtifactError(
-                f"{str(self.path)!r} was exported without pipeline.joblib."
+                f"{str(self.path)!r} was exported without pipeline.joblib; export "
+                "with save_pipeline=True to keep the fitted pipeline."
             )
         data = p.read_bytes()
         if hashlib.sha256(data).hexdigest() != expected:

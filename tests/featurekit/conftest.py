@@ -84,7 +84,8 @@ def classifier_artifact(check_train, tmp_path_factory) -> Path:
     frame, y = check_train
     pipe = fk.make_pipeline(CHECK_FEATURES, LogisticRegression()).fit(frame, y)
     path = tmp_path_factory.mktemp("check") / "classifier"
-    fk.export(pipe, path, reference=frame)
+    # with pipeline.joblib: the --trust-pickle tests compare it with serving
+    fk.export(pipe, path, reference=frame, save_pipeline=True)
     return path
 
 
@@ -94,7 +95,7 @@ def regressor_artifact(check_train, tmp_path_factory) -> Path:
     y = frame["x"].fillna(0) * 3 + frame["k"]
     pipe = fk.make_pipeline(CHECK_FEATURES, Ridge()).fit(frame, y)
     path = tmp_path_factory.mktemp("check") / "regressor"
-    fk.export(pipe, path, reference=frame)
+    fk.export(pipe, path, reference=frame, save_pipeline=True)
     return path
 
 

@@ -85,7 +85,7 @@ def exported(classifier, tmp_path_factory) -> Path:
     """One exported artifact; tests that damage it work on a copy."""
     pipe, frame = classifier
     path = tmp_path_factory.mktemp("exported") / "credit"
-    fk.export(pipe, path, frame)
+    fk.export(pipe, path, frame, save_pipeline=True)
     return path
 
 
@@ -148,11 +148,11 @@ def test_predictor_load_scores_like_the_pipeline(exported, classifier):
     )
 
 
-def test_artifact_without_pipeline_loads_for_serving_but_has_no_pipeline(
+def test_artifact_holds_no_pipeline_by_default_and_loads_for_serving(
     classifier, tmp_path
 ):
     pipe, frame = classifier
-    artifact = fk.export(pipe, tmp_path / "credit", frame, save_pipeline=False)
+    artifact = fk.export(pipe, tmp_path / "credit", frame)  # save_pipeline=False
     assert set(artifact.manifest["files"]) == {
         "model.onnx",
         "features.json",

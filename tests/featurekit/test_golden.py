@@ -58,7 +58,8 @@ def _export(model, path: Path, y_kind: str = "label") -> Path:
         if y_kind == "label"
         else frame["x"].fillna(0) * 2 + np.log1p(frame["amount"].fillna(0))
     )
-    fk.export(fk.make_pipeline(FEATURES, model).fit(frame, y), path, frame)
+    pipe = fk.make_pipeline(FEATURES, model).fit(frame, y)
+    fk.export(pipe, path, frame, save_pipeline=True)  # the tests replay its pipeline
     return path
 
 
