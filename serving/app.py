@@ -84,6 +84,7 @@ def create_app(
 
     from . import (
         responses,
+        routes_docs,
         routes_monitor,
         routes_oip,
         routes_predict,
@@ -116,6 +117,7 @@ def create_app(
         *routes_oip.ROUTES,
         *routes_monitor.ROUTES,
         *routes_repository.ROUTES,
+        *routes_docs.ROUTES,
     ]
     labels: dict[Any, str] = {}
     for route in routes:  # an endpoint is counted under the first path it serves

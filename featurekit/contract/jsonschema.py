@@ -80,7 +80,7 @@ def record_schema(contract: Contract) -> dict[str, Any]:
 
 def _property(contract: Contract, f: Any) -> dict[str, Any]:
     nullable = bool(f.accepts_missing)
-    notes = [repr(f)]
+    notes = [f"Declared as {f!r}."]
     prop: dict[str, Any]
     if f.kind == "datetime":
         prop = {"type": "string", "format": "date-time"}
