@@ -99,8 +99,8 @@ def features_precision(model: Any) -> str | None:
     if isinstance(model, TREE_MODELS):
         return tree_precision(model)
     held = _held(model)
-    if not held:
-        return None
+    if not held or (isinstance(model, _STACKING) and model.passthrough):
+        return None  # with passthrough, the final estimator reads the exact features
     precisions = {features_precision(est) for est in held}
     return precisions.pop() if len(precisions) == 1 else None
 

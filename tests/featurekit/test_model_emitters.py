@@ -337,8 +337,23 @@ def test_tree_meta_regressors_answer_like_scikit_learn(
             [("svc", LinearSVC()), ("dt", DecisionTreeClassifier(max_depth=3))],
             final_estimator=LogisticRegression(),
         ),
+        # trees alone read rounded features; the final estimator reads them exact
+        StackingClassifier(
+            [
+                ("dt", DecisionTreeClassifier(max_depth=3)),
+                ("rf", RandomForestClassifier(5)),
+            ],
+            final_estimator=LogisticRegression(),
+            passthrough=True,
+        ),
     ],
-    ids=["bagged-logistic", "calibrated-linearsvc", "weighted-soft-voting", "stacking"],
+    ids=[
+        "bagged-logistic",
+        "calibrated-linearsvc",
+        "weighted-soft-voting",
+        "stacking",
+        "stacking-trees-passthrough",
+    ],
 )
 def test_meta_estimators_compose_their_estimators_converters(
     model: Any, tmp_path: Path
