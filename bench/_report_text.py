@@ -34,7 +34,8 @@ SCRIPTS = """\
 | `bench/monitor.py` | the live monitor's cost per scored row |
 | `bench/drift.py` | drift detection against Evidently |
 | `bench/parity_matrix.py` | parity per scikit-learn family, outside the certificate |
-| `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |"""
+| `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |
+| `bench/model_coverage.py` | which scikit-learn models export with certified parity ([models.md](models.md)) |"""
 
 TITLES = {
     "predict": "Predictor against onnxruntime and scikit-learn",
@@ -45,6 +46,7 @@ TITLES = {
     "drift": "drift detection against Evidently",
     "parity_matrix": "parity per scikit-learn family",
     "transform_matrix": "parity per transform and model family",
+    "model_coverage": "which scikit-learn models export",
 }
 
 ABOUT = {
@@ -120,6 +122,11 @@ never fires when 2 of 6 columns shift. The timed frame is drifted on features on
 (`outputs=False`, as Evidently's preset has no model); each side runs in a subprocess
 of its own, so that peak memory (growth of the resident set during the call)
 compares.""",
+    "model_coverage": """\
+Issue 19's 37 common scikit-learn estimators and those added since, each fitted on a
+penguins-like (classifiers) or cars-like (regressors) table and exported: exported
+with a passing certificate, refused in featurekit's words, or a raw error (a bug).
+The table, per estimator, is [models.md](models.md), which the same run writes.""",
     "parity_matrix": """\
 Every supported scikit-learn family against six datasets: each export must pass the
 certificate (every label equal and |Δp| ≤ 1e-5; regressors 1e-5 relative to the
