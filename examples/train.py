@@ -44,7 +44,9 @@ def main() -> None:
     t0 = time.perf_counter()
     # the held-out rows give the drift profile the model's answers as production sees
     # them (on its own training rows a forest is more confident)
-    art = fk.export(pipe, args.out, reference=X_train, holdout=X_test)
+    art = fk.export(
+        pipe, args.out, reference=X_train, holdout=X_test, overwrite=True
+    )  # make demo re-exports over its last run
     cert = art.certificate
     print(f"exported {art.path} in {time.perf_counter() - t0:.1f}s")
     print(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,38 @@ from featurekit.transforms.basic import CategoryFolder
 __all__ = ["Artifact", "export", "load"]
 
 _REFERENCE_CAP = 20000
+
+
+def _parent(path: str | os.PathLike[str], overwrite: bool) -> dict[str, Any] | None:
+    """The artifact `path` already holds (refused without `overwrite`), or None."""
+    target = Path(path)
+    if not (target / "manifest.json").is_file():
+        return None
+    try:
+        old = json.loads((target / "manifest.json").read_text())
+        parent = {
+            "name": old.get("name"),
+            "version": old.get("version"),
+            "sha256": old.get("files", {}).get("model.onnx"),
+        }
+    except (OSError, ValueError, AttributeError):
+        parent = {"name": None, "version": None, "sha256": None}
+    if not overwrite:
+        raise ExportError(
+            f"{str(target)!r} already holds artifact {parent['name']!r} "
+            f"v{parent['version']} (model sha256 {str(parent['sha256'])[:12]}); pass "
+            "overwrite=True to replace it (the new one records it as its parent), or "
+            "choose another path. Nothing was done."
+        )
+    return parent
+
+
+def _fingerprint(reference: pd.DataFrame) -> dict[str, Any]:
+    """Which data the model was certified on: a sha256 of the rows, and their count."""
+    hashed = pd.util.hash_pandas_object(reference, index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update("\x00".join(map(str, reference.columns)).encode())
+    return {"sha256": digest.hexdigest(), "rows": len(reference)}
 
 
 def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
@@ -205,6 +239,7 @@ def export(
     save_pipeline: bool = False,
     holdout: pd.DataFrame | None = None,
     progress: ProgressArg = True,
+    overwrite: bool = False,
 ) -> Artifact:
     """Export a fitted pipeline as an artifact directory, after proving parity.
 
@@ -220,7 +255,8 @@ def export(
     pipeline : Pipeline
         Fitted, as built by `make_pipeline`.
     path : str or Path
-        The artifact directory. It appears atomically, replacing an older artifact.
+        The artifact directory. It appears atomically; an artifact already there is
+        replaced only with ``overwrite=True``.
     reference : DataFrame
         Representative rows, usually the training frame (at most 20,000 are used).
     tolerance : float
@@ -245,6 +281,11 @@ def export(
         ``event.unit`` (tree splits while certifying a scikit-learn tree model, rows
         for other tree models, else steps), ``event.elapsed`` is seconds since the
         export started.
+    overwrite : bool
+        Replace the artifact at `path`. Without it, an existing artifact is refused
+        before any work is done. The new manifest's ``lineage`` names the replaced
+        artifact (``parent``: its name, version and model sha256), beside the
+        training data's fingerprint.
 
     Returns
     -------
@@ -262,6 +303,8 @@ def export(
         raise ExportError(
             "export needs reference=DataFrame with at least one row, e.g. the training frame."
         )
+    parent = _parent(path, overwrite)
+    fingerprint = _fingerprint(reference)
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
     from featurekit.onnx.model import precision_plans
@@ -344,6 +387,7 @@ def export(
             "converter": info["converter"],
             "versions": _versions(model),
             "certificate": certificate,
+            "lineage": {"parent": parent, "training_data": fingerprint},
         }
         from featurekit.exporting.golden_rows import golden_rows
 

@@ -432,7 +432,7 @@ def test_failed_re_export_leaves_the_old_artifact_untouched(classifier, copy):
     pipe, frame = classifier
     before = _hashes(copy)
     with pytest.raises(fk.ParityError, match=r"Nothing was written"):
-        fk.export(pipe, copy, frame, tolerance=0.0)
+        fk.export(pipe, copy, frame, tolerance=0.0, overwrite=True)
     assert _hashes(copy) == before
     assert _siblings(copy) == ["credit"]
 
@@ -449,7 +449,7 @@ def test_re_export_that_fails_while_replacing_keeps_the_old_artifact(
 
     monkeypatch.setattr(featurekit.atomic, "exchange", failing_exchange)
     with pytest.raises(OSError, match=r"No space left"):
-        fk.export(pipe, copy, frame)
+        fk.export(pipe, copy, frame, overwrite=True)
     monkeypatch.undo()
     assert _siblings(copy) == ["credit"]
     assert _hashes(copy) == before
@@ -458,7 +458,7 @@ def test_re_export_that_fails_while_replacing_keeps_the_old_artifact(
 
 def test_re_export_replaces_the_existing_artifact(copy):
     pipe, frame = _fit(Ridge(), "float")
-    fk.export(pipe, copy, frame)
+    fk.export(pipe, copy, frame, overwrite=True)
     assert fk.load(copy).manifest["kind"] == "regressor"
     assert Predictor.load(copy).kind == "regressor"
     assert _siblings(copy) == ["credit"]
@@ -681,4 +681,31 @@ def test_regressor_outputs_a_prediction_tensor(regressor):
         "regressor",
         ["prediction"],
         None,
+    )
+
+
+def test_re_export_without_overwrite_is_refused_before_any_work(classifier, copy):
+    pipe, frame = classifier
+    before = _hashes(copy)
+    with pytest.raises(
+        fk.ExportError, match=r"already holds artifact .*overwrite=True"
+    ):
+        fk.export(pipe, copy, frame)
+    assert _hashes(copy) == before
+
+
+def test_an_artifact_records_its_lineage(classifier, copy, tmp_path):
+    pipe, frame = classifier
+    fresh = fk.export(pipe, tmp_path / "fresh", frame)
+    lineage = fresh.manifest["lineage"]
+    assert lineage["parent"] is None
+    assert lineage["training_data"]["rows"] == len(frame)
+    again = fk.export(pipe, tmp_path / "again", frame)  # same data, same fingerprint
+    assert again.manifest["lineage"]["training_data"] == lineage["training_data"]
+    old_sha = json.loads((copy / "manifest.json").read_text())["files"]["model.onnx"]
+    replaced = fk.export(pipe, copy, frame.iloc[:-1], overwrite=True)
+    assert replaced.manifest["lineage"]["parent"]["sha256"] == old_sha
+    assert (
+        replaced.manifest["lineage"]["training_data"]["sha256"]
+        != lineage["training_data"]["sha256"]
     )
