@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import io
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ from featurekit.contract.schema import Contract
 from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import ContractError, ExportError, ParityError
+from featurekit.exporting import lineage
 from featurekit.exporting.loading import Artifact, is_featurekit_pipeline, load
 from featurekit.exporting.progress import ProgressArg, Reporter
 from featurekit.golden.rows import GOLDEN
@@ -30,38 +29,6 @@ from featurekit.transforms.basic import CategoryFolder
 __all__ = ["Artifact", "export", "load"]
 
 _REFERENCE_CAP = 20000
-
-
-def _parent(path: str | os.PathLike[str], overwrite: bool) -> dict[str, Any] | None:
-    """The artifact `path` already holds (refused without `overwrite`), or None."""
-    target = Path(path)
-    if not (target / "manifest.json").is_file():
-        return None
-    try:
-        old = json.loads((target / "manifest.json").read_text())
-        parent = {
-            "name": old.get("name"),
-            "version": old.get("version"),
-            "sha256": old.get("files", {}).get("model.onnx"),
-        }
-    except (OSError, ValueError, AttributeError):
-        parent = {"name": None, "version": None, "sha256": None}
-    if not overwrite:
-        raise ExportError(
-            f"{str(target)!r} already holds artifact {parent['name']!r} "
-            f"v{parent['version']} (model sha256 {str(parent['sha256'])[:12]}); pass "
-            "overwrite=True to replace it (the new one records it as its parent), or "
-            "choose another path. Nothing was done."
-        )
-    return parent
-
-
-def _fingerprint(reference: pd.DataFrame) -> dict[str, Any]:
-    """Which data the model was certified on: a sha256 of the rows, and their count."""
-    hashed = pd.util.hash_pandas_object(reference, index=False).to_numpy()
-    digest = hashlib.sha256(hashed.tobytes())
-    digest.update("\x00".join(map(str, reference.columns)).encode())
-    return {"sha256": digest.hexdigest(), "rows": len(reference)}
 
 
 def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
@@ -303,8 +270,8 @@ def export(
         raise ExportError(
             "export needs reference=DataFrame with at least one row, e.g. the training frame."
         )
-    parent = _parent(path, overwrite)
-    fingerprint = _fingerprint(reference)
+    parent = lineage.parent(path, overwrite)
+    fingerprint = lineage.fingerprint(reference)
     if len(reference) > _REFERENCE_CAP:
         reference = reference.sample(_REFERENCE_CAP, random_state=0)
     from featurekit.onnx.model import precision_plans
