@@ -43,7 +43,7 @@ def test_trusted_parity_check_compares_the_outputs_the_artifact_has(
     train = _frame(150, seed=0)
     y = np.digitize(train["x"] + train["z"], [-0.5, 0.5])
     pipe = fk.make_pipeline(FEATURES, model).fit(train, y)
-    art = fk.export(pipe, tmp_path / "a", reference=train)
+    art = fk.export(pipe, tmp_path / "a", reference=train, save_pipeline=True)
 
     report = check_parity(art, _frame(80, seed=1), trust_pickle=True)
 
