@@ -36,6 +36,7 @@ def _error(description: str) -> dict[str, Any]:
 _ERRORS = {
     "400": _error("Malformed request: JSON, shape, types or query parameters."),
     "404": _error("Unknown model or version."),
+    "408": _error("The request body took longer than the timeout to arrive."),
     "413": _error("Body over the size limit, or more rows than allowed."),
     "415": _error("The body is not JSON."),
     "422": _json(_ref("ContractFailure"), "Contract failure, with the failures table."),
@@ -336,7 +337,7 @@ def _model_paths(p: Any) -> dict[str, Any]:
                     "content": {_JSON: {"schema": body}},
                 }
                 operation["responses"] |= _errors(
-                    "400", "404", "413", "415", "422", "503"
+                    "400", "404", "408", "413", "415", "422", "503"
                 )
             else:
                 operation["responses"] |= _errors("404", "503")
@@ -382,7 +383,7 @@ def openapi_document(p: Any) -> dict[str, Any]:
         },
         "responses": {
             "200": _json(_ref("PredictResponse"), "The model's answers."),
-            **_errors("400", "413", "415", "422", "503"),
+            **_errors("400", "408", "413", "415", "422", "503"),
         },
     }
     status = {"type": "object", "additionalProperties": {"type": "boolean"}}

@@ -56,7 +56,15 @@ def test_openapi_document_covers_every_client_route(client: TestClient) -> None:
     ):
         assert path in paths, path
     predict = paths["/predict"]["post"]
-    assert set(predict["responses"]) == {"200", "400", "413", "415", "422", "503"}
+    assert set(predict["responses"]) == {
+        "200",
+        "400",
+        "408",
+        "413",
+        "415",
+        "422",
+        "503",
+    }
 
 
 def test_openapi_record_component_is_the_contract_schema(
