@@ -219,6 +219,7 @@ certificate decides either way. See [parity.md](parity.md) for the precision pla
 | `AdaBoost*`, `Bagging*` over trees, `CalibratedClassifierCV` over a tree | `featurekit.TreeEnsemble` | the held trees in the same node; AdaBoost's SAMME votes and weighted median; bagged feature subsets and joblib's partial sums; calibration computed per leaf by scikit-learn itself |
 | `LogisticRegression`, `SGDClassifier`, `Perceptron`, `RidgeClassifier`, `LinearSVC` | `featurekit.linear` | `X @ coef_.T + intercept_`; the label from the decision function as scikit-learn takes it (first maximum), probabilities by the model's own formula; without `predict_proba`, the `decision_function` is the second output |
 | `SVC`, `NuSVC` without probabilities, `SVR`, `NuSVR`, `KernelRidge` | `featurekit.kernel` | the kernel in double (onnxruntime has no double SVM regressor); libsvm's one-vs-one votes and scikit-learn's one-vs-rest decision function |
+| `PoissonRegressor`, `GammaRegressor`, `TweedieRegressor` | `featurekit.glm` | `X @ coef_ + intercept_`, then featurekit's exact `exp` for the log link |
 | `KNeighbors*` | `featurekit.neighbors` | scikit-learn's distances; ties to the earlier training row, as brute force keeps them; a row at infinite distance becomes training row 0, as scikit-learn's heap starts |
 | `Voting*`, `Stacking*`, `OneVsRestClassifier` | `featurekit.meta` | each held estimator by its own converter, combined as scikit-learn combines them |
 
@@ -240,10 +241,10 @@ numeric columns so that the contract refuses rows that far out, and fit with
 `algorithm="brute"`. That is the one refusal above.
 
 The GLMs with a log link (`PoissonRegressor`, `GammaRegressor`, `TweedieRegressor`)
-go through skl2onnx, whose graph is the linear predictor then onnxruntime's `Exp`:
-within an ulp or two of numpy's, well inside the tolerance, and infinite where
-scikit-learn's overflows too (the certificate counts the same infinity on both
-sides as agreement).
+apply featurekit's exact `exp` kernel (the one derived features use) to the linear
+predictor, not onnxruntime's `Exp`, whose last bit depends on the CPU: within an ulp
+of numpy's, and infinite exactly where scikit-learn's overflows (the certificate
+counts the same infinity on both sides as agreement).
 
 Run: `{run.command}` on {run.date.date().isoformat()} (commit {run.code["git"]}).
 """

@@ -128,6 +128,7 @@ def _build(
 ) -> tuple[bytes, bytes, dict[str, Any]]:
     """The graph, the graph of its transforms alone, and what the builder reported."""
     from featurekit.exporting.compile import emit_features
+    from featurekit.expr.emitter import emit_exp
     from featurekit.onnx.model import emit_model
     from featurekit.onnx.nested import features_precision
 
@@ -136,7 +137,7 @@ def _build(
     x, width, pushed = emit_features(g, columns, ct, tree=tree)
     exact = g.notes.get("features_exact", x)
     features = _features_graph(g, [x, exact])
-    info = emit_model(g, x, width, model, precision, pushed)
+    info = emit_model(g, x, width, model, precision, pushed, exp=emit_exp)
     info["features_tensor"] = x
     info["features_exact"] = exact
     info["tree_precision"] = tree

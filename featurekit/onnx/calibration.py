@@ -40,6 +40,7 @@ def emit_calibrated(
     *,
     sub: Sub,
     pushed: dict[int, Any],
+    **_: Any,
 ) -> dict[str, str]:
     """The probabilities and label rule of a fitted ``CalibratedClassifierCV``."""
     return _calibrated(g, x, model, sub, pushed)

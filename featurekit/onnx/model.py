@@ -4,8 +4,8 @@ featurekit emits itself the models whose scikit-learn arithmetic it reproduces:
 scikit-learn's trees, LightGBM and XGBoost (`featurekit.onnx.trees`), meta-estimators
 over trees (`featurekit.onnx.nested`, `featurekit.onnx.calibration`), linear
 classifiers (`featurekit.onnx.linear`), kernel machines (`featurekit.onnx.svm`),
-nearest neighbours (`featurekit.onnx.neighbors`), and voting, stacking and
-one-vs-rest (`featurekit.onnx.meta`).
+nearest neighbours (`featurekit.onnx.neighbors`), generalized linear models
+(`featurekit.onnx.glm`), and voting, stacking and one-vs-rest (`featurekit.onnx.meta`).
 Everything else goes through skl2onnx; the certificate decides.
 
 Classifiers give ``label`` (N,) typed like ``classes_``, then what scikit-learn's
@@ -29,7 +29,7 @@ import numpy as np
 import onnx
 
 from featurekit.errors import ExportError
-from featurekit.onnx import calibration, linear, meta, neighbors, nested, svm
+from featurekit.onnx import calibration, glm, linear, meta, neighbors, nested, svm
 from featurekit.onnx.graph import OPSET, Graph, splice
 from featurekit.onnx.labels import label_tensor
 from featurekit.onnx.nested import features_precision
@@ -56,6 +56,7 @@ _EMITTERS: list[tuple[tuple[type, ...], Callable[..., dict[str, str] | None], st
     (linear.LINEAR, linear.emit_linear, "featurekit.linear(double)"),
     (svm.KERNEL_MODELS, svm.emit_kernel_model, "featurekit.kernel(double)"),
     (neighbors.NEIGHBORS, neighbors.emit_neighbors, "featurekit.neighbors(double)"),
+    (glm.GLM, glm.emit_glm, "featurekit.glm(double)"),
 ]
 
 
@@ -82,9 +83,9 @@ def precision_plans(model: Any) -> list[str]:
     skl2onnx converts in double, else in float (the certificate decides); the models
     featurekit converts itself are always double, so there is no second plan.
     """
-    own = isinstance(model, TREE_MODELS + linear.LINEAR + neighbors.NEIGHBORS) or (
-        features_precision(model) is not None
-    )
+    own = isinstance(
+        model, TREE_MODELS + linear.LINEAR + neighbors.NEIGHBORS + glm.GLM
+    ) or (features_precision(model) is not None)
     if isinstance(model, svm.KERNEL_MODELS):
         own = not hasattr(model, "predict_proba")  # SVC(probability=True): skl2onnx
     return ["double"] if own else ["double", "float"]
@@ -111,6 +112,7 @@ def emit_estimator(
     precision: str,
     pushed: dict[int, Any] | None = None,
     rounded: str | None = None,
+    exp: Callable[[Graph, str], str] | None = None,
 ) -> dict[str, str]:
     """Emit `model` reading the double tensor `x`; return its tensors (no outputs).
 
@@ -127,8 +129,8 @@ def emit_estimator(
 
     def sub(est: Any, x_sub: str | None = None, width_sub: int | None = None) -> Any:
         if x_sub is None:
-            return emit_estimator(g, x, width, est, precision, pushed, rounded)
-        return emit_estimator(g, x_sub, width_sub or width, est, precision)
+            return emit_estimator(g, x, width, est, precision, pushed, rounded, exp)
+        return emit_estimator(g, x_sub, width_sub or width, est, precision, exp=exp)
 
     if isinstance(model, TREE_MODELS):
         out: dict[str, str] = emit_tree_model(g, x, model, pushed)
@@ -136,7 +138,7 @@ def emit_estimator(
         return out
     for types, emit, converter in _EMITTERS:
         if isinstance(model, types):
-            got = emit(g, x, width, model, sub=sub, pushed=pushed or {})
+            got = emit(g, x, width, model, sub=sub, pushed=pushed or {}, exp=exp)
             if got is not None:  # None: featurekit leaves this one to skl2onnx
                 got.setdefault("converter", converter)
                 return got
@@ -153,6 +155,8 @@ def emit_model(
     model: Any,
     precision: str,
     pushed: dict[int, Any] | None = None,
+    *,
+    exp: Callable[[Graph, str], str] | None = None,
 ) -> dict[str, Any]:
     """Emit `model` reading the double tensor `x`; add the graph outputs.
 
@@ -160,6 +164,10 @@ def emit_model(
     ----------
     precision : {"double", "float"}
         For models featurekit does not convert itself: what skl2onnx converts with.
+    exp : callable, optional
+        ``exp(g, x)``: featurekit's exact ``exp`` kernel
+        (`featurekit.expr.emitter.emit_exp`), for log links; the exporter passes it,
+        since ``featurekit.onnx`` may not import ``featurekit.expr``.
 
     Returns
     -------
@@ -169,7 +177,7 @@ def emit_model(
     """
     is_clf = hasattr(model, "classes_")
     rounded = features_precision(model)  # as featurekit.exporting rounded `x`
-    out = emit_estimator(g, x, width, model, precision, pushed, rounded)
+    out = emit_estimator(g, x, width, model, precision, pushed, rounded, exp)
     info: dict[str, Any] = {
         "kind": "classifier" if is_clf else "regressor",
         "converter": out.pop("converter"),

@@ -165,6 +165,7 @@ def emit_nested(
     *,
     sub: Sub,
     pushed: dict[int, Any],
+    **_: Any,
 ) -> dict[str, str]:
     """The tensors of `model` (see `featurekit.onnx.model` for their names)."""
     if isinstance(model, AdaBoostClassifier):

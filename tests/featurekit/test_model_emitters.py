@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
@@ -397,7 +398,10 @@ def test_kernel_regressors_export_in_double(model: Any, tmp_path: Path) -> None:
 def test_a_log_link_that_overflows_answers_inf_as_scikit_learn_does(
     tmp_path: Path,
 ) -> None:
-    pipe, _, p = _export(PoissonRegressor(), _target, tmp_path)
+    pipe, art, p = _export(PoissonRegressor(), _target, tmp_path)
+    assert art.manifest["converter"] == "featurekit.glm(double)"
+    graph = onnx.load(art.path / "model.onnx").graph
+    assert "Exp" not in {n.op_type for n in graph.node}  # featurekit's exact kernel
     # far out, the linear predictor passes 709.78 and exp overflows in both runtimes
     far = _frame(4, seed=10).assign(b=1e15)
     with np.errstate(over="ignore"):

@@ -371,7 +371,7 @@ def test_refused_export_leaves_the_previous_artifact_in_place(tmp_path: Path) ->
     bad, train = _tied_knn(ds)
 
     with pytest.raises(fk.ParityError):
-        fk.export(bad, tmp_path / "a", reference=train)
+        fk.export(bad, tmp_path / "a", reference=train, overwrite=True)
 
     assert _tree_hashes(tmp_path) == before
     np.testing.assert_array_equal(
