@@ -36,6 +36,13 @@ def _fitted_parts(pipeline: Any) -> tuple[FeatureSet, Any, Any]:
     from sklearn.utils.validation import check_is_fitted
 
     if not is_featurekit_pipeline(pipeline):
+        inner = getattr(pipeline, "best_estimator_", None)  # a fitted search
+        if inner is not None and is_featurekit_pipeline(inner):
+            raise ExportError(
+                f"export needs the fitted pipeline, not the {type(pipeline).__name__} "
+                "that searched for it: pass its best_estimator_ "
+                "(fk.export(search.best_estimator_, ...))."
+            )
         raise ExportError(
             "export needs the Pipeline that fk.make_pipeline built (steps inputs, "
             f"features, model), got {type(pipeline).__name__}."
