@@ -404,7 +404,7 @@ def assert_parity(
     >>> _ = fk.export(pipe, path, reference=train, save_pipeline=True)
     >>> assert_parity(path, None)  # the golden rows only: no pickle, no data needed
     >>> assert_parity(path, pd.DataFrame({"age": [18, 44, 120]}), trust_pickle=True)
-    >>> lean = fk.export(pipe, path, reference=train)  # no pipeline.joblib
+    >>> lean = fk.export(pipe, path, reference=train, overwrite=True)  # no joblib
     >>> assert_parity(lean, pd.DataFrame({"age": [18]}), trust_pickle=True)
     Traceback (most recent call last):
     ...
