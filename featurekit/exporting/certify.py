@@ -61,7 +61,7 @@ def certify(
     tolerance: float,
     *,
     model: bytes | None = None,
-    features: Any = None,
+    features: bytes | None = None,
     report: Reporter | None = None,
 ) -> Certified:
     """Return the parity certificate, or raise `ParityError` naming the worst rows.
@@ -75,8 +75,8 @@ def certify(
         columns, and for scikit-learn's tree models the TreeEnsemble and its units.
     model : bytes, optional
         The exported graph; with `features`, trees are probed one by one.
-    features : featurekit.runtime.Session, optional
-        The graph's transforms alone (no model), for the split values.
+    features : bytes, optional
+        The graph of the transforms alone (no model), for the split values.
     report : Reporter, optional
         Where progress goes: splits proven (or rows scored) out of all.
     """
@@ -142,7 +142,7 @@ def certify(
     checks: dict[str, Any] = {}
     proves: list[str] = []
     rows, splits_covered = n_whole, n_pairs
-    if plan is not None:
+    if plan is not None and features is not None:
         # the trees first: a wrong threshold is then named by its tree and split
         trees = _probe_trees(pipeline, info, plan, onx_all[len(answers)], n_ref, report)
         n_checked = check_split_features(

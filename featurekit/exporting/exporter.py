@@ -480,7 +480,6 @@ def _certify(
     report: Reporter,
 ) -> Any:
     from featurekit.exporting.certify import certify
-    from featurekit.runtime import Session
 
     model_bytes, features_bytes, session = graphs
     # the contract already holds the fitted categories: no need to walk the pipeline again
@@ -493,6 +492,6 @@ def _certify(
         columns.categories,
         tolerance,
         model=model_bytes,
-        features=Session(features_bytes),
+        features=features_bytes,
         report=report,
     )

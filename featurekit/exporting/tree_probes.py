@@ -71,17 +71,6 @@ def _sides(t: np.ndarray, single: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-def _inside(
-    base: np.ndarray, lo: np.ndarray, hi: np.ndarray, single: np.ndarray
-) -> np.ndarray:
-    """`base` moved into each box ``lo < x <= hi``, as inputs the tree can get."""
-    with np.errstate(over="ignore"):
-        above = np.where(single, _up32(lo), np.nextafter(lo, np.inf))
-    below = np.where(single, _down32(hi), hi)
-    w = np.where(base > lo, base, above)
-    return np.where(w <= hi, w, below)
-
-
 @dataclass
 class _Probes:
     """The probe rows of one graph tree, and what each must show."""
@@ -94,11 +83,40 @@ class _Probes:
     splits: int
 
 
+@dataclass
+class _Sides:
+    """Where inputs go, computed once for the whole ensemble.
+
+    Per graph node the last input going left and the first going right; per column
+    the smallest and the largest input.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    floor: np.ndarray
+    ceiling: np.ndarray
+
+
+def _sides_of(ens: Ensemble, inputs: Inputs) -> _Sides:
+    single = inputs.single[ens.feature]
+    left, right = _sides(ens.split, single)
+    with np.errstate(over="ignore"):
+        floor = np.where(
+            inputs.single, _up32(inputs.low), np.nextafter(inputs.low, np.inf)
+        )
+    top = np.minimum(inputs.high, np.finfo(np.float64).max)
+    ceiling = np.where(
+        inputs.single, _down32(np.minimum(top, np.finfo(np.float32).max)), top
+    )
+    return _Sides(left, right, floor, ceiling)
+
+
 def _walk(
     ens: Ensemble,
     tree: int,
     s: Structure,
     inputs: Inputs,
+    sides: _Sides,
     where: str,
 ) -> _Probes:
     """Walk graph tree `tree` beside scikit-learn's `s`, level by level; probe it.
@@ -106,8 +124,9 @@ def _walk(
     Checks that both have the same shape and features; each split gets a witness
     inside the box its ancestors allow (and the inputs' domain), then its probes. A
     probe outside the domain is left out: no input the model can get lies there.
+    The box holds, per column, the smallest and the largest input inside it.
     """
-    base, single, nullable = inputs.base, inputs.single, inputs.nullable
+    base, nullable = inputs.base, inputs.nullable
     root = int(ens.roots[tree])
     codes: list[np.ndarray] = []
     exits: list[np.ndarray] = []
@@ -127,12 +146,8 @@ def _walk(
     rows, split, aim = [], [], []
     g = np.array([root], dtype=np.int64)
     sk = np.array([0], dtype=np.int64)
-    lo = inputs.low.reshape(1, -1).copy()
-    hi = inputs.high.reshape(1, -1).copy()
-    # the smallest and largest numbers an input can be
-    floor = np.where(single, _up32(inputs.low), np.nextafter(inputs.low, np.inf))
-    top = np.minimum(inputs.high, np.finfo(np.float64).max)
-    ceiling = np.where(single, _down32(np.minimum(top, np.finfo(np.float32).max)), top)
+    lo = sides.floor.reshape(1, -1).copy()
+    hi = sides.ceiling.reshape(1, -1).copy()
     nan_ok = np.ones((1, len(base)), dtype=bool)  # NaN may still come this way
     splits = 0
     while len(g):
@@ -149,23 +164,17 @@ def _walk(
             )
         local = splits + np.arange(len(g))
         splits += len(g)
-        t = ens.split[g]
-        witness = _inside(base, lo, hi, single)
+        at = np.arange(len(g))
         # an empty box: no number reaches the node, but a missing value may (a
         # split at +inf sends every number left and only NaN right); otherwise a
         # node no input reaches still needs a valid row
-        with np.errstate(over="ignore"):
-            above = np.where(single, _up32(lo), np.nextafter(lo, np.inf))
-        empty = ~(above <= np.minimum(hi, ceiling))
-        witness = np.minimum(np.maximum(witness, floor), ceiling)
-        witness = np.where(empty & nan_ok & nullable, np.nan, witness)
+        witness = np.minimum(np.maximum(base, lo), hi)
+        witness = np.where((lo > hi) & nan_ok & nullable, np.nan, witness)
         # the last input going left and the first going right, inside the box (a
         # split at +inf: the box's largest number goes left, no number right)
-        at = np.arange(len(g))
-        left = _sides(np.minimum(t, np.minimum(hi[at, f], ceiling[f])), single[f])[0]
-        right = _sides(t, single[f])[1]
-        for value, child in ((left, s.left[sk]), (right, s.right[sk])):
-            keep = (value > inputs.low[f]) & (value <= ceiling[f])
+        left = np.minimum(sides.left[g], hi[at, f])
+        for value, child in ((left, s.left[sk]), (sides.right[g], s.right[sk])):
+            keep = (value >= sides.floor[f]) & (value <= sides.ceiling[f])
             probe = witness[keep]
             probe[np.arange(len(probe)), f[keep]] = value[keep]
             rows.append(probe)
@@ -200,11 +209,11 @@ def _walk(
             exits.append(child[is_leaf])
             go = ~is_leaf
             box_lo, box_hi, box_nan = lo[go], hi[go], nan_ok[go]  # copies
-            idx, fg = np.arange(int(go.sum())), f[go]
+            idx, fg, gg = np.arange(int(go.sum())), f[go], g[go]
             if side == 0:  # true branch: x <= t
-                box_hi[idx, fg] = np.minimum(box_hi[idx, fg], t[go])
+                box_hi[idx, fg] = np.minimum(box_hi[idx, fg], sides.left[gg])
             else:
-                box_lo[idx, fg] = np.maximum(box_lo[idx, fg], t[go])
+                box_lo[idx, fg] = np.maximum(box_lo[idx, fg], sides.right[gg])
             box_nan[idx, fg] &= s.missing_left[sk[go]] == (side == 0)
             next_g.append(ids[go])
             next_sk.append(child[go])
@@ -299,11 +308,12 @@ def check_trees(
         if u is not None
     ]
     cutter = Cutter(ens)
+    sides = _sides_of(ens, inputs)
     done = TreeCheck(units=len(todo))
     for group in _groups(ens, todo):
         walked = [
             [
-                _walk(ens, t, s, inputs, f"{model_name} {unit.name}")
+                _walk(ens, t, s, inputs, sides, f"{model_name} {unit.name}")
                 for t, s in zip(trees, unit.structures, strict=True)
             ]
             for unit, trees in group

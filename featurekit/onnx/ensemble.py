@@ -6,7 +6,9 @@ One `Tree` shape (flat node arrays), constant trees, and the ``ai.onnx.ml`` opse
 The node is stored compactly: its interior nodes are built with numpy, not a Python
 loop per node, and equal leaves (same target, same weight, bit for bit) are stored
 once and shared by every branch that reaches them. A forest whose leaves are pure
-then keeps a handful of leaves in all instead of one per tree leaf.
+then keeps a handful of leaves in all instead of one per tree leaf. A big ensemble
+whose sums are exact in any order is split into several nodes added in order, so
+onnxruntime builds each kernel with a fraction of the temporary memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from featurekit.onnx.graph import ML, Graph
 from featurekit.onnx.precision import raw_thresholds
 
 __all__ = [
+    "CHUNK_NODES",
     "Tree",
     "constant_tree",
     "distinct",
@@ -139,6 +142,10 @@ def _flatten(trees: list[Tree], dtype: type) -> dict[str, np.ndarray]:
     return flat
 
 
+#: Interior nodes per TreeEnsemble node when a big ensemble is split (see `_chunks`).
+CHUNK_NODES = 1 << 18
+
+
 def ensemble_node(
     g: Graph,
     x: str,
@@ -147,12 +154,65 @@ def ensemble_node(
     hint: str,
     dtype: type = np.float64,
 ) -> str:
-    """One opset-5 TreeEnsemble node summing `trees` in list order.
+    """TreeEnsemble nodes summing `trees` in list order; return the sum's tensor.
 
     `dtype` is the type of `x`, the thresholds, the leaf values and the sums. Equal
     leaves are stored once: a leaf is only a target and a weight, and adding the same
-    weight from a shared entry is the same addition.
+    weight from a shared entry is the same addition. A big ensemble whose sums are
+    exact in any order becomes several nodes added in order (`_chunks`).
     """
+    outs = [
+        _node(g, x, group, n_targets, hint, dtype) for group in _chunks(trees, dtype)
+    ]
+    total = outs[0]
+    for more in outs[1:]:
+        total = g.op("Add", [total, more], f"{hint}_sum")
+    return total
+
+
+def _chunks(trees: list[Tree], dtype: type) -> list[list[Tree]]:
+    """`trees` in runs of about `CHUNK_NODES` nodes, where that changes no sum.
+
+    onnxruntime builds a TreeEnsemble kernel through temporary copies about twice
+    its final size: 1.2 GB more for a 300-tree forest in one node, a fraction of that
+    in several. Adding the runs' sums is the same addition only when every partial
+    sum is exact: leaf values that are multiples of one power of two, small enough
+    that no sum of them rounds (a forest of pure leaves adds 0.0 and 1.0). Otherwise
+    the trees stay in one node, summed in scikit-learn's order.
+    """
+    sizes = [int((t.left != -1).sum()) for t in trees]
+    if sum(sizes) <= CHUNK_NODES or np.dtype(dtype) != np.float64:
+        return [trees]
+    values = np.concatenate([np.asarray(t.value)[t.left == -1] for t in trees])
+    if not _exact_in_any_order(values, len(trees)):
+        return [trees]
+    out: list[list[Tree]] = [[]]
+    nodes = 0
+    for tree, size in zip(trees, sizes, strict=True):
+        if nodes + size > CHUNK_NODES and out[-1]:
+            out.append([])
+            nodes = 0
+        out[-1].append(tree)
+        nodes += size
+    return out
+
+
+def _exact_in_any_order(values: np.ndarray, terms: int) -> bool:
+    """Whether any sum of at most `terms` of `values` is exact in float64."""
+    if not np.isfinite(values).all():
+        return False
+    biggest = float(np.max(np.abs(values))) if len(values) else 0.0
+    for shift in range(64):  # the values as integers times 2**-shift
+        scaled = np.ldexp(values, shift)
+        if np.array_equal(scaled, np.floor(scaled)):
+            return terms * biggest * 2.0**shift < 2.0**53
+    return False
+
+
+def _node(
+    g: Graph, x: str, trees: list[Tree], n_targets: int, hint: str, dtype: type
+) -> str:
+    """One opset-5 TreeEnsemble node summing `trees` in list order."""
     flat = _flatten(trees, dtype)
     missing: dict[str, Any] = {}
     if flat["missing"].any():  # absent means false for every node: NaN goes right

@@ -37,14 +37,60 @@ class Ensemble:
 
 
 def read_ensemble(model: bytes, output: str) -> Ensemble:
-    """The ``TreeEnsemble`` node of `model` whose output is `output`, as arrays."""
+    """The TreeEnsemble that computes `output` in `model`, as one set of arrays.
+
+    `output` is a ``TreeEnsemble`` node's, or the sum of several added in order (a
+    big ensemble split by `featurekit.onnx.ensemble.ensemble_node`); their trees are
+    numbered on, in that order.
+    """
     graph = onnx.load_from_string(model).graph
-    node = next(
-        (n for n in graph.node if n.op_type == "TreeEnsemble" and output in n.output),
-        None,
+    producer = {o: n for n in graph.node for o in n.output}
+    parts = [_arrays(node) for node in _ensembles(producer, output)]
+    if len(parts) == 1:
+        return parts[0]
+    nodes = np.cumsum([0] + [len(p.feature) for p in parts[:-1]])
+    leaves = np.cumsum([0] + [len(p.leaf_target) for p in parts[:-1]])
+
+    def ids(p: Ensemble, i: int, child: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+        return np.asarray(child + np.where(leaf, leaves[i], nodes[i]), np.int64)
+
+    return Ensemble(
+        roots=np.concatenate([p.roots + nodes[i] for i, p in enumerate(parts)]),
+        feature=np.concatenate([p.feature for p in parts]),
+        split=np.concatenate([p.split for p in parts]),
+        true_id=np.concatenate(
+            [ids(p, i, p.true_id, p.true_leaf) for i, p in enumerate(parts)]
+        ),
+        true_leaf=np.concatenate([p.true_leaf for p in parts]),
+        false_id=np.concatenate(
+            [ids(p, i, p.false_id, p.false_leaf) for i, p in enumerate(parts)]
+        ),
+        false_leaf=np.concatenate([p.false_leaf for p in parts]),
+        missing=np.concatenate([p.missing for p in parts]),
+        leaf_target=np.concatenate([p.leaf_target for p in parts]),
+        leaf_weight=np.concatenate([p.leaf_weight for p in parts]),
+        n_targets=parts[0].n_targets,
     )
-    if node is None:  # pragma: no cover - the exporter names a node it emitted
-        raise ValueError(f"The graph has no TreeEnsemble node writing {output!r}.")
+
+
+def _ensembles(producer: dict[str, Any], output: str) -> list[Any]:
+    """The TreeEnsemble nodes whose sum, in order, is `output`."""
+    node = producer.get(output)
+    if node is None:  # pragma: no cover - the exporter names a tensor it emitted
+        raise ValueError(f"The graph has no node writing {output!r}.")
+    if node.op_type == "TreeEnsemble":
+        return [node]
+    if node.op_type == "Identity":
+        return _ensembles(producer, node.input[0])
+    if node.op_type == "Add":  # ((first + second) + third) ...
+        return _ensembles(producer, node.input[0]) + _ensembles(producer, node.input[1])
+    raise ValueError(  # pragma: no cover
+        f"{output!r} is written by a {node.op_type} node, not by TreeEnsembles."
+    )
+
+
+def _arrays(node: Any) -> Ensemble:
+    """One TreeEnsemble node's attributes, as arrays."""
     attrs = {a.name: a for a in node.attribute}
 
     def ints(name: str) -> np.ndarray:

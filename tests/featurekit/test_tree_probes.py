@@ -247,3 +247,40 @@ def test_a_one_ulp_nudge_no_float32_input_can_tell_is_not_a_difference(
     art = fk.export(pipe, tmp_path / "a", reference=frame)
 
     assert art.certificate["passed"] is True
+
+
+def _tree_ensembles(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(path / "model.onnx")
+    return sum(n.op_type == "TreeEnsemble" for n in model.graph.node)
+
+
+def test_a_big_pure_forest_is_split_into_nodes_and_certified_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # pure leaves add 0.0 and 1.0: every partial sum is exact, so several nodes added
+    # in order give scikit-learn's sums bit for bit, and onnxruntime builds each
+    # kernel with a fraction of the memory
+    monkeypatch.setattr(ensemble, "CHUNK_NODES", 100)
+    pipe, frame = _fit(RandomForestClassifier(n_estimators=8, random_state=0))
+
+    art = fk.export(pipe, tmp_path / "a", reference=frame)
+
+    assert _tree_ensembles(tmp_path / "a") > 1
+    trees = art.certificate["checks"]["trees"]
+    assert trees["trees"] == 8 and trees["splits_reached"] == trees["splits"]
+    np.testing.assert_array_equal(
+        Predictor.load(tmp_path / "a").predict_proba(frame), pipe.predict_proba(frame)
+    )
+
+
+def test_a_forest_whose_sums_would_round_stays_one_node(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(ensemble, "CHUNK_NODES", 10)
+    pipe, frame = _fit(RandomForestClassifier(n_estimators=8, max_depth=3, random_state=0))
+
+    fk.export(pipe, tmp_path / "a", reference=frame)
+
+    assert _tree_ensembles(tmp_path / "a") == 1  # fractions: summed in one order only
