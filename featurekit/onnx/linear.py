@@ -14,6 +14,7 @@ formula: the logistic function (two classes) or softmax (more) for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,8 +62,22 @@ def decision(g: Graph, x: str, model: Any) -> str:
     return g.op("Add", [scores, g.const(intercept, "intercept")], "decision")
 
 
-def emit_linear(g: Graph, x: str, width: int, model: Any, **_: Any) -> dict[str, str]:
-    """The decision function, the label rule and, where the model has them, probabilities."""
+def emit_linear(
+    g: Graph,
+    x: str,
+    width: int,
+    model: Any,
+    *,
+    exp: Callable[[Graph, str], str] | None = None,
+    **_: Any,
+) -> dict[str, str]:
+    """The decision function, the label rule and, where the model has them, probabilities.
+
+    With featurekit's exact ``exp`` kernel (the exporter passes it), the logistic and
+    softmax functions are built from it: onnxruntime's own ``Sigmoid`` rounds a row
+    differently depending on the batch it comes in, which would make one record's
+    answer depend on its neighbours.
+    """
     if getattr(getattr(model, "_label_binarizer", None), "y_type_", "").startswith(
         "multilabel"
     ):
@@ -78,17 +93,37 @@ def emit_linear(g: Graph, x: str, width: int, model: Any, **_: Any) -> dict[str,
         "label_rule": "raw_gt_zero" if binary else "argmax_raw",
     }
     if hasattr(model, "predict_proba"):
-        out["scores"] = _proba(g, d, model, binary)
+        out["scores"] = _proba(g, d, model, binary, exp)
     return out
 
 
-def _proba(g: Graph, d: str, model: Any, binary: bool) -> str:
+def _expit(g: Graph, d: str, exp: Callable[[Graph, str], str] | None) -> str:
+    """``1 / (1 + exp(-d))``; from the exact kernel where it is given."""
+    if exp is None:
+        return g.op("Sigmoid", [d], "expit")
+    one = g.const(np.float64(1.0), "one")
+    return g.op("Div", [one, g.op("Add", [one, exp(g, g.op("Neg", [d]))])], "expit")
+
+
+def _softmax(g: Graph, d: str, exp: Callable[[Graph, str], str] | None) -> str:
+    """``exp(d - max d) / sum``, per row; from the exact kernel where it is given."""
+    if exp is None:
+        return g.op("Softmax", [d], "proba", axis=1)
+    axis = g.const(np.array([1], dtype=np.int64), "axis1")
+    top = g.op("ReduceMax", [d, axis], keepdims=1)
+    e = exp(g, g.op("Sub", [d, top]))
+    return g.op("Div", [e, g.op("ReduceSum", [e, axis], keepdims=1)], "proba")
+
+
+def _proba(
+    g: Graph, d: str, model: Any, binary: bool, exp: Callable[[Graph, str], str] | None
+) -> str:
     one = g.const(np.float64(1.0), "one")
     loss = "log_loss" if isinstance(model, LogisticRegression) else model.loss
     if loss == "log_loss":
         if not binary and isinstance(model, LogisticRegression):
-            return g.op("Softmax", [d], "proba", axis=1)
-        p = g.op("Sigmoid", [d], "expit")
+            return _softmax(g, d, exp)
+        p = _expit(g, d, exp)
     elif loss == "modified_huber":
         p = g.op(
             "Clip",

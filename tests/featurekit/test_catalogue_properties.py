@@ -597,6 +597,20 @@ class Exported:
     unfolded: Any  # the same graph without onnxruntime's NoopElimination
 
 
+def with_outputs(model_bytes: bytes, *tensors: str) -> bytes:
+    """The shipped graph, with inner (N, k) double tensors as extra outputs."""
+    import onnx
+
+    m = onnx.load_from_string(model_bytes)
+    for tensor in dict.fromkeys(tensors):
+        m.graph.output.append(
+            onnx.helper.make_tensor_value_info(
+                tensor, onnx.TensorProto.DOUBLE, ["N", None]
+            )
+        )
+    return bytes(m.SerializeToString())
+
+
 def unfolded_session(model: bytes) -> Any:
     """`model` in onnxruntime without NoopElimination, to tell its effects apart."""
     import onnxruntime as ort
@@ -627,23 +641,23 @@ def fit_and_export(
         # convergence is the model's business, not what these tests check
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe.fit(frame, target)
-    built: list[tuple[bytes, dict[str, Any]]] = []
+    built: list[tuple[Any, ...]] = []
     real_build = exporter._build
 
-    def spy(*args: Any, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
+    def spy(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
         built.append(real_build(*args, **kwargs))
         return built[-1]
 
     with mock.patch.object(exporter, "_build", spy):
         art = fk.export(pipe, root / "a", reference=frame)
-    model_bytes, info = built[-1]  # the plan that passed is the last one built
+    model_bytes, _, info = built[-1]  # the last plan built passed
     assert (root / "a" / "model.onnx").read_bytes() == model_bytes
     cert = art.certificate
     assert cert["passed"] is True and cert["label_agreement"] == 1.0, cert
     # drift monitoring is off: it does not touch the answers, and it warns on extreme
     # admitted values (see the xfail test below)
     predictor = Predictor.load(root / "a", monitor=False)
-    with_features = exporter._with_features_output(model_bytes, info["features_tensor"])
+    with_features = with_outputs(model_bytes, info["features_tensor"])
     return Exported(
         pipe,
         predictor,
@@ -1189,19 +1203,19 @@ def test_powers_of_bounded_columns_before_a_forest_export_and_serve_exactly(
     frame = cars(n)
     y = (frame["weight"] / 1000 + 10 / frame["acceleration"] > 4).astype(int)
     forest = RandomForestClassifier(n_estimators=25, max_depth=8, random_state=0)
-    built: list[tuple[bytes, dict[str, Any]]] = []
+    built: list[tuple[Any, ...]] = []
     real_build = exporter._build
 
-    def spy(*args: Any, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
+    def spy(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
         built.append(real_build(*args, **kwargs))
         return built[-1]
 
     with mock.patch.object(exporter, "_build", spy):
         ex = fit_and_export(fs, frame, y, forest, tmp_path)
     assert ex.certificate["passed"] is True
-    model_bytes, info = built[-1]
+    model_bytes, _, info = built[-1]
     # the float64 features before the trees' float32 rounding, bit for bit
-    exact = Session(exporter._with_features_output(model_bytes, info["features_exact"]))
+    exact = Session(with_outputs(model_bytes, info["features_exact"]))
     rows = cars(2000).to_dict("records")
     feeds, n_rows = ex.columns.coerce(rows)
     graph = exact.run(feeds, n_rows, [info["features_exact"]])[0]
