@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -306,12 +306,13 @@ class Predictor:
         self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
         return {name: got[name] for name in outputs}
 
-    def _run(self, records: Any, output: str, on_error: str) -> Any:
+    def _run(self, records: Any, output: str, on_error: str) -> np.ndarray | Split:
         got = self._outputs(records, [output], on_error)
         if isinstance(got, Split):
             got.scores = got.scores[output]
             return got
-        return got[output]
+        out: np.ndarray = got[output]
+        return out
 
     def score(
         self,
@@ -345,7 +346,15 @@ class Predictor:
         got: dict[str, np.ndarray] | Split = self._outputs(records, names, on_error)
         return got
 
-    def predict(self, records: Any, *, on_error: str = "raise") -> Any:
+    @overload
+    def predict(
+        self, records: Any, *, on_error: Literal["raise"] = "raise"
+    ) -> np.ndarray: ...
+    @overload
+    def predict(self, records: Any, *, on_error: Literal["split"]) -> Split: ...
+    @overload
+    def predict(self, records: Any, *, on_error: str) -> np.ndarray | Split: ...
+    def predict(self, records: Any, *, on_error: str = "raise") -> np.ndarray | Split:
         """Labels (classifiers) or predictions (regressors), one per record.
 
         Parameters
@@ -369,7 +378,17 @@ class Predictor:
             records, "label" if self.kind == "classifier" else "prediction", on_error
         )
 
-    def predict_proba(self, records: Any, *, on_error: str = "raise") -> Any:
+    @overload
+    def predict_proba(
+        self, records: Any, *, on_error: Literal["raise"] = "raise"
+    ) -> np.ndarray: ...
+    @overload
+    def predict_proba(self, records: Any, *, on_error: Literal["split"]) -> Split: ...
+    @overload
+    def predict_proba(self, records: Any, *, on_error: str) -> np.ndarray | Split: ...
+    def predict_proba(
+        self, records: Any, *, on_error: str = "raise"
+    ) -> np.ndarray | Split:
         """Class probabilities, columns in `classes_` order; see `predict`.
 
         Raises
@@ -386,7 +405,21 @@ class Predictor:
         self._require("probabilities")
         return self._run(records, "probabilities", on_error)
 
-    def decision_function(self, records: Any, *, on_error: str = "raise") -> Any:
+    @overload
+    def decision_function(
+        self, records: Any, *, on_error: Literal["raise"] = "raise"
+    ) -> np.ndarray: ...
+    @overload
+    def decision_function(
+        self, records: Any, *, on_error: Literal["split"]
+    ) -> Split: ...
+    @overload
+    def decision_function(
+        self, records: Any, *, on_error: str
+    ) -> np.ndarray | Split: ...
+    def decision_function(
+        self, records: Any, *, on_error: str = "raise"
+    ) -> np.ndarray | Split:
         """scikit-learn's ``decision_function``: (N,) for two classes, else (N, K).
 
         Exported for classifiers without ``predict_proba`` (``LinearSVC``,

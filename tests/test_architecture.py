@@ -210,3 +210,37 @@ def test_an_unknown_option_value_is_a_type_error_for_users(tmp_path: Path) -> No
     )
     assert 'Argument "unknown" to "Categorical"' in run.stdout
     assert "typo.py:4" not in run.stdout  # valid values pass
+
+
+def test_public_return_types_are_concrete_for_users(tmp_path: Path) -> None:
+    """What a user's checker infers: arrays, Split, DriftReport, Artifact, not Any."""
+    script = tmp_path / "user_types.py"
+    script.write_text(
+        "import featurekit as fk\n"
+        "from serving import Predictor\n"
+        "p = Predictor.load('a')\n"
+        "reveal_type(p.predict_proba({}))\n"
+        "reveal_type(p.predict({}, on_error='split'))\n"
+        "reveal_type(fk.drift('a', None))\n"
+        "reveal_type(fk.load('a'))\n"
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "--no-incremental",
+            str(script),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = run.stdout
+    assert 'user_types.py:4: note: Revealed type is "numpy.ndarray' in out, out
+    assert 'Revealed type is "serving.predictor.Split"' in out, out
+    assert 'Revealed type is "featurekit.detection.DriftReport"' in out, out
+    assert 'Revealed type is "featurekit.exporting.loading.Artifact"' in out, out
