@@ -80,6 +80,7 @@ def check_split_features(
             feeds = {col: chunk.reshape(-1, 1)}
             for other in others:  # the base row's value, in case a block reads more
                 feeds[other] = np.repeat(base[other], len(chunk), axis=0)
+            feeds = _as_inputs(session, feeds)
             got = session.run(feeds, len(chunk), [output])[0].reshape(len(chunk), -1)
             raw = chunk.astype(np.float64)
             want = np.stack(
@@ -129,6 +130,23 @@ def _column_graphs(features: bytes, exact: str, n_blocks: int) -> tuple[Any, lis
             "report it."
         )
     return model, parts
+
+
+_NUMPY_TYPES = {"tensor(double)": np.float64, "tensor(int64)": np.int64}
+
+
+def _as_inputs(session: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`feeds` in the types the session's graph declares.
+
+    An int column's split values arrive as floats, and a double input may get the base
+    row's int64.
+    """
+    declared = {i.name: i.type for i in session.inference_session.get_inputs()}
+    out = {}
+    for name, value in feeds.items():
+        want = _NUMPY_TYPES.get(declared.get(name, ""))
+        out[name] = value if want is None else value.astype(want, copy=False)
+    return out
 
 
 def _column_session(

@@ -176,11 +176,57 @@ def first_failing(pipeline: Any, edges: list[tuple[str, dict[str, Any]]]) -> Non
             with np.errstate(over="ignore", invalid="ignore"):
                 pipeline.predict([record])
         except (ValueError, TypeError) as exc:
+            overflow = _overflow(pipeline, record)
+            if overflow:  # one short message that names the fix; no chained tracebacks
+                raise ExportError(overflow) from None
             raise ExportError(
                 f"scikit-learn fails on an input the contract admits ({reason}): {exc}. "
                 + _missing_features(pipeline, record)
                 + "Give the column an imputer, or declare nullable=False or bounds."
-            ) from exc
+            ) from None
+
+
+def _overflow(pipeline: Any, record: dict[str, Any]) -> str:
+    """Name the derived feature that overflows, the value behind it and the bound.
+
+    A ratio whose denominator the contract lets reach 0 (``bounds=(0, ...)``) grows
+    beyond float32 next to it; a lower bound above 0 keeps it finite.
+    """
+    try:
+        row = np.asarray(pipeline[:-1].transform([record]), dtype=np.float64)[0]
+        names = pipeline.named_steps["features"].get_feature_names_out()
+        features = pipeline.named_steps["inputs"].features
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return ""
+    limit = np.finfo(np.float32).max
+    for name, v in zip((str(n).split("__", 1)[-1] for n in names), row, strict=True):
+        f = next((d for d in features.features if d.name == name), None)
+        expr = getattr(f, "expression", None)
+        if v != v or abs(v) <= limit or expr is None:
+            continue
+        tiny = {
+            c: record[c]
+            for c in expr.columns()
+            if isinstance(record.get(c), int | float) and 0 < abs(record[c]) < 1e-6
+        }
+        for column, value in tiny.items():
+            declared = next((d for d in features.inputs if d.name == column), None)
+            hi = getattr(declared, "bounds", None)
+            hi = "None" if not hi or hi[1] is None else f"{hi[1]:g}"
+            return (
+                f"Derived feature {name!r} = {expr!r} overflows float32 (which tree "
+                f"models compare in) where {column!r} = {value:g}, a value the "
+                f"contract admits. A lower bound above 0 keeps it finite: declare "
+                f"bounds=(lo, {hi}) on {column!r} with lo > 0, the smallest "
+                f"{column} you expect (e.g. bounds=(1, {hi})). Nothing was written."
+            )
+        return (
+            f"Derived feature {name!r} = {expr!r} overflows float32 (which tree "
+            f"models compare in) for the admitted row {record!r}: declare bounds on "
+            f"the columns it reads ({sorted(expr.columns())}) that keep it finite. "
+            "Nothing was written."
+        )
+    return ""
 
 
 def _missing_features(pipeline: Any, record: dict[str, Any]) -> str:
