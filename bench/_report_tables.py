@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -515,6 +516,49 @@ def transform_matrix(record: Record) -> list[str]:
     ]
 
 
+# -- export at scale -----------------------------------------------------------------
+def export_scale(record: Record) -> list[str]:
+    rows = []
+    for res in record["results"].values():
+        cert = res["certificate"]
+        trees = cert["checks"].get("trees", {})
+        rows.append(
+            [
+                f"{res['trees']} trees, {res['rows']:,} rows",
+                f"{res['nodes']:,}",
+                f"{statistics.median(res['fit_s']):.1f} s",
+                f"{statistics.median(res['export_s']):.1f} s",
+                _ratio(res["export_over_fit"]),
+                ", ".join(f"{k} {v:.1f} s" for k, v in res["phases_s"].items()),
+                f"{res['files_bytes']['model.onnx'] / 1e6:.1f} MB",
+                f"{res['artifact_bytes'] / 1e6:.1f} MB",
+                f"{res['skl2onnx_bytes'] / 1e6:.1f} MB",
+                f"{res['artifact_over_skl2onnx']:.2f}x",
+                f"{res['peak_rss_bytes'] / 2**30:.2f} GiB",
+                f"{cert['rows']:,}",
+                f"{trees.get('splits', cert['splits_covered']):,}",
+                f"{cert['seconds']:.1f} s",
+            ]
+        )
+    head = [
+        "forest",
+        "nodes",
+        "fit",
+        "export",
+        "export / fit",
+        "export phases",
+        "model.onnx",
+        "artifact",
+        "skl2onnx graph",
+        "artifact / skl2onnx",
+        "export peak RSS",
+        "certified rows",
+        "splits probed",
+        "certificate",
+    ]
+    return [table(head, rows)]
+
+
 TABLES: dict[str, Callable[[Record], list[str]]] = {
     "predict": predict,
     "contract": contract,
@@ -524,4 +568,5 @@ TABLES: dict[str, Callable[[Record], list[str]]] = {
     "drift": drift,
     "parity_matrix": parity_matrix,
     "transform_matrix": transform_matrix,
+    "export_scale": export_scale,
 }

@@ -31,6 +31,7 @@ ORDER = [
     "drift",
     "parity_matrix",
     "transform_matrix",
+    "export_scale",
 ]
 #: A load average at the start above this (per core) says other work was running.
 SHARED_LOAD_PER_CORE = 0.25
