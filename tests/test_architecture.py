@@ -111,6 +111,31 @@ def test_a_module_states_its_job_and_a_long_one_says_why(path: Path) -> None:
         )
 
 
+def _mypy(script: Path, *, clean_env: bool = False) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` on a user's script, from its own folder (outside the repo)."""
+    env = None
+    if clean_env:  # only the installed package: no path to the working tree
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")
+        }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",  # scikit-learn and pandas ship no types
+            "--no-incremental",
+            str(script),
+        ],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def _tour() -> str:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
@@ -124,23 +149,7 @@ def test_the_readme_tour_type_checks_strictly_against_the_installed_package(
     """A user's script, outside the repository: mypy must see the real signatures."""
     script = tmp_path / "tour.py"
     script.write_text(_tour())
-    env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--ignore-missing-imports",  # scikit-learn and pandas ship no types
-            "--no-incremental",
-            str(script),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _mypy(script, clean_env=True)
     assert run.returncode == 0, run.stdout[-4000:]
     assert "Success" in run.stdout
 
@@ -153,21 +162,7 @@ def test_a_type_error_in_a_user_script_is_reported(tmp_path: Path) -> None:
         "pipe = fk.make_pipeline(42, None)\n"
         "art = fk.export(pipe, 3.5)\n"
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--ignore-missing-imports",
-            "--no-incremental",
-            str(script),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _mypy(script)
     assert run.returncode == 1, run.stdout
     assert 'Argument 1 to "make_pipeline" has incompatible type "int"' in run.stdout
     assert 'Argument 2 to "export" has incompatible type "float"' in run.stdout
@@ -189,21 +184,7 @@ def test_an_unknown_option_value_is_a_type_error_for_users(tmp_path: Path) -> No
         'fk.Categorical("plan", unknown="skip")\n'
         'fk.Numeric("age", scale="robust", impute="median")\n'
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--ignore-missing-imports",
-            "--no-incremental",
-            str(script),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _mypy(script)
     assert (
         'Argument "scale" to "Numeric" has incompatible type "Literal[\'zscore\']"'
         in run.stdout
@@ -224,21 +205,7 @@ def test_public_return_types_are_concrete_for_users(tmp_path: Path) -> None:
         "reveal_type(fk.drift('a', None))\n"
         "reveal_type(fk.load('a'))\n"
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--ignore-missing-imports",
-            "--no-incremental",
-            str(script),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _mypy(script)
     out = run.stdout
     assert 'user_types.py:4: note: Revealed type is "numpy.ndarray' in out, out
     assert 'Revealed type is "serving.predictor.Split"' in out, out
