@@ -24,6 +24,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from featurekit.contract.jsonschema import record_schema
+
 __all__ = [
     "DATATYPES",
     "RequestError",
@@ -107,6 +109,9 @@ def model_metadata(predictor: Any) -> ModelMetadata:
     }
     if predictor.kind == "classifier":
         params["classes"] = predictor.classes_.tolist()
+    # what a record may hold, for client authors: types, nullability, bounds and
+    # categories as a JSON Schema (also at GET /v2/models/{name}/contract)
+    params["contract"] = record_schema(predictor.contract)
     return {
         "name": predictor.name,
         "versions": [str(predictor.version)],

@@ -659,3 +659,16 @@ def test_client_chosen_column_names_cannot_grow_server_state(
     assert len(extra) <= 101
     assert extra["(other)"] >= 1900
     assert len(client.get("/metrics").content) < 200_000
+
+
+def test_model_metadata_carries_the_contract_for_client_authors(
+    client: TestClient, predictor: Predictor
+) -> None:
+    contract = client.get(MODEL).json()["parameters"]["contract"]
+    assert contract == client.get(MODEL + "/contract").json()
+    props = contract["properties"]
+    assert props["age"]["type"] == "integer"  # dtype="int"
+    assert props["age"]["minimum"] == 18 and props["age"]["maximum"] == 120
+    assert set(props["plan"]["enum"]) == {"basic", "plus", "premium"}  # unknown="error"
+    assert "null" in props["income"]["type"]  # imputed: a missing value is accepted
+    assert set(contract["required"]) == set(predictor.features.columns)
