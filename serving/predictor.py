@@ -153,11 +153,36 @@ class Predictor:
             strings = any(isinstance(c, str) for c in classes)
             self.classes_ = np.asarray(classes, dtype=object if strings else None)
             self._n_classes = len(self.classes_)
+        self._check_graph()
         self.verification = Verification(
             "off", message="Golden rows not run (verify='off')."
         )
         if verify != "off":
             enforce(self.verify(), verify)
+
+    def _check_graph(self) -> None:
+        """The manifest's kind, outputs and classes must be what the graph answers."""
+        graph = {o.name: o for o in self._session.inference_session.get_outputs()}
+        missing = [o for o in self._output_names if o not in graph]
+        if missing:
+            raise ArtifactError(
+                f"Artifact {self._source}: the manifest lists outputs {missing!r} that "
+                f"model.onnx does not produce (it has {sorted(graph)!r}). Re-export it."
+            )
+        expected = {"classifier": "label", "regressor": "prediction"}.get(self.kind)
+        if expected is None or expected not in self._output_names:
+            raise ArtifactError(
+                f"Artifact {self._source}: the manifest's kind {self.kind!r} does not "
+                f"fit its outputs {list(self._output_names)!r}. Re-export it."
+            )
+        if "probabilities" in graph and self.kind == "classifier":
+            width = graph["probabilities"].shape[-1]
+            if isinstance(width, int) and width != self._n_classes:
+                raise ArtifactError(
+                    f"Artifact {self._source}: the manifest names {self._n_classes} "
+                    f"classes but the graph answers {width} probabilities per row. "
+                    "Re-export it."
+                )
 
     def verify(self) -> Verification:
         """Run the golden rows through this predictor's session and compare.

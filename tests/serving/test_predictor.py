@@ -309,3 +309,27 @@ def test_batch_larger_than_a_chunk_gives_the_pipeline_answers(
 def test_threads_must_be_a_positive_int(classifier, threads):
     with pytest.raises(ValueError, match=r"threads must be a positive int"):
         Predictor.load(classifier[1], threads=threads)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: m.update(classes=["a"]), "names 1 classes but the graph answers"),
+        (lambda m: m.update(outputs=[*m["outputs"], "extra"]), "'extra'"),
+        (lambda m: m.update(kind="regressor"), "kind 'regressor' does not fit"),
+    ],
+    ids=["classes", "outputs", "kind"],
+)
+def test_a_manifest_that_does_not_describe_its_graph_is_refused(
+    http_artifact, tmp_path, edit, match
+):
+    import json
+    import shutil
+
+    path = tmp_path / "a"
+    shutil.copytree(http_artifact, path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    edit(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(fk.ArtifactError, match=match):
+        Predictor.load(path, verify="off")
