@@ -146,7 +146,16 @@ class Predictor:
         # a tree model's golden rows compare its features too: the session exposes
         # that tensor (serving itself never asks for it)
         extra = [golden.features_output] if golden and golden.features_output else []
-        self._session = Session(with_outputs(model, extra), threads=threads)
+        try:
+            self._session = Session(with_outputs(model, extra), threads=threads)
+        except ValueError:  # a bad argument (threads): the caller's, said as it is
+            raise
+        except Exception as exc:  # onnxruntime's own errors derive from Exception only
+            raise ArtifactError(
+                f"Artifact {self._source}: onnxruntime {_ort_version()} cannot load "
+                f"model.onnx ({type(exc).__name__}: {str(exc)[:300]}). Re-export it, "
+                "or serve it with the onnxruntime version it was exported with."
+            ) from None
         self._output_names: tuple[str, ...] = tuple(manifest["outputs"])
         if self.kind == "classifier":
             classes = manifest["classes"] or []
@@ -491,3 +500,9 @@ class Predictor:
             },
             indent=2,
         )
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)

@@ -333,3 +333,19 @@ def test_a_manifest_that_does_not_describe_its_graph_is_refused(
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(fk.ArtifactError, match=match):
         Predictor.load(path, verify="off")
+
+
+def test_a_graph_onnxruntime_cannot_load_is_an_artifact_error(http_artifact, tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    path = tmp_path / "a"
+    shutil.copytree(http_artifact, path)
+    graph = b"\x08\x07 not a graph"  # its hash rewritten: only onnxruntime can tell
+    (path / "model.onnx").write_bytes(graph)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["model.onnx"] = hashlib.sha256(graph).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(fk.ArtifactError, match=r"onnxruntime .* cannot load model.onnx"):
+        Predictor.load(path)
