@@ -14,6 +14,9 @@ exactly the same way. The protocol adds only what its types say:
   whether the column takes them: numeric and categorical columns don't).
 - ``null`` is a missing value in any tensor, as in ``/predict``.
 - Shapes are ``[N]`` or ``[N, 1]``; data is flat or nested row-major.
+
+Binary tensors (the binary tensor data extension) are read into ``data`` by
+`serving.binary` first, so the same rules apply to them.
 """
 
 from __future__ import annotations
@@ -37,11 +40,6 @@ __all__ = [
 #: Datatypes accepted on input, with the Python types their JSON values may have.
 DATATYPES = ("BOOL", "BYTES", "FP32", "FP64", "INT32", "INT64")
 _INT_RANGES = {"INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1)}
-_BINARY_HINT = (
-    "The binary tensor extension is not supported; send tensors as JSON. With "
-    "tritonclient.http: InferInput.set_data_from_numpy(array, binary_data=False) and "
-    "InferRequestedOutput(name, binary_data=False)."
-)
 
 
 class RequestError(ValueError):
@@ -209,9 +207,6 @@ def _tensor(tensor: Any, k: int) -> tuple[str, list[Any]]:
     name = tensor.get("name")
     if not isinstance(name, str):
         raise RequestError(f"inputs[{k}] needs a string 'name'.")
-    params = tensor.get("parameters")
-    if isinstance(params, Mapping) and "binary_data_size" in params:
-        raise RequestError(f"Input {name!r} is sent as binary data. {_BINARY_HINT}")
     datatype = tensor.get("datatype")
     if datatype not in DATATYPES:
         raise RequestError(
@@ -230,7 +225,11 @@ def _tensor(tensor: Any, k: int) -> tuple[str, list[Any]]:
             "per row)."
         )
     if "data" not in tensor:
-        raise RequestError(f"Input {name!r} has no 'data'. {_BINARY_HINT}")
+        raise RequestError(
+            f"Input {name!r} has no 'data'; send its values as a JSON list in 'data', "
+            "or as binary data (parameters.binary_data_size and the "
+            "Inference-Header-Content-Length header)."
+        )
     values = _flatten(tensor["data"], shape, name)
     check = _CHECKS[datatype]
     for i, v in enumerate(values):

@@ -1,7 +1,8 @@
 """The Open Inference Protocol (KServe v2) REST routes: health, metadata and infer.
 
-Tensors are read and written by `serving.oip`; this module binds them to the model
-the app serves, under ``/v2/models/{name}`` and ``/v2/models/{name}/versions/{v}``.
+Tensors are read and written by `serving.oip` (and, for the binary tensor data
+extension, `serving.binary`); this module binds them to the model the app serves,
+under ``/v2/models/{name}`` and ``/v2/models/{name}/versions/{v}``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from featurekit._version import __version__
 
+from .binary import HEADER, binary_outputs, header_length, inline, join
 from .oip import RequestError, decode_infer, encode_outputs, model_metadata
 from .predictor import Predictor
 from .responses import not_found, protocol_error, respond
@@ -34,7 +36,12 @@ async def ready(request: Request) -> Response:
 
 async def server_metadata(request: Request) -> Response:
     return respond(
-        200, {"name": "featurekit", "version": __version__, "extensions": []}
+        200,
+        {
+            "name": "featurekit",
+            "version": __version__,
+            "extensions": ["binary_tensor_data"],
+        },
     )
 
 
@@ -50,12 +57,21 @@ async def model_ready(request: Request) -> Response:
 async def infer(request: Request) -> Response:
     state = state_of(request)
     p = _model_for(state, request)
-    return await state.run(_infer, state, p, await state.read_body(request))
+    body = await state.read_body(request, binary=True)
+    return await state.run(_infer, state, p, body, request.headers.get(HEADER))
 
 
-def _infer(state: AppState, p: Predictor, body: bytes) -> tuple[int, bytes]:
-    payload = parse_json(body)
+def _infer(
+    state: AppState, p: Predictor, body: bytes, header: str | None
+) -> tuple[int, bytes] | Response:
+    """Score one request; `header` is its Inference-Header-Content-Length, if any."""
     try:
+        if header is None:
+            payload, tail = parse_json(body), None
+        else:
+            n = header_length(header, len(body))
+            payload, tail = parse_json(body[:n]), body[n:]
+        payload = inline(payload, tail)
         records, selected, request_id = decode_infer(payload, p.outputs)
     except RequestError as exc:
         raise protocol_error(exc) from None
@@ -68,7 +84,16 @@ def _infer(state: AppState, p: Predictor, body: bytes) -> tuple[int, bytes]:
     }
     if request_id is not None:
         out["id"] = request_id
-    return 200, orjson.dumps(out)
+    binary = binary_outputs(payload, selected)
+    if not binary:
+        return 200, orjson.dumps(out)
+    data, n = join(out, {name: scores[name] for name in binary})
+    return Response(
+        data,
+        status_code=200,
+        media_type="application/octet-stream",
+        headers={HEADER: str(n)},
+    )
 
 
 def _model_for(state: AppState, request: Request) -> Predictor:

@@ -43,9 +43,11 @@ __all__ = ["AppState", "parse_json", "state_of"]
 
 _log = logging.getLogger("featurekit.serving")
 _JSON_TYPES = ("application/json", "text/json")
+#: the Open Inference Protocol's binary tensor data extension (`serving.binary`)
+_BINARY_HEADER = "inference-header-content-length"
 _BINARY = (
-    "Send tensors as JSON: with tritonclient.http, InferInput.set_data_from_numpy("
-    "array, binary_data=False) and InferRequestedOutput(name, binary_data=False)."
+    "For binary tensors, send the Inference-Header-Content-Length header with the "
+    "JSON header's length, as tritonclient does."
 )
 
 
@@ -215,13 +217,27 @@ class AppState:
         return p
 
     # -- requests --------------------------------------------------------------------
-    async def read_body(self, request: Request) -> bytes:
-        """The JSON body of `request`, within the size limit and the timeout."""
-        if "inference-header-content-length" in request.headers:
-            raise bad_request("Binary tensor data is not supported. " + _BINARY)
+    async def read_body(self, request: Request, *, binary: bool = False) -> bytes:
+        """The body of `request`, within the size limit and the timeout.
+
+        It must be JSON, unless `binary` allows the binary tensor extension and the
+        request has its header: then any content type goes, and the whole body (JSON
+        header and tensor data) counts against ``max_body_bytes``.
+        """
+        if _BINARY_HEADER in request.headers and not binary:
+            raise bad_request(
+                "The Inference-Header-Content-Length header (binary tensor data) is "
+                f"for POST /v2/models/{{name}}/infer only; send {request.url.path} "
+                "plain JSON."
+            )
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
-            hint = _BINARY if "octet-stream" in ctype else ""
+        if (
+            ctype
+            and ctype not in _JSON_TYPES
+            and not ctype.endswith("+json")
+            and _BINARY_HEADER not in request.headers
+        ):
+            hint = _BINARY if "octet-stream" in ctype and binary else ""
             raise not_json(
                 f"Content-Type {ctype!r} is not JSON; send application/json. {hint}".strip()
             )
@@ -279,19 +295,27 @@ class AppState:
             self.metrics.rows.inc(len(records))
         return got
 
-    async def run(self, fn: Callable[..., tuple[int, bytes]], *args: Any) -> Response:
-        """``fn(*args)`` on a worker thread, answering its (status, JSON) or a 503."""
+    async def run(
+        self, fn: Callable[..., tuple[int, bytes] | Response], *args: Any
+    ) -> Response:
+        """``fn(*args)`` on a worker thread, answering its (status, JSON) or a 503.
+
+        `fn` may build the `Response` itself, for a body that is not JSON.
+        """
         # a plain executor future: a fraction of anyio's per-call cost, and on timeout
         # the request is answered while the abandoned call finishes in the background
         future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
         try:
             async with asyncio.timeout(self.limits.timeout):
-                status, data = await future
+                result = await future
         except TimeoutError:
             raise unavailable(
                 f"The model did not answer within {self.limits.timeout:g} s; retry "
                 "with a smaller batch."
             ) from None
+        if isinstance(result, Response):
+            return result
+        status, data = result
         return Response(data, status_code=status, media_type="application/json")
 
 

@@ -600,7 +600,9 @@ def content_types() -> list[Case]:
         for value in ("0", "16", "", "x", str(len(body))):
             headers = {**JSON, "Inference-Header-Content-Length": value}
             summary = f"Inference-Header-Content-Length {value!r}"
-            cases.append(Case(summary, path, body, True, headers))
+            # the whole body as the JSON header, no binary data: a valid infer
+            valid = path == INFER and value == str(len(body))
+            cases.append(Case(summary, path, body, not valid, headers))
     part = b'Content-Disposition: form-data; name="f"\r\n\r\n{}'
     for name, path, body in (
         ("form", "/predict", b"income=1&age=37&plan=plus"),
@@ -609,6 +611,84 @@ def content_types() -> list[Case]:
     ):
         headers = {"Content-Type": _CONTENT_TYPES[name]}
         cases.append(Case(f"a {name} body", path, body, True, headers))
+    return cases
+
+
+def _binary_request(records: list[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    """`records` as the binary tensor extension's JSON header and tensor data."""
+    header = infer_body(records)
+    chunks = []
+    for tensor in header["inputs"]:
+        values = tensor.pop("data")
+        if tensor["datatype"] == "BYTES":
+            data = b"".join(
+                struct.pack("<I", len(v.encode())) + v.encode() for v in values
+            )
+        else:
+            code = "d" if tensor["datatype"] == "FP64" else "q"
+            data = struct.pack(f"<{len(values)}{code}", *values)
+        tensor["parameters"] = {"binary_data_size": len(data)}
+        chunks.append(data)
+    return header, b"".join(chunks)
+
+
+def binary_bodies() -> list[Case]:
+    """The binary tensor extension: cut, padded, mis-sized and scrambled bodies."""
+    header, data = _binary_request([GOOD, {**GOOD, "age": 50, "plan": "basic"}])
+    head = dumps(header)
+
+    def case(summary: str, body: bytes, length: Any, invalid: bool = True) -> Case:
+        headers = {"Inference-Header-Content-Length": str(length)}
+        return Case(summary, INFER, body, invalid, headers)
+
+    cases = [case("valid", head + data, len(head), False)]
+    cases += [
+        case(f"data cut at {k}", head + data[:k], len(head)) for k in range(len(data))
+    ]
+    cases += [
+        case(f"{k} bytes extra", head + data + b"\x00" * k, len(head))
+        for k in (1, 4, 8, 1000)
+    ]
+    cases += [
+        case(f"header length {n}", head + data, n)
+        for n in (
+            0,
+            1,
+            len(head) - 1,
+            len(head) + 1,
+            len(head) + len(data),
+            len(head) + len(data) + 1,
+            10**30,
+            -1,
+            "1e3",
+            " 5",
+            "0x10",
+        )
+    ]
+    for k, tensor in enumerate(header["inputs"]):
+        for size in (
+            -1,
+            tensor["parameters"]["binary_data_size"] + 1,
+            0,
+            "8",
+            8.0,
+            True,
+            None,
+            [],
+            2**64,
+        ):
+            bad = copy.deepcopy(header)
+            bad["inputs"][k]["parameters"]["binary_data_size"] = size
+            body = dumps(bad)
+            cases.append(
+                case(f"inputs/{k} binary_data_size {size!r}", body + data, len(body))
+            )
+    rng = random.Random(16)
+    for i in range(200):  # scrambled bytes: any 4xx or a 200, never a 5xx
+        body = bytearray(head + data)
+        for _ in range(rng.randint(1, 4)):
+            body[rng.randrange(len(head) - 20, len(body))] = rng.randrange(256)
+        cases.append(case(f"scrambled #{i}", bytes(body), len(head), False))
     return cases
 
 
@@ -763,7 +843,7 @@ def arbitrary_substitutions() -> list[Case]:
 FAMILIES: dict[str, Callable[[], list[Case]]] = {
     f.__name__: f
     for f in (mutated, encodings, literals, nesting, sizes, oip, predict, routes,
-              content_types, arbitrary_bodies, arbitrary_substitutions)
+              content_types, binary_bodies, arbitrary_bodies, arbitrary_substitutions)
 }  # fmt: skip
 
 

@@ -110,15 +110,49 @@ def test_tritonclient_infers_fp32_and_bytes_inputs(client, predictor) -> None:
     assert result.get_response()["id"] == "e2e-1"
 
 
-def test_tritonclient_default_binary_outputs_still_come_back_as_json(
+def test_tritonclient_defaults_send_and_receive_binary_tensors(
     client, predictor
 ) -> None:
-    # InferRequestedOutput asks for binary data by default; the server answers JSON,
-    # which the client reads all the same
-    result = client.infer(
-        "loans", _inputs([GOOD]), outputs=[triton.InferRequestedOutput("label")]
+    # tritonclient's defaults: binary_data=True for every input and output; a
+    # missing number travels as NaN in the binary FP64 data
+    rows = [
+        GOOD,
+        {**GOOD, "income": None, "age": 61, "plan": "premium", "region": "mars"},
+        {**GOOD, "income": 18000.25, "age": 19, "plan": "basic", "region": "söuth"},
+    ]
+    income = triton.InferInput("income", [3], "FP64")
+    income.set_data_from_numpy(
+        np.array([np.nan if r["income"] is None else r["income"] for r in rows])
     )
-    assert result.as_numpy("label").tolist() == predictor.predict(GOOD).tolist()
+    age = triton.InferInput("age", [3, 1], "INT64")
+    age.set_data_from_numpy(np.array([[r["age"]] for r in rows], dtype=np.int64))
+    inputs = [income, age]
+    for name in ("plan", "region"):
+        t = triton.InferInput(name, [3], "BYTES")
+        t.set_data_from_numpy(np.array([r[name].encode() for r in rows], dtype=object))
+        inputs.append(t)
+    outputs = [
+        triton.InferRequestedOutput("label"),
+        triton.InferRequestedOutput("probabilities"),
+    ]
+    for asked in (outputs, None):  # named outputs, and all of them by default
+        result = client.infer("loans", inputs, outputs=asked, request_id="bin")
+        got = result.get_response()
+        assert got["id"] == "bin"
+        assert all("binary_data_size" in o["parameters"] for o in got["outputs"])
+        np.testing.assert_array_equal(
+            result.as_numpy("probabilities"), predictor.predict_proba(rows)
+        )
+        np.testing.assert_array_equal(result.as_numpy("label"), predictor.predict(rows))
+
+
+def test_tritonclient_binary_fp32_inputs_are_read_as_float32(client, predictor) -> None:
+    rows = [GOOD, {**GOOD, "income": 18000.25, "plan": "premium", "region": "mars"}]
+    result = client.infer("loans", _inputs(rows, binary=True))
+    sent = [{**r, "income": float(np.float32(r["income"]))} for r in rows]
+    np.testing.assert_array_equal(
+        result.as_numpy("probabilities"), predictor.predict_proba(sent)
+    )
 
 
 def test_tritonclient_contract_error_surfaces_as_the_client_exception(client) -> None:
@@ -130,9 +164,12 @@ def test_tritonclient_contract_error_surfaces_as_the_client_exception(client) ->
     assert "'plan' isin(['basic', 'plus', 'premium']) failed for 'gold'" in message
 
 
-def test_tritonclient_binary_inputs_get_told_how_to_send_json(client) -> None:
-    with pytest.raises(InferenceServerException, match=r"binary_data=False"):
-        client.infer("loans", _inputs([GOOD], binary=True))
+def test_tritonclient_binary_contract_error_names_the_missing_value(client) -> None:
+    age = triton.InferInput("age", [1], "FP64")
+    age.set_data_from_numpy(np.array([np.nan]))
+    inputs = [t for t in _inputs([GOOD], binary=True) if t.name() != "age"] + [age]
+    with pytest.raises(InferenceServerException, match="'age'"):
+        client.infer("loans", inputs)
 
 
 def test_tritonclient_unknown_model_is_an_error(client) -> None:
