@@ -341,6 +341,12 @@ def _model_paths(p: Any) -> dict[str, Any]:
                 )
             else:
                 operation["responses"] |= _errors("404", "503")
+            if suffix == "/infer":
+                operation["description"] = (
+                    "Also takes and answers the binary tensor data extension: "
+                    "header Inference-Header-Content-Length, the JSON header, then "
+                    "the raw tensor data (docs/http.md, Binary tensors)."
+                )
             paths[base + suffix] = {method: operation}
     return paths
 
