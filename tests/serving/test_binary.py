@@ -210,6 +210,13 @@ def test_the_body_limit_counts_the_binary_data(predictor: Predictor) -> None:
     assert "the limit is 1000" in r.json()["error"]
 
 
+def test_the_row_limit_counts_binary_rows(client: TestClient) -> None:
+    header, data = binary_request([GOOD] * 51)  # the client's limit is 50
+    r = send(client, header, data)
+    assert r.status_code == 413
+    assert "51 rows; the limit is 50" in r.json()["error"]
+
+
 # -- binary outputs -----------------------------------------------------------------------
 def test_binary_data_output_answers_every_output_binary(client: TestClient) -> None:
     header, data = binary_request(ROWS)
