@@ -31,6 +31,7 @@ from featurekit.golden import (
 from featurekit.golden import verify as run_golden
 from featurekit.runtime import Session
 
+from .consistency import check_graph, ort_version
 from .monitor import Monitor
 
 __all__ = ["Predictor", "Split"]
@@ -152,7 +153,7 @@ class Predictor:
             raise
         except Exception as exc:  # onnxruntime's own errors derive from Exception only
             raise ArtifactError(
-                f"Artifact {self._source}: onnxruntime {_ort_version()} cannot load "
+                f"Artifact {self._source}: onnxruntime {ort_version()} cannot load "
                 f"model.onnx ({type(exc).__name__}: {str(exc)[:300]}). Re-export it, "
                 "or serve it with the onnxruntime version it was exported with."
             ) from None
@@ -162,36 +163,18 @@ class Predictor:
             strings = any(isinstance(c, str) for c in classes)
             self.classes_ = np.asarray(classes, dtype=object if strings else None)
             self._n_classes = len(self.classes_)
-        self._check_graph()
+        check_graph(
+            self._session.inference_session,
+            self._output_names,
+            self.kind,
+            getattr(self, "_n_classes", 0),
+            self._source,
+        )
         self.verification = Verification(
             "off", message="Golden rows not run (verify='off')."
         )
         if verify != "off":
             enforce(self.verify(), verify)
-
-    def _check_graph(self) -> None:
-        """The manifest's kind, outputs and classes must be what the graph answers."""
-        graph = {o.name: o for o in self._session.inference_session.get_outputs()}
-        missing = [o for o in self._output_names if o not in graph]
-        if missing:
-            raise ArtifactError(
-                f"Artifact {self._source}: the manifest lists outputs {missing!r} that "
-                f"model.onnx does not produce (it has {sorted(graph)!r}). Re-export it."
-            )
-        expected = {"classifier": "label", "regressor": "prediction"}.get(self.kind)
-        if expected is None or expected not in self._output_names:
-            raise ArtifactError(
-                f"Artifact {self._source}: the manifest's kind {self.kind!r} does not "
-                f"fit its outputs {list(self._output_names)!r}. Re-export it."
-            )
-        if "probabilities" in graph and self.kind == "classifier":
-            width = graph["probabilities"].shape[-1]
-            if isinstance(width, int) and width != self._n_classes:
-                raise ArtifactError(
-                    f"Artifact {self._source}: the manifest names {self._n_classes} "
-                    f"classes but the graph answers {width} probabilities per row. "
-                    "Re-export it."
-                )
 
     def verify(self) -> Verification:
         """Run the golden rows through this predictor's session and compare.
@@ -500,9 +483,3 @@ class Predictor:
             },
             indent=2,
         )
-
-
-def _ort_version() -> str:
-    import onnxruntime
-
-    return str(onnxruntime.__version__)
