@@ -71,6 +71,20 @@ def _check_flag(owner: str, option: str, value: Any) -> None:
         raise SpecError(f"{owner}: {option} must be True or False, got {value!r}.")
 
 
+def _column_list(owner: str, value: Any, what: str = "raw") -> tuple[str, ...]:
+    """A non-empty list of distinct column names, as a tuple; else a SpecError."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise SpecError(
+            f"{owner}: inputs must be a non-empty list of {what} column names, got "
+            f"{value!r}."
+        )
+    for c in value:
+        _check_name(owner, c)
+    if len(set(value)) != len(value):
+        raise SpecError(f"{owner}: inputs {list(value)!r} repeat a column.")
+    return tuple(value)
+
+
 def _check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise SpecError(f"{kind} needs a non-empty column name, got {name!r}.")

@@ -25,6 +25,7 @@ from featurekit.declare.base import (
     Unknown,
     _check_name,
     _choice,
+    _column_list,
     _Feature,
     _interval,
 )
@@ -398,17 +399,7 @@ class Custom(_ByValue, _Feature):
     def __post_init__(self) -> None:
         _check_name("Custom", self.name)
         owner = f"Custom({self.name!r})"
-        ins = self.inputs
-        if isinstance(ins, str) or not isinstance(ins, Sequence) or not ins:
-            raise SpecError(
-                f"{owner}: inputs must be a non-empty list of raw column names, got "
-                f"{ins!r}."
-            )
-        for c in ins:
-            _check_name(owner, c)
-        if len(set(ins)) != len(ins):
-            raise SpecError(f"{owner}: inputs {list(ins)!r} repeat a column.")
-        object.__setattr__(self, "inputs", tuple(ins))
+        object.__setattr__(self, "inputs", _column_list(owner, self.inputs))
         _transformer_spec(owner, self.transformer)
 
     @property

@@ -10,10 +10,15 @@ Light core: no scikit-learn at import time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from featurekit.declare.base import _check_flag, _check_name, _choice, _Feature
+from featurekit.declare.base import (
+    _check_flag,
+    _check_name,
+    _choice,
+    _column_list,
+    _Feature,
+)
 from featurekit.errors import SpecError
 
 __all__ = ["Polynomial", "Splines"]
@@ -146,17 +151,8 @@ class Polynomial(_Feature):
     def __post_init__(self) -> None:
         _check_name("Polynomial", self.name)
         owner = f"Polynomial({self.name!r})"
-        ins = self.inputs
-        if isinstance(ins, str) or not isinstance(ins, Sequence) or not ins:
-            raise SpecError(
-                f"{owner}: inputs must be a non-empty list of numeric column names, "
-                f"got {ins!r}."
-            )
-        for c in ins:
-            _check_name(owner, c)
-        if len(set(ins)) != len(ins):
-            raise SpecError(f"{owner}: inputs {list(ins)!r} repeat a column.")
-        object.__setattr__(self, "inputs", tuple(ins))
+        ins = _column_list(owner, self.inputs, "numeric")
+        object.__setattr__(self, "inputs", ins)
         _positive_int(owner, "degree", self.degree, 1)
         _check_flag(owner, "interaction_only", self.interaction_only)
         _check_flag(owner, "include_bias", self.include_bias)
