@@ -37,7 +37,7 @@ from _common import (
     round_samples,
     versions,
 )
-from _orders import orders
+from _orders import catalogue, orders
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
@@ -46,42 +46,6 @@ from serving import Predictor
 
 BUDGET_1ROW_VS_BARE = 2.0  # budget: 1 row, Predictor <= 2x a bare session.run
 BUDGET_BATCH_VS_BARE = 0.8  # budget: 10k rows, >= 0.8x bare onnxruntime throughput
-
-
-# -- the catalogue ---------------------------------------------------------------------
-def catalogue() -> fk.FeatureSet:
-    """18 declarations over 8 raw columns: every kind of derived feature."""
-    c = fk.col
-    features: list[object] = [
-        fk.Datetime("signup"),
-        fk.Datetime("ordered"),
-        # bounds keep derived values within float32, which the tree models compare in
-        fk.Numeric(
-            "amount", bounds=(0, 1e7), clip=(0, None), log1p=True, scale="standard"
-        ),
-        fk.Numeric(
-            "items", dtype="int", bounds=(0, 1000), impute="median", scale="standard"
-        ),
-        fk.Categorical("country", unknown="ignore"),
-        fk.Derived("per_item", c("amount") / c("items"), impute=0.0, scale="robust"),
-        fk.Derived("log_amount", (c("amount") + 1).log(), impute=0.0),
-        fk.Derived("big", fk.where(c("amount") > 1000, 1, 0)),
-        fk.Derived("weekend", c("ordered").dt.day_of_week >= 5),
-        fk.Derived("order_month", c("ordered").dt.month, scale="minmax"),
-        fk.Derived("order_hour", c("ordered").dt.hour, scale="minmax"),
-        fk.Derived(
-            "tenure_days", fk.days_between(c("signup"), c("ordered")), scale="standard"
-        ),
-        fk.Derived(
-            "country_device", fk.cross(c("country"), c("device")), unknown="ignore"
-        ),
-        fk.Derived("mobile", c("device").isin(["ios", "android"])),
-        fk.Bucketized("amount_band", "amount", bins=5, strategy="quantile"),
-        fk.Bucketized("items_band", c("items").fillna(0), edges=[1, 3, 6]),
-        fk.Categorical("merchant", encode="hash", n_buckets=64),
-        fk.Text("review", ngram_range=(1, 2), max_features=40),
-    ]
-    return fk.FeatureSet("orders", features)  # type: ignore[arg-type]
 
 
 # -- the bench -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ memory chunk by chunk, with a progress bar on stderr for large files.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -55,15 +56,7 @@ def read_data(path: str | Path, features: FeatureSet) -> tuple[Any, str]:
     """
     import pandas as pd
 
-    p = Path(path)
-    fmt = FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise UsageError(
-            f"Cannot tell the format of {str(p)!r}: expected a .csv, .parquet or "
-            ".jsonl file."
-        )
-    if not (p.is_file() or (fmt == "parquet" and p.is_dir())):  # a parquet dataset
-        raise UsageError(f"No data file at {str(p)!r}.")
+    p, fmt = _located(path)
     try:
         if fmt == "csv":
             frame = _read_csv(p, features)
@@ -128,15 +121,7 @@ def read_chunks(
     UsageError
         The file is missing, of another format or unreadable.
     """
-    p = Path(path)
-    fmt = FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise UsageError(
-            f"Cannot tell the format of {str(p)!r}: expected a .csv, .parquet or "
-            ".jsonl file."
-        )
-    if not (p.is_file() or (fmt == "parquet" and p.is_dir())):  # a parquet dataset
-        raise UsageError(f"No data file at {str(p)!r}.")
+    p, fmt = _located(path)
     try:
         if fmt == "parquet":
             yield from _parquet_chunks(p, chunk_rows)
@@ -244,3 +229,17 @@ def _numbers(column: Any) -> Any:
         return v
 
     return pd.Series([cell(v) for v in column], index=column.index, dtype=object)
+
+
+def _located(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The data file and its format; a UsageError if either is unknown or missing."""
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"Cannot tell the format of {str(p)!r}: expected a .csv, .parquet or "
+            ".jsonl file."
+        )
+    if not (p.is_file() or (fmt == "parquet" and p.is_dir())):  # a parquet dataset
+        raise UsageError(f"No data file at {str(p)!r}.")
+    return p, fmt
