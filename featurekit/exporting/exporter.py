@@ -24,6 +24,7 @@ from featurekit.exporting.progress import ProgressArg, Reporter
 from featurekit.golden.rows import GOLDEN
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph
+from featurekit.outcomes.holdout import holdout_record
 from featurekit.transforms.basic import CategoryFolder
 
 __all__ = ["Artifact", "export", "load"]
@@ -213,6 +214,7 @@ def export(
     tolerance: float = 1e-5,
     save_pipeline: bool = False,
     holdout: pd.DataFrame | None = None,
+    holdout_y: Any = None,
     progress: ProgressArg = True,
     overwrite: bool = False,
 ) -> Artifact:
@@ -247,6 +249,13 @@ def export(
         (``profile.json``). Recommended: on its training rows a model answers more
         confidently than in production, which would later read as output drift.
         Without it, `reference` is profiled.
+    holdout_y : array-like, optional
+        The true labels of `holdout`, row for row. The artifact then records the
+        holdout performance of the exported graph (accuracy, balanced accuracy, log
+        loss, Brier score and ROC AUC for a classifier; MAE, RMSE and R² for a
+        regressor, each with a 95 % interval) and the label distribution, in the
+        manifest's ``holdout``: `featurekit.evaluate` and the server's online
+        metrics compare served performance against them (docs/outcomes.md).
     progress : bool or callable
         True (default): a long export (over about 2 s) reports its phases on stderr,
         as a bar when stderr is a terminal, else as plain lines. False: nothing. A
@@ -274,6 +283,8 @@ def export(
         The pipeline cannot be converted.
     """
     features, ct, model = _fitted_parts(pipeline)
+    if holdout_y is not None and holdout is None:
+        raise ExportError("holdout_y needs holdout=, the rows these labels belong to.")
     if not isinstance(reference, pd.DataFrame) or len(reference) == 0:
         raise ExportError(
             "export needs reference=DataFrame with at least one row, e.g. the training frame."
@@ -378,21 +389,19 @@ def export(
             session=session,
         )
         report.phase("write", total=2)
+        profile, holdout_answers = _profile(
+            columns, session, manifest, reference, holdout, certified.reference_answers
+        )
+        if holdout_y is not None:
+            assert holdout is not None  # checked on entry
+            manifest["holdout"] = holdout_record(
+                manifest, holdout_y, len(holdout), holdout_answers
+            )
         files = {
             "model.onnx": model_bytes,
             "features.json": features.to_json().encode(),
             "contract.json": contract.to_json().encode(),
-            "profile.json": json.dumps(
-                _profile(
-                    columns,
-                    session,
-                    manifest,
-                    reference,
-                    holdout,
-                    certified.reference_answers,
-                ),
-                allow_nan=False,
-            ).encode(),
+            "profile.json": json.dumps(profile, allow_nan=False).encode(),
             GOLDEN: golden.to_json().encode(),
         }
         del session  # a big forest's session holds memory the write does not need
@@ -418,11 +427,12 @@ def _profile(
     reference: pd.DataFrame,
     holdout: pd.DataFrame | None,
     reference_answers: dict[str, np.ndarray],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The reference profile for drift: inputs as the graph reads them, and its answers.
 
     Without `holdout`, the graph's answers on the reference rows are the ones the
-    certificate already computed.
+    certificate already computed. Also returns the graph's answers on the profiled
+    rows (every output; empty for a classifier without probabilities when not asked).
     """
     from featurekit.monitoring.profile import build_profile
 
@@ -436,7 +446,7 @@ def _profile(
     except ContractError as exc:
         raise ExportError(f"The holdout rows break the contract: {exc}") from exc
     outputs = manifest["outputs"]
-    answers = None
+    answers: dict[str, np.ndarray] = {}
     # the profile watches probabilities or predictions; a classifier without
     # probabilities is watched on its inputs alone
     if "probabilities" in outputs or "prediction" in outputs:
@@ -444,6 +454,8 @@ def _profile(
             answers = {o: reference_answers[o] for o in outputs}
         else:
             answers = dict(zip(outputs, session.run(feeds, n, outputs), strict=True))
+    elif source == "holdout":
+        answers = dict(zip(outputs, session.run(feeds, n, outputs), strict=True))
     numeric, categorical = {}, {}
     # drift is watched on raw inputs; dates move on by nature and free text has no
     # categories, so both are left out
@@ -452,9 +464,12 @@ def _profile(
             categorical[f.name] = feeds[f.name][:, 0]
         elif isinstance(f, Numeric):
             numeric[f.name] = feeds[f.name][:, 0].astype(np.float64)
-    profile = build_profile(numeric, categorical, answers, manifest["classes"])
+    watched = "probabilities" in outputs or "prediction" in outputs
+    profile = build_profile(
+        numeric, categorical, answers if watched else None, manifest["classes"]
+    )
     profile["source"] = source
-    return profile
+    return profile, answers
 
 
 def _session(model_bytes: bytes, info: dict[str, Any]) -> Any:
