@@ -32,7 +32,15 @@ import orjson
 
 from .oip import DATATYPES, RequestError
 
-__all__ = ["HEADER", "binary_outputs", "header_length", "inline", "join"]
+__all__ = [
+    "HEADER",
+    "binary_outputs",
+    "header_length",
+    "inline",
+    "join",
+    "read_raw",
+    "write_raw",
+]
 
 #: The header that marks a binary body (HTTP header names are case-insensitive).
 HEADER = "Inference-Header-Content-Length"
@@ -122,7 +130,7 @@ def inline(payload: Any, tail: bytes | None) -> Any:
                 f"binary data are left after the inputs before it ({len(tail)} after "
                 "the JSON header in all)."
             )
-        data = _values(label, tensor, tail[offset : offset + size])
+        data = read_raw(label, tensor, tail[offset : offset + size])
         offset += size
         changed = True
         rest = {p: v for p, v in params.items() if p != "binary_data_size"}
@@ -135,7 +143,20 @@ def inline(payload: Any, tail: bytes | None) -> Any:
     return {**payload, "inputs": inlined} if changed else payload
 
 
-def _values(label: str, tensor: Mapping[str, Any], raw: bytes) -> list[Any]:
+def read_raw(
+    label: str, tensor: Mapping[str, Any], raw: bytes, source: str = "binary_data_size"
+) -> list[Any]:
+    """The values of one tensor from its raw bytes, checked against its shape.
+
+    `label` names the tensor and `source` where its byte count came from, in the
+    messages (gRPC's ``raw_input_contents`` uses it too). A NaN in FP32/FP64 is
+    None (a missing value); anything that does not add up is a `RequestError`.
+
+    Examples
+    --------
+    >>> read_raw("x", {"datatype": "INT32", "shape": [2]}, struct.pack("<2i", 7, -1))
+    [7, -1]
+    """
     datatype = tensor.get("datatype")
     if datatype not in DATATYPES:
         raise RequestError(
@@ -154,13 +175,13 @@ def _values(label: str, tensor: Mapping[str, Any], raw: bytes) -> list[Any]:
         )
     n = math.prod(shape)
     if datatype == "BYTES":
-        return _strings(label, raw, n)
+        return _strings(label, raw, n, source)
     dtype = np.dtype(_FIXED[datatype])
     if len(raw) != n * dtype.itemsize:
         raise RequestError(
             f"{label} is {datatype} of shape {shape!r}: {n} values of "
             f"{dtype.itemsize} bytes make {n * dtype.itemsize}, but its "
-            f"binary_data_size is {len(raw)}."
+            f"{source} is {len(raw)}."
         )
     values: list[Any] = np.frombuffer(raw, dtype=dtype).tolist()
     if datatype == "BOOL":
@@ -182,14 +203,14 @@ def _values(label: str, tensor: Mapping[str, Any], raw: bytes) -> list[Any]:
     return values
 
 
-def _strings(label: str, raw: bytes, n: int) -> list[str]:
+def _strings(label: str, raw: bytes, n: int, source: str) -> list[str]:
     out: list[str] = []
     at = 0
     while at < len(raw):
         if len(out) == n:
             raise RequestError(
                 f"{label} is BYTES of {n} values, but {len(raw) - at} bytes of its "
-                f"binary_data_size {len(raw)} are left after them."
+                f"{source} {len(raw)} are left after them."
             )
         if len(raw) - at < _LENGTH.size:
             raise RequestError(
@@ -202,7 +223,7 @@ def _strings(label: str, raw: bytes, n: int) -> list[str]:
         if size > len(raw) - at:
             raise RequestError(
                 f"{label} is BYTES, and value {len(out)} says it has {size} bytes, "
-                f"but only {len(raw) - at} of its binary_data_size are left."
+                f"but only {len(raw) - at} of its {source} are left."
             )
         try:
             out.append(raw[at : at + size].decode("utf-8"))
@@ -213,7 +234,7 @@ def _strings(label: str, raw: bytes, n: int) -> list[str]:
         at += size
     if len(out) != n:
         raise RequestError(
-            f"{label} is BYTES of {n} values, but its binary_data_size {len(raw)} "
+            f"{label} is BYTES of {n} values, but its {source} {len(raw)} "
             f"holds {len(out)}."
         )
     return out
@@ -242,7 +263,7 @@ def join(header: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> tuple[byte
     for out in header["outputs"]:
         if out["name"] not in arrays:
             continue
-        raw = _raw(out["datatype"], arrays[out["name"]])
+        raw = write_raw(out["datatype"], arrays[out["name"]])
         del out["data"]
         out["parameters"] = {**out.get("parameters", {}), "binary_data_size": len(raw)}
         chunks.append(raw)
@@ -250,7 +271,8 @@ def join(header: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> tuple[byte
     return head + b"".join(chunks), len(head)
 
 
-def _raw(datatype: str, arr: np.ndarray) -> bytes:
+def write_raw(datatype: str, arr: np.ndarray) -> bytes:
+    """`arr` as raw tensor data of `datatype`, laid out as `read_raw` reads it."""
     if datatype == "BYTES":
         parts = []
         for v in arr.ravel().tolist():
