@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
-__all__ = ["MAX_FAILURES_SHOWN", "Limits"]
+__all__ = ["MAX_FAILURES_SHOWN", "Limits", "connection_limits"]
 
 #: How many failures a 422 response lists (the count is always complete).
 MAX_FAILURES_SHOWN = 1000
@@ -44,3 +45,20 @@ class Limits:
 #: The environment variable holding the admin token (never a command-line argument,
 #: which every user of the machine can read in the process list).
 ADMIN_TOKEN_ENV = "FEATUREKIT_ADMIN_TOKEN"
+
+#: The environment variable carrying ``--header-timeout`` to every worker process
+#: (`serving.protocol` reads it).
+HEADER_TIMEOUT_ENV = "FEATUREKIT_HEADER_TIMEOUT"
+
+
+def connection_limits(args: argparse.Namespace) -> None:
+    """Check ``serve``'s connection options; ValueError naming the first bad one."""
+    for option in ("header_timeout", "keep_alive"):
+        value = getattr(args, option)
+        if not value > 0:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} must be > 0 seconds, got {value!r}.")
+    if args.limit_concurrency < 1:
+        raise ValueError(
+            f"--limit-concurrency must be >= 1, got {args.limit_concurrency}."
+        )

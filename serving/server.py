@@ -90,6 +90,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection gets to send a request's headers, from opening or "
+        "from the previous response; slower ones are closed (default: 10)",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=5.0,
+        help="seconds an idle keep-alive connection stays open (default: 5)",
+    )
+    parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        help="open connections, and requests in progress, per worker; beyond, 503 "
+        "with Retry-After (default: 1000)",
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log every request (off by default: it costs more than a prediction)",
@@ -104,13 +124,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the server for parsed `args`; return the exit status."""
     from .app import Limits, serve_path
-    from .limits import ADMIN_TOKEN_ENV
+    from .limits import ADMIN_TOKEN_ENV, HEADER_TIMEOUT_ENV, connection_limits
 
     try:
+        import httptools  # noqa: F401  # the parser serving.protocol builds on
         import uvicorn
     except ImportError:  # pragma: no cover - depends on the installation
         print(
-            "featurekit serve: error: uvicorn is not installed: "
+            "featurekit serve: error: uvicorn or httptools is not installed: "
             "pip install 'featurekit[serve]'",
             file=sys.stderr,
         )
@@ -119,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         limits = Limits(args.max_body_bytes, args.max_rows, args.timeout)
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}.")
+        connection_limits(args)
         path = serve_path(args.artifact)
     except (ArtifactError, ValueError) as exc:
         print(f"featurekit serve: error: {exc}", file=sys.stderr)
@@ -130,8 +152,12 @@ def run(args: argparse.Namespace) -> int:
         "access_log": args.access_log,
         "timeout_graceful_shutdown": args.drain,
         "loop": "auto",  # uvloop when installed
-        "http": "auto",  # httptools when installed
+        # httptools, with a header timeout; by import path, so that workers load it
+        "http": "serving.protocol:GuardedHttpTools",
+        "timeout_keep_alive": args.keep_alive,
+        "limit_concurrency": args.limit_concurrency,
     }
+    os.environ[HEADER_TIMEOUT_ENV] = repr(args.header_timeout)  # workers inherit it
     monitor: bool | dict[str, Any] = not args.no_monitor and {
         k: v
         for k, v in (("window", args.monitor_window), ("seconds", args.monitor_seconds))
