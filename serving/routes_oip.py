@@ -19,7 +19,7 @@ from featurekit._version import __version__
 from .binary import HEADER, binary_outputs, header_length, inline, join
 from .oip import RequestError, decode_infer, encode_outputs, model_metadata
 from .predictor import Predictor
-from .responses import not_found, protocol_error, respond
+from .responses import protocol_error, respond
 from .state import AppState, parse_json, state_of
 
 __all__ = ["ROUTES"]
@@ -98,16 +98,7 @@ def _infer(
 
 def _model_for(state: AppState, request: Request) -> Predictor:
     """The loaded predictor if the path names it (and its version); else 404."""
-    p = state.loaded()
-    name = request.path_params["name"]
-    version = request.path_params.get("version")
-    if name != p.name:
-        raise not_found(f"Unknown model {name!r}; this server serves {p.name!r}.")
-    if version is not None and version != str(p.version):
-        raise not_found(
-            f"Model {name!r} has no version {version!r}; it serves version {p.version}."
-        )
-    return p
+    return state.model(request.path_params["name"], request.path_params.get("version"))
 
 
 _MODEL = "/v2/models/{name}"

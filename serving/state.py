@@ -33,6 +33,7 @@ from .responses import (
     body_timeout,
     contract_error,
     forbidden,
+    not_found,
     not_json,
     too_large,
     unauthorized,
@@ -214,6 +215,21 @@ class AppState:
         if p is None:
             reason = self.load_error or "the model is still loading"
             raise unavailable(f"Not ready: {reason}.")
+        return p
+
+    def model(self, name: str, version: str | None = None) -> Predictor:
+        """The loaded predictor if it is model `name` (and `version`); else 404.
+
+        503 while it is loading (`loaded`). Every protocol (REST, gRPC) asks here.
+        """
+        p = self.loaded()
+        if name != p.name:
+            raise not_found(f"Unknown model {name!r}; this server serves {p.name!r}.")
+        if version is not None and version != str(p.version):
+            raise not_found(
+                f"Model {name!r} has no version {version!r}; it serves version "
+                f"{p.version}."
+            )
         return p
 
     # -- requests --------------------------------------------------------------------
