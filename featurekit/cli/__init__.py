@@ -1,5 +1,7 @@
 """The ``featurekit`` command: ``check`` and ``drift ARTIFACT DATA`` for CI, ``serve``.
 
+``export-triton`` (a Triton model repository) is `featurekit.cli.triton`.
+
 Reading the data files is `featurekit.cli.files`.
 
 ``check`` reads a data file and checks it against the artifact's contract with the
@@ -169,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(serve)
     serve.set_defaults(run=run)
+    from featurekit.cli.triton import add_export_triton
+
+    add_export_triton(sub)
     return parser
 
 

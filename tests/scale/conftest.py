@@ -1,0 +1,34 @@
+"""An artifact and its data shared by the scale-out tests (Triton, Spark, Ray, servers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# test modules import these from scale_data: a conftest cannot be imported by name
+from scale_data import SCALE_FEATURES, scale_frame
+from sklearn.ensemble import RandomForestClassifier
+
+import featurekit as fk
+
+# conftest modules share one name: doctest collection must not import them as tests
+collect_ignore = ["conftest.py", "scale_data.py"]
+
+
+@pytest.fixture(scope="session")
+def scale_artifact(tmp_path_factory) -> Path:
+    """A small forest (a tree graph: exact sums matter) with int classes."""
+    frame = scale_frame(400, seed=0)
+    y = np.where(
+        (frame["income"].fillna(36000) > 36000) ^ (frame["plan"] == "premium"), 1, 0
+    )
+    pipe = fk.make_pipeline(
+        SCALE_FEATURES,
+        RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0),
+    )
+    pipe.fit(frame.drop(columns="id"), y)
+    path = tmp_path_factory.mktemp("scale") / "loans"
+    fk.export(pipe, path, reference=frame.drop(columns="id"))
+    return path
