@@ -32,9 +32,12 @@ __all__ = [
     "CLASSIFIER_METRICS",
     "HIGHER_IS_BETTER",
     "REGRESSOR_METRICS",
+    "brier_terms",
     "class_index",
     "classification",
     "delong",
+    "delong_components",
+    "log_loss_terms",
     "regression",
     "wilson",
 ]
@@ -103,22 +106,43 @@ def delong(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
     >>> auc
     0.75
     """
+    v10, v01 = delong_components(y, score)
+    m, n = v10.size, v01.size
+    if m == 0 or n == 0:
+        return math.nan, math.nan
+    auc = float(v10.mean())
+    s10 = float(v10.var(ddof=1)) if m > 1 else 0.0
+    s01 = float(v01.var(ddof=1)) if n > 1 else 0.0
+    return auc, s10 / m + s01 / n
+
+
+def delong_components(
+    y: np.ndarray, score: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components of the ROC AUC of `score` for 0/1 labels `y`.
+
+    Per positive, the share of negatives scored below it; per negative, the share of
+    positives scored above it (ties count half). Their means are the AUC; their
+    (co)variances give DeLong's variance of one AUC, or of the difference of two
+    models' AUCs on the same rows (`featurekit.comparing`).
+
+    >>> v10, v01 = delong_components(np.array([0, 1, 1]), np.array([.2, .1, .9]))
+    >>> v10.tolist(), v01.tolist()
+    ([0.0, 1.0], [0.5])
+    """
     y = np.asarray(y).astype(bool)
     score = np.asarray(score, dtype=np.float64)
     pos, neg = score[y], score[~y]
     m, n = pos.size, neg.size
     if m == 0 or n == 0:
-        return math.nan, math.nan
+        return np.empty(m), np.empty(n)
     all_ranks = _midranks(np.concatenate([pos, neg]))
     pos_ranks, neg_ranks = _midranks(pos), _midranks(neg)
     v10 = (all_ranks[:m] - pos_ranks) / n  # per positive: share of negatives below
     v01 = (
         1.0 - (all_ranks[m:] - neg_ranks) / m
     )  # per negative: share of positives above
-    auc = float(v10.mean())
-    s10 = float(v10.var(ddof=1)) if m > 1 else 0.0
-    s01 = float(v01.var(ddof=1)) if n > 1 else 0.0
-    return auc, s10 / m + s01 / n
+    return v10, v01
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -130,6 +154,33 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     ends = np.r_[starts[1:], x.size]
     ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     return ranks
+
+
+def log_loss_terms(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per row, minus the log of the probability of its class (`y`: class indices).
+
+    >>> log_loss_terms(np.array([1]), np.array([[0.5, 0.5]])).round(4).tolist()
+    [0.6931]
+    """
+    p_true = np.clip(np.asarray(proba, np.float64)[np.arange(len(y)), y], _EPS, 1.0)
+    return -np.log(p_true)  # type: ignore[no-any-return]
+
+
+def brier_terms(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per row, the Brier score (`y`: class indices).
+
+    scikit-learn's binary Brier score (the positive class) for two classes, the
+    multi-class sum over classes otherwise.
+
+    >>> brier_terms(np.array([1]), np.array([[0.25, 0.75]])).tolist()
+    [0.0625]
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(len(y)), y] = 1.0
+    if proba.shape[1] == 2:
+        return (proba[:, 1] - onehot[:, 1]) ** 2  # type: ignore[no-any-return]
+    return ((proba - onehot) ** 2).sum(axis=1)  # type: ignore[no-any-return]
 
 
 def classification(
@@ -180,18 +231,8 @@ def classification(
     out["balanced_accuracy"] = _figure(ba, ba - half, ba + half, n)
     if probabilities is not None:
         proba = np.asarray(probabilities, dtype=np.float64)
-        p_true = np.clip(proba[np.arange(n), y], _EPS, 1.0)
-        out["log_loss"] = _mean_interval(-np.log(p_true))
-        onehot = np.zeros_like(proba)
-        onehot[np.arange(n), y] = 1.0
-        # the binary Brier score of scikit-learn (positive class) for two classes,
-        # the multi-class sum over classes otherwise
-        brier = (
-            (proba[:, 1] - onehot[:, 1]) ** 2
-            if proba.shape[1] == 2
-            else ((proba - onehot) ** 2).sum(axis=1)
-        )
-        out["brier"] = _mean_interval(brier)
+        out["log_loss"] = _mean_interval(log_loss_terms(y, proba))
+        out["brier"] = _mean_interval(brier_terms(y, proba))
         if proba.shape[1] == 2:
             auc, var = delong(y == 1, proba[:, 1])
             if not math.isnan(auc):
