@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from featurekit.runtime import Session
 
 from .consistency import check_graph, ort_version
 from .monitor import Monitor
+
+if TYPE_CHECKING:
+    from featurekit.outcomes.log import LogWriter
 
 __all__ = ["Predictor", "Split"]
 
@@ -114,6 +117,8 @@ class Predictor:
         golden: GoldenRows | None = None,
         verify: str = "strict",
         source: str | None = None,
+        log: str | os.PathLike[str] | None = None,
+        log_options: dict[str, Any] | None = None,
     ) -> None:
         check_mode(verify)
         features = contract.features
@@ -175,6 +180,11 @@ class Predictor:
         )
         if verify != "off":
             enforce(self.verify(), verify)
+        self.log: LogWriter | None = None
+        if log is not None:
+            from .logging import open_log
+
+            self.log = open_log(log, contract, manifest, log_options)
 
     def verify(self) -> Verification:
         """Run the golden rows through this predictor's session and compare.
@@ -211,6 +221,8 @@ class Predictor:
         threads: int | None = None,
         monitor: bool | dict[str, Any] = True,
         verify: str = "strict",
+        log: str | os.PathLike[str] | None = None,
+        log_options: dict[str, Any] | None = None,
     ) -> Predictor:
         """Verify the artifact at `path`, build one session and run its golden rows.
 
@@ -235,6 +247,14 @@ class Predictor:
             `featurekit.errors.ParityWarning`; "off" does not run them. The outcome
             is in `verification`; an artifact exported before golden rows has none
             to run (status "absent").
+        log : str or Path, optional
+            A prediction log directory: every scored row is appended to it with its
+            id, time, the model's identity, the inputs and the answers, as Parquet
+            (docs/outcomes.md). Pass ``ids=`` when scoring to name rows by your own
+            keys, so that late labels can be joined to them.
+        log_options : dict, optional
+            `serving.logging.open_log` options: ``retention`` ("30d"), ``pii``
+            ("drop" or "hash"), ``flush_seconds``, ``max_buffered_rows``, ...
 
         Raises
         ------
@@ -257,6 +277,8 @@ class Predictor:
             golden=files.golden,
             verify=verify,
             source=repr(str(files.path)),
+            log=log,
+            log_options=log_options,
         )
 
     def __repr__(self) -> str:
@@ -289,47 +311,79 @@ class Predictor:
         """
         return list(self._output_names)
 
-    def _outputs(self, records: Any, outputs: list[str], on_error: str) -> Any:
+    def _outputs(
+        self,
+        records: Any,
+        outputs: list[str],
+        on_error: str,
+        ids: Any = None,
+        request_id: str | None = None,
+    ) -> Any:
         if on_error == "split":
             with self._lock:
                 feeds, passed, index, failures = self._columns.split(
                     records, self.tally
                 )
+            kept = _kept_ids(ids, passed)
             n = int(passed.sum())
-            got = self._score(feeds, n, outputs) if n else {}
+            got = self._score(feeds, n, outputs, kept, request_id) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
             return Split(scores, passed, index, failures)
         if on_error != "raise":
             raise ValueError(f"on_error must be 'raise' or 'split', got {on_error!r}.")
         with self._lock:
             feeds, n = self._columns.coerce(records, tally=self.tally)
+        if ids is not None:
+            _kept_ids(ids, np.ones(n, dtype=bool))
         if n == 0:
             return {name: self._empty(name) for name in outputs}
-        return self._score(feeds, n, outputs)
+        return self._score(feeds, n, outputs, ids, request_id)
 
     def _score(
-        self, feeds: dict[str, np.ndarray], n: int, outputs: list[str]
+        self,
+        feeds: dict[str, np.ndarray],
+        n: int,
+        outputs: list[str],
+        ids: Any = None,
+        request_id: str | None = None,
     ) -> dict[str, np.ndarray]:
-        if self.monitor is None:
+        log = self.log
+        if self.monitor is None and log is None:
             return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
         # the monitor reads the probabilities (classes are their argmax) or the
         # prediction, whatever the caller asked for; a classifier without
-        # probabilities is watched on its inputs alone
+        # probabilities is watched on its inputs alone. The log keeps every output.
         watched = [
             o for o in ("probabilities", "prediction") if o in self._output_names
         ]
-        names = outputs + [w for w in watched if w not in outputs]
+        wanted = list(self._output_names) if log is not None else watched
+        names = outputs + [w for w in wanted if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
-        self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
+        if self.monitor is not None:
+            self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
+        if log is not None:
+            log.append(
+                feeds,
+                {o: got[o] for o in self._output_names},
+                ids=ids,
+                request_id=request_id,
+            )
         return {name: got[name] for name in outputs}
 
-    def _run(self, records: Any, output: str, on_error: str) -> np.ndarray | Split:
-        got = self._outputs(records, [output], on_error)
+    def _run(
+        self, records: Any, output: str, on_error: str, ids: Any = None
+    ) -> np.ndarray | Split:
+        got = self._outputs(records, [output], on_error, ids)
         if isinstance(got, Split):
             got.scores = got.scores[output]
             return got
         out: np.ndarray = got[output]
         return out
+
+    def close(self) -> None:
+        """Write what the prediction log holds and stop its writer (if logging)."""
+        if self.log is not None:
+            self.log.close()
 
     def score(
         self,
@@ -337,6 +391,8 @@ class Predictor:
         outputs: list[str] | None = None,
         *,
         on_error: str = "raise",
+        ids: Any = None,
+        request_id: str | None = None,
     ) -> dict[str, np.ndarray] | Split:
         """Every requested output from one run of the graph.
 
@@ -348,6 +404,10 @@ class Predictor:
             Names from `outputs` (default: all of them).
         on_error : {"raise", "split"}
             As in `predict`; a `Split` then holds a dict of arrays in ``scores``.
+        ids : sequence, optional
+            As in `predict`.
+        request_id : str, optional
+            Logged with the rows (the server passes its request id).
 
         Returns
         -------
@@ -360,18 +420,26 @@ class Predictor:
                 f"Model {self.name!r} has the outputs {list(known)!r}; asked for "
                 f"{names!r}. Pick from {list(known)!r}."
             )
-        got: dict[str, np.ndarray] | Split = self._outputs(records, names, on_error)
+        got: dict[str, np.ndarray] | Split = self._outputs(
+            records, names, on_error, ids, request_id
+        )
         return got
 
     @overload
     def predict(
-        self, records: Any, *, on_error: Literal["raise"] = "raise"
+        self, records: Any, *, on_error: Literal["raise"] = "raise", ids: Any = None
     ) -> np.ndarray: ...
     @overload
-    def predict(self, records: Any, *, on_error: Literal["split"]) -> Split: ...
+    def predict(
+        self, records: Any, *, on_error: Literal["split"], ids: Any = None
+    ) -> Split: ...
     @overload
-    def predict(self, records: Any, *, on_error: str) -> np.ndarray | Split: ...
-    def predict(self, records: Any, *, on_error: str = "raise") -> np.ndarray | Split:
+    def predict(
+        self, records: Any, *, on_error: str, ids: Any = None
+    ) -> np.ndarray | Split: ...
+    def predict(
+        self, records: Any, *, on_error: str = "raise", ids: Any = None
+    ) -> np.ndarray | Split:
         """Labels (classifiers) or predictions (regressors), one per record.
 
         Parameters
@@ -383,6 +451,10 @@ class Predictor:
             "raise" (default): any failure raises and nothing is scored. "split":
             score the rows that pass and return a `Split` holding them and the
             failure table of the others.
+        ids : sequence, optional
+            One id per record (for example a loan id), logged with each scored row
+            when the predictor has a prediction log, so that labels arriving later
+            join to them. Without them the log names rows ``<request id>-<row>``.
 
         Raises
         ------
@@ -392,19 +464,26 @@ class Predictor:
             contract enforces. Nothing is scored.
         """
         return self._run(
-            records, "label" if self.kind == "classifier" else "prediction", on_error
+            records,
+            "label" if self.kind == "classifier" else "prediction",
+            on_error,
+            ids,
         )
 
     @overload
     def predict_proba(
-        self, records: Any, *, on_error: Literal["raise"] = "raise"
+        self, records: Any, *, on_error: Literal["raise"] = "raise", ids: Any = None
     ) -> np.ndarray: ...
     @overload
-    def predict_proba(self, records: Any, *, on_error: Literal["split"]) -> Split: ...
-    @overload
-    def predict_proba(self, records: Any, *, on_error: str) -> np.ndarray | Split: ...
     def predict_proba(
-        self, records: Any, *, on_error: str = "raise"
+        self, records: Any, *, on_error: Literal["split"], ids: Any = None
+    ) -> Split: ...
+    @overload
+    def predict_proba(
+        self, records: Any, *, on_error: str, ids: Any = None
+    ) -> np.ndarray | Split: ...
+    def predict_proba(
+        self, records: Any, *, on_error: str = "raise", ids: Any = None
     ) -> np.ndarray | Split:
         """Class probabilities, columns in `classes_` order; see `predict`.
 
@@ -420,22 +499,22 @@ class Predictor:
                 f"{self.name!r} is a regressor; it has predict but no predict_proba."
             )
         self._require("probabilities")
-        return self._run(records, "probabilities", on_error)
+        return self._run(records, "probabilities", on_error, ids)
 
     @overload
     def decision_function(
-        self, records: Any, *, on_error: Literal["raise"] = "raise"
+        self, records: Any, *, on_error: Literal["raise"] = "raise", ids: Any = None
     ) -> np.ndarray: ...
     @overload
     def decision_function(
-        self, records: Any, *, on_error: Literal["split"]
+        self, records: Any, *, on_error: Literal["split"], ids: Any = None
     ) -> Split: ...
     @overload
     def decision_function(
-        self, records: Any, *, on_error: str
+        self, records: Any, *, on_error: str, ids: Any = None
     ) -> np.ndarray | Split: ...
     def decision_function(
-        self, records: Any, *, on_error: str = "raise"
+        self, records: Any, *, on_error: str = "raise", ids: Any = None
     ) -> np.ndarray | Split:
         """scikit-learn's ``decision_function``: (N,) for two classes, else (N, K).
 
@@ -448,7 +527,7 @@ class Predictor:
             The artifact holds no decision function (see `outputs`).
         """
         self._require("decision_function")
-        return self._run(records, "decision_function", on_error)
+        return self._run(records, "decision_function", on_error, ids)
 
     def _require(self, output: str) -> None:
         if output in self._output_names:
@@ -483,3 +562,19 @@ class Predictor:
             },
             indent=2,
         )
+
+
+def _kept_ids(ids: Any, passed: np.ndarray) -> list[Any] | None:
+    """The ids of the rows that passed, after checking one id was given per record."""
+    if ids is None:
+        return None
+    if isinstance(ids, str | bytes) or not hasattr(ids, "__len__"):
+        raise ValueError(
+            f"ids must be a list with one id per record, got {type(ids).__name__}."
+        )
+    if len(ids) != passed.size:
+        raise ValueError(
+            f"ids has {len(ids)} entries for {passed.size} records; give one id per record."
+        )
+    ids = list(ids)
+    return ids if passed.all() else [ids[i] for i in np.flatnonzero(passed)]

@@ -85,6 +85,10 @@ class Numeric(_Feature):
         The column is read and checked, but only derived features use it; the model
         does not see it itself.
 
+    pii : bool
+        Personal data: the prediction log (``--log``) drops the column, or keeps a
+        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+
     Examples
     --------
     >>> import featurekit as fk
@@ -108,6 +112,7 @@ class Numeric(_Feature):
     input_only: bool = False
     transform: Transform | None = None
     n_quantiles: int | None = None
+    pii: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Numeric", self.name)
@@ -134,6 +139,7 @@ class Numeric(_Feature):
             )
         _choice(owner, "observed_range", self.observed_range, _OBSERVED)
         _check_flag(owner, "input_only", self.input_only)
+        _check_flag(owner, "pii", self.pii)
         _check_transform(owner, self.transform, self.n_quantiles)
         if self.input_only and (self.scale, self.log1p, self.transform) != (
             None,
@@ -248,6 +254,10 @@ class Categorical(_Feature):
     input_only : bool
         The column is read and checked, but only derived features use it.
 
+    pii : bool
+        Personal data: the prediction log (``--log``) drops the column, or keeps a
+        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+
     Examples
     --------
     >>> import featurekit as fk
@@ -265,6 +275,7 @@ class Categorical(_Feature):
     nullable: bool | None = None
     n_buckets: int | None = None
     input_only: bool = False
+    pii: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Categorical", self.name)
@@ -322,6 +333,7 @@ class Categorical(_Feature):
                 "unknown='other', min_frequency and max_categories do not apply."
             )
         _check_flag(owner, "input_only", self.input_only)
+        _check_flag(owner, "pii", self.pii)
         if self.input_only and (
             self.encode != "onehot" or self.unknown != "error" or self.folds
         ):
@@ -374,6 +386,10 @@ class Datetime(_Feature):
         Whether missing values are accepted (date parts of a missing value are
         missing).
 
+    pii : bool
+        Personal data: the prediction log (``--log``) drops the column, or keeps a
+        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+
     Examples
     --------
     >>> import featurekit as fk
@@ -385,12 +401,14 @@ class Datetime(_Feature):
     name: str
     timezone: Literal["UTC"] | None = None
     nullable: bool = False
+    pii: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Datetime", self.name)
         owner = f"Datetime({self.name!r})"
         _choice(owner, "timezone", self.timezone, _TIMEZONES)
         _check_flag(owner, "nullable", self.nullable)
+        _check_flag(owner, "pii", self.pii)
 
     @property
     def accepts_missing(self) -> bool:
@@ -425,6 +443,10 @@ class Text(_Feature):
     nullable : bool
         Whether missing values are accepted.
 
+    pii : bool
+        Personal data: the prediction log (``--log``) drops the column, or keeps a
+        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+
     Examples
     --------
     >>> import featurekit as fk
@@ -443,6 +465,7 @@ class Text(_Feature):
     sublinear_tf: bool = False
     norm: Literal["l2", "l1"] | None = "l2"
     nullable: bool = True
+    pii: bool = False
 
     def __post_init__(self) -> None:
         _check_name("Text", self.name)
@@ -472,7 +495,7 @@ class Text(_Feature):
                 )
             if isinstance(v, float) and v > 1.0:
                 raise SpecError(f"{owner}: {option}={v!r}: a fraction is at most 1.0.")
-        for option in ("lowercase", "binary", "sublinear_tf", "nullable"):
+        for option in ("lowercase", "binary", "sublinear_tf", "nullable", "pii"):
             _check_flag(owner, option, getattr(self, option))
         _choice(owner, "norm", self.norm, ("l2", "l1", None))
 

@@ -1,0 +1,254 @@
+"""`PredictionLog`: the prediction log read back, with its labels.
+
+The log is plain Parquet (pandas, pyarrow, DuckDB and Spark read it as it is); this
+class adds what featurekit needs on top: one model's rows, the latest label per id, a
+training frame of what was served, and files that are corrupt or half-written
+skipped and reported instead of failing the read.
+
+Examples
+--------
+>>> import tempfile
+>>> log = PredictionLog(tempfile.mkdtemp())
+>>> log.frame().shape
+(0, 0)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from featurekit.outcomes.labels import check_labels, write_labels
+from featurekit.outcomes.log import LABELS, MODELS, PREDICTIONS
+
+__all__ = ["PredictionLog"]
+
+TimeArg = str | _dt.datetime | pd.Timestamp | None
+
+
+def _utc(value: TimeArg) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+class PredictionLog:
+    """A prediction log directory (`serving.Predictor.load(path, log=DIR)`, ``--log``).
+
+    Attributes
+    ----------
+    skipped : list of (str, str)
+        Files left out by the last read: their path and why (corrupt, truncated).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.root = Path(directory)
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"{str(self.root)!r} is not a log directory.")
+        self.skipped: list[tuple[str, str]] = []
+
+    def __repr__(self) -> str:
+        return f"PredictionLog({str(self.root)!r})"
+
+    # -- what is there -------------------------------------------------------------------
+    def models(self) -> dict[str, dict[str, Any]]:
+        """The models that wrote to this log, by sha256 of model.onnx."""
+        out = {}
+        for f in sorted((self.root / MODELS).glob("*.json")):
+            try:
+                info = json.loads(f.read_text())
+            except (OSError, ValueError):
+                self.skipped.append((str(f), "unreadable model description"))
+                continue
+            out[f.stem] = info
+        return out
+
+    def files(
+        self, *, model: str | None = None, since: TimeArg = None, until: TimeArg = None
+    ) -> list[Path]:
+        """The prediction files, of one model (sha256) and hours when given."""
+        lo, hi = _utc(since), _utc(until)
+        prefix = f"part-{model[:16]}-" if model else "part-"
+        out = []
+        for hour_dir in sorted((self.root / PREDICTIONS).glob("date=*/hour=*")):
+            try:
+                start = pd.Timestamp(
+                    f"{hour_dir.parent.name[5:]} {hour_dir.name[5:]}:00", tz="UTC"
+                )
+            except ValueError:
+                continue
+            if (lo is not None and start + pd.Timedelta(hours=1) <= lo) or (
+                hi is not None and start > hi
+            ):
+                continue
+            out.extend(sorted(hour_dir.glob(f"{prefix}*.parquet")))
+        return out
+
+    def _read(self, files: Sequence[Path], columns: list[str] | None) -> Any:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables = []
+        for f in files:
+            try:
+                table = pq.read_table(f, columns=columns)
+            except (OSError, pa.ArrowException, ValueError) as exc:
+                self.skipped.append((str(f), f"{type(exc).__name__}: {str(exc)[:200]}"))
+                continue
+            tables.append(table.replace_schema_metadata(None))
+        if not tables:
+            return None
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def predictions(
+        self,
+        *,
+        model: str | None = None,
+        columns: list[str] | None = None,
+        since: TimeArg = None,
+        until: TimeArg = None,
+    ) -> Any:
+        """The logged rows as a `pyarrow.Table` (None when there are none).
+
+        Parameters
+        ----------
+        model : str, optional
+            The sha256 of one model's model.onnx (`Predictor.sha256`).
+        columns : list of str, optional
+            Read only these columns (much faster on a big log).
+        since, until : str or datetime, optional
+            Scored at or after `since` and before `until` (UTC when naive).
+        """
+        import pyarrow.compute as pc
+
+        self.skipped = []
+        table = self._read(self.files(model=model, since=since, until=until), columns)
+        if table is None:
+            return None
+        if model is not None and "model_sha256" in table.column_names:
+            table = table.filter(pc.equal(table["model_sha256"], model))
+        if (since or until) and "timestamp" in table.column_names:
+            mask = None
+            if since is not None:
+                mask = pc.greater_equal(table["timestamp"], _utc(since))
+            if until is not None:
+                before = pc.less(table["timestamp"], _utc(until))
+                mask = before if mask is None else pc.and_(mask, before)
+            table = table.filter(mask)
+        return table
+
+    def labels(self) -> pd.DataFrame:
+        """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
+        files = sorted((self.root / LABELS).glob("date=*/*.parquet"))
+        before = list(self.skipped)
+        table = self._read(files, None)
+        self.skipped = before + self.skipped[len(before) :]
+        if table is None:
+            return pd.DataFrame(
+                {"row_id": [], "label": [], "label_timestamp": [], "received_at": []}
+            )
+        frame = table.to_pandas()
+        frame = frame.sort_values("received_at", kind="stable")
+        return frame.drop_duplicates("row_id", keep="last").reset_index(drop=True)
+
+    # -- writing labels ------------------------------------------------------------------
+    def add_labels(
+        self, ids: Sequence[Any], labels: Sequence[Any], *, timestamps: Any = None
+    ) -> dict[str, Any]:
+        """Store labels for served rows; the latest label per id wins.
+
+        Labels are checked against the classes of the model that served the log
+        (or as numbers, for a regressor). A label for an id that is not in the log is
+        stored too (its row may still be in a server's buffer) and listed.
+
+        Returns
+        -------
+        dict
+            ``accepted`` (int) and ``unknown_ids`` (ids not in the log).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> PredictionLog(tempfile.mkdtemp()).add_labels(["a"], [1])
+        Traceback (most recent call last):
+        ...
+        ValueError: No model has written to this log yet: labels are checked against the classes of the model that served the rows.
+        """
+        models = self.models()
+        if not models:
+            raise ValueError(
+                "No model has written to this log yet: labels are checked against the "
+                "classes of the model that served the rows."
+            )
+        kinds = {m["kind"] for m in models.values()}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"This log holds classifiers and regressors ({sorted(kinds)})."
+            )
+        classes = sorted(
+            {str(c) for m in models.values() for c in m.get("classes") or []}
+        )
+        batch = check_labels(
+            ids, labels, kind=kinds.pop(), classes=classes, timestamps=timestamps
+        )
+        write_labels(self.root, batch)
+        served = self.predictions(columns=["row_id"])
+        known = set() if served is None else set(served["row_id"].to_pylist())
+        return {
+            "accepted": len(batch[0]),
+            "unknown_ids": [i for i in batch[0] if i not in known],
+        }
+
+    def _typed(self, texts: pd.Series) -> pd.Series:
+        """Labels back in the classes' own type (they are stored as text)."""
+        models = list(self.models().values())
+        if any(m["kind"] == "regressor" for m in models):
+            return texts.astype(np.float64)
+        by_text = {str(c): c for m in models for c in m.get("classes") or []}
+        return texts.map(by_text).astype(object)
+
+    # -- training on what was served -----------------------------------------------------
+    def frame(
+        self,
+        *,
+        labelled: bool = True,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        model: str | None = None,
+    ) -> pd.DataFrame:
+        """The served raw inputs, one column each, with ``row_id``, ``timestamp`` and ``label``.
+
+        Exactly what the model saw (columns declared ``pii=True`` are not in the
+        log), ready for ``pipe.fit(frame[inputs], frame["label"])``. With
+        ``labelled=True`` (default) only rows that have a label.
+        """
+        table = self.predictions(model=model, since=since, until=until)
+        if table is None:
+            return pd.DataFrame()
+        struct = table["inputs"].combine_chunks()
+        frame = pd.DataFrame(
+            {
+                struct.type.field(k).name: struct.field(k).to_pandas()
+                for k in range(struct.type.num_fields)
+            }
+        )
+        frame.insert(0, "row_id", table["row_id"].to_numpy(zero_copy_only=False))
+        frame.insert(1, "timestamp", table["timestamp"].to_pandas())
+        labels = self.labels()
+        labels["label"] = self._typed(labels["label"])
+        joined = frame.merge(labels[["row_id", "label"]], on="row_id", how="left")
+        if labelled:
+            joined = joined[joined["label"].notna()].reset_index(drop=True)
+        for name in frame.columns[2:]:
+            col = joined[name]
+            if col.dtype == object:
+                joined[name] = col.where(col.notna(), np.nan)
+        return joined

@@ -1,0 +1,233 @@
+"""The prediction log's columns, one definition for the writer and the readers.
+
+Every prediction file has these columns (docs/outcomes.md):
+
+=================  =========================  ==========================================
+column             Arrow type                 meaning
+=================  =========================  ==========================================
+row_id             string                     the client's id, or ``<request id>-<row>``
+request_id         string                     the request that scored the row
+timestamp          timestamp[us, UTC]         when it was scored
+model_name         string                     the FeatureSet's name
+model_version      int64                      its version
+model_sha256       string                     the hash of model.onnx that answered
+served_by          string                     ``champion``, or ``shadow`` for a shadow
+inputs             struct                     the raw inputs as the contract read them
+label              string                     classifiers: the served class, as text
+probabilities      list<double>               classifiers with probabilities, classes
+                                              in the model's order
+decision_function  list<double>               classifiers without probabilities
+prediction         double                     regressors
+notes              list<string>               what the contract noticed:
+                                              ``unseen:<column>``,
+                                              ``out_of_range:<column>``
+=================  =========================  ==========================================
+
+Labels files have ``row_id``, ``label`` (text), ``label_timestamp`` (when the outcome
+happened, if sent) and ``received_at``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from featurekit.missing import MISSING
+
+if TYPE_CHECKING:
+    from featurekit.outcomes.log import LogWriter
+
+__all__ = ["META", "contract_notes", "input_type", "labels_table", "table_of"]
+
+#: The file metadata key holding the log format and the model's classes and outputs.
+META = b"featurekit.log"
+Notes = Callable[[Mapping[str, np.ndarray], int], list[list[str]] | None]
+
+
+def input_type(kind: str, dtype: np.dtype[Any] | None = None) -> Any:
+    """The Arrow type an input column of `kind` is logged as."""
+    import pyarrow as pa
+
+    if kind == "numeric":
+        return pa.int64() if dtype is not None and dtype.kind in "iu" else pa.float64()
+    return pa.string()
+
+
+def _strings(col: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    values = [None if v is MISSING or v is None else str(v) for v in col]
+    return pa.array(values, type=pa.string())
+
+
+def _column(values: list[np.ndarray], kind: str, hashed: Any) -> Any:
+    import pyarrow as pa
+
+    col = np.concatenate(values) if len(values) > 1 else values[0]
+    if hashed is not None:
+        return pa.array(hashed(col), type=pa.string())
+    if kind == "numeric" and col.dtype.kind in "iuf":
+        return pa.array(col, type=input_type(kind, col.dtype))
+    if col.dtype.kind == "M":
+        return pa.array(col.astype("datetime64[us]"), type=pa.timestamp("us", "UTC"))
+    return _strings(col)
+
+
+def _lists(matrix: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    k = matrix.shape[1]
+    offsets = pa.array(np.arange(0, matrix.size + 1, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1), pa.float64()))
+
+
+def _notes_array(notes: list[list[str]] | None, n: int) -> Any:
+    import pyarrow as pa
+
+    return pa.array(notes if notes is not None else [[]] * n, pa.list_(pa.string()))
+
+
+def table_of(writer: LogWriter, entries: Sequence[tuple[Any, ...]]) -> Any:
+    """One Arrow table from buffered entries ``(ns, request id, ids, feeds, outputs, extra)``."""
+    import pyarrow as pa
+
+    n_of = [next(iter(e[4].values())).shape[0] for e in entries]
+    n = sum(n_of)
+    row_ids: list[str] = []
+    request_ids: list[str] = []
+    for (_, rid, ids, *_), k in zip(entries, n_of, strict=True):
+        rid = rid or writer.request_id()
+        request_ids.extend([rid] * k)
+        row_ids.extend(
+            [str(i) for i in ids]
+            if ids is not None
+            else [f"{rid}-{j}" for j in range(k)]
+        )
+    stamps = np.repeat(np.array([e[0] for e in entries], dtype=np.int64) // 1000, n_of)
+    model = writer.model
+    columns: dict[str, Any] = {
+        "row_id": pa.array(row_ids, pa.string()),
+        "request_id": pa.array(request_ids, pa.string()),
+        "timestamp": pa.array(stamps, pa.timestamp("us", "UTC")),
+        "model_name": pa.array([model["name"]] * n, pa.string()),
+        "model_version": pa.array(np.full(n, int(model["version"])), pa.int64()),
+        "model_sha256": pa.array([model["sha256"]] * n, pa.string()),
+        "served_by": pa.array([writer.served_by] * n, pa.string()),
+    }
+    fields, arrays = [], []
+    feeds: dict[str, np.ndarray] = {}
+    for name, kind in writer.inputs.items():
+        parts = [e[3][name][:, 0] for e in entries]
+        feeds[name] = (
+            np.concatenate(parts)[:, None] if len(parts) > 1 else parts[0][:, None]
+        )
+        how = writer.pii.get(name)
+        if how == "drop":
+            continue
+        arr = _column(parts, kind, writer.hashed if how == "hash" else None)
+        fields.append(pa.field(name, arr.type))
+        arrays.append(arr)
+    columns["inputs"] = (
+        pa.StructArray.from_arrays(arrays, fields=fields)
+        if arrays
+        else pa.array([{}] * n, pa.struct([]))
+    )
+    outputs = {
+        name: np.concatenate([e[4][name] for e in entries]) for name in entries[0][4]
+    }
+    if "label" in outputs:
+        columns["label"] = pa.array(
+            np.asarray(outputs["label"]).astype(str), pa.string()
+        )
+    for name in ("probabilities", "decision_function"):
+        if name in outputs:
+            values = np.asarray(outputs[name], dtype=np.float64)
+            columns[name] = _lists(values if values.ndim == 2 else values[:, None])
+    if "prediction" in outputs:
+        columns["prediction"] = pa.array(
+            np.asarray(outputs["prediction"], np.float64).reshape(-1)
+        )
+    notes = writer._notes(feeds, n) if writer._notes is not None else None
+    columns["notes"] = _notes_array(notes, n)
+    extras = [e[5] for e in entries]
+    for key in sorted({k for x in extras if x for k in x}):
+        spread: list[Any] = [
+            v
+            for x, k in zip(extras, n_of, strict=True)
+            for v in _spread((x or {}).get(key), k)
+        ]
+        columns[key] = pa.array(spread)
+    meta = {
+        "format": 1,
+        "classes": model.get("classes"),
+        "outputs": model.get("outputs"),
+        "kind": model.get("kind"),
+    }
+    return pa.table(columns).replace_schema_metadata({META: json.dumps(meta).encode()})
+
+
+def _spread(value: Any, k: int) -> list[Any]:
+    if isinstance(value, list | tuple | np.ndarray):
+        return list(value)
+    return [value] * k
+
+
+def contract_notes(
+    categories: Mapping[str, Sequence[str]], observed: Mapping[str, tuple[float, float]]
+) -> Notes:
+    """``notes(feeds, n)``: per row, the unseen categories and out-of-range numbers.
+
+    A category is unseen when it is none of the fitted ones (and not missing); a
+    number is out of range outside the range the contract observed in the reference.
+    """
+    known = {name: np.asarray(list(c), dtype=object) for name, c in categories.items()}
+
+    def notes(feeds: Mapping[str, np.ndarray], n: int) -> list[list[str]] | None:
+        flags: list[tuple[str, np.ndarray]] = []
+        for name, cats in known.items():
+            if name in feeds:
+                col = feeds[name][:, 0]
+                bad = ~np.isin(col, cats) & (col != MISSING)
+                if bad.any():
+                    flags.append((f"unseen:{name}", bad))
+        for name, (lo, hi) in observed.items():
+            if name in feeds:
+                col = feeds[name][:, 0].astype(np.float64)
+                with np.errstate(invalid="ignore"):
+                    bad = (col < lo) | (col > hi)
+                if bad.any():
+                    flags.append((f"out_of_range:{name}", bad))
+        if not flags:
+            return None
+        out: list[list[str]] = [[] for _ in range(n)]
+        for note, bad in flags:
+            for i in np.flatnonzero(bad):
+                out[i].append(note)
+        return out
+
+    return notes
+
+
+def labels_table(
+    ids: Sequence[str], labels: Sequence[str], timestamps: Any, received_ns: int
+) -> Any:
+    """The Arrow table of one batch of labels (columns in the module docstring)."""
+    import pyarrow as pa
+
+    n = len(ids)
+    return pa.table(
+        {
+            "row_id": pa.array(list(ids), pa.string()),
+            "label": pa.array(list(labels), pa.string()),
+            "label_timestamp": pa.array(
+                timestamps if timestamps is not None else [None] * n, pa.int64()
+            ).cast(pa.timestamp("us", "UTC")),
+            "received_at": pa.array(
+                np.full(n, received_ns // 1000, dtype=np.int64),
+                pa.timestamp("us", "UTC"),
+            ),
+        }
+    )
