@@ -1,8 +1,9 @@
 """featurekit: ship scikit-learn models without training-serving skew.
 
 The declarations, expressions and errors load eagerly (they are light). The training
-side (`make_pipeline`, `export`, `load`, `Artifact`) and offline drift (`drift`,
-`Drift`, `DriftReport`) load on first use, so that serving never pays for
+side (`make_pipeline`, `export`, `load`, `Artifact`), offline drift (`drift`,
+`Drift`, `DriftReport`) and the champion/challenger gate (`compare`, `Comparison`)
+load on first use, so that serving never pays for
 scikit-learn; the ``TYPE_CHECKING`` imports give type checkers their real signatures.
 """
 
@@ -24,6 +25,7 @@ from featurekit.errors import (
 from featurekit.expr.tree import col, cross, days_between, maximum, minimum, where
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers only
+    from featurekit.comparing import Comparison, compare
     from featurekit.detection import Drift, DriftReport, drift
     from featurekit.exporting.exporter import Artifact, export, load
     from featurekit.exporting.pipeline import make_pipeline
@@ -39,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from featurekit.exporting import exporter
 
         return getattr(exporter, name)
+    if name in ("compare", "Comparison"):
+        from featurekit import comparing
+
+        return getattr(comparing, name)
     if name in ("drift", "Drift", "DriftReport"):
         from featurekit import detection
 
@@ -51,6 +57,7 @@ __all__ = [
     "ArtifactError",
     "Bucketized",
     "Categorical",
+    "Comparison",
     "ContractError",
     "Custom",
     "Datetime",
@@ -68,6 +75,7 @@ __all__ = [
     "Text",
     "__version__",
     "col",
+    "compare",
     "cross",
     "days_between",
     "drift",
