@@ -214,15 +214,25 @@ class LogWriter:
         ids: Sequence[Any] | None = None,
         request_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        at_ns: int | None = None,
     ) -> None:
         """Buffer scored rows; `feeds` are (n, 1) graph inputs, `outputs` its answers.
 
-        Without `ids`, rows are named ``<request id>-<row>``. Never blocks on I/O.
+        Without `ids`, rows are named ``<request id>-<row>``. `extra` adds columns
+        (a value, or one per row); `at_ns` backdates the rows (nanoseconds since the
+        epoch; default now). Never blocks on I/O.
         """
         n = next(iter(outputs.values())).shape[0]
         if n == 0:
             return
-        entry = (_now_ns(), request_id, ids, feeds, outputs, extra)
+        entry = (
+            _now_ns() if at_ns is None else at_ns,
+            request_id,
+            ids,
+            feeds,
+            outputs,
+            extra,
+        )
         with self._lock:
             if self._pending + n > self.max_buffered_rows:
                 self.stats["rows_dropped"] += n

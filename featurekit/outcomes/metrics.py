@@ -37,6 +37,7 @@ __all__ = [
     "classification",
     "delong",
     "delong_components",
+    "from_indices",
     "log_loss_terms",
     "regression",
     "wilson",
@@ -206,10 +207,6 @@ def classification(
     if (y < 0).any():
         bad = [labels[i] for i in np.flatnonzero(y < 0)[:5]]
         raise ValueError(f"Labels {bad!r} are none of the classes {list(classes)!r}.")
-    n = y.size
-    out: dict[str, dict[str, Any]] = {}
-    if n == 0:
-        return out
     if predicted is not None:
         yhat = class_index(predicted, classes)
     elif probabilities is not None:
@@ -218,6 +215,17 @@ def classification(
         raise ValueError(
             "classification needs the probabilities or the predicted labels."
         )
+    return from_indices(y, yhat, probabilities)
+
+
+def from_indices(
+    y: np.ndarray, yhat: np.ndarray, probabilities: np.ndarray | None
+) -> dict[str, dict[str, Any]]:
+    """`classification` on class indices (columns of `probabilities`) already found."""
+    n = y.size
+    out: dict[str, dict[str, Any]] = {}
+    if n == 0:
+        return out
     correct = yhat == y
     out["accuracy"] = wilson(int(correct.sum()), n)
     recalls, variances = [], []
@@ -231,8 +239,18 @@ def classification(
     out["balanced_accuracy"] = _figure(ba, ba - half, ba + half, n)
     if probabilities is not None:
         proba = np.asarray(probabilities, dtype=np.float64)
-        out["log_loss"] = _mean_interval(log_loss_terms(y, proba))
-        out["brier"] = _mean_interval(brier_terms(y, proba))
+        rows = np.arange(n)
+        p_true = np.clip(proba[rows, y], _EPS, 1.0)
+        out["log_loss"] = _mean_interval(-np.log(p_true))
+        # the binary Brier score of scikit-learn (positive class) for two classes,
+        # the multi-class sum over classes otherwise
+        if proba.shape[1] == 2:
+            brier = (proba[:, 1] - (y == 1)) ** 2
+        else:
+            onehot = np.zeros_like(proba)
+            onehot[rows, y] = 1.0
+            brier = ((proba - onehot) ** 2).sum(axis=1)
+        out["brier"] = _mean_interval(brier)
         if proba.shape[1] == 2:
             auc, var = delong(y == 1, proba[:, 1])
             if not math.isnan(auc):

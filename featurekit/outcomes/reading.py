@@ -30,7 +30,7 @@ from featurekit.outcomes.log import LABELS, MODELS, PREDICTIONS
 
 __all__ = ["PredictionLog"]
 
-TimeArg = str | _dt.datetime | pd.Timestamp | None
+TimeArg = str | _dt.datetime | None  # pandas Timestamps are datetimes
 
 
 def _utc(value: TimeArg) -> pd.Timestamp | None:

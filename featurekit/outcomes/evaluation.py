@@ -1,0 +1,414 @@
+"""`evaluate`: realised performance of a served model, window by window, from its log.
+
+Served rows of one artifact (by the sha256 of its model.onnx) are joined to their
+latest labels. Per window (a time span such as ``"1d"``, or a count of labelled
+rows) the report has the realised metrics with 95 % intervals, label coverage and
+latency, label drift against the holdout labels (the two-gate rule of feature drift)
+and calibration (expected calibration error).
+
+Decay is a realised metric worse than the holdout's by more than `margin`, with the
+whole 95 % interval beyond that line, in `persist` consecutive windows that have at
+least `min_labels` labels; the report names the window where it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from featurekit.artifact import read_manifest
+from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.verdicts import evaluate as drift_verdicts
+from featurekit.outcomes import metrics as M
+from featurekit.outcomes.holdout import LABEL
+from featurekit.outcomes.log import parse_duration
+from featurekit.outcomes.reading import PredictionLog
+
+__all__ = ["DEFAULT_MARGINS", "EvaluationReport", "evaluate"]
+
+#: How much worse than the holdout a metric may be before it counts as decay.
+DEFAULT_MARGINS: dict[str, float | str] = {
+    "accuracy": 0.02,
+    "balanced_accuracy": 0.02,
+    "roc_auc": 0.02,
+    "log_loss": 0.05,
+    "brier": 0.02,
+    "mae": "10%",
+    "rmse": "10%",
+    "r2": 0.05,
+}
+
+
+@dataclass
+class EvaluationReport:
+    """What `evaluate` found: ``verdict``, per-window ``windows`` and the holdout.
+
+    Attributes
+    ----------
+    verdict : {"ok", "decay", "insufficient labels"}
+    metric : str
+        The metric decay is decided on.
+    threshold : float
+        The holdout value moved by the margin: windows beyond it (with their whole
+        interval) count as worse.
+    decay_start : str or None
+        The start of the first window of the decay.
+    windows : DataFrame
+        One row per window.
+    holdout : dict
+        The artifact's holdout metrics.
+    unmatched_labels : int
+        Labels whose id this model never served in the log.
+    skipped : list of (str, str)
+        Log files that could not be read, and why.
+    """
+
+    verdict: str
+    metric: str
+    threshold: float
+    decay_start: str | None
+    windows: pd.DataFrame
+    holdout: dict[str, Any]
+    served: int
+    labelled: int
+    unmatched_labels: int
+    model: dict[str, Any]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"EvaluationReport(verdict={self.verdict!r}, metric={self.metric!r}, "
+            f"windows={len(self.windows)}, labelled={self.labelled}/{self.served})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = json.loads(self.windows.to_json(orient="records", date_format="iso"))
+        return {
+            "verdict": self.verdict,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "decay_start": self.decay_start,
+            "served": self.served,
+            "labelled": self.labelled,
+            "unmatched_labels": self.unmatched_labels,
+            "holdout": self.holdout,
+            "model": self.model,
+            "windows": rows,
+            "skipped": [list(s) for s in self.skipped],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: metrics over time with interval bands."""
+        from featurekit.outcomes.evaluation_html import render
+
+        return render(self.to_dict())
+
+
+def _manifest(artifact: Any) -> dict[str, Any]:
+    if isinstance(artifact, str | os.PathLike):
+        return dict(read_manifest(artifact))
+    manifest = getattr(artifact, "manifest", None)
+    if not isinstance(manifest, dict):
+        raise TypeError("artifact must be an artifact directory or a loaded Predictor.")
+    return manifest
+
+
+def _margin(metric: str, holdout: float, margin: float | str | None) -> float:
+    m = DEFAULT_MARGINS[metric] if margin is None else margin
+    try:
+        if isinstance(m, str) and m.endswith("%"):
+            value = abs(holdout) * float(m[:-1]) / 100
+        else:
+            value = float(m)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"margin must be a number >= 0 or a percentage like '10%', got {m!r}."
+        )
+    return value
+
+
+def evaluate(
+    artifact: Any,
+    directory: str | os.PathLike[str] | PredictionLog,
+    *,
+    window: str | int = "1d",
+    metric: str | None = None,
+    margin: float | str | None = None,
+    persist: int = 2,
+    min_labels: int = 30,
+    progress: Any = None,
+) -> EvaluationReport:
+    """Realised performance of `artifact`'s served rows in the log at `directory`.
+
+    Parameters
+    ----------
+    artifact : str, Path or Predictor
+        Exported with ``holdout_y=`` (its holdout figures are the baseline).
+    directory : str, Path or PredictionLog
+    window : str or int
+        A time span (``"1h"``, ``"1d"``, ``"1w"``) by the time rows were served, or a
+        number of labelled rows per window.
+    metric : str, optional
+        Decided on: default accuracy for classifiers, MAE for regressors.
+    margin : float or "N%", optional
+        How much worse than the holdout counts (`DEFAULT_MARGINS`).
+    persist : int
+        Consecutive worse windows that make a decay.
+    min_labels : int
+        Labelled rows a window needs to be judged.
+
+    Examples
+    --------
+    >>> evaluate("no/such/artifact", "no/log")
+    Traceback (most recent call last):
+    ...
+    featurekit.errors.ArtifactError: No artifact at 'no/such/artifact': not a directory.
+    """
+    manifest = _manifest(artifact)
+    holdout = manifest.get("holdout")
+    if not holdout:
+        raise ValueError(
+            "This artifact has no holdout performance to compare with: export it with "
+            "fk.export(..., holdout=X_test, holdout_y=y_test)."
+        )
+    kind, classes = manifest["kind"], manifest.get("classes") or []
+    metric = metric or ("accuracy" if kind == "classifier" else "mae")
+    if metric not in holdout["metrics"]:
+        raise ValueError(
+            f"metric {metric!r} is not among this model's figures "
+            f"{sorted(holdout['metrics'])}."
+        )
+    if persist < 1 or min_labels < 1:
+        raise ValueError("persist and min_labels must be at least 1.")
+    log = (
+        directory if isinstance(directory, PredictionLog) else PredictionLog(directory)
+    )
+    sha = manifest["files"]["model.onnx"]
+    outs = [
+        o for o in ("label", "probabilities", "prediction") if o in manifest["outputs"]
+    ]
+    table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs])
+    skipped = list(log.skipped)
+    labels = log.labels()
+    skipped += log.skipped
+    served, proba = _served(table, outs)
+    joined = served.merge(labels, on="row_id", how="left")
+    served_ids = set(served["row_id"]) if len(labels) else set()
+    unmatched = int((~labels["row_id"].isin(served_ids)).sum()) if len(labels) else 0
+    base = holdout["metrics"][metric]["value"]
+    delta = _margin(metric, base, margin)
+    higher = M.HIGHER_IS_BETTER[metric]
+    threshold = base - delta if higher else base + delta
+    rows = _windows(joined, proba, window, kind, classes, holdout.get("labels"))
+    frame = pd.DataFrame(rows)
+    verdict, start = _decide(frame, metric, threshold, higher, persist, min_labels)
+    return EvaluationReport(
+        verdict=verdict,
+        metric=metric,
+        threshold=threshold,
+        decay_start=start,
+        windows=frame,
+        holdout=holdout["metrics"],
+        served=len(served),
+        labelled=int(joined["label"].notna().sum()),
+        unmatched_labels=unmatched,
+        model={
+            "name": manifest.get("name"),
+            "version": manifest.get("version"),
+            "sha256": sha,
+        },
+        skipped=skipped,
+    )
+
+
+def _served(table: Any, outs: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The served rows (the last of each id) and their probabilities, by ``_proba_row``."""
+    proba = None
+    if table is None or table.num_rows == 0:
+        empty = {"row_id": [], "timestamp": pd.to_datetime([], utc=True)}
+        return pd.DataFrame(empty), proba
+    frame = pd.DataFrame(
+        {
+            "row_id": table["row_id"].to_numpy(zero_copy_only=False),
+            "timestamp": table["timestamp"].to_pandas(),
+        }
+    )
+    if "label" in outs:
+        frame["served_label"] = table["label"].to_numpy(zero_copy_only=False)
+    if "prediction" in outs:
+        frame["prediction"] = table["prediction"].to_numpy()
+    if "probabilities" in outs:
+        import pyarrow.compute as pc
+
+        col = table["probabilities"].combine_chunks()
+        k = len(col[0]) if len(col) else 0
+        flat = pc.list_flatten(col).to_numpy()
+        frame["_proba_row"] = np.arange(len(frame))
+        proba = flat.reshape(-1, k) if k else flat.reshape(0, 0)
+    # a row scored twice (a retried request with the same id) counts once
+    return frame.drop_duplicates("row_id", keep="last").reset_index(drop=True), proba
+
+
+def _groups(
+    joined: pd.DataFrame, window: str | int
+) -> list[tuple[str, str, np.ndarray]]:
+    """(start, end, row positions) per window, in time order."""
+    joined = joined.sort_values("timestamp", kind="stable")
+    positions = joined.index.to_numpy()
+    if isinstance(window, int) and not isinstance(window, bool):
+        if window < 1:
+            raise ValueError(
+                f"window must be a positive number of labels, got {window}."
+            )
+        labelled = joined["label"].notna().to_numpy()
+        cut = (np.cumsum(labelled) - labelled) // window  # labels before each row
+        cut = np.minimum(cut, max(int(labelled.sum()) - 1, 0) // window)
+        keys = cut
+    else:
+        seconds = parse_duration(window)
+        ts = joined["timestamp"].astype("int64").to_numpy() // 1000  # µs → ms
+        keys = ts // int(seconds * 1000)
+    out = []
+    stamps = joined["timestamp"]
+    for key in np.unique(keys):
+        mask = keys == key
+        pos = positions[mask]
+        t = stamps[mask]
+        if isinstance(window, int):
+            start, end = t.iloc[0], t.iloc[-1]
+        else:
+            start = pd.Timestamp(
+                int(key) * int(parse_duration(window) * 1000), unit="ms", tz="UTC"
+            )
+            end = start + pd.Timedelta(seconds=parse_duration(window))
+        out.append((start.isoformat(), end.isoformat(), pos))
+    return out
+
+
+def _windows(
+    joined: pd.DataFrame,
+    proba_all: np.ndarray | None,
+    window: str | int,
+    kind: str,
+    classes: list[Any],
+    label_profile: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    if joined.empty:
+        return []
+    texts = [str(c) for c in classes]
+    rows = []
+    for start, end, pos in _groups(joined, window):
+        part = joined.loc[pos]
+        has = part["label"].notna().to_numpy()
+        lab = part[has]
+        row: dict[str, Any] = {
+            "start": start,
+            "end": end,
+            "served": len(part),
+            "labelled": int(has.sum()),
+            "coverage": float(has.mean()) if len(part) else math.nan,
+        }
+        when = lab["label_timestamp"].where(
+            lab["label_timestamp"].notna(), lab["received_at"]
+        )
+        latency = (when - lab["timestamp"]).dt.total_seconds()
+        row["latency_median_s"] = float(latency.median()) if len(lab) else math.nan
+        figures: dict[str, dict[str, Any]] = {}
+        if len(lab):
+            if kind == "classifier":
+                y = pd.Categorical(lab["label"], categories=texts).codes.astype(
+                    np.int64
+                )
+                yhat = pd.Categorical(lab["served_label"], categories=texts).codes
+                proba = None
+                if proba_all is not None and "_proba_row" in lab:
+                    proba = proba_all[lab["_proba_row"].to_numpy()]
+                ok = y >= 0
+                figures = M.from_indices(
+                    y[ok], yhat[ok], None if proba is None else proba[ok]
+                )
+                if proba is not None:
+                    row["ece"] = _ece(proba[ok], y[ok])
+            else:
+                figures = M.regression(
+                    lab["label"].astype(np.float64), lab["prediction"]
+                )
+        for name, fig in figures.items():
+            row[name], row[f"{name}_low"], row[f"{name}_high"] = (
+                fig["value"],
+                fig["low"],
+                fig["high"],
+            )
+        row["label_drift"] = _label_drift(label_profile, lab["label"].to_numpy(), kind)
+        rows.append(row)
+    return rows
+
+
+def _ece(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top probability, in `bins` equal-width bins."""
+    if len(y) == 0:
+        return math.nan
+    top = proba.max(axis=1)
+    hit = proba.argmax(axis=1) == y
+    which = np.minimum((top * bins).astype(np.int64), bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        m = which == b
+        total += m.sum() / len(y) * abs(hit[m].mean() - top[m].mean())
+    return float(total)
+
+
+def _label_drift(profile: dict[str, Any] | None, labels: np.ndarray, kind: str) -> str:
+    if profile is None or len(labels) == 0:
+        return "insufficient data"
+    counts = Counts.empty(profile)
+    values = labels.astype(np.float64) if kind == "regressor" else labels.astype(object)
+    counts.observe({LABEL: values.reshape(-1, 1)})
+    verdict = [r for r in drift_verdicts(profile, counts) if r["feature"] == LABEL]
+    return str(verdict[0]["verdict"]) if verdict else "insufficient data"
+
+
+def _decide(
+    frame: pd.DataFrame,
+    metric: str,
+    threshold: float,
+    higher: bool,
+    persist: int,
+    min_labels: int,
+) -> tuple[str, str | None]:
+    if frame.empty or metric not in frame:
+        return "insufficient labels", None
+    judged = frame["labelled"] >= min_labels
+    if not judged.any():
+        return "insufficient labels", None
+    bound = frame[f"{metric}_high"] if higher else frame[f"{metric}_low"]
+    worse = (
+        judged & ((bound < threshold) if higher else (bound > threshold))
+    ).to_numpy()
+    frame["judged"] = judged
+    frame["worse"] = worse
+    run = 0
+    for i, w in enumerate(worse):
+        if not judged.iloc[i]:
+            continue  # a window without enough labels neither breaks nor extends a run
+        run = run + 1 if w else 0
+        if run >= persist:
+            first = i
+            back = persist
+            while back > 1:
+                first -= 1
+                if judged.iloc[first]:
+                    back -= 1
+            return "decay", str(frame["start"].iloc[first])
+    return "ok", None
