@@ -36,6 +36,7 @@ def create_app(
     monitor: bool | dict[str, Any] = True,
     verify: str = "strict",
     admin_token: str | None = None,
+    grpc: dict[str, Any] | None = None,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -59,6 +60,10 @@ def create_app(
     admin_token : str, optional
         What admin routes (``POST /monitor/snapshot``) require as
         ``Authorization: Bearer <token>``; without one they answer 403.
+    grpc : dict, optional
+        Also serve the Open Inference Protocol over gRPC while the app runs, with
+        the same model and metrics: the keywords of `serving.grpc.server.start`,
+        e.g. ``{"port": 8081}`` (needs ``featurekit[grpc]``).
 
     Returns
     -------
@@ -106,10 +111,17 @@ def create_app(
                 source, threads=threads, monitor=monitor, verify=verify
             )
         hangup = _on_hangup(state.reload_in_background)
+        rpc = None
+        if grpc is not None:
+            from .grpc.server import start
+
+            rpc = start(state, **grpc)
         try:
             yield
         finally:
             hangup()
+            if rpc is not None:  # after HTTP drained, before the process ends
+                await asyncio.to_thread(rpc.stop)
 
     # the hot endpoints first: routes match in order
     routes = [

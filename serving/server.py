@@ -110,6 +110,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "with Retry-After (default: 1000)",
     )
     parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help="also serve the Open Inference Protocol over gRPC on this port, same "
+        "model and metrics (needs featurekit[grpc]; docs/grpc.md)",
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log every request (off by default: it costs more than a prediction)",
@@ -124,6 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the server for parsed `args`; return the exit status."""
     from .app import Limits, serve_path
+    from .grpc import server as grpc_server
     from .limits import ADMIN_TOKEN_ENV, HEADER_TIMEOUT_ENV, connection_limits
 
     try:
@@ -141,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}.")
         connection_limits(args)
+        grpc_server.check_options(args)
         path = serve_path(args.artifact)
     except (ArtifactError, ValueError) as exc:
         print(f"featurekit serve: error: {exc}", file=sys.stderr)
@@ -175,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             monitor=monitor,
             verify=args.verify,
             admin_token=os.environ.get(ADMIN_TOKEN_ENV),
+            grpc=grpc_server.options(args),  # None without --grpc-port
         )
         uvicorn.run(app, **options)
         return 0
