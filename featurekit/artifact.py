@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from featurekit import atomic
 from featurekit.contract.schema import Contract
@@ -64,6 +64,14 @@ class Certificate(TypedDict):
     precision_plan: str
 
 
+class Holdout(TypedDict):
+    """``fk.export(..., holdout_y=)``: `featurekit.outcomes.holdout.holdout_record`."""
+
+    rows: int
+    metrics: dict[str, dict[str, Any]]
+    labels: dict[str, Any]
+
+
 class Manifest(TypedDict):
     format_version: int
     name: str
@@ -77,6 +85,7 @@ class Manifest(TypedDict):
     versions: dict[str, str]
     certificate: Certificate
     files: dict[str, str]
+    holdout: NotRequired[Holdout]
 
 
 def sha256(path: Path) -> str:

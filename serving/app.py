@@ -37,6 +37,7 @@ def create_app(
     verify: str = "strict",
     admin_token: str | None = None,
     grpc: dict[str, Any] | None = None,
+    log: dict[str, Any] | None = None,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -60,6 +61,10 @@ def create_app(
     admin_token : str, optional
         What admin routes (``POST /monitor/snapshot``) require as
         ``Authorization: Bearer <token>``; without one they answer 403.
+    log : dict, optional
+        When `predictor` is a path: keep a prediction log, ``{"directory": DIR}``
+        plus `serving.logging.open_log` options (``retention``, ``pii``, ...).
+        Enables ``POST /labels`` and the online figures.
     grpc : dict, optional
         Also serve the Open Inference Protocol over gRPC while the app runs, with
         the same model and metrics: the keywords of `serving.grpc.server.start`,
@@ -92,6 +97,7 @@ def create_app(
         routes_docs,
         routes_monitor,
         routes_oip,
+        routes_outcomes,
         routes_predict,
         routes_repository,
     )
@@ -108,7 +114,7 @@ def create_app(
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if state.predictor is None and source is not None:
             state.load_in_background(
-                source, threads=threads, monitor=monitor, verify=verify
+                source, threads=threads, monitor=monitor, verify=verify, log=log
             )
         hangup = _on_hangup(state.reload_in_background)
         rpc = None
@@ -120,6 +126,8 @@ def create_app(
             yield
         finally:
             hangup()
+            if state.predictor is not None:
+                state.predictor.close()  # the log's buffered rows are written
             if rpc is not None:  # after HTTP drained, before the process ends
                 await asyncio.to_thread(rpc.stop)
 
@@ -128,6 +136,7 @@ def create_app(
         *routes_predict.ROUTES,
         *routes_oip.ROUTES,
         *routes_monitor.ROUTES,
+        *routes_outcomes.ROUTES,
         *routes_repository.ROUTES,
         *routes_docs.ROUTES,
     ]

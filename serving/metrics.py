@@ -79,6 +79,14 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.labels = Counter(
+            "featurekit_labels",
+            "Labels posted to /labels: accepted, and of those, ids never served here.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        #: The online figures (`featurekit.outcomes.online.Online`), when logging.
+        self.online: Any = None
         self.info = Gauge(
             "featurekit_model_info",
             "The model being served (value 1), labelled with its identity.",
@@ -98,6 +106,9 @@ class Metrics:
         self.registry.register(_GoldenCollector(self))
         self.registry.register(_TallyCollector(self))
         self.registry.register(_DriftCollector(self))
+        from .metrics_outcomes import OutcomeCollector
+
+        self.registry.register(OutcomeCollector(self))
         if predictor is not None:
             self.bind(predictor)
 

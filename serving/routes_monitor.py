@@ -23,7 +23,14 @@ async def scrape(request: Request) -> Response:
 async def monitor_status(request: Request) -> Response:
     state = state_of(request)
     m = _monitor_of(state)
-    return await state.run(lambda: (200, orjson.dumps(m.status())))
+
+    def status() -> tuple[int, bytes]:
+        out = m.status()
+        if state.online is not None:  # labels joined to served rows (--log)
+            out["online"] = state.online.status()
+        return 200, orjson.dumps(out)
+
+    return await state.run(status)
 
 
 async def monitor_snapshot(request: Request) -> Response:

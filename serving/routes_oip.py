@@ -17,6 +17,8 @@ from starlette.routing import Route
 from featurekit._version import __version__
 
 from .binary import HEADER, binary_outputs, header_length, inline, join
+from .ids import request_id as _request_id
+from .ids import row_ids
 from .oip import RequestError, decode_infer, encode_outputs, model_metadata
 from .predictor import Predictor
 from .responses import protocol_error, respond
@@ -76,11 +78,17 @@ def _infer(
     except RequestError as exc:
         raise protocol_error(exc) from None
     state.check_rows(len(records))
-    scores = state.score(p, records, selected, split=False)
+    rid = _request_id(request_id)
+    params = payload.get("parameters") if isinstance(payload, dict) else None
+    sent = params.get("ids") if isinstance(params, dict) else None
+    ids = row_ids(sent, len(records), rid)
+    scores = state.score(p, records, selected, False, ids, rid)
     out: dict[str, Any] = {
         "model_name": p.name,
         "model_version": str(p.version),
         "outputs": encode_outputs(scores),
+        # the rows' ids, the client's (parameters.ids) or made (<request id>-<row>)
+        "parameters": {"ids": ids},
     }
     if request_id is not None:
         out["id"] = request_id

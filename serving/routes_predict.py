@@ -5,6 +5,9 @@ its ``decision_function`` (``model.outputs`` names what the model answers).
 
 ``{"records": [{column: value, ...}, ...]}`` or one record object;
 ``?on_error=split`` scores the rows that pass the contract and lists the others.
+``{"records": [...], "ids": [...]}`` names the rows by the client's own keys (a loan
+id); the answer's ``"ids"`` holds them, or the ids the server made
+(``<request id>-<row>``), which labels are posted against later (``POST /labels``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .ids import request_id, row_ids
 from .predictor import Predictor, Split
 from .responses import bad_request, failure_rows
 from .state import AppState, parse_json, state_of
@@ -33,16 +37,24 @@ async def predict(request: Request) -> Response:
     if mode not in ("raise", "split"):
         raise bad_request(f"on_error must be 'raise' or 'split', got {mode!r}.")
     body = await state.read_body(request)
-    return await state.run(_predict, state, p, body, mode == "split")
+    rid = request_id(request.headers.get("x-request-id"))
+    return await state.run(_predict, state, p, body, mode == "split", rid)
 
 
 def _predict(
-    state: AppState, p: Predictor, body: bytes, split: bool
+    state: AppState, p: Predictor, body: bytes, split: bool, rid: str
 ) -> tuple[int, bytes]:
     payload = parse_json(body)
     records = _records(payload)
     state.check_rows(len(records))
-    got = state.score(p, records, p.outputs, split)
+    ids = row_ids(
+        payload.get("ids")
+        if isinstance(payload, dict) and "records" in payload
+        else None,
+        len(records),
+        rid,
+    )
+    got = state.score(p, records, p.outputs, split, ids, rid)
     out: dict[str, Any] = {
         "model": {
             "name": p.name,
@@ -52,6 +64,7 @@ def _predict(
         }
     }
     scores = got.scores if isinstance(got, Split) else got
+    out["ids"] = ids
     if p.kind == "classifier":
         out["classes"] = p.classes_.tolist()
         out["labels"] = scores["label"].tolist()
@@ -73,7 +86,8 @@ def _predict(
 def _records(payload: Any) -> list[Any]:
     """The records of a /predict body, each an object of scalars; else 400."""
     if isinstance(payload, dict):
-        records = payload.get("records") if set(payload) == {"records"} else [payload]
+        wrapped = set(payload) in ({"records"}, {"records", "ids"})
+        records = payload.get("records") if wrapped else [payload]
     else:
         records = None
     if not isinstance(records, list):

@@ -122,6 +122,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log every request (off by default: it costs more than a prediction)",
     )
     parser.add_argument(
+        "--log",
+        metavar="DIR",
+        default=None,
+        help="keep a prediction log in DIR (Parquet, hourly partitions): every "
+        "scored row with its id, inputs and outputs; enables POST /labels and the "
+        "online metrics (docs/outcomes.md)",
+    )
+    parser.add_argument(
+        "--log-retention",
+        metavar="AGE",
+        default=None,
+        help="delete prediction partitions older than AGE (e.g. 30d, 12h)",
+    )
+    parser.add_argument(
+        "--log-pii",
+        default="drop",
+        choices=["drop", "hash"],
+        help="columns declared pii=True: left out of the log (default) or stored as "
+        "a salted SHA-256 (the salt from $FEATUREKIT_LOG_SALT)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -150,8 +171,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--workers must be >= 1, got {args.workers}.")
         connection_limits(args)
         grpc_server.check_options(args)
+        log = _log_options(args)
         path = serve_path(args.artifact)
-    except (ArtifactError, ValueError) as exc:
+    except (ArtifactError, ValueError, OSError) as exc:
         print(f"featurekit serve: error: {exc}", file=sys.stderr)
         return 2
     options: dict[str, Any] = {
@@ -185,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
             verify=args.verify,
             admin_token=os.environ.get(ADMIN_TOKEN_ENV),
             grpc=grpc_server.options(args),  # None without --grpc-port
+            log=log,
         )
         uvicorn.run(app, **options)
         return 0
@@ -196,12 +219,34 @@ def run(args: argparse.Namespace) -> int:
             "threads": args.threads,
             "monitor": monitor,
             "verify": args.verify,
+            "log": log,
         }
     )
     uvicorn.run(
         "serving.server:_worker_app", factory=True, workers=args.workers, **options
     )
     return 0
+
+
+def _log_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--log`` and its options, checked before the server starts (or None)."""
+    if args.log is None:
+        if args.log_retention is not None:
+            raise ValueError("--log-retention needs --log DIR.")
+        return None
+    from featurekit.outcomes.log import check_directory, parse_duration
+
+    from .logging import SALT_ENV
+
+    check_directory(args.log)  # a directory that is not writable fails here
+    if args.log_retention is not None:
+        parse_duration(args.log_retention)
+    if args.log_pii == "hash" and not os.environ.get(SALT_ENV):
+        raise ValueError(f"--log-pii hash needs a secret salt in ${SALT_ENV}.")
+    out: dict[str, Any] = {"directory": str(args.log), "pii": args.log_pii}
+    if args.log_retention is not None:
+        out["retention"] = args.log_retention
+    return out
 
 
 def _worker_app() -> Any:
@@ -216,6 +261,7 @@ def _worker_app() -> Any:
         monitor=config["monitor"],
         verify=config["verify"],
         admin_token=os.environ.get(ADMIN_TOKEN_ENV),
+        log=config.get("log"),
     )
 
 

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from featurekit.errors import ContractError
 from featurekit.golden import check_mode, enforce
+from featurekit.outcomes.online import Online
 
 from .limits import ADMIN_TOKEN_ENV, Limits
 from .metrics import Metrics
@@ -79,6 +80,8 @@ class AppState:
         self._reloading = threading.Lock()
         #: The last reload's outcome: {"ok": bool, "reason": str}.
         self.last_reload: dict[str, Any] | None = None
+        #: Labels joined to served answers, when the model logs (``--log``).
+        self.online: Online | None = None
 
     def require_admin(self, request: Request) -> None:
         """Let an admin route through only with this server's admin token."""
@@ -101,6 +104,14 @@ class AppState:
     # -- the model -------------------------------------------------------------------
     def attach(self, predictor: Predictor) -> None:
         self.metrics.bind(predictor)
+        if predictor.log is not None:
+            holdout = dict(predictor.manifest.get("holdout") or {})
+            online = self.online
+            if online is None or online.holdout != holdout:
+                self.online = Online(
+                    predictor.kind, predictor.manifest.get("classes"), holdout=holdout
+                )
+        self.metrics.online = self.online
         #: every response names the model that answered: name/version/sha256
         self.model_header = (
             f"{predictor.name}/{predictor.version}/{predictor.sha256}".encode()
@@ -114,6 +125,7 @@ class AppState:
         threads: int | None,
         monitor: bool | dict[str, Any],
         verify: str = "strict",
+        log: dict[str, Any] | None = None,
     ) -> None:
         """Load and attach the artifact at `path`, or remember why it failed.
 
@@ -122,10 +134,10 @@ class AppState:
         """
         self._source = (
             path,
-            {"threads": threads, "monitor": monitor, "verify": verify},
+            {"threads": threads, "monitor": monitor, "verify": verify, "log": log},
         )
         try:
-            self.attach(self._checked(path, threads, monitor, verify))
+            self.attach(self._checked(path, threads, monitor, verify, log))
         # whatever stops the load (onnxruntime refusing the graph, a manifest without
         # an entry) is the reason for every 503: never a server "still loading" forever
         except Exception as exc:
@@ -137,10 +149,20 @@ class AppState:
         threads: int | None,
         monitor: bool | dict[str, Any],
         verify: str,
+        log: dict[str, Any] | None = None,
     ) -> Predictor:
         """Load `path` and run its golden rows; raise unless it may serve."""
         check_mode(verify)
-        p = Predictor.load(path, threads=threads, monitor=monitor, verify="off")
+        options = dict(log or {})
+        directory = options.pop("directory", None)
+        p = Predictor.load(
+            path,
+            threads=threads,
+            monitor=monitor,
+            verify="off",
+            log=directory,
+            log_options=options or None,
+        )
         if verify != "off":
             v = self.metrics.verification = p.verify()
             if not v.ok and verify == "strict":
@@ -179,6 +201,8 @@ class AppState:
                     outcome = {"ok": True, "reason": ""}
                     if old is not None and old.sha256 != new.sha256:
                         self.metrics.forget(old)
+                    if old is not None:
+                        old.close()  # its log's last rows are written
             self.metrics.reloads.labels("ok" if outcome["ok"] else "refused").inc()
             if not outcome["ok"]:
                 _log.warning(
@@ -200,11 +224,17 @@ class AppState:
         threads: int | None,
         monitor: bool | dict[str, Any],
         verify: str = "strict",
+        log: dict[str, Any] | None = None,
     ) -> None:
         threading.Thread(
             target=self.load,
             args=(path,),
-            kwargs={"threads": threads, "monitor": monitor, "verify": verify},
+            kwargs={
+                "threads": threads,
+                "monitor": monitor,
+                "verify": verify,
+                "log": log,
+            },
             name="featurekit-load",
             daemon=True,
         ).start()
@@ -293,12 +323,31 @@ class AppState:
                 "Split the batch."
             )
 
-    def score(self, p: Predictor, records: Any, outputs: list[str], split: bool) -> Any:
-        """`Predictor.score` on `records`, counted in the metrics; 400/422 on refusal."""
+    def score(
+        self,
+        p: Predictor,
+        records: Any,
+        outputs: list[str],
+        split: bool,
+        ids: list[str] | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        """`Predictor.score` on `records`, counted in the metrics; 400/422 on refusal.
+
+        With a prediction log, `ids` (one per record) name the logged rows and the
+        online tracker remembers their answers for labels to come.
+        """
         # one record goes in as a dict: the contract's single-row fast path
         data = records[0] if len(records) == 1 else records
+        logging = p.log is not None
         try:
-            got = p.score(data, outputs, on_error="split" if split else "raise")
+            got = p.score(
+                data,
+                list(p.outputs) if logging else outputs,
+                on_error="split" if split else "raise",
+                ids=ids if logging else None,
+                request_id=request_id,
+            )
         except ContractError as exc:
             raise contract_error(
                 exc,
@@ -309,7 +358,19 @@ class AppState:
             self.metrics.rows.inc(int(got.passed.sum()))
         else:
             self.metrics.rows.inc(len(records))
-        return got
+        if not logging:
+            return got
+        scores = got.scores if isinstance(got, Split) else got
+        if self.online is not None and ids is not None:
+            kept = ids
+            if isinstance(got, Split):
+                kept = [i for i, ok in zip(ids, got.passed.tolist(), strict=True) if ok]
+            self.online.served(kept, scores)
+        asked = {name: scores[name] for name in outputs}
+        if isinstance(got, Split):
+            got.scores = asked
+            return got
+        return asked
 
     async def run(
         self, fn: Callable[..., tuple[int, bytes] | Response], *args: Any

@@ -23,7 +23,7 @@ import numpy as np
 from featurekit.missing import is_missing
 from featurekit.outcomes.log import LABELS
 
-__all__ = ["LabelBatch", "check_labels", "write_labels"]
+__all__ = ["LabelBatch", "check_id", "check_labels", "write_labels"]
 
 LabelBatch = tuple[list[str], list[str], list[int | None] | None]
 _MAX_ID = 256  # characters of an id; longer ones are refused
@@ -33,7 +33,8 @@ def _bad(message: str, at: int | None = None) -> ValueError:
     return ValueError(message if at is None else f"{message} (at position {at})")
 
 
-def _id(value: Any, at: int) -> str:
+def check_id(value: Any, at: int) -> str:
+    """One id as text: a non-empty string or an integer, at most 256 characters."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _bad(f"An id must be text or an integer, got {value!r}", at)
     text = str(value)
@@ -99,7 +100,7 @@ def check_labels(
     if timestamps is not None:
         if isinstance(timestamps, str | bytes | dict) or len(timestamps) != len(ids):
             raise ValueError("timestamps must be a list with one entry per id.")
-    out_ids = [_id(v, i) for i, v in enumerate(ids)]
+    out_ids = [check_id(v, i) for i, v in enumerate(ids)]
     texts: list[str] = []
     known = {str(c) for c in classes or []}
     for i, v in enumerate(labels):

@@ -159,6 +159,31 @@ class PredictionLog:
         frame = frame.sort_values("received_at", kind="stable")
         return frame.drop_duplicates("row_id", keep="last").reset_index(drop=True)
 
+    def answers(self, ids: Sequence[str], *, model: str) -> dict[str, tuple[Any, Any]]:
+        """What `model` answered for `ids`: ``{id: (class index or prediction, probabilities)}``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        info = self.models().get(model)
+        if info is None or not ids:
+            return {}
+        outs = [
+            o for o in ("label", "probabilities", "prediction") if o in info["outputs"]
+        ]
+        table = self.predictions(model=model, columns=["row_id", *outs])
+        if table is None:
+            return {}
+        table = table.filter(pc.is_in(table["row_id"], value_set=pa.array(list(ids))))
+        index = {str(c): i for i, c in enumerate(info.get("classes") or [])}
+        rows = table.to_pylist()
+        out: dict[str, tuple[Any, Any]] = {}
+        for r in rows:
+            if "label" in r:
+                out[r["row_id"]] = (index.get(r["label"], -1), r.get("probabilities"))
+            else:
+                out[r["row_id"]] = (r["prediction"], None)
+        return out
+
     # -- writing labels ------------------------------------------------------------------
     def add_labels(
         self, ids: Sequence[Any], labels: Sequence[Any], *, timestamps: Any = None

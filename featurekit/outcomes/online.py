@@ -1,0 +1,152 @@
+"""Online performance in the server: served answers kept by id, joined to labels as they come.
+
+`Online` keeps the answers of the most recent served rows (at most `served_cap`, the
+oldest forgotten first) so that a label posted later finds what the model said, and
+the last `window` labelled rows, from which the online figures and their intervals
+are computed (`featurekit.outcomes.metrics`). Memory is bounded by both caps, whatever
+clients send.
+
+Examples
+--------
+>>> import numpy as np
+>>> o = Online("classifier", [0, 1], window=100)
+>>> o.served(["a", "b"], {"label": np.array([0, 1]),
+...                       "probabilities": np.array([[.8, .2], [.3, .7]])})
+>>> o.label(["a", "b", "zz"], ["0", "0", "1"])
+['zz']
+>>> o.figures()["accuracy"]["value"], o.labelled
+(0.5, 2)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from featurekit.outcomes import metrics as M
+
+__all__ = ["Online"]
+
+
+class Online:
+    """Online figures over the last `window` labelled rows (see the module docstring)."""
+
+    def __init__(
+        self,
+        kind: str,
+        classes: Sequence[Any] | None,
+        *,
+        holdout: Mapping[str, Any] | None = None,
+        window: int = 1000,
+        served_cap: int = 100_000,
+    ) -> None:
+        if window < 2 or served_cap < 1:
+            raise ValueError("window must be >= 2 and served_cap >= 1.")
+        self.kind = kind
+        self.classes = list(classes or [])
+        self._index = {str(c): i for i, c in enumerate(self.classes)}
+        self.holdout = dict(holdout or {})
+        self.window = window
+        self.served_cap = served_cap
+        self._served: dict[str, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+        self._y: list[Any] = []
+        self._hat: list[Any] = []
+        self._proba: list[Any] = []
+        self.served_rows = 0
+        self.labelled = 0  # labels matched to a served row, ever
+        self.unknown = 0  # labels whose id was not found
+
+    def served(self, ids: Sequence[str], outputs: Mapping[str, np.ndarray]) -> None:
+        """Remember what the model answered for `ids`."""
+        if self.kind == "classifier":
+            hats = [self._index.get(str(v), -1) for v in outputs["label"]]
+            proba = outputs.get("probabilities")
+            rows = list(proba) if proba is not None else [None] * len(hats)
+        else:
+            hats = np.asarray(outputs["prediction"], np.float64).tolist()
+            rows = [None] * len(hats)
+        with self._lock:
+            seen = self._served
+            for i, h, r in zip(ids, hats, rows, strict=True):
+                seen.pop(i, None)  # a re-scored id moves to the newest end
+                seen[i] = (h, r)
+            self.served_rows += len(hats)
+            while len(seen) > self.served_cap:
+                del seen[next(iter(seen))]
+
+    def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
+        """Join labels (as text) to remembered rows; returns the ids not remembered."""
+        missing = []
+        with self._lock:
+            for i, text in zip(ids, labels, strict=True):
+                got = self._served.get(i)
+                if got is None:
+                    missing.append(i)
+                    continue
+                self._add(got[0], got[1], text)
+        return missing
+
+    def found(
+        self, ids: Sequence[str], labels: Sequence[str], answers: Mapping[str, Any]
+    ) -> None:
+        """Labels whose rows were found in the log on disk: ``answers[id] = (hat, proba)``."""
+        with self._lock:
+            for i, text in zip(ids, labels, strict=True):
+                if i in answers:
+                    hat, proba = answers[i]
+                    self._add(hat, proba, text)
+
+    def count_unknown(self, n: int) -> None:
+        with self._lock:
+            self.unknown += n
+
+    def _add(self, hat: Any, proba: Any, text: str) -> None:
+        if self.kind == "classifier":
+            y: Any = self._index.get(text, -1)
+            if y < 0:
+                return
+        else:
+            y = float(text)
+        self._y.append(y)
+        self._hat.append(hat)
+        self._proba.append(proba)
+        self.labelled += 1
+        if len(self._y) > self.window:
+            del self._y[0], self._hat[0], self._proba[0]
+
+    def figures(self) -> dict[str, dict[str, Any]]:
+        """The online figures over the last `window` labelled rows, with intervals."""
+        with self._lock:
+            y, hat, proba = list(self._y), list(self._hat), list(self._proba)
+        if not y:
+            return {}
+        if self.kind == "classifier":
+            p = (
+                np.asarray(proba, np.float64)
+                if all(r is not None for r in proba)
+                else None
+            )
+            return M.from_indices(np.asarray(y, np.int64), np.asarray(hat, np.int64), p)
+        return M.regression(np.asarray(y), np.asarray(hat))
+
+    def coverage(self) -> float:
+        """Labelled rows over served rows, since the server started."""
+        return self.labelled / self.served_rows if self.served_rows else 0.0
+
+    def status(self) -> dict[str, Any]:
+        """What ``/monitor`` shows under ``online``."""
+        return {
+            "window": self.window,
+            "served_rows": self.served_rows,
+            "labelled_rows": self.labelled,
+            "unknown_labels": self.unknown,
+            "label_coverage": self.coverage(),
+            "metrics": self.figures(),
+            "holdout": {
+                k: v["value"] for k, v in (self.holdout.get("metrics") or {}).items()
+            },
+        }
