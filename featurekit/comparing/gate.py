@@ -206,7 +206,7 @@ def _check_comparable(old: Any, new: Any) -> None:
             f"{new.name!r} a {new.kind}; compare models of one kind."
         )
     if old.kind == "classifier":
-        ca, cb = list(old.classes_), list(new.classes_)
+        ca, cb = old.classes_.tolist(), new.classes_.tolist()
         if sorted(map(str, ca)) != sorted(map(str, cb)) or len(ca) != len(cb):
             raise ArtifactError(
                 f"The champion {old.name!r} v{old.version} predicts the classes "
