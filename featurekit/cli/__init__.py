@@ -174,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     from featurekit.cli.triton import add_export_triton
 
     add_export_triton(sub)
+    from featurekit.cli.outcomes import add_outcome_commands
+
+    add_outcome_commands(sub)
     return parser
 
 

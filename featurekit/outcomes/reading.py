@@ -54,6 +54,8 @@ class PredictionLog:
         if self.root.exists() and not self.root.is_dir():
             raise NotADirectoryError(f"{str(self.root)!r} is not a log directory.")
         self.skipped: list[tuple[str, str]] = []
+        #: Called with the number of files read so far, during a read (optional).
+        self.progress: Any = None
 
     def __repr__(self) -> str:
         return f"PredictionLog({str(self.root)!r})"
@@ -97,7 +99,9 @@ class PredictionLog:
         import pyarrow.parquet as pq
 
         tables = []
-        for f in files:
+        for done, f in enumerate(files, 1):
+            if self.progress is not None:
+                self.progress(done)
             try:
                 table = pq.read_table(f, columns=columns)
             except (OSError, pa.ArrowException, ValueError) as exc:
