@@ -55,6 +55,31 @@ def http_train() -> tuple[pd.DataFrame, np.ndarray]:
     return frame, np.where(score, 1, 0)
 
 
+def concept(frame: pd.DataFrame, seed: int, *, flipped: bool = False) -> np.ndarray:
+    """Labels of the outcome tests: income above 36,000, with 10 % noise.
+
+    ``flipped=True`` is a concept shift: the same inputs, the opposite relation.
+    """
+    rng = np.random.default_rng(seed)
+    y = (frame["income"].fillna(36000) > 36000).to_numpy()
+    y = np.where(rng.random(len(y)) < 0.1, ~y, y)
+    return np.where(y ^ flipped, 1, 0)
+
+
+@pytest.fixture(scope="session")
+def logged_artifact(tmp_path_factory) -> Path:
+    """A classifier exported with holdout_y: it records its holdout performance."""
+    frame = http_frame(1500, seed=10)
+    holdout = http_frame(600, seed=11)
+    pipe = fk.make_pipeline(HTTP_FEATURES, LogisticRegression(max_iter=1000))
+    pipe.fit(frame, concept(frame, 10))
+    path = tmp_path_factory.mktemp("outcomes") / "loans"
+    fk.export(
+        pipe, path, reference=frame, holdout=holdout, holdout_y=concept(holdout, 11)
+    )
+    return path
+
+
 @pytest.fixture(scope="session")
 def http_artifact(http_train, tmp_path_factory) -> Path:
     """A classifier with int classes, float/int/categorical inputs, both unknown policies."""
