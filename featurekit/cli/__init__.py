@@ -1,6 +1,8 @@
 """The ``featurekit`` command: ``check`` and ``drift ARTIFACT DATA`` for CI, ``serve``.
 
-``export-triton`` (a Triton model repository) is `featurekit.cli.triton`.
+``export-triton`` (a Triton model repository) is `featurekit.cli.triton`; ``compare
+CHAMPION CHALLENGER DATA`` (the champion/challenger gate, exit 0 promote, 1 keep,
+3 inconclusive) is `featurekit.cli.compare`.
 
 Reading the data files is `featurekit.cli.files`.
 
@@ -171,9 +173,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(serve)
     serve.set_defaults(run=run)
+    from featurekit.cli.compare import add_parser as add_compare
     from featurekit.cli.triton import add_export_triton
 
     add_export_triton(sub)
+    add_compare(sub)
     from featurekit.cli.outcomes import add_outcome_commands
 
     add_outcome_commands(sub)

@@ -282,3 +282,92 @@ def test_table_json_and_repr(models, test_rows):
         repr(got)
         == "Comparison('loans' v1 -> 'loans' v1: promote on accuracy, 4000 rows)"
     )
+
+
+# -- featurekit compare ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def labelled_csv(test_rows, tmp_path_factory) -> Path:
+    X, y = test_rows
+    path = tmp_path_factory.mktemp("data") / "labelled.csv"
+    labels = pd.Series(y, dtype="Int64")
+    labels[::50] = pd.NA  # empty cells: no label yet
+    X.assign(outcome=labels).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("challenger", "rows", "status", "verdict"),
+    [
+        ("better", None, 0, "promote"),
+        ("worse", None, 1, "keep"),
+        ("better", 80, 3, "inconclusive"),
+    ],
+)
+def test_cli_exit_status_gates_a_deploy(
+    models, labelled_csv, tmp_path, capsys, challenger, rows, status, verdict
+):
+    from featurekit.cli import main
+
+    data = labelled_csv
+    if rows is not None:
+        data = tmp_path / "few.csv"
+        pd.read_csv(labelled_csv).head(rows).to_csv(data, index=False)
+    argv = ["compare", str(models["champion"]), str(models[challenger]), str(data)]
+    assert main([*argv, "--label-column", "outcome"]) == status
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith(f"result: {verdict}: ")
+    assert "without a label" in out
+
+
+def test_cli_json_counts_unlabelled_rows_and_writes_html(
+    models, labelled_csv, tmp_path, capsys
+):
+    from featurekit.cli import main
+
+    page = tmp_path / "compare.html"
+    argv = [
+        "compare",
+        str(models["champion"]),
+        str(models["better"]),
+        str(labelled_csv),
+    ]
+    argv += ["--label-column", "outcome", "--metric", "roc_auc", "--json"]
+    assert main([*argv, "--html", str(page)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["verdict"], got["metric"]) == ("promote", "roc_auc")
+    assert got["rows"]["unlabelled"] == 80
+    assert got["rows"]["compared"] == 3920
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_names_refused_columns_in_the_summary(models, labelled_csv, capsys):
+    from featurekit.cli import main
+
+    argv = ["compare", str(models["champion"]), str(models["no_k"]), str(labelled_csv)]
+    assert main([*argv, "--label-column", "outcome"]) == 1
+    out = capsys.readouterr().out
+    assert "\n  c: " in out and "e.g. k)" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--label-column", "nope"], "no label column 'nope'"),
+        (["--label-column", "outcome", "--margin", "-1"], "margin >= 0"),
+    ],
+)
+def test_cli_usage_errors_exit_2_on_one_line(
+    models, labelled_csv, capsys, extra, message
+):
+    from featurekit.cli import main
+
+    argv = [
+        "compare",
+        str(models["champion"]),
+        str(models["better"]),
+        str(labelled_csv),
+    ]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("featurekit compare: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
