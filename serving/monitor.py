@@ -207,6 +207,16 @@ class Monitor:
         self.flush()
         return self._history
 
+    def recent(self) -> list[dict[str, Any]]:
+        """A copy of the closed windows kept (oldest first), safe while rows arrive.
+
+        Each has its per-feature results (verdict, effect, threshold, confidence);
+        at most ``history`` windows are kept, so this stays small.
+        """
+        self.flush()
+        with self._lock:
+            return list(self._history)
+
     @property
     def alerts(self) -> dict[str, bool]:
         """Per feature: drifted in k of the last n windows."""

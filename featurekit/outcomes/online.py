@@ -122,8 +122,11 @@ class Online:
         """The online figures over the last `window` labelled rows, with intervals."""
         with self._lock:
             y, hat, proba = list(self._y), list(self._hat), list(self._proba)
-        if not y:
-            return {}
+        return self._figures(y, hat, proba) if y else {}
+
+    def _figures(
+        self, y: list[Any], hat: list[Any], proba: list[Any]
+    ) -> dict[str, dict[str, Any]]:
         if self.kind == "classifier":
             p = (
                 np.asarray(proba, np.float64)
@@ -132,6 +135,37 @@ class Online:
             )
             return M.from_indices(np.asarray(y, np.int64), np.asarray(hat, np.int64), p)
         return M.regression(np.asarray(y), np.asarray(hat))
+
+    def blocks(self, size: int = 50, most: int = 10) -> list[dict[str, Any]]:
+        """The figures over consecutive blocks of the last labelled rows, oldest first.
+
+        The last `window` labelled rows are cut into at most `most` blocks of about
+        `size` rows (fewer rows: one block). Each block is flat, ``{"rows": n,
+        "accuracy": v, "accuracy_low": lo, "accuracy_high": hi, ...}``: a line over
+        time with its 95 % band (`featurekit.outcomes.evaluation_html.metric_chart`).
+
+        Examples
+        --------
+        >>> o = Online("classifier", [0, 1], window=100)
+        >>> o.served([str(i) for i in range(120)], {"label": np.zeros(120, int)})
+        >>> _ = o.label([str(i) for i in range(120)], ["0"] * 60 + ["1"] * 60)
+        >>> [(b["rows"], b["accuracy"]) for b in o.blocks(size=50)]
+        [(50, 0.8), (50, 0.0)]
+        """
+        with self._lock:
+            y, hat, proba = list(self._y), list(self._hat), list(self._proba)
+        if not y:
+            return []
+        out = []
+        parts = max(1, min(most, len(y) // size))
+        for part in np.array_split(np.arange(len(y)), parts):
+            lo, hi = int(part[0]), int(part[-1]) + 1
+            block: dict[str, Any] = {"rows": hi - lo}
+            for name, f in self._figures(y[lo:hi], hat[lo:hi], proba[lo:hi]).items():
+                block[name] = f["value"]
+                block[f"{name}_low"], block[f"{name}_high"] = f["low"], f["high"]
+            out.append(block)
+        return out
 
     def coverage(self) -> float:
         """Labelled rows over served rows, since the server started."""
