@@ -26,6 +26,7 @@ header { display: flex; gap: 24px; align-items: center; flex-wrap: wrap; }
 .meta { color: #555; } code { font-size: 13px; }
 table { border-collapse: collapse; margin: 12px 0; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }
+td:first-child { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.bad td { background: #fdecea; } tr.untested td { color: #777; }
 svg.ci line.zero { stroke: #888; } svg.ci line.margin { stroke: #e53935;
@@ -87,6 +88,10 @@ margin {escape(str(s.get("margin")))} &middot; one-sided alpha
 {_pct(1 - 2 * float(s.get("alpha") or 0.05))}</p>
 <p class="meta" id="rows">{counts}</p>
 <h2>Paired tests</h2>
+<p class="meta">improvement: positive when the challenger is better. p is one-sided:
+for all rows, against the challenger being better (or, with a margin, within it);
+for a slice, against it being worse by more than the margin. The bar is the interval,
+the grey line no difference, the red dashes the margin.</p>
 <table id="tests"><thead><tr><th>scope</th><th>rows</th><th>champion</th>
 <th>challenger</th><th>improvement</th><th>interval</th><th>test</th><th>p</th>
 <th>p adjusted</th><th>detectable</th><th>status</th></tr></thead>

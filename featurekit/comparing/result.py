@@ -113,7 +113,7 @@ class Comparison:
             return "inconclusive", [
                 f"Too few rows to decide: {why}, {s['min_rows']} needed{size}."
             ]
-        goal = "better" if margin == 0 else f"no worse by more than {margin:g}"
+        goal = "better" if margin == 0 else f"within {margin:g} of the champion"
         effect = (
             f"{self.metric} {o['champion']:.4g} -> {o['challenger']:.4g} "
             f"(improvement {o['improvement']:+.4g}, "
