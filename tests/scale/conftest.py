@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +34,24 @@ def scale_artifact(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("scale") / "loans"
     fk.export(pipe, path, reference=frame.drop(columns="id"))
     return path
+
+
+@pytest.fixture(scope="session")
+def spark(system_tool):
+    """One local Spark (two cores) for every Spark test; its workers run this Python."""
+    system_tool("java", "openjdk-17-jre-headless", "the JVM of a local Spark")
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    # the workers must import featurekit from this venv, not whatever python3 is
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("featurekit-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        # toPandas through Arrow passes pandas 3 a deprecated copy= (pyspark 4.3)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -1,0 +1,325 @@
+"""Score and test drift on Spark DataFrames: `predict` and `drift` (``featurekit[spark]``).
+
+How it runs
+-----------
+- The artifact is read and verified once on the driver; its files (not
+  ``pipeline.joblib``) are broadcast once, never pickled objects.
+- Each Python worker builds one `serving.Predictor` from them the first time a task
+  needs it, after Spark forked the worker (a session created on the driver and
+  shipped, or created before the fork, is what hangs in onnxruntime#9473), and keeps
+  it for every later task: Spark reuses its Python workers. The worker runs the
+  artifact's golden rows on its own onnxruntime before it scores anything.
+- Batches move as Arrow record batches (``mapInArrow``): the input columns pass
+  through untouched (an id column keeps its type and its nulls; ``mapInPandas``
+  would turn a nullable integer into floats), and the outputs are built as Arrow
+  arrays.
+- The predictor's threads are the task's cores (``spark.task.cpus``, never 0):
+  onnxruntime itself runs one intra-op thread per run, so that tree sums follow
+  scikit-learn's order, and a batch larger than `featurekit.runtime.CHUNK_ROWS`
+  is scored in that many chunks at once.
+
+`drift` counts every partition over the reference profile's bins, ships the counters
+(JSON) to the driver and adds them up: the same `featurekit.DriftReport` that
+`featurekit.drift` gives on the collected data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from featurekit.errors import ArtifactError
+
+__all__ = ["FAILURES", "PASSED", "drift", "predict"]
+
+#: The columns `predict` adds beside the model's outputs.
+PASSED, FAILURES = "contract_passed", "contract_failures"
+_MISSING_SPARK = (
+    "featurekit.spark needs pyspark and pyarrow: pip install 'featurekit[spark]'."
+)
+#: Per Python worker: one Predictor per (model sha256, threads, verify).
+_PREDICTORS: dict[tuple[str, int, str], Any] = {}
+#: Per Python worker: the sha256 of each model it loaded, in order (tests read it).
+LOADED: list[str] = []
+
+
+def _shipped(artifact: Any) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The verified artifact's files, as bytes, and its manifest (driver side)."""
+    from featurekit.artifact import read
+
+    path = getattr(artifact, "path", artifact)
+    files = read(path, model=True)  # every sha256 checked here, once
+    manifest = json.loads((files.path / "manifest.json").read_text(encoding="utf-8"))
+    # serving never reads the pickled pipeline: neither ship it nor expect it
+    manifest["files"].pop("pipeline.joblib", None)
+    out = {name: (files.path / name).read_bytes() for name in manifest["files"]}
+    out["manifest.json"] = json.dumps(manifest).encode()
+    return out, manifest
+
+
+def task_threads(cpus: Any) -> int:
+    """Threads for a task given Spark's ``TaskContext.cpus()``: at least 1, never 0.
+
+    Examples
+    --------
+    >>> task_threads(4), task_threads(0), task_threads(None)
+    (4, 1, 1)
+    """
+    return cpus if isinstance(cpus, int) and cpus >= 1 else 1
+
+
+def _predictor(files: Any, verify: str) -> Any:
+    """The Predictor of the broadcast artifact `files` in this worker, built once."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    threads = task_threads(context.cpus() if context is not None else 1)
+    data: dict[str, bytes] = files.value
+    manifest = json.loads(data["manifest.json"])
+    key = (manifest["files"]["model.onnx"], threads, verify)
+    found = _PREDICTORS.get(key)
+    if found is None:
+        from serving import Predictor
+
+        folder = Path(tempfile.mkdtemp(prefix="featurekit-spark-"))
+        try:
+            for name, content in data.items():
+                (folder / name).write_bytes(content)
+            found = Predictor.load(
+                folder, threads=threads, monitor=False, verify=verify
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        _PREDICTORS[key] = found
+        LOADED.append(key[0])
+    return found
+
+
+def _inputs(sdf: Any, manifest: dict[str, Any]) -> list[str]:
+    names = list(manifest["inputs"])
+    missing = [n for n in names if n not in sdf.columns]
+    if missing:
+        raise ValueError(
+            f"The DataFrame has no column {missing!r}; artifact "
+            f"{manifest['name']!r} v{manifest['version']} reads {names!r}. "
+            "Rename or add them (a missing value is a null, not an absent column)."
+        )
+    return names
+
+
+def _output_fields(manifest: dict[str, Any]) -> list[Any]:
+    from pyspark.sql import types as T
+
+    classes = manifest.get("classes") or []
+    if any(isinstance(c, str) for c in classes):
+        label: Any = T.StringType()
+    elif any(isinstance(c, bool) for c in classes):
+        label = T.BooleanType()
+    elif any(isinstance(c, float) for c in classes):
+        label = T.DoubleType()
+    else:
+        label = T.LongType()
+    fields = []
+    for name in manifest["outputs"]:
+        if name == "label":
+            kind = label
+        elif name == "probabilities" or (
+            name == "decision_function" and len(classes) > 2
+        ):
+            kind = T.ArrayType(T.DoubleType(), containsNull=False)
+        else:
+            kind = T.DoubleType()
+        fields.append(T.StructField(name, kind, nullable=True))
+    fields.append(T.StructField(PASSED, T.BooleanType(), nullable=False))
+    fields.append(T.StructField(FAILURES, T.StringType(), nullable=True))
+    return fields
+
+
+def predict(sdf: Any, artifact: Any, *, verify: str = "strict") -> Any:
+    """Score a Spark DataFrame with an artifact; refused rows stay, with their reason.
+
+    Parameters
+    ----------
+    sdf : pyspark.sql.DataFrame
+        Holds the artifact's input columns (by name); any other column passes
+        through.
+    artifact : str, Path or Artifact
+        The artifact directory, readable by the driver.
+    verify : {"strict", "warn", "off"}
+        What each worker does with the artifact's golden rows, as in
+        `serving.Predictor.load`.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Every input column, then the model's outputs (``label`` and
+        ``probabilities``, or ``prediction``; null on a refused row),
+        ``contract_passed`` and ``contract_failures`` (null when the row passed,
+        else each failure as ``column: check (value)``, joined by ``"; "``).
+        Rows keep their order within each partition.
+
+    Raises
+    ------
+    ValueError
+        An input column is absent, or an output's name is taken by an input column.
+    featurekit.errors.ArtifactError
+        The artifact cannot be read (raised on the driver, before any task).
+
+    Examples
+    --------
+    >>> predict(None, "no/such/artifact")
+    Traceback (most recent call last):
+    ...
+    featurekit.errors.ArtifactError: No artifact at 'no/such/artifact': not a directory.
+    """
+    files, manifest = _shipped(artifact)
+    try:
+        from pyspark.sql import types as T
+    except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+        raise ImportError(_MISSING_SPARK) from exc
+    inputs = _inputs(sdf, manifest)
+    fields = _output_fields(manifest)
+    taken = [f.name for f in fields if f.name in sdf.columns]
+    if taken:
+        raise ValueError(
+            f"The DataFrame already has columns {taken!r}, which predict adds. "
+            "Rename them first (withColumnRenamed)."
+        )
+    schema = T.StructType([*sdf.schema.fields, *fields])
+    shipped = sdf.sparkSession.sparkContext.broadcast(files)
+    return sdf.mapInArrow(
+        partial(_score_batches, shipped, inputs, list(manifest["outputs"]), verify),
+        schema,
+    )
+
+
+def _score_batches(
+    files: Any, inputs: list[str], outputs: list[str], verify: str, batches: Any
+) -> Iterator[Any]:
+    """Worker side: each Arrow batch with the outputs and the verdict appended."""
+    import pyarrow as pa
+
+    predictor = _predictor(files, verify)
+    for batch in batches:
+        frame = batch.select(inputs).to_pandas()
+        got = predictor.score(frame, outputs, on_error="split")
+        passed = got.passed
+        columns = list(batch.columns)
+        names = list(batch.schema.names)
+        for name in outputs:
+            columns.append(_scattered(got.scores[name], passed))
+            names.append(name)
+        columns.append(pa.array(passed, type=pa.bool_()))
+        columns.append(pa.array(_reasons(got.failures, len(passed)), type=pa.string()))
+        names += [PASSED, FAILURES]
+        yield pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _scattered(values: Any, passed: Any) -> Any:
+    """An Arrow array with one entry per row: the scored rows' values, else null."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(passed)
+    mask = ~passed
+    if values.ndim == 2:  # one list per row, built from flat values and offsets
+        width = values.shape[1]
+        flat = np.zeros((n, width), dtype=np.float64)
+        flat[passed] = values
+        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
+        return pa.ListArray.from_arrays(
+            offsets, pa.array(flat.ravel()), mask=pa.array(mask) if mask.any() else None
+        )
+    if values.dtype == object:  # string labels
+        full = np.full(n, None, dtype=object)
+        full[passed] = values
+        return pa.array(full, type=pa.string())
+    full = np.zeros(n, dtype=values.dtype)
+    full[passed] = values
+    kind = {"b": pa.bool_(), "i": pa.int64(), "u": pa.int64()}.get(
+        values.dtype.kind, pa.float64()
+    )
+    return pa.array(full, type=kind, mask=mask if mask.any() else None)
+
+
+def _reasons(failures: Any, n: int) -> list[str | None]:
+    """Per row, its contract failures as one line; None where it passed."""
+    out: list[list[str]] = [[] for _ in range(n)]
+    everyone: list[str] = []
+    for column, check, case, index in failures.itertuples(index=False, name=None):
+        text = f"{column}: {check} ({case!r})"
+        if index is None or index != index:  # a column-level failure fails every row
+            everyone.append(text)
+        else:
+            out[int(index)].append(text)
+    return ["; ".join(everyone + r) if everyone or r else None for r in out]
+
+
+def drift(sdf: Any, artifact: Any, *, outputs: bool = True) -> Any:
+    """Test a Spark DataFrame for drift against the artifact's reference profile.
+
+    Each partition is counted over the profile's bins (and, with `outputs`, scored);
+    the driver adds the counters up. The result is the `featurekit.DriftReport`
+    that ``featurekit.drift(artifact, sdf.select(inputs).toPandas())`` gives: the
+    same counts, verdicts and p-values (the two float sums behind the mean test are
+    added per partition, so they agree to rounding).
+
+    Parameters
+    ----------
+    sdf : pyspark.sql.DataFrame
+        Holds the artifact's input columns; other columns are not read.
+    artifact : str, Path or Artifact
+    outputs : bool
+        Also score the rows that pass the contract and test the model's outputs.
+
+    Returns
+    -------
+    DriftReport
+
+    Examples
+    --------
+    >>> drift(None, "no/such/artifact")
+    Traceback (most recent call last):
+    ...
+    featurekit.errors.ArtifactError: No artifact at 'no/such/artifact': not a directory.
+    """
+    from featurekit.detection import Drift
+    from featurekit.monitoring.counts import Counts
+
+    files, manifest = _shipped(artifact)
+    inputs = _inputs(sdf, manifest)
+    from pyspark.sql import types as T
+
+    shipped = sdf.sparkSession.sparkContext.broadcast(files)
+    schema = T.StructType([T.StructField("counts", T.StringType(), nullable=False)])
+    rows = (
+        sdf.select(*inputs)
+        .mapInArrow(partial(_count_batches, shipped, outputs), schema)
+        .collect()
+    )
+    total = Drift(getattr(artifact, "path", artifact), outputs=outputs)
+    for row in rows:
+        try:
+            part = Counts.from_dict(total.profile, json.loads(row["counts"]))
+        except ValueError as exc:  # a worker with another profile: not ours
+            raise ArtifactError(f"A partition's counters do not fit: {exc}") from exc
+        total.counts = total.counts.merge(part)
+    return total.report()
+
+
+def _count_batches(files: Any, outputs: bool, batches: Any) -> Iterator[Any]:
+    """Worker side: one row holding the partition's counters as JSON."""
+    import pyarrow as pa
+
+    from featurekit.detection import Drift
+
+    counter = Drift(_predictor(files, "strict"), outputs=outputs)
+    for batch in batches:
+        counter.add(batch.to_pandas())
+    text = json.dumps(counter.counts.to_dict(), allow_nan=False)
+    yield pa.RecordBatch.from_arrays([pa.array([text], pa.string())], names=["counts"])
