@@ -199,9 +199,8 @@ def evaluate(
         o for o in ("label", "probabilities", "prediction") if o in manifest["outputs"]
     ]
     table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs])
-    skipped = list(log.skipped)
     labels = log.labels()
-    skipped += log.skipped
+    skipped = list(log.skipped)  # both reads: the predictions', then the labels'
     served, proba = _served(table, outs)
     joined = served.merge(labels, on="row_id", how="left")
     served_ids = set(served["row_id"]) if len(labels) else set()

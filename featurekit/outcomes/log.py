@@ -2,7 +2,7 @@
 
 Layout (docs/outcomes.md has the schema)::
 
-    DIR/predictions/date=2026-12-05/hour=18/part-<pid>-<token>-<seq>.parquet
+    DIR/predictions/date=2026-12-05/hour=8/part-<sha256[:16]>-<pid>-<token>-<seq>.parquet
     DIR/labels/date=2026-12-05/part-<pid>-<token>-<seq>.parquet
     DIR/models/<sha256>.json
 
@@ -287,7 +287,7 @@ class LogWriter:
         by_hour: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for e in entries:
             t = _dt.datetime.fromtimestamp(e[0] / 1e9, _dt.UTC)
-            by_hour.setdefault((t.strftime("%Y-%m-%d"), f"{t.hour:02d}"), []).append(e)
+            by_hour.setdefault((t.strftime("%Y-%m-%d"), str(t.hour)), []).append(e)
         rows = 0
         for (date, hour), group in by_hour.items():
             table = table_of(self, group)

@@ -152,9 +152,7 @@ class PredictionLog:
     def labels(self) -> pd.DataFrame:
         """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
         files = sorted((self.root / LABELS).glob("date=*/*.parquet"))
-        before = list(self.skipped)
-        table = self._read(files, None)
-        self.skipped = before + self.skipped[len(before) :]
+        table = self._read(files, None)  # adds to `skipped`
         if table is None:
             return pd.DataFrame(
                 {"row_id": [], "label": [], "label_timestamp": [], "received_at": []}
