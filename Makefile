@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(PY) examples/serve.py artifacts/credit
 	$(PY) examples/http_client.py artifacts/credit
 	$(PY) examples/drift_report.py artifacts/credit --html artifacts/drift.html
+	$(PY) examples/outcome_loop.py artifacts/credit --log artifacts/prediction-log --html artifacts/evaluation.html
 
 test: $(STAMP)
 	$(PY) -m ruff check featurekit serving tests examples bench
