@@ -47,3 +47,13 @@ def test_train_then_serve_examples_run_end_to_end(tmp_path: Path) -> None:
     )
     assert "a drifted batch: DriftReport('credit': drift" in offline
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+    log, report = tmp_path / "log", tmp_path / "evaluation.html"
+    loop = _run(
+        "examples/outcome_loop.py", str(out), "--log", str(log), "--html", str(report)
+    )
+    # a concept shift: inputs unchanged, so no input drift alert, but the decay is caught
+    assert loop.count("input drift alerts: none") == 2
+    assert "decay from the window starting" in loop
+    assert "exit status 1 (decay)" in loop
+    assert "Verdict" in report.read_text()
