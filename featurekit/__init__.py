@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers onl
     from featurekit.detection import Drift, DriftReport, drift
     from featurekit.exporting.exporter import Artifact, export, load
     from featurekit.exporting.pipeline import make_pipeline
+    from featurekit.outcomes.evaluation import EvaluationReport, evaluate
+    from featurekit.outcomes.reading import PredictionLog
 
 
 # training-side names load lazily, so that serving never pays for scikit-learn
@@ -45,6 +47,14 @@ def __getattr__(name: str) -> Any:
         from featurekit import comparing
 
         return getattr(comparing, name)
+    if name in ("evaluate", "EvaluationReport"):
+        from featurekit.outcomes import evaluation
+
+        return getattr(evaluation, name)
+    if name == "PredictionLog":
+        from featurekit.outcomes.reading import PredictionLog
+
+        return PredictionLog
     if name in ("drift", "Drift", "DriftReport"):
         from featurekit import detection
 
@@ -64,12 +74,14 @@ __all__ = [
     "Derived",
     "Drift",
     "DriftReport",
+    "EvaluationReport",
     "ExportError",
     "FeatureSet",
     "FeaturekitError",
     "Numeric",
     "ParityError",
     "Polynomial",
+    "PredictionLog",
     "SpecError",
     "Splines",
     "Text",
@@ -79,6 +91,7 @@ __all__ = [
     "cross",
     "days_between",
     "drift",
+    "evaluate",
     "export",
     "load",
     "make_pipeline",
