@@ -184,6 +184,400 @@ def derived(record: Record) -> list[str]:
     return [table(["figure (medians)", "result"], rows)]
 
 
+# -- grpc_server ---------------------------------------------------------------------
+GRPC_VARIANTS = {
+    "grpc_raw": "gRPC ModelInfer, raw_input_contents",
+    "grpc_typed": "gRPC ModelInfer, typed contents",
+    "http_oip": "HTTP OIP `/v2/models/{name}/infer`, JSON",
+    "http_predict": "HTTP `/predict`, one JSON record",
+}
+
+
+def grpc_server(record: Record) -> list[str]:
+    res = record["results"]
+    rows = [
+        [label, _time(res["timings"], key), f"{res['bytes'][key]:,}"]
+        for key, label in GRPC_VARIANTS.items()
+    ]
+    rows += [[name, _ratio(r), ""] for name, r in res["ratios"].items()]
+    return [table(["one row, c=1 (medians)", "result", "request bytes"], rows)]
+
+
+# -- http_server ---------------------------------------------------------------------
+HTTP_ENDPOINTS = {
+    "predict": "featurekit `/predict`",
+    "infer": "featurekit OIP `/v2/models/{name}/infer`",
+    "baseline": "FastAPI + pandera + scikit-learn",
+}
+
+
+def http_server(record: Record) -> list[str]:
+    conc = record["config"]["concurrency"]
+    rows = []
+    for m in record["results"]["models"].values():
+        for e, per in m["endpoints"].items():
+            row = [m["model"] if e == "predict" else "", HTTP_ENDPOINTS.get(e, e)]
+            for c in conc:
+                s = per[str(c)]
+                row.append(
+                    f"{fmt_ms(s['p50_ms']['median'])} / {fmt_ms(s['p99_ms']['median'])}"
+                    f" / {s['rps']['median']:,.0f}"
+                )
+            rows.append(row)
+        startup = ", ".join(
+            f"{'featurekit' if k == 'ours' else k} {v['median']:.2f} s"
+            for k, v in m["startup_s"].items()
+        )
+        rows.append(
+            ["", f"startup (median of {record['config']['startups']})", startup]
+        )
+    head = ["model", "endpoint", *(f"c={c}: p50 / p99 / req/s" for c in conc)]
+    width = len(head)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    return [table(head, rows)]
+
+
+# -- monitor -------------------------------------------------------------------------
+def monitor(record: Record) -> list[str]:
+    res = record["results"]
+    rows = []
+    for size in ("1", "64"):
+        r = res[size]
+        lo, hi = r["monitor_observe_p10_p90"]
+        rows.append(
+            [
+                size,
+                f"{r['monitor_observe_us_per_row']:.2f} µs ({lo:.2f}–{hi:.2f})",
+                f"{r['us_per_row']['off']:.2f} µs",
+                f"{r['paired_counting_overhead_us_per_row']:+.2f} µs",
+                f"{r['paired_default_overhead_us_per_row']:+.2f} µs",
+            ]
+        )
+    window = record["config"]["window"]
+    ms = res["evaluate_ms_per_window"]
+    return [
+        table(
+            [
+                "batch size",
+                "monitor's hot path, a row (p10–p90)",
+                "Predictor without monitoring, a row",
+                "paired: + counting",
+                f"paired: + windows tested every {window:,} rows",
+            ],
+            rows,
+        ),
+        f"Testing one closed window ({res['features_and_outputs']} features and "
+        f"outputs) takes {ms:.2f} ms, {ms * 1e3 / window:.2f} µs a row at {window:,} "
+        "rows a window, on the monitor's thread.",
+    ]
+
+
+# -- drift ---------------------------------------------------------------------------
+def _pct(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    lo, hi = r["ci95"]
+    return f"{100 * r['rate']:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def drift(record: Record) -> list[str]:
+    res = record["results"]
+    t = res["targets"]
+    rows = []
+    for c in res["cells"].values():
+        fk, ev = c["featurekit"], c.get("evidently")
+        for group, r in fk["groups"].items():
+            e = ev["groups"][group] if ev else None
+            if c["kind"] == "null":
+                target, ok = (
+                    f"≤ {t['false_alarm_max']:.0%}",
+                    r["rate"] <= t["false_alarm_max"],
+                )
+            elif c["kind"] == "harmless":
+                target, ok = (
+                    f"≤ {t['harmless_max']:.0%}",
+                    r["rate"] <= t["harmless_max"],
+                )
+            elif c["kind"] == "power":
+                target, ok = "≥ Evidently", (r["rate"] >= e["rate"] if e else None)
+            else:
+                target, ok = f"≥ {t['detect_min']:.0%}", r["rate"] >= t["detect_min"]
+            rows.append(
+                [f"{c['label']}: {group}", _pct(r), _pct(e), target, _verdict(ok)]
+            )
+        e = ev["dataset"] if ev else None
+        if c["kind"] in ("null", "harmless"):
+            limit = t["false_alarm_max" if c["kind"] == "null" else "harmless_max"]
+            ok = fk["dataset"]["rate"] <= limit
+            rows.append(
+                [
+                    f"{c['label']}: dataset",
+                    _pct(fk["dataset"]),
+                    _pct(e),
+                    f"≤ {limit:.0%}",
+                    _verdict(ok),
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    f"{c['label']}: dataset",
+                    _pct(fk["dataset"]),
+                    _pct(e),
+                    "(context)",
+                    "",
+                ]
+            )
+    ev_name = f"Evidently {record['versions'].get('evidently') or ''}".strip()
+    blocks = [
+        table(
+            [
+                "cell (windows flagged, Wilson 95 % interval)",
+                "featurekit",
+                ev_name,
+                "target",
+                "verdict",
+            ],
+            rows,
+        )
+    ]
+    timing = res["timing"]
+    n = timing["rows"]
+    fk_runs = timing["featurekit"]["runs"]
+    trows = [
+        [
+            f"featurekit `fk.drift(outputs=False)`, median of {len(fk_runs['inputs'])}",
+            _seconds(fk_runs["inputs"]),
+            _mib(fk_runs["inputs"]),
+        ]
+    ]
+    if fk_runs.get("with_outputs"):
+        trows.append(
+            [
+                "featurekit `fk.drift(outputs=True)` (context: scores the rows too)",
+                _seconds(fk_runs["with_outputs"]),
+                _mib(fk_runs["with_outputs"]),
+            ]
+        )
+    if "evidently" in timing:
+        runs = timing["evidently"]["runs"]
+        trows.append(
+            [
+                f"Evidently `Report([DataDriftPreset()]).run`, {len(runs)} run(s)",
+                _seconds(runs),
+                _mib(runs),
+            ]
+        )
+    if "evidently_tests_only" in timing:
+        runs = timing["evidently_tests_only"]["runs"]
+        trows.append(
+            ["Evidently's per-column tests alone (context)", _seconds(runs), _mib(runs)]
+        )
+    blocks.append(
+        f"Timed: {n:,} rows × {timing['numeric_columns'] + timing['categorical_columns']} "
+        f"columns ({timing['numeric_columns']} numeric, {timing['categorical_columns']} "
+        f"categorical), no drift, against a {timing['reference_rows']:,}-row reference."
+    )
+    blocks.append(table(["call", "seconds", "peak memory growth"], trows))
+    blocks.append(
+        table(
+            ["Done when", "verdict"],
+            [[v["name"], _verdict(v["pass"])] for v in res["verdicts"]],
+        )
+    )
+    return blocks
+
+
+def _seconds(runs: list[dict[str, Any]]) -> str:
+    values = sorted(r["seconds"] for r in runs)
+    return f"{values[len(values) // 2]:.2f} s"
+
+
+def _mib(runs: list[dict[str, Any]]) -> str:
+    values = sorted(r["peak_mib"] for r in runs)
+    v = values[len(values) // 2]
+    return "< 1 MiB" if v < 1 else f"{v:,.0f} MiB"
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "PASS", False: "**MISS**"}.get(ok, "n/a")  # type: ignore[arg-type]
+
+
+# -- the matrices --------------------------------------------------------------------
+def _e(v: float) -> str:
+    return "–" if v is None or math.isnan(v) else f"{v:.1e}"
+
+
+def parity_matrix(record: Record) -> list[str]:
+    rows = [
+        [
+            r["model"],
+            r["dataset"],
+            r["task"],
+            f"{r['certificate_rows']:,}",
+            _e(r["certificate_max_abs_diff"]),
+            f"{r['independent_rows']:,}",
+            _e(r["independent_max_abs_diff"]),
+            r["flipped_labels"],
+        ]
+        for r in record["results"]["rows"]
+    ]
+    head = [
+        "model",
+        "dataset",
+        "task",
+        "certificate rows",
+        "certificate max abs diff",
+        "independent rows",
+        "independent max abs diff",
+        "flipped labels",
+    ]
+    return [table(head, rows)]
+
+
+def _tm_cell(mine: list[Record], tolerance: float) -> str:
+    """One family's verdict on one transform, over both tasks."""
+
+    def within(r: Record) -> bool:
+        return (
+            r["status"] == "certified"
+            and r["independent_max_abs_diff"] <= tolerance
+            and r["flipped_labels"] == 0
+        )
+
+    def tasks(rows: list[Record]) -> str:
+        return ", ".join(dict.fromkeys(r["task"] for r in rows))
+
+    ok = [r for r in mine if within(r)]
+    differs = [r for r in mine if r["status"] == "certified" and not within(r)]
+    refused = [r for r in mine if r["status"] == "refused"]
+    parts = []
+    if ok:
+        worst = max(
+            max(r["certificate_max_abs_diff"], r["independent_max_abs_diff"])
+            for r in ok
+        )
+        parts.append(_e(worst) + ("" if len(ok) == len(mine) else f" ({tasks(ok)})"))
+    for r in differs:
+        parts.append(
+            f"**certified, but differs: {_e(r['independent_max_abs_diff'])}** ({r['task']})"
+        )
+    if refused:
+        kinds = sorted({r["reason"].split(":", 1)[0] for r in refused})
+        parts.append(f"refused: {', '.join(kinds)} ({tasks(refused)})")
+    return "; ".join(parts)
+
+
+def transform_matrix(record: Record) -> list[str]:
+    res = record["results"]
+    rows = res["rows"]
+    tol = record["config"]["tolerance"]
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    summary = [
+        [
+            res["what"].get(t, t),
+            f"{tol:g}",
+            *(
+                _tm_cell(
+                    [r for r in rows if r["transform"] == t and r["family"] == f], tol
+                )
+                for f in families
+            ),
+        ]
+        for t in dict.fromkeys(r["transform"] for r in rows)
+    ]
+    heads = [res["family_heads"].get(f, f) for f in families]
+    detail = []
+    for r in rows:
+        if r["status"] == "refused":
+            detail.append(
+                [
+                    r["transform"],
+                    r["model"],
+                    r["task"],
+                    f"refused: {r['reason']}",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{r['seconds']:.1f}",
+                ]
+            )
+        else:
+            detail.append(
+                [
+                    r["transform"],
+                    r["model"],
+                    r["task"],
+                    f"{r['certificate_rows']:,}",
+                    _e(r["certificate_max_abs_diff"]),
+                    f"{r['independent_rows']:,} ({r['contract_rejected_rows']:,})",
+                    _e(r["independent_max_abs_diff"]),
+                    r["flipped_labels"],
+                    f"{r['seconds']:.1f}",
+                ]
+            )
+    head = [
+        "transform",
+        "model",
+        "task",
+        "certificate rows",
+        "certificate max abs diff",
+        "independent rows (refused by contract)",
+        "independent max abs diff",
+        "flipped labels",
+        "seconds",
+    ]
+    return [
+        table(["transform", "tolerance", *heads], summary),
+        f"<details><summary>All {len(rows)} rows: certificate and independent check "
+        "per model</summary>\n\n" + table(head, detail) + "\n\n</details>",
+    ]
+
+
+# -- export at scale -----------------------------------------------------------------
+def export_scale(record: Record) -> list[str]:
+    rows = []
+    for res in record["results"].values():
+        cert = res["certificate"]
+        trees = cert["checks"].get("trees", {})
+        rows.append(
+            [
+                f"{res['trees']} trees, {res['rows']:,} rows",
+                f"{res['nodes']:,}",
+                f"{statistics.median(res['fit_s']):.1f} s",
+                f"{statistics.median(res['export_s']):.1f} s",
+                _ratio(res["export_over_fit"]),
+                ", ".join(f"{k} {v:.1f} s" for k, v in res["phases_s"].items()),
+                f"{res['files_bytes']['model.onnx'] / 1e6:.1f} MB",
+                f"{res['artifact_bytes'] / 1e6:.1f} MB",
+                f"{res['skl2onnx_bytes'] / 1e6:.1f} MB",
+                f"{res['artifact_over_skl2onnx']:.2f}x",
+                f"{res['peak_rss_bytes'] / 2**30:.2f} GiB",
+                f"{cert['rows']:,}",
+                f"{trees.get('splits', cert['splits_covered']):,}",
+                f"{cert['seconds']:.1f} s",
+            ]
+        )
+    head = [
+        "forest",
+        "nodes",
+        "fit",
+        "export",
+        "export / fit",
+        "export phases",
+        "model.onnx",
+        "artifact",
+        "skl2onnx graph",
+        "artifact / skl2onnx",
+        "export peak RSS",
+        "certified rows",
+        "splits probed",
+        "certificate",
+    ]
+    return [table(head, rows)]
+
+
 # -- http_server ---------------------------------------------------------------------
 HTTP_ENDPOINTS = {
     "predict": "featurekit `/predict`",
@@ -563,6 +957,7 @@ TABLES: dict[str, Callable[[Record], list[str]]] = {
     "predict": predict,
     "contract": contract,
     "derived": derived,
+    "grpc_server": grpc_server,
     "http_server": http_server,
     "monitor": monitor,
     "drift": drift,

@@ -31,6 +31,7 @@ SCRIPTS = """\
 | `bench/contract.py` | the compiled contract check against pandera |
 | `bench/derived.py` | the derived-feature catalogue in serving and training |
 | `bench/http_server.py` | the HTTP server against FastAPI + pandera + scikit-learn (needs `wrk`) |
+| `bench/grpc_server.py` | the Open Inference Protocol over gRPC against the same server's HTTP ([grpc.md](grpc.md)) |
 | `bench/monitor.py` | the live monitor's cost per scored row |
 | `bench/drift.py` | drift detection against Evidently |
 | `bench/parity_matrix.py` | parity per scikit-learn family, outside the certificate |
@@ -43,6 +44,7 @@ TITLES = {
     "contract": "the data contract",
     "derived": "derived features",
     "http_server": "the HTTP server",
+    "grpc_server": "gRPC against HTTP, one server",
     "monitor": "the live monitor",
     "drift": "drift detection against Evidently",
     "parity_matrix": "parity per scikit-learn family",
@@ -84,6 +86,15 @@ Batch checking is cheap per cell because Arrow-backed string columns are read wi
 `factorize`, so the category checks run once per distinct value, and one min/max pass
 decides which numeric checks can fail at all. The 20 µs check is an absolute time, not
 a ratio: of all the budgets here it is the one a loaded machine moves most.""",
+    "grpc_server": """\
+One `python -m serving ARTIFACT --grpc-port N` process serves the credit model
+(LogisticRegression) over both protocols; one client in the bench process sends
+one-row requests one at a time, every body built beforehand, the variants interleaved.
+The ratio is HTTP's time per request over gRPC's (above 1: gRPC is faster). Both run
+the same decoding (`serving.oip.decode_infer`), contract, model and metrics on the same
+worker threads, so the difference is the transport: uvicorn with httptools and uvloop
+against grpcio's server threads. A single Python client at c=1 is a latency figure,
+not the server's capacity.""",
     "derived": """\
 The bench serves the catalogue of
 [declarations.md](declarations.md#derived-features-written-once-computed-in-the-graph)

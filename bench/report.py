@@ -27,6 +27,7 @@ ORDER = [
     "contract",
     "derived",
     "http_server",
+    "grpc_server",
     "monitor",
     "drift",
     "parity_matrix",
