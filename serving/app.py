@@ -94,6 +94,7 @@ def create_app(
 
     from . import (
         responses,
+        routes_dashboard,
         routes_docs,
         routes_monitor,
         routes_oip,
@@ -137,6 +138,7 @@ def create_app(
         *routes_oip.ROUTES,
         *routes_monitor.ROUTES,
         *routes_outcomes.ROUTES,
+        *routes_dashboard.ROUTES,
         *routes_repository.ROUTES,
         *routes_docs.ROUTES,
     ]

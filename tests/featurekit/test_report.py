@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
 from featurekit.monitoring.report import render_html
+from tests.browser import chromium as _chromium
 
 # a feature name and a category that would run script if they reached the page raw
 NAME = 'q</script><script>document.body.dataset.injected="1"</script>&amp'
@@ -71,27 +70,6 @@ def page(report, tmp_path_factory, system_tool) -> Path:
     path = tmp_path_factory.mktemp("page") / "report.html"
     path.write_text(render_html(report), encoding="utf-8")
     return path
-
-
-def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium")
-    assert exe is not None  # the page fixture required it
-    flags = [
-        "--headless",
-        "--no-sandbox",  # CI runs as root
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-    ]
-    cmd = [exe, *flags, *args, page.as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,235 @@
+"""GET /dashboard: the live monitoring page of a real server, drawn by headless chromium.
+
+A real ``python -m serving`` with ``--log`` answers traffic named by client ids; labels
+follow for half of it. The page chromium draws must show the online accuracy and the
+coverage the test works out itself from what it sent and what the server answered
+(and that ``/monitor`` reports), one drift row per feature over the closed windows,
+and reference nothing outside the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from live_server import Server, start_server
+from sklearn.linear_model import LogisticRegression
+
+import featurekit as fk
+from tests.browser import chromium
+
+FEATURES = fk.FeatureSet(
+    "loans",
+    [
+        fk.Numeric("income", scale="standard"),
+        fk.Numeric("age", scale="standard"),
+        fk.Categorical("plan", unknown="ignore"),
+    ],
+    version=3,
+)
+WINDOW = 100  # --monitor-window: 300 scored rows close three windows
+SERVED, LABELLED = 300, 150
+
+
+def frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(
+        {
+            "income": rng.lognormal(10.5, 0.5, n).round(2),
+            "age": rng.integers(18, 90, n).astype(float),
+            "plan": rng.choice(["basic", "plus", "premium"], n),
+        }
+    )
+    # a noisy linear rule: the model is right often, but not always
+    score = np.log(x["income"]) - 10.5 + 0.6 * (x["plan"] == "premium")
+    y = (score + rng.normal(0, 0.3, n) > 0).astype(int)
+    return x, y.to_numpy()
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory) -> Path:
+    x, y = frame(600, seed=0)
+    pipe = fk.make_pipeline(FEATURES, LogisticRegression(max_iter=500))
+    pipe.fit(x[:400], y[:400])
+    path = tmp_path_factory.mktemp("dashboard") / "loans"
+    fk.export(pipe, path, reference=x[:400], holdout=x[400:], holdout_y=y[400:])
+    return path
+
+
+def post(server: Server, path: str, payload: object) -> dict:
+    request = urllib.request.Request(
+        server.url + path,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.status == 200
+        return json.loads(r.read())
+
+
+def stopped_cleanly(server: Server) -> None:
+    server.stop()
+    text = server.log.read_text()
+    assert "Traceback" not in text, text
+
+
+@pytest.fixture(scope="module")
+def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float]]:
+    """A server with --log after SERVED rows and LABELLED true labels; the accuracy."""
+    tmp = tmp_path_factory.mktemp("logged")
+    server = start_server(
+        artifact,
+        tmp / "server.log",
+        "--log",
+        str(tmp / "log"),
+        "--monitor-window",
+        str(WINDOW),
+        "--log-level",
+        "warning",
+    )
+    try:
+        x, y = frame(SERVED, seed=1)
+        ids = [f"loan-{i}" for i in range(SERVED)]
+        answered: list[int] = []
+        for lo in range(0, SERVED, WINDOW):
+            got = post(
+                server,
+                "/predict",
+                {
+                    "records": x[lo : lo + WINDOW].to_dict("records"),
+                    "ids": ids[lo : lo + WINDOW],
+                },
+            )
+            assert got["ids"] == ids[lo : lo + WINDOW]
+            answered += got["labels"]
+        sent = post(
+            server,
+            "/labels",
+            {"ids": ids[:LABELLED], "labels": [str(v) for v in y[:LABELLED]]},
+        )
+        assert sent["accepted"] == LABELLED and sent["unknown"] == 0
+        accuracy = float(np.mean(np.asarray(answered[:LABELLED]) == y[:LABELLED]))
+        assert 0.6 < accuracy < 0.95  # neither a default nor a perfect model
+        yield server, accuracy
+    finally:
+        stopped_cleanly(server)
+
+
+@pytest.fixture(scope="module")
+def dom(logged, system_tool, tmp_path_factory) -> str:
+    system_tool("chromium", "chromium", "the dashboard test drives a real browser")
+    server, _ = logged
+    profile = tmp_path_factory.mktemp("chromium")
+    return chromium(server.url + "/dashboard", profile, "--dump-dom").stdout
+
+
+def test_monitor_reports_the_accuracy_and_coverage_of_what_was_sent(logged) -> None:
+    server, accuracy = logged
+    status, body = server.get("/monitor")
+    assert status == 200
+    online = json.loads(body)["online"]
+    assert online["metrics"]["accuracy"]["value"] == pytest.approx(accuracy)
+    assert online["label_coverage"] == pytest.approx(LABELLED / SERVED)
+
+
+def test_browser_shows_online_accuracy_with_its_interval(logged, dom) -> None:
+    _, accuracy = logged
+    row = re.search(r'<tr data-metric="accuracy">(.*?)</tr>', dom, re.S)
+    assert row is not None, dom[:3000]
+    value = re.search(r'<td class="value"[^>]*>([^<]*)</td>', row.group(1))
+    assert value is not None and value.group(1) == f"{accuracy:.4f}"
+    low, high = map(float, re.search(r"\[([\d.]+), ([\d.]+)\]", row.group(1)).groups())
+    assert low < accuracy < high
+    # the chart of accuracy over blocks of labelled rows, with its band
+    chart = re.search(r"<h3>accuracy</h3>(<svg.*?</svg>)", dom, re.S)
+    assert chart is not None and "<polygon" in chart.group(1)
+
+
+def test_browser_shows_the_label_coverage(dom) -> None:
+    shown = re.search(r'id="coverage-value">([^<]*)<', dom)
+    assert shown is not None
+    assert shown.group(1) == f"{100 * LABELLED / SERVED:.1f} %"
+    assert f"{LABELLED} of {SERVED} served rows labelled" in dom
+
+
+def test_browser_shows_a_drift_row_per_feature_over_the_closed_windows(dom) -> None:
+    table = re.search(r'<table id="drift">(.*?)</table>', dom, re.S)
+    assert table is not None
+    features = re.findall(r'<tr data-feature="([^"]+)">', table.group(1))
+    assert {"income", "age", "plan"} <= set(features)
+    assert re.findall(r"<th>#(\d+)</th>", table.group(1)) == ["1", "2", "3"]
+    for name in ("income", "age", "plan"):
+        row = re.search(rf'<tr data-feature="{name}">(.*?)</tr>', table.group(1))
+        assert row is not None
+        assert len(re.findall(r"data-verdict=", row.group(1))) == SERVED // WINDOW
+
+
+def test_browser_shows_confidence_against_the_profile(artifact, dom) -> None:
+    profile = json.loads((artifact / "profile.json").read_text())
+    reference = profile["features"]["output:score"]["confidence_mean"]
+    shown = re.search(r'id="confidence-now">(.*?)</p>', dom, re.S)
+    assert shown is not None
+    assert f"in the reference profile: {reference:.4f}" in shown.group(1)
+    last = float(re.search(r"<b>([\d.]+)</b>", shown.group(1)).group(1))
+    assert 0.5 <= last <= 1.0  # a mean top-class probability of two classes
+
+
+def test_page_references_nothing_outside_the_server(logged) -> None:
+    server, _ = logged
+    with urllib.request.urlopen(server.url + "/dashboard", timeout=30) as r:
+        page = r.read().decode()
+        policy = r.headers["Content-Security-Policy"]
+    assert r.headers["Content-Type"].startswith("text/html")
+    # no absolute or protocol-relative URL, no loaded resource of any kind
+    for pattern in (
+        r"https?:",
+        r"//[\w.-]",
+        r"\bsrc=",
+        r"\bhref=",
+        r"url\(",
+        "@import",
+    ):
+        assert not re.search(pattern, page), pattern
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+
+
+def test_without_a_log_the_page_says_so(artifact, tmp_path_factory) -> None:
+    tmp = tmp_path_factory.mktemp("nolog")
+    server = start_server(artifact, tmp / "server.log", "--log-level", "warning")
+    try:
+        status, body = server.get("/dashboard")
+        assert status == 200
+        page = body.decode()
+        assert 'id="no-log"' in page
+        assert "start it with --log DIR" in page
+        assert 'id="no-windows"' in page  # nothing scored yet: no window closed
+        assert server.get("/labels")[0] in (404, 405)
+    finally:
+        stopped_cleanly(server)
+
+
+def test_with_a_log_but_no_labels_the_page_says_so(artifact, tmp_path_factory) -> None:
+    tmp = tmp_path_factory.mktemp("nolabels")
+    server = start_server(
+        artifact,
+        tmp / "server.log",
+        "--log",
+        str(tmp / "log"),
+        "--log-level",
+        "warning",
+    )
+    try:
+        x, _ = frame(5, seed=2)
+        post(server, "/predict", {"records": x.to_dict("records")})
+        page = server.get("/dashboard")[1].decode()
+        assert 'id="no-labels"' in page
+        assert "0 of 5 served rows labelled" in page
+    finally:
+        stopped_cleanly(server)
