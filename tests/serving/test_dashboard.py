@@ -233,3 +233,65 @@ def test_with_a_log_but_no_labels_the_page_says_so(artifact, tmp_path_factory) -
         assert "0 of 5 served rows labelled" in page
     finally:
         stopped_cleanly(server)
+
+
+def requests_to(server: Server, endpoint: str) -> float:
+    """HTTP requests the server counted for `endpoint`, any status (``/metrics``)."""
+    text = server.get("/metrics")[1].decode()
+    pattern = rf'^featurekit_requests_total\{{endpoint="{re.escape(endpoint)}",[^}}]*\}} (\S+)$'
+    return sum(float(v) for v in re.findall(pattern, text, re.M))
+
+
+def test_script_polls_monitor_and_keeps_the_page_while_nothing_changes(
+    logged, system_tool, tmp_path
+) -> None:
+    system_tool("chromium", "chromium", "the dashboard test drives a real browser")
+    server, accuracy = logged
+    before = requests_to(server, "/monitor"), requests_to(server, "/dashboard")
+    # 11 s of virtual time: the script asks /monitor at 5 s and at 10 s
+    dom = chromium(
+        server.url + "/dashboard",
+        tmp_path,
+        "--virtual-time-budget=11000",
+        "--dump-dom",
+    ).stdout
+    after = requests_to(server, "/monitor"), requests_to(server, "/dashboard")
+    assert after[0] - before[0] == 2
+    assert after[1] - before[1] == 1  # nothing changed: no fresh page fetched
+    assert dom.count('<main id="dashboard"') == 1
+    assert f">{accuracy:.4f}<" in dom
+
+
+def test_script_swaps_in_a_fresh_page_when_it_cannot_tell(
+    artifact, system_tool, tmp_path
+) -> None:
+    """Without a monitor, /monitor answers 404 and every poll fetches the page again."""
+    system_tool("chromium", "chromium", "the dashboard test drives a real browser")
+    server = start_server(
+        artifact,
+        tmp_path / "server.log",
+        "--log",
+        str(tmp_path / "log"),
+        "--no-monitor",
+        "--log-level",
+        "warning",
+    )
+    try:
+        x, y = frame(40, seed=3)
+        got = post(server, "/predict", {"records": x.to_dict("records")})
+        post(server, "/labels", {"ids": got["ids"], "labels": [str(v) for v in y]})
+        dom = chromium(
+            server.url + "/dashboard",
+            tmp_path / "chromium",
+            "--virtual-time-budget=11000",
+            "--dump-dom",
+        ).stdout
+        assert requests_to(server, "/monitor") == 2
+        assert requests_to(server, "/dashboard") == 3  # the load and two swaps
+        # the swapped-in page is whole: one dashboard, its figures, monitoring off
+        assert dom.count('<main id="dashboard"') == 1
+        assert 'id="no-monitor"' in dom
+        assert "40 of 40 served rows labelled" in dom
+        assert '<tr data-metric="accuracy">' in dom
+    finally:
+        stopped_cleanly(server)
