@@ -8,8 +8,8 @@ coverage (`featurekit.outcomes.online.Online`). Charts are
 
 Nothing is fetched from elsewhere: no CDN, no font, no image. A small inline script
 polls ``monitor`` (relative to the page) every few seconds and swaps in a fresh page
-when a window closed or labels arrived; without script the page is complete as
-served.
+when rows were scored, a window closed or labels arrived; without script the page is
+complete as served.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ _SCRIPT = """(function () {
       return r.ok ? r.json() : null;
     }).then(function (s) {
       var now = document.getElementById("dashboard");
-      var key = s ? s.windows_closed + "/" + (s.online ? s.online.labelled_rows : 0)
-                  : "";
+      var o = s && s.online ? s.online : {labelled_rows: 0, served_rows: 0};
+      var key = s ? [s.windows_closed, s.rows_total, o.labelled_rows,
+                     o.served_rows].join("/") : "";
       if (!s || key !== now.dataset.key) return swap();
     }).catch(function () {});
   }
@@ -249,8 +250,18 @@ def render(view: dict[str, Any]) -> str:
     """
     model, monitor, online = view["model"], view["monitor"], view["online"]
     metrics, coverage = _online(view["log"], online)
-    closed = monitor["status"]["windows_closed"] if monitor else 0
-    key = f"{closed}/{online['labelled_rows'] if online else 0}"
+    # what the script compares with /monitor: a change fetches a fresh page
+    m = monitor["status"] if monitor else {}
+    o = online or {}
+    key = "/".join(
+        str(v)
+        for v in (
+            m.get("windows_closed"),
+            m.get("rows_total"),
+            o.get("labelled_rows", 0),
+            o.get("served_rows", 0),
+        )
+    )
     title = f"{_e(model['name'])} v{_e(model['version'])}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -9,6 +9,7 @@ and reference nothing outside the server.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import urllib.request
@@ -18,10 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_server import Server, start_server
+from live_server import GOOD, Server, start_server
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
+from featurekit.monitoring.profile import build_profile
+from featurekit.outcomes.online import Online
+from serving.dashboard_html import render
+from serving.monitor import Monitor
 from tests.browser import chromium
 
 FEATURES = fk.FeatureSet(
@@ -293,5 +298,71 @@ def test_script_swaps_in_a_fresh_page_when_it_cannot_tell(
         assert 'id="no-monitor"' in dom
         assert "40 of 40 served rows labelled" in dom
         assert '<tr data-metric="accuracy">' in dom
+    finally:
+        stopped_cleanly(server)
+
+
+# a feature name and a metric that would run script if they reached the page raw
+HOSTILE = '<img src=x onerror="document.body.dataset.injected=1">&'
+
+
+def test_render_escapes_what_the_model_and_clients_named(system_tool, tmp_path) -> None:
+    """Real monitor windows over a hostile feature name, drawn by chromium from a file."""
+    system_tool("chromium", "chromium", "the dashboard test drives a real browser")
+    rng = np.random.default_rng(0)
+    monitor = Monitor(build_profile({HOSTILE: rng.normal(size=500)}, {}), window=100)
+    for shift in (0.0, 3.0):
+        monitor.observe({HOSTILE: rng.normal(shift, 1, (100, 1))})
+    online = Online("classifier", ["<b>yes</b>", "no"], window=100)
+    online.served(["a", "b"], {"label": np.array(["<b>yes</b>", "no"])})
+    online.label(["a", "b"], ["<b>yes</b>", "<b>yes</b>"])
+    page = render(
+        {
+            "model": {"name": HOSTILE, "version": HOSTILE, "sha256": HOSTILE},
+            "generated": HOSTILE,
+            "log": True,
+            "monitor": {
+                "status": monitor.status(),
+                "windows": monitor.recent(),
+                "confidence_reference": None,
+            },
+            "online": {**online.status(), "blocks": online.blocks()},
+        }
+    )
+    assert HOSTILE not in page
+    (tmp_path / "page.html").write_text(page, encoding="utf-8")
+    dom = chromium(tmp_path / "page.html", tmp_path / "chromium", "--dump-dom").stdout
+    assert "data-injected" not in dom
+    rows = re.findall(r'<tr data-feature="([^"]+)">.*?</tr>', dom, re.S)
+    assert rows == [html.escape(HOSTILE)]
+    verdicts = re.findall(r'data-verdict="([^"]+)"', dom)
+    assert verdicts == ["ok", "drift"]  # the second window moved by 3 sd
+    assert '<tr data-metric="accuracy">' in dom and ">0.5000<" in dom
+
+
+def test_regressor_page_shows_its_metrics_and_no_confidence(
+    regressor_artifact, tmp_path
+) -> None:
+    server = start_server(
+        regressor_artifact,
+        tmp_path / "server.log",
+        "--log",
+        str(tmp_path / "log"),
+        "--log-level",
+        "warning",
+    )
+    try:
+        records = [{**GOOD, "age": 20 + i} for i in range(10)]
+        got = post(server, "/predict", {"records": records})
+        truth = [p + 1.0 for p in got["predictions"]]  # every answer 1.0 too low
+        post(server, "/labels", {"ids": got["ids"], "labels": truth})
+        page = server.get("/dashboard")[1].decode()
+        mae = re.search(
+            r'<tr data-metric="mae"><th>mae</th><td class="value"[^>]*>([^<]*)<', page
+        )
+        assert mae is not None and mae.group(1) == "1.0000"
+        assert '<tr data-metric="rmse">' in page and '<tr data-metric="r2">' in page
+        assert "accuracy" not in page
+        assert 'id="no-confidence"' in page
     finally:
         stopped_cleanly(server)
