@@ -197,7 +197,7 @@ class Monitor:
                 if r["feature"] == name and r["verdict"] == "drift"
             )
             >= k
-            for name in self.profile["features"]
+            for name in [r["feature"] for r in rows]  # the multivariate row too
         }
 
     # -- reading ----------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from featurekit.missing import is_missing
+from featurekit.monitoring import joint as _joint
+from featurekit.monitoring.joint import JointSums
 from featurekit.monitoring.profile import OUTPUT_LABEL, OUTPUT_SCORE
 
 __all__ = ["Counts", "numeric_values"]
@@ -100,6 +102,8 @@ class Counts:
     profile: dict[str, Any] = field(repr=False)
     bins: dict[str, _Bins] = field(default_factory=dict)
     rows: int = 0
+    #: the multivariate signal's sums (`featurekit.monitoring.joint`)
+    joint: JointSums = field(default_factory=JointSums)
 
     @classmethod
     def empty(cls, profile: dict[str, Any]) -> Counts:
@@ -149,6 +153,9 @@ class Counts:
                 arr = feeds.get(name)
                 if arr is not None:
                     _many(b, arr[:, 0], edges, index)
+        joint = self.profile.get("joint")
+        if joint is not None:
+            _joint.observe(joint, self.joint, feeds, n)
         if outputs:
             self._outputs(outputs, n)
 
@@ -201,12 +208,22 @@ class Counts:
             else:
                 b.rows += len(frame)
                 _count_series(b, frame[name], index)
+        joint = profile.get("joint")
+        if joint is not None and len(frame):
+            names = {name for name, _, _ in joint["numeric"]}
+            columns = {
+                name: numeric_values(frame[name]) if name in names else frame[name]
+                for name in [*names, *(n for n, _ in joint["categorical"])]
+                if name in frame.columns
+            }
+            _joint.observe(joint, out.joint, columns, len(frame))
         return out
 
     def merge(self, other: Counts) -> Counts:
         """Counts of both (same profile): what replicas add up to."""
         out = Counts.empty(self.profile)
         out.rows = self.rows + other.rows
+        out.joint = self.joint.plus(other.joint)
         for name, b in out.bins.items():
             x, y = self.bins[name], other.bins[name]
             b.counts = [i + j for i, j in zip(x.counts, y.counts, strict=True)]
@@ -219,6 +236,7 @@ class Counts:
         return {
             "rows": self.rows,
             "bins": {n: b.to_dict() for n, b in self.bins.items()},
+            "joint": self.joint.to_dict(),
         }
 
     @classmethod
@@ -260,6 +278,18 @@ class Counts:
                     f"The snapshot's rows for {name!r} differ from its total rows."
                 )
             out.bins[name] = _bins(counts, fields, sums)
+        joint = data.get("joint")  # absent from a replica older than the signal
+        if joint is not None:
+            if not isinstance(joint, Mapping):
+                raise ValueError("The snapshot's joint sums are malformed.")
+            rows = _count(joint.get("rows"), "joint rows")
+            if rows > out.rows:
+                raise ValueError("The snapshot's joint rows exceed its total rows.")
+            out.joint = JointSums(
+                rows,
+                _finite(joint.get("total"), "joint total"),
+                _finite(joint.get("sumsq"), "joint sumsq"),
+            )
         return out
 
     def since(self, earlier: Counts) -> Counts:
@@ -272,6 +302,12 @@ class Counts:
         """
         out = Counts.empty(self.profile)
         out.rows = self.rows - earlier.rows
+        out.joint = self.joint.minus(earlier.joint)
+        if out.joint.rows < 0:
+            raise ValueError(
+                "The counters went down since the last snapshot of this replica; "
+                "a replica's snapshots only grow (a restarted replica has a new id)."
+            )
         for name, now in self.bins.items():
             then = earlier.bins[name]
             counts = [a - b for a, b in zip(now.counts, then.counts, strict=True)]

@@ -23,14 +23,15 @@ from typing import Any
 import numpy as np
 
 from featurekit.missing import is_missing
+from featurekit.monitoring.joint import build_joint
 
 __all__ = ["DEFAULTS", "OUTPUT_LABEL", "OUTPUT_SCORE", "build_profile"]
 
 #: Defaults of the profile and the decision rule.
 DEFAULTS: dict[str, Any] = {
     "bins": 32,  # quantile bins per numeric feature (fewer when values repeat)
-    "window": 1000,  # rows per window; thresholds are calibrated at this size
-    "min_rows": 100,  # below this a window says "insufficient data"
+    "window": 1000,  # rows per window; thresholds are calibrated up to this size
+    "min_rows": 20,  # below this a window says "insufficient data"
     "alpha": 0.05,  # Benjamini–Hochberg level across all features and signals
     "quantile": 0.95,  # effect threshold: this quantile of the null effect
     "bootstrap": 2000,  # null replicates per feature (fewer leave noisy thresholds)
@@ -38,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "max_categories": 1000,  # categories kept per feature (the rest pool as unseen)
 }
 OUTPUT_LABEL, OUTPUT_SCORE = "output:label", "output:score"
+#: Window sizes the thresholds are calibrated at (besides the profile's window).
+SIZES = (20, 50, 100, 200, 500)
 
 
 # -- building ---------------------------------------------------------------------------
@@ -81,11 +84,14 @@ def build_profile(
             f"Unknown profile options {sorted(unknown)}; use {sorted(DEFAULTS)}."
         )
     rng = np.random.default_rng(seed)
+    window = int(settings["window"])
+    settings["sizes"] = sorted({n for n in SIZES if n < window} | {window})
     features: dict[str, Any] = {}
     for name, values in numeric.items():
         features[name] = _numeric_profile(np.asarray(values, np.float64), settings, rng)
     for name, values in categorical.items():
         features[name] = _categorical_profile(values, settings, rng)
+    joint = build_joint(numeric, categorical, features, settings, rng)
     if outputs:
         if "probabilities" in outputs:
             proba = np.asarray(outputs["probabilities"], dtype=np.float64)
@@ -105,7 +111,10 @@ def build_profile(
     for key in (OUTPUT_LABEL, OUTPUT_SCORE):
         if key in features:
             features[key]["output"] = True
-    return {"format": 1, "settings": settings, "features": features}
+    profile = {"format": 1, "settings": settings, "features": features}
+    if joint is not None:
+        profile["joint"] = joint
+    return profile
 
 
 def _score(proba: np.ndarray) -> np.ndarray:
@@ -148,12 +157,12 @@ def _numeric_profile(
         "sumsq": float(np.square(finite).sum()),
         "valid": len(finite),
     }
-    null = _null_effects(
-        counts, settings, rng, lambda r, c: _w_rows(edges, r, c, profile["scale"])
-    )
-    profile["threshold"] = float(np.quantile(null, settings["quantile"]))
-    profile["missing_threshold"] = _rate_threshold(
-        profile["missing"], len(values), settings, rng
+    _calibrate(
+        profile,
+        counts,
+        settings,
+        rng,
+        lambda r, c: _w_rows(edges, r, c, profile["scale"]),
     )
     return profile
 
@@ -195,15 +204,43 @@ def _categorical_profile(
         "unseen_expected": pooled + singletons,
     }
     cells = np.asarray([*counts, pooled], dtype=np.float64)
-    null = _null_effects(cells, settings, rng, _js_rows)
-    profile["threshold"] = float(np.quantile(null, settings["quantile"]))
-    profile["missing_threshold"] = _rate_threshold(missing, len(series), settings, rng)
+    _calibrate(profile, cells, settings, rng, _js_rows)
     profile["unseen_threshold"] = settings["rate_floor"]
     return profile
 
 
+def _calibrate(
+    profile: dict[str, Any],
+    counts: np.ndarray,
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+    effect: Any,
+) -> None:
+    """Effect and missing-rate thresholds at every calibrated window size.
+
+    ``thresholds[i]`` and ``missing_thresholds[i]`` hold at ``settings["sizes"][i]``
+    rows, each from a bootstrap at that very size (a small window's null is not the
+    large one's scaled up: its effects are skewed and lumpy); ``threshold`` and
+    ``missing_threshold`` repeat the values at the profile's window.
+    """
+    q = settings["quantile"]
+    thresholds, missing = [], []
+    for n in settings["sizes"]:
+        null = _null_effects(counts, settings, rng, effect, n)
+        thresholds.append(float(np.quantile(null, q)))
+        missing.append(
+            _rate_threshold(profile["missing"], profile["rows"], settings, rng, n)
+        )
+    profile["thresholds"], profile["missing_thresholds"] = thresholds, missing
+    profile["threshold"], profile["missing_threshold"] = thresholds[-1], missing[-1]
+
+
 def _null_effects(
-    counts: np.ndarray, settings: dict[str, Any], rng: np.random.Generator, effect: Any
+    counts: np.ndarray,
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+    effect: Any,
+    size: int,
 ) -> np.ndarray:
     """Effects between a resampled reference and a resampled window, under no drift."""
     counts = np.asarray(counts, dtype=np.float64)
@@ -213,7 +250,7 @@ def _null_effects(
     p = counts / total
     r = settings["bootstrap"]
     ref = rng.multinomial(int(total), p, size=r)
-    cur = rng.multinomial(settings["window"], p, size=r)
+    cur = rng.multinomial(size, p, size=r)
     return np.asarray(effect(ref, cur))
 
 
@@ -236,15 +273,12 @@ def _js_rows(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
 
 
 def _rate_threshold(
-    hits: int, rows: int, settings: dict[str, Any], rng: np.random.Generator
+    hits: int, rows: int, settings: dict[str, Any], rng: np.random.Generator, size: int
 ) -> float:
     if rows == 0:
         return float(settings["rate_floor"])
     rate = hits / rows
     ref = rng.binomial(rows, rate, settings["bootstrap"]) / rows
-    cur = (
-        rng.binomial(settings["window"], rate, settings["bootstrap"])
-        / settings["window"]
-    )
+    cur = rng.binomial(size, rate, settings["bootstrap"]) / size
     q = float(np.quantile(np.abs(cur - ref), settings["quantile"]))
     return max(q, float(settings["rate_floor"]))

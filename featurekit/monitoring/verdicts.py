@@ -1,7 +1,12 @@
 """Verdicts: a profile and window counts in, one row per feature and signal out.
 
-A signal (distribution, missing rate, unseen rate) fires when its effect exceeds the
-calibrated threshold and its Benjamini–Hochberg-adjusted p-value is at most alpha.
+Each feature's signals (distribution, missing rate, unseen rate) are combined into
+one p-value by Simes' test; Benjamini–Hochberg then runs across the features and the
+multivariate signal. A signal fires when its feature survives BH at alpha, its own
+p-value is at most alpha, and its effect exceeds the threshold calibrated at the
+window's size. Distributions are tested exactly at any size: a permutation test of
+the binned data (Anderson–Darling for numbers; chi-square for categories whenever
+expected counts are too small for the asymptotic test).
 """
 
 from __future__ import annotations
@@ -9,58 +14,156 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from featurekit.monitoring import stats
+from featurekit.monitoring import exact, joint, stats
 from featurekit.monitoring.counts import Counts, _Bins
+from featurekit.monitoring.sizes import scaled, threshold_at
 
-__all__ = ["deciding", "evaluate"]
+__all__ = ["deciding", "detectable_shift", "evaluate", "simes"]
+
+#: Power the smallest detectable shift is stated at.
+POWER = 0.8
+#: Categorical tables with more cells than this use the asymptotic chi-square.
+EXACT_CELLS = 200
+#: Numeric windows below this many values get the permutation test; from here on the
+#: asymptotic KS and mean tests hold, at a fraction of the cost.
+EXACT_ROWS = 1000
 
 
 # -- deciding ----------------------------------------------------------------------------
 def evaluate(profile: dict[str, Any], counts: Counts) -> list[dict[str, Any]]:
     """Per-feature statistics and verdicts of `counts` against `profile`.
 
-    Each signal (the distribution, the missing rate, the unseen rate) fires when its
-    effect exceeds its threshold and its p-value survives Benjamini–Hochberg across
-    every signal of every feature. Thresholds were calibrated at the profile's window
-    size; a smaller window raises them by the ratio of the null's spread.
+    Each feature's testable signals (the distribution; the missing rate and the unseen
+    rate when any row of either side has one) are combined by Simes' test, and
+    Benjamini–Hochberg runs across features (and the multivariate signal, the last
+    row, when the profile has one). A signal fires when its feature survives BH, its
+    own p-value is at most alpha and its effect exceeds the threshold calibrated at
+    the window's size. A signal's ``*_p_adjusted`` is the larger of its feature's BH
+    value and its own p-value.
     """
-    s = profile["settings"]
+    s = _settings(profile)
+    s["tests"] = len(profile["features"]) + ("joint" in profile)
     rows: list[dict[str, Any]] = []
-    tests: list[tuple[int, str, float]] = []
     for name, f in profile["features"].items():
-        b = counts.bins[name]
-        row = _feature_row(name, f, b, s)
-        for signal, p in row.pop("_tests"):
-            tests.append((len(rows), signal, p))
-        rows.append(row)
-    adjusted = stats.benjamini_hochberg([t[2] for t in tests])
-    for (k, signal, _), q in zip(tests, adjusted, strict=True):
+        rows.append(_feature_row(name, f, counts.bins[name], s))
+    if "joint" in profile:
+        rows.append(_joint_row(profile["joint"], counts, s))
+    tested = [k for k, r in enumerate(rows) if r["_tests"]]
+    combined = [simes([p for _, p in rows[k]["_tests"]]) for k in tested]
+    for k, q in zip(tested, stats.benjamini_hochberg(combined), strict=True):
         row = rows[k]
-        row["p_adjusted" if signal == "distribution" else f"{signal}_p_adjusted"] = (
-            float(q)
-        )
-        if q <= s["alpha"] and row["_effects"][signal]:
-            row["signals"].append(signal)
+        row["p_feature"] = float(q)
+        for signal, p in row["_tests"]:
+            adjusted = max(float(q), p)
+            row[
+                "p_adjusted" if signal == "distribution" else f"{signal}_p_adjusted"
+            ] = adjusted
+            if adjusted <= s["alpha"] and row["_effects"][signal]:
+                row["signals"].append(signal)
     for row in rows:
         row.pop("_effects")
+        row.pop("_tests")
         if row["verdict"] != "insufficient data":
             row["verdict"] = "drift" if row["signals"] else "ok"
     return rows
 
 
-def _scaled(threshold: float, n: int, reference: int, window: int) -> float:
-    """The threshold at window size `n`: larger below the calibrated size, never lower."""
-    if n >= window or n == 0:
-        return threshold
-    return threshold * math.sqrt(
-        (1 / n + 1 / max(reference, 1)) / (1 / window + 1 / max(reference, 1))
+def simes(p_values: list[float]) -> float:
+    """Simes' combination of p-values: the smallest ``p_(i) * k / i``.
+
+    Examples
+    --------
+    >>> simes([0.01, 0.04]), simes([0.2])
+    (0.02, 0.2)
+    """
+    ranked = sorted(p_values)
+    k = len(ranked)
+    return min(1.0, min(p * k / (i + 1) for i, p in enumerate(ranked)))
+
+
+def _settings(profile: dict[str, Any]) -> dict[str, Any]:
+    """The decision settings; profiles from before per-size calibration too."""
+    s = dict(profile["settings"])
+    if "sizes" not in s:  # an older profile: one calibrated size, 100 rows at least
+        s["min_rows"] = min(int(s["min_rows"]), 20)
+    return s
+
+
+def _threshold(
+    f: dict[str, Any], key: str, n: int, ref: int, s: dict[str, Any]
+) -> float:
+    """Feature `f`'s `key` threshold at `n` rows (calibrated per size, or scaled)."""
+    if f"{key}s" in f and "sizes" in s:
+        return threshold_at(f[f"{key}s"], s["sizes"], n)
+    return scaled(f[key], n, ref, s["window"])
+
+
+def detectable_shift(
+    kind: str, n: int, reference: int, tests: int, alpha: float, threshold: float | None
+) -> float:
+    """The smallest shift a window of `n` rows detects with 80 % power.
+
+    For numbers, a mean shift in reference standard deviations; for categories, the
+    change of the commonest category's share, in points (at a share of 50 %, the
+    hardest case). The test's level is alpha over the `tests` signals that BH
+    weighs (its strictest cut-off), and the effect gate adds its own floor for
+    numbers (a pure shift of d sigma moves the Wasserstein distance by d).
+
+    Examples
+    --------
+    >>> round(detectable_shift("numeric", 50, 10_000, 1, 0.05, None), 2)
+    0.4
+    """
+    from scipy.special import ndtri
+
+    if n <= 0 or reference <= 0:
+        return math.inf
+    z = float(ndtri(1 - alpha / (2 * max(tests, 1))) + ndtri(POWER))
+    spread = math.sqrt(1 / n + 1 / reference)
+    if kind == "numeric":
+        return max(z * spread, threshold or 0.0)
+    return min(1.0, z * 0.5 * spread)
+
+
+def _joint_row(j: dict[str, Any], counts: Counts, s: dict[str, Any]) -> dict[str, Any]:
+    sums = counts.joint
+    row: dict[str, Any] = {
+        "feature": joint.JOINT,
+        "kind": "multivariate",
+        "rows": sums.rows,
+        "verdict": "ok",
+        "signals": [],
+        "p_value": 1.0,
+        "p_adjusted": 1.0,
+        "_tests": [],
+        "_effects": {},
+    }
+    if sums.rows < s["min_rows"]:
+        row.update(
+            verdict="insufficient data", statistic=None, effect=None, threshold=None
+        )
+        return row
+    effect, thr, p = joint.joint_test(j, sums, s)
+    row.update(
+        statistic="reconstruction error rise",
+        test="PCA reconstruction error (bootstrap)",
+        effect=effect,
+        threshold=thr,
+        p_value=p,
+        error_reference=j["mean"],
+        error_current=sums.total / sums.rows,
+        components=j["kept"],
+        variance_kept=j["variance_kept"],
     )
+    row["_tests"].append(("distribution", p))
+    row["_effects"]["distribution"] = effect > thr
+    return row
 
 
 def _feature_row(
     name: str, f: dict[str, Any], b: _Bins, s: dict[str, Any]
 ) -> dict[str, Any]:
-    ref_rows, window = f["rows"], s["window"]
+    ref_rows = f["rows"]
     present = b.rows - b.missing
     row: dict[str, Any] = {
         "feature": name,
@@ -81,13 +184,16 @@ def _feature_row(
             verdict="insufficient data", statistic=None, effect=None, threshold=None
         )
         return row
-    # missing rate
+    # missing rate: a signal to test when either side has a missing value (with none
+    # on both, the test has one possible outcome and carries no evidence)
     _z_m, p_m = stats.two_proportions(f["missing"], ref_rows, b.missing, b.rows)
-    m_thr = _scaled(f["missing_threshold"], b.rows, ref_rows, window)
+    m_thr = _threshold(f, "missing_threshold", b.rows, ref_rows, s)
     diff = abs(row["missing_current"] - row["missing_reference"])
     row.update(missing_p=p_m, missing_threshold=m_thr)
-    row["_tests"].append(("missing", p_m))
+    if f["missing"] + b.missing:
+        row["_tests"].append(("missing", p_m))
     row["_effects"]["missing"] = diff > m_thr
+    ref_present = ref_rows - f["missing"]
     if f["kind"] == "numeric":
         ref_counts, cur_counts = f["counts"], list(b.counts)
         w = stats.wasserstein(f["edges"], ref_counts, cur_counts, f["scale"])
@@ -95,8 +201,15 @@ def _feature_row(
         _, p_mean = stats.mean_test(
             f["valid"], f["sum"], f["sumsq"], b.valid, b.total, b.sumsq
         )
-        p = min(1.0, 2 * min(p_ks, p_mean))  # Bonferroni over the two tests
-        thr = _scaled(f["threshold"], present, f["rows"] - f["missing"], window)
+        if present < EXACT_ROWS:
+            ad, p = exact.permutation_test(
+                ref_counts, cur_counts, exact.anderson_darling
+            )
+            row.update(test="Anderson-Darling (permutation)", anderson_darling=ad)
+        else:
+            p = simes([p_ks, p_mean])
+            row["test"] = "KS and mean (Simes)"
+        thr = _threshold(f, "threshold", present, ref_present, s)
         row.update(
             statistic="wasserstein",
             effect=w,
@@ -116,13 +229,18 @@ def _feature_row(
         cur_counts = [*b.counts, 0]
         js = stats.js_distance(ref_counts, cur_counts)
         chi2, dof, p = stats.chi2_test(ref_counts, cur_counts)
-        thr = _scaled(f["threshold"], present, f["rows"] - f["missing"], window)
+        test = "chi-square"
+        if _sparse(ref_counts, present) and len(ref_counts) <= EXACT_CELLS:
+            # expected counts too small for the asymptotic law: random splits instead
+            _, p = exact.permutation_test(ref_counts, cur_counts, exact.chi_square)
+            test = "chi-square (permutation)"
+        thr = _threshold(f, "threshold", present, ref_present, s)
         unseen = b.unseen / present if present else 0.0
         expected = f.get("unseen_expected", f.get("pooled", 0))
-        ref_present = f["rows"] - f["missing"]
         _z_u, p_u = stats.two_proportions(expected, ref_present, b.unseen, present)
         row.update(
             statistic="jensen_shannon",
+            test=test,
             effect=js,
             threshold=thr,
             p_value=p,
@@ -134,18 +252,33 @@ def _feature_row(
             unseen_p=p_u,
             unseen_threshold=f["unseen_threshold"],
         )
-        row["_tests"].append(("unseen", p_u))
+        if expected + b.unseen:
+            row["_tests"].append(("unseen", p_u))
         baseline = expected / ref_present if ref_present else 0.0
         row["_effects"]["unseen"] = unseen - baseline > f["unseen_threshold"]
         if "confidence_mean" in f or (f["output"] and b.rows):
             row["confidence_current"] = b.total / b.rows if b.rows else None
-    # the window has enough rows; its present values need only enough for the tests
-    if present >= min(30, s["min_rows"]):
+    # the window has enough rows; its present values need as many for the tests
+    if present >= s["min_rows"]:
         row["_tests"].insert(0, ("distribution", row["p_value"]))
         row["_effects"]["distribution"] = row["effect"] > thr
+        row["detectable_shift"] = detectable_shift(
+            f["kind"], present, ref_present, s["tests"], s["alpha"], thr
+        )
+        row["detectable_unit"] = (
+            "mean shift (reference sd)"
+            if f["kind"] == "numeric"
+            else "change of a category's share"
+        )
     else:  # too few present values to test the distribution: say so, show no numbers
         row.update(effect=None, p_value=None, p_adjusted=None, distribution="untested")
     return row
+
+
+def _sparse(reference: list[float], present: int) -> bool:
+    """Whether a window of `present` rows expects fewer than 5 in some category."""
+    total = sum(reference)
+    return any(0 < c * present / total < 5 for c in reference) if total else False
 
 
 def deciding(feature: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def test_windows_also_close_by_time_even_without_traffic() -> None:
 
 def test_a_short_time_window_reports_insufficient_data() -> None:
     m = Monitor(_profile(), window=10_000, seconds=0.01)
-    _feed(m, np.full(20, 9.0))  # wildly drifted, but only 20 rows
+    _feed(m, np.full(19, 9.0))  # wildly drifted, but only 19 rows (20 decide)
     time.sleep(0.05)
     m.tick()
     assert m.last["verdict"] == "insufficient data"
@@ -144,6 +144,7 @@ def test_every_scored_row_reaches_the_monitor(client: TestClient) -> None:
         "region",
         "output:label",
         "output:score",
+        "(multivariate)",
     ]
 
 

@@ -1,0 +1,301 @@
+"""The multivariate drift signal: PCA reconstruction error of the inputs, jointly.
+
+Per-feature tests cannot see a change in how features move together (a correlation
+that flips, a new cluster in the joint space) while every marginal stays put. This
+signal can: at export, the model's inputs are encoded as one standardised vector per
+row (numbers as z-scores, missing at the mean; each categorical as indicators of its
+most common categories), and principal components that hold `VARIANCE` of the
+variance are fitted on the reference rows. A row's *reconstruction error* is the
+squared length of what those components leave out; its null distribution comes from
+2-fold cross-fitting on the reference (each half scored by components fitted on the
+other), unbiased by the fit.
+
+A window is summarised by three sums (rows, error, squared error), so its state is
+constant-size and adds up across replicas like the other counters. Its effect is the
+relative rise of the mean error over the reference's; the p-value comes from a
+bootstrap of window means drawn from the held-out errors (plus the reference mean's
+own noise), and the effect threshold is that null's `quantile` at each calibrated
+window size, as for the features. Light core: numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from featurekit.monitoring.sizes import threshold_at
+
+__all__ = [
+    "JOINT",
+    "VARIANCE",
+    "JointSums",
+    "build_joint",
+    "encode",
+    "errors",
+    "joint_test",
+    "observe",
+]
+
+#: The row's name in verdicts, reports and metrics.
+JOINT = "(multivariate)"
+#: Share of the standardised inputs' variance the kept components hold.
+VARIANCE = 0.9
+#: Directions with less than this share of the variance are exact constraints.
+DEGENERATE = 1e-3
+#: Indicator columns per categorical input (its most common categories).
+TOP_CATEGORIES = 10
+#: Held-out errors stored in the profile (a random subset beyond this).
+STORED_ERRORS = 2000
+#: z-scores are clipped here: one absurd value must not swamp a window's mean.
+CLIP = 20.0
+#: Rows encoded at a time (bounds memory on large frames).
+CHUNK = 65536
+#: Above this many rows a window's mean error is normal enough: no resampling.
+RESAMPLE_MAX = 2000
+
+
+class JointSums:
+    """Rows, summed error and summed squared error of a window: they add up.
+
+    Examples
+    --------
+    >>> s = JointSums()
+    >>> s.add(np.array([1.0, 3.0]))
+    >>> s.rows, s.total, s.sumsq
+    (2, 4.0, 10.0)
+    """
+
+    __slots__ = ("rows", "sumsq", "total")
+
+    def __init__(self, rows: int = 0, total: float = 0.0, sumsq: float = 0.0) -> None:
+        self.rows, self.total, self.sumsq = rows, total, sumsq
+
+    def add(self, err: np.ndarray) -> None:
+        self.rows += len(err)
+        self.total += float(err.sum())
+        self.sumsq += float(err @ err)
+
+    def plus(self, other: JointSums) -> JointSums:
+        return JointSums(
+            self.rows + other.rows, self.total + other.total, self.sumsq + other.sumsq
+        )
+
+    def minus(self, other: JointSums) -> JointSums:
+        return JointSums(
+            self.rows - other.rows, self.total - other.total, self.sumsq - other.sumsq
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "total": self.total, "sumsq": self.sumsq}
+
+
+# -- building ---------------------------------------------------------------------------
+def build_joint(
+    numeric: Mapping[str, np.ndarray],
+    categorical: Mapping[str, Any],
+    features: Mapping[str, dict[str, Any]],
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """The profile's ``joint`` entry, or None with fewer than two encoded inputs.
+
+    `features` are the per-feature profiles already built (means, scales,
+    categories); `numeric` and `categorical` the reference rows, aligned.
+    """
+    spec: dict[str, Any] = {"numeric": [], "categorical": []}
+    for name in numeric:
+        f = features[name]
+        spec["numeric"].append([name, f["mean"], f["scale"]])
+    for name in categorical:
+        f = features[name]
+        present = max(f["rows"] - f["missing"], 1)
+        kept: list[list[Any]] = []
+        for cat, n in zip(f["categories"], f["counts"], strict=True):
+            p = n / present
+            if 0 < p < 1 and len(kept) < TOP_CATEGORIES:
+                kept.append([cat, p, math.sqrt(p * (1 - p))])
+        if kept:
+            spec["categorical"].append([name, kept])
+    rows = len(next(iter(numeric.values()))) if numeric else 0
+    if not rows and categorical:
+        rows = len(np.asarray(next(iter(categorical.values()))))
+    inputs = len(spec["numeric"]) + len(spec["categorical"])
+    if inputs < 2 or rows < 40:  # one input: its own tests already see it all
+        return None
+    z = encode(
+        spec,
+        {**numeric, **{k: np.asarray(v) for k, v in categorical.items()}},
+        rows,
+    )
+    out: dict[str, Any] = {**spec, **_fit(z, None)}
+    if not out["residual"]:  # the kept components hold every live direction
+        return None
+    # held-out errors by 2-fold cross-fitting: components fitted on one half score
+    # the other, so no row's error is shrunk by a fit that saw it
+    order = rng.permutation(rows)
+    halves = order[: rows // 2], order[rows // 2 :]
+    err = np.concatenate(
+        [
+            errors(_fit(z[fit], out["kept"]), z[held])
+            for fit, held in (halves, halves[::-1])
+        ]
+    )
+    if err.mean() <= 0:  # nothing left out: nothing to test
+        return None
+    out.update(
+        holdout_rows=len(err),
+        mean=float(err.mean()),
+        std=float(err.std()),
+        errors=np.sort(rng.permutation(err)[:STORED_ERRORS]).tolist(),
+    )
+    out["thresholds"] = [
+        float(np.quantile(_null_effects(out, n, rng, settings), settings["quantile"]))
+        for n in settings["sizes"]
+    ]
+    return out
+
+
+def _fit(z: np.ndarray, kept: int | None) -> dict[str, Any]:
+    """Centre and residual directions of `z`, past `kept` components (or VARIANCE).
+
+    Directions without variance (exact constraints: indicators that sum to one, a
+    column that is the difference of two others) are left out of the residual too:
+    their errors would be rounding noise, and any change in them a ratio of noises.
+    """
+    centre = z.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(z - centre, rowvar=False))
+    values, vectors = values[::-1], vectors[:, ::-1]
+    total = max(float(values.clip(0).sum()), 1e-300)
+    share = np.cumsum(np.maximum(values, 0)) / total
+    if kept is None:
+        kept = min(int(np.searchsorted(share, VARIANCE)) + 1, z.shape[1] - 1)
+    live = int(np.count_nonzero(values > DEGENERATE * total))
+    return {
+        "centre": centre.tolist(),
+        "kept": kept,
+        "residual": vectors[:, kept:live].T.tolist(),
+        "variance_kept": float(share[kept - 1]),
+    }
+
+
+# -- rows to errors --------------------------------------------------------------------
+def encode(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.ndarray:
+    """`n` rows as standardised vectors: numeric z-scores, then category indicators.
+
+    A missing or non-finite number sits at the mean (zero); a column absent from
+    `columns` is missing on every row.
+    """
+    width = len(joint["numeric"]) + sum(len(k) for _, k in joint["categorical"])
+    z = np.zeros((n, width))
+    j = 0
+    for name, mean, scale in joint["numeric"]:
+        col = columns.get(name)
+        if col is not None:
+            x = (np.asarray(col, dtype=np.float64).reshape(-1) - mean) / scale
+            z[:, j] = np.clip(np.where(np.isfinite(x), x, 0.0), -CLIP, CLIP)
+        j += 1
+    for name, kept in joint["categorical"]:
+        col = columns.get(name)
+        if col is None:
+            j += len(kept)
+            continue
+        values = np.asarray(col, dtype=object).reshape(-1)
+        index = {cat: i for i, (cat, _, _) in enumerate(kept)}
+        codes = np.fromiter(
+            (index.get(v, -1) if isinstance(v, str) else -1 for v in values.tolist()),
+            np.int64,
+            len(values),
+        )
+        for i, (_, p, sd) in enumerate(kept):
+            z[:, j + i] = ((codes == i) - p) / sd
+        j += len(kept)
+    return z
+
+
+def errors(joint: Mapping[str, Any], z: np.ndarray) -> np.ndarray:
+    """Each row's squared length along the residual directions."""
+    residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, z.shape[1])
+    left = (z - np.asarray(joint["centre"])) @ residual.T
+    return np.einsum("ij,ij->i", left, left)  # type: ignore[no-any-return]
+
+
+def observe(
+    joint: Mapping[str, Any], sums: JointSums, columns: Mapping[str, Any], n: int
+) -> None:
+    """Add the reconstruction errors of `n` rows of `columns` to `sums`.
+
+    Columns are arrays (or Series) of length `n`, or graph feeds of shape (n, 1);
+    large frames are encoded a chunk at a time, so memory stays bounded.
+    """
+    for start in range(0, n, CHUNK):
+        part = {k: _rows(v, start) for k, v in columns.items()}
+        sums.add(errors(joint, encode(joint, part, min(CHUNK, n - start))))
+
+
+def _rows(values: Any, start: int) -> Any:
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    return arr.reshape(len(arr), -1)[start : start + CHUNK, 0]
+
+
+# -- testing ---------------------------------------------------------------------------
+def _null_effects(
+    joint: Mapping[str, Any], n: int, rng: np.random.Generator, settings: Any
+) -> np.ndarray:
+    """Relative rises of a window's mean error under no drift, at `n` rows."""
+    stored = np.asarray(joint["errors"])
+    draws = int(settings["bootstrap"])
+    if n > RESAMPLE_MAX:
+        centre = float(stored.mean())
+        means = centre + rng.normal(0.0, joint["std"] / math.sqrt(n), draws)
+    else:  # a small window's mean error is skewed: resample it, in bounded blocks
+        means = np.empty(draws)
+        step = max(1, 2_000_000 // max(n, 1))
+        for a in range(0, draws, step):
+            b = min(draws, a + step)
+            means[a:b] = stored[rng.integers(0, len(stored), (b - a, n))].mean(axis=1)
+    # plus the noise of the reference's own mean (it was estimated on the holdout)
+    means -= rng.normal(0.0, joint["std"] / math.sqrt(joint["holdout_rows"]), draws)
+    means += joint["mean"] - float(stored.mean())  # the stored subset's own offset
+    return means / max(joint["mean"], 1e-300) - 1.0  # type: ignore[no-any-return]
+
+
+def joint_test(
+    joint: Mapping[str, Any], sums: JointSums, settings: Mapping[str, Any]
+) -> tuple[float, float, float]:
+    """(effect, threshold, p-value) of a window's errors against the reference's.
+
+    The effect is the window's mean error over the reference's, minus one; the
+    threshold the calibrated null quantile at the window's size (interpolated between
+    calibrated sizes, never below the one at the profile's window). Only a rise counts:
+    rows that fit the reference's structure better are no alarm.
+    """
+    n = sums.rows
+    effect = (sums.total / n) / max(joint["mean"], 1e-300) - 1.0 if n else 0.0
+    threshold = threshold_at(joint["thresholds"], settings["sizes"], n)
+    if n == 0:
+        return 0.0, threshold, 1.0
+    null = _null_at(joint, n, settings)
+    p = (1 + len(null) - int(np.searchsorted(null, effect))) / (1 + len(null))
+    return effect, threshold, p
+
+
+#: Sorted null effects per (profile, window size): a monitor's windows share a size,
+#: so each null is drawn once, not per window.
+_NULLS: dict[tuple[float, float, int, int, int], np.ndarray] = {}
+
+
+def _null_at(
+    joint: Mapping[str, Any], n: int, settings: Mapping[str, Any]
+) -> np.ndarray:
+    key = (joint["mean"], joint["std"], joint["holdout_rows"], n, settings["bootstrap"])
+    null = _NULLS.get(key)
+    if null is None:
+        if len(_NULLS) >= 64:
+            _NULLS.clear()
+        # seeded by the window's size: one answer per window
+        null = np.sort(_null_effects(joint, n, np.random.default_rng(n), settings))
+        _NULLS[key] = null
+    return null
