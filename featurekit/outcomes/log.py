@@ -55,6 +55,7 @@ __all__ = ["FORMAT", "LogWriter", "check_directory", "parse_duration"]
 #: The log's format version, in every file's metadata (``featurekit.log``).
 FORMAT = 1
 PREDICTIONS, LABELS, MODELS = "predictions", "labels", "models"
+_HOUR_NS = 3_600_000_000_000
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -206,6 +207,11 @@ class LogWriter:
         """A new request id: unique across processes (a random prefix and a counter)."""
         return f"{self._request_prefix}{next(self._requests):08x}"
 
+    def request_ids(self, k: int) -> list[str]:
+        """`k` new request ids at once (for the rows buffered without one)."""
+        prefix = self._request_prefix
+        return [f"{prefix}{i:08x}" for i in itertools.islice(self._requests, k)]
+
     def append(
         self,
         feeds: Mapping[str, np.ndarray],
@@ -246,9 +252,13 @@ class LogWriter:
 
     # -- the background writer -------------------------------------------------------
     def _loop(self) -> None:
+        # a flush starts every flush_seconds (not flush_seconds after the last one
+        # ended): a buffered row waits at most that long for its write to begin
+        due = time.monotonic() + self.flush_seconds
         while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
+            due = time.monotonic() + self.flush_seconds
             self.flush()
 
     def flush(self) -> int:
@@ -284,14 +294,21 @@ class LogWriter:
     def _write(self, entries: list[tuple[Any, ...]]) -> int:
         from featurekit.outcomes.schema import table_of
 
-        by_hour: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        for e in entries:
-            t = _dt.datetime.fromtimestamp(e[0] / 1e9, _dt.UTC)
-            by_hour.setdefault((t.strftime("%Y-%m-%d"), str(t.hour)), []).append(e)
+        # hours since the epoch, by integer division: no datetime per request
+        hours = [e[0] // _HOUR_NS for e in entries]
+        by_hour: dict[int, list[tuple[Any, ...]]]
+        if min(hours) == max(hours):
+            by_hour = {hours[0]: entries}
+        else:
+            by_hour = {}
+            for h, e in zip(hours, entries, strict=True):
+                by_hour.setdefault(h, []).append(e)
         rows = 0
-        for (date, hour), group in by_hour.items():
+        for h, group in by_hour.items():
+            t = _dt.datetime.fromtimestamp(h * 3600, _dt.UTC)
             table = table_of(self, group)
-            self._put(self.root / PREDICTIONS / f"date={date}" / f"hour={hour}", table)
+            where = f"date={t:%Y-%m-%d}/hour={t.hour}"
+            self._put(self.root / PREDICTIONS / where, table)
             rows += table.num_rows
         self.stats["rows_written"] += rows
         return rows

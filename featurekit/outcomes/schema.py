@@ -30,21 +30,35 @@ happened, if sent) and ``received_at``.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from featurekit.missing import MISSING
-
-if TYPE_CHECKING:
-    from featurekit.outcomes.log import LogWriter
 
 __all__ = ["META", "contract_notes", "input_type", "labels_table", "table_of"]
 
 #: The file metadata key holding the log format and the model's classes and outputs.
 META = b"featurekit.log"
 Notes = Callable[[Mapping[str, np.ndarray], int], list[list[str]] | None]
+
+
+class Writer(Protocol):
+    """What `table_of` reads of a `featurekit.outcomes.log.LogWriter`."""
+
+    model: dict[str, Any]
+    inputs: dict[str, str]
+    served_by: str
+    pii: dict[str, str]
+    _notes: Notes | None
+
+    def request_id(self) -> str: ...
+
+    def request_ids(self, k: int) -> list[str]: ...
+
+    def hashed(self, values: np.ndarray) -> list[str | None]: ...
 
 
 def input_type(kind: str, dtype: np.dtype[Any] | None = None) -> Any:
@@ -57,16 +71,34 @@ def input_type(kind: str, dtype: np.dtype[Any] | None = None) -> Any:
 
 
 def _strings(col: np.ndarray) -> Any:
+    """Text, with `MISSING` and None as null: vectorised when every value is a str."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    if col.dtype.kind in "OU":
+        try:
+            arr = pa.array(col, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # numbers or other objects: their str(), one at a time
+        else:
+            missing = pc.equal(arr, MISSING)
+            return pc.if_else(missing, pa.scalar(None, pa.string()), arr)
     values = [None if v is MISSING or v is None else str(v) for v in col]
     return pa.array(values, type=pa.string())
 
 
-def _column(values: list[np.ndarray], kind: str, hashed: Any) -> Any:
+def _texts(values: np.ndarray) -> Any:
+    """Served labels as text, as ``str()`` writes them (integers cast in Arrow)."""
     import pyarrow as pa
 
-    col = np.concatenate(values) if len(values) > 1 else values[0]
+    if values.dtype.kind in "iu":
+        return pa.array(values).cast(pa.string())
+    return pa.array(values.astype(str), pa.string())
+
+
+def _column(col: np.ndarray, kind: str, hashed: Any) -> Any:
+    import pyarrow as pa
+
     if hashed is not None:
         return pa.array(hashed(col), type=pa.string())
     if kind == "numeric" and col.dtype.kind in "iuf":
@@ -74,6 +106,22 @@ def _column(values: list[np.ndarray], kind: str, hashed: Any) -> Any:
     if col.dtype.kind == "M":
         return pa.array(col.astype("datetime64[us]"), type=pa.timestamp("us", "UTC"))
     return _strings(col)
+
+
+def _gather(
+    dicts: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Each name's arrays of every dict, concatenated along rows, in one pass.
+
+    The buffer holds one small dict per request (often of one row): an itemgetter
+    per dict and a transposing zip keep the per-request cost to one C call.
+    """
+    if len(dicts) == 1 or not names:
+        return {name: dicts[0][name] for name in names}
+    get = operator.itemgetter(*names)
+    rows = [get(d) for d in dicts]
+    columns = zip(*rows, strict=True) if len(names) > 1 else [rows]
+    return {name: np.concatenate(col) for name, col in zip(names, columns, strict=True)}
 
 
 def _lists(matrix: np.ndarray) -> Any:
@@ -87,47 +135,61 @@ def _lists(matrix: np.ndarray) -> Any:
 def _notes_array(notes: list[list[str]] | None, n: int) -> Any:
     import pyarrow as pa
 
-    return pa.array(notes if notes is not None else [[]] * n, pa.list_(pa.string()))
+    if notes is not None:
+        return pa.array(notes, pa.list_(pa.string()))
+    empty = pa.array(np.zeros(n + 1, dtype=np.int32))  # n empty lists
+    return pa.ListArray.from_arrays(empty, pa.array([], pa.string()))
 
 
-def table_of(writer: LogWriter, entries: Sequence[tuple[Any, ...]]) -> Any:
-    """One Arrow table from buffered entries ``(ns, request id, ids, feeds, outputs, extra)``."""
-    import pyarrow as pa
-
-    n_of = [next(iter(e[4].values())).shape[0] for e in entries]
-    n = sum(n_of)
+def _ids(
+    writer: Writer, entries: Sequence[tuple[Any, ...]], n_of: list[int]
+) -> tuple[list[str], list[str]]:
+    """Row ids (the client's, or ``<request id>-<row>``) and request ids, per row."""
     row_ids: list[str] = []
     request_ids: list[str] = []
+    fresh = iter(writer.request_ids(sum(1 for e in entries if not e[1])))
     for (_, rid, ids, *_), k in zip(entries, n_of, strict=True):
-        rid = rid or writer.request_id()
+        rid = rid or next(fresh)
+        if k == 1:  # the common case of a request of one row, without lists
+            request_ids.append(rid)
+            row_ids.append(str(ids[0]) if ids is not None else f"{rid}-0")
+            continue
         request_ids.extend([rid] * k)
         row_ids.extend(
             [str(i) for i in ids]
             if ids is not None
             else [f"{rid}-{j}" for j in range(k)]
         )
+    return row_ids, request_ids
+
+
+def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
+    """One Arrow table from buffered entries ``(ns, request id, ids, feeds, outputs, extra)``."""
+    import pyarrow as pa
+
+    first = next(iter(entries[0][4]))
+    n_of = [e[4][first].shape[0] for e in entries]
+    n = sum(n_of)
+    row_ids, request_ids = _ids(writer, entries, n_of)
     stamps = np.repeat(np.array([e[0] for e in entries], dtype=np.int64) // 1000, n_of)
     model = writer.model
     columns: dict[str, Any] = {
         "row_id": pa.array(row_ids, pa.string()),
         "request_id": pa.array(request_ids, pa.string()),
         "timestamp": pa.array(stamps, pa.timestamp("us", "UTC")),
-        "model_name": pa.array([model["name"]] * n, pa.string()),
+        "model_name": pa.repeat(pa.scalar(model["name"], pa.string()), n),
         "model_version": pa.array(np.full(n, int(model["version"])), pa.int64()),
-        "model_sha256": pa.array([model["sha256"]] * n, pa.string()),
-        "served_by": pa.array([writer.served_by] * n, pa.string()),
+        "model_sha256": pa.repeat(pa.scalar(model["sha256"], pa.string()), n),
+        "served_by": pa.repeat(pa.scalar(writer.served_by, pa.string()), n),
     }
     fields, arrays = [], []
-    feeds: dict[str, np.ndarray] = {}
+    feeds = _gather([e[3] for e in entries], list(writer.inputs))
     for name, kind in writer.inputs.items():
-        parts = [e[3][name][:, 0] for e in entries]
-        feeds[name] = (
-            np.concatenate(parts)[:, None] if len(parts) > 1 else parts[0][:, None]
-        )
         how = writer.pii.get(name)
         if how == "drop":
             continue
-        arr = _column(parts, kind, writer.hashed if how == "hash" else None)
+        col = feeds[name].reshape(-1)
+        arr = _column(col, kind, writer.hashed if how == "hash" else None)
         fields.append(pa.field(name, arr.type))
         arrays.append(arr)
     columns["inputs"] = (
@@ -135,13 +197,9 @@ def table_of(writer: LogWriter, entries: Sequence[tuple[Any, ...]]) -> Any:
         if arrays
         else pa.array([{}] * n, pa.struct([]))
     )
-    outputs = {
-        name: np.concatenate([e[4][name] for e in entries]) for name in entries[0][4]
-    }
+    outputs = _gather([e[4] for e in entries], list(entries[0][4]))
     if "label" in outputs:
-        columns["label"] = pa.array(
-            np.asarray(outputs["label"]).astype(str), pa.string()
-        )
+        columns["label"] = _texts(np.asarray(outputs["label"]).reshape(-1))
     for name in ("probabilities", "decision_function"):
         if name in outputs:
             values = np.asarray(outputs[name], dtype=np.float64)
