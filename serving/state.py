@@ -25,6 +25,7 @@ from featurekit.errors import ContractError
 from featurekit.golden import check_mode, enforce
 from featurekit.outcomes.online import Online
 
+from . import encoding
 from .limits import ADMIN_TOKEN_ENV, Limits
 from .metrics import Metrics
 from .predictor import Predictor, Split
@@ -268,7 +269,9 @@ class AppState:
 
         It must be JSON, unless `binary` allows the binary tensor extension and the
         request has its header: then any content type goes, and the whole body (JSON
-        header and tensor data) counts against ``max_body_bytes``.
+        header and tensor data) counts against ``max_body_bytes``. A compressed body
+        (``Content-Encoding``, `serving.encoding`) counts both before and after it is
+        inflated.
         """
         if _BINARY_HEADER in request.headers and not binary:
             raise bad_request(
@@ -287,6 +290,7 @@ class AppState:
             raise not_json(
                 f"Content-Type {ctype!r} is not JSON; send application/json. {hint}".strip()
             )
+        codings = encoding.codings(request.headers.get("content-encoding"))
         limits = self.limits
         declared = request.headers.get("content-length")
         if declared is not None:
@@ -306,9 +310,14 @@ class AppState:
             raise body_timeout(
                 f"The request body took over {limits.timeout:g} s to arrive."
             ) from None
-        if not size:
+        body = b"".join(chunks)
+        if codings and body:  # inflated off the event loop, within max_body_bytes
+            body = await asyncio.get_running_loop().run_in_executor(
+                self.executor, encoding.decode, body, codings, limits.max_body_bytes
+            )
+        if not body:
             raise bad_request("The request has no body; send a JSON object.")
-        return b"".join(chunks)
+        return body
 
     def _too_large(self, size: int) -> HTTPError:
         return too_large(
