@@ -14,6 +14,7 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,27 +80,31 @@ def post(server: Server, path: str, payload: object) -> dict:
         return json.loads(r.read())
 
 
-def stopped_cleanly(server: Server) -> None:
-    server.stop()
-    text = server.log.read_text()
-    assert "Traceback" not in text, text
+@contextmanager
+def serving(
+    artifact: Path, tmp: Path, *args: str, log: bool = True
+) -> Iterator[Server]:
+    """A real server on `artifact` (with ``--log tmp/log`` unless `log` is False).
+
+    It must stop without a traceback in its output.
+    """
+    logging = ("--log", str(tmp / "log")) if log else ()
+    server = start_server(
+        artifact, tmp / "server.log", *logging, *args, "--log-level", "warning"
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+        text = server.log.read_text()
+        assert "Traceback" not in text, text
 
 
 @pytest.fixture(scope="module")
 def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float]]:
     """A server with --log after SERVED rows and LABELLED true labels; the accuracy."""
     tmp = tmp_path_factory.mktemp("logged")
-    server = start_server(
-        artifact,
-        tmp / "server.log",
-        "--log",
-        str(tmp / "log"),
-        "--monitor-window",
-        str(WINDOW),
-        "--log-level",
-        "warning",
-    )
-    try:
+    with serving(artifact, tmp, "--monitor-window", str(WINDOW)) as server:
         x, y = frame(SERVED, seed=1)
         ids = [f"loan-{i}" for i in range(SERVED)]
         answered: list[int] = []
@@ -123,8 +128,6 @@ def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float]]:
         accuracy = float(np.mean(np.asarray(answered[:LABELLED]) == y[:LABELLED]))
         assert 0.6 < accuracy < 0.95  # neither a default nor a perfect model
         yield server, accuracy
-    finally:
-        stopped_cleanly(server)
 
 
 @pytest.fixture(scope="module")
@@ -206,9 +209,7 @@ def test_page_references_nothing_outside_the_server(logged) -> None:
 
 
 def test_without_a_log_the_page_says_so(artifact, tmp_path_factory) -> None:
-    tmp = tmp_path_factory.mktemp("nolog")
-    server = start_server(artifact, tmp / "server.log", "--log-level", "warning")
-    try:
+    with serving(artifact, tmp_path_factory.mktemp("nolog"), log=False) as server:
         status, body = server.get("/dashboard")
         assert status == 200
         page = body.decode()
@@ -216,28 +217,15 @@ def test_without_a_log_the_page_says_so(artifact, tmp_path_factory) -> None:
         assert "start it with --log DIR" in page
         assert 'id="no-windows"' in page  # nothing scored yet: no window closed
         assert server.get("/labels")[0] in (404, 405)
-    finally:
-        stopped_cleanly(server)
 
 
 def test_with_a_log_but_no_labels_the_page_says_so(artifact, tmp_path_factory) -> None:
-    tmp = tmp_path_factory.mktemp("nolabels")
-    server = start_server(
-        artifact,
-        tmp / "server.log",
-        "--log",
-        str(tmp / "log"),
-        "--log-level",
-        "warning",
-    )
-    try:
+    with serving(artifact, tmp_path_factory.mktemp("nolabels")) as server:
         x, _ = frame(5, seed=2)
         post(server, "/predict", {"records": x.to_dict("records")})
         page = server.get("/dashboard")[1].decode()
         assert 'id="no-labels"' in page
         assert "0 of 5 served rows labelled" in page
-    finally:
-        stopped_cleanly(server)
 
 
 def requests_to(server: Server, endpoint: str) -> float:
@@ -272,16 +260,7 @@ def test_script_swaps_in_a_fresh_page_when_it_cannot_tell(
 ) -> None:
     """Without a monitor, /monitor answers 404 and every poll fetches the page again."""
     system_tool("chromium", "chromium", "the dashboard test drives a real browser")
-    server = start_server(
-        artifact,
-        tmp_path / "server.log",
-        "--log",
-        str(tmp_path / "log"),
-        "--no-monitor",
-        "--log-level",
-        "warning",
-    )
-    try:
+    with serving(artifact, tmp_path, "--no-monitor") as server:
         x, y = frame(40, seed=3)
         got = post(server, "/predict", {"records": x.to_dict("records")})
         post(server, "/labels", {"ids": got["ids"], "labels": [str(v) for v in y]})
@@ -298,8 +277,6 @@ def test_script_swaps_in_a_fresh_page_when_it_cannot_tell(
         assert 'id="no-monitor"' in dom
         assert "40 of 40 served rows labelled" in dom
         assert '<tr data-metric="accuracy">' in dom
-    finally:
-        stopped_cleanly(server)
 
 
 # a feature name and a metric that would run script if they reached the page raw
@@ -343,15 +320,7 @@ def test_render_escapes_what_the_model_and_clients_named(system_tool, tmp_path) 
 def test_regressor_page_shows_its_metrics_and_no_confidence(
     regressor_artifact, tmp_path
 ) -> None:
-    server = start_server(
-        regressor_artifact,
-        tmp_path / "server.log",
-        "--log",
-        str(tmp_path / "log"),
-        "--log-level",
-        "warning",
-    )
-    try:
+    with serving(regressor_artifact, tmp_path) as server:
         records = [{**GOOD, "age": 20 + i} for i in range(10)]
         got = post(server, "/predict", {"records": records})
         truth = [p + 1.0 for p in got["predictions"]]  # every answer 1.0 too low
@@ -364,5 +333,3 @@ def test_regressor_page_shows_its_metrics_and_no_confidence(
         assert '<tr data-metric="rmse">' in page and '<tr data-metric="r2">' in page
         assert "accuracy" not in page
         assert 'id="no-confidence"' in page
-    finally:
-        stopped_cleanly(server)
