@@ -17,9 +17,7 @@ from starlette.routing import Route
 from featurekit._version import __version__
 
 from .binary import HEADER, binary_outputs, header_length, inline, join
-from .ids import request_id as _request_id
-from .ids import row_ids
-from .oip import RequestError, decode_infer, encode_outputs, model_metadata
+from .oip import RequestError, encode_outputs, model_metadata
 from .predictor import Predictor
 from .responses import protocol_error, respond
 from .state import AppState, parse_json, state_of
@@ -74,15 +72,9 @@ def _infer(
             n = header_length(header, len(body))
             payload, tail = parse_json(body[:n]), body[n:]
         payload = inline(payload, tail)
-        records, selected, request_id = decode_infer(payload, p.outputs)
     except RequestError as exc:
         raise protocol_error(exc) from None
-    state.check_rows(len(records))
-    rid = _request_id(request_id)
-    params = payload.get("parameters") if isinstance(payload, dict) else None
-    sent = params.get("ids") if isinstance(params, dict) else None
-    ids = row_ids(sent, len(records), rid)
-    scores = state.score(p, records, selected, False, ids, rid)
+    scores, request_id, ids = state.infer(p, payload)
     out: dict[str, Any] = {
         "model_name": p.name,
         "model_version": str(p.version),
@@ -92,7 +84,7 @@ def _infer(
     }
     if request_id is not None:
         out["id"] = request_id
-    binary = binary_outputs(payload, selected)
+    binary = binary_outputs(payload, list(scores))
     if not binary:
         return 200, orjson.dumps(out)
     data, n = join(out, {name: scores[name] for name in binary})

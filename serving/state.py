@@ -26,8 +26,11 @@ from featurekit.golden import check_mode, enforce
 from featurekit.outcomes.online import Online
 
 from . import encoding
+from .ids import request_id as make_request_id
+from .ids import row_ids
 from .limits import ADMIN_TOKEN_ENV, Limits
 from .metrics import Metrics
+from .oip import RequestError, decode_infer
 from .predictor import Predictor, Split
 from .responses import (
     HTTPError,
@@ -37,6 +40,7 @@ from .responses import (
     forbidden,
     not_found,
     not_json,
+    protocol_error,
     too_large,
     unauthorized,
     unavailable,
@@ -324,6 +328,30 @@ class AppState:
             f"The request body is {size} bytes; the limit is "
             f"{self.limits.max_body_bytes}. Split the batch."
         )
+
+    def infer(
+        self, p: Predictor, payload: Any
+    ) -> tuple[dict[str, Any], str | None, list[str]]:
+        """One Open Inference Protocol request, whichever transport carried it.
+
+        `payload` is the request in its JSON form (REST JSON, binary tensors read
+        into it, or a gRPC message translated): its tensors are read by
+        `serving.oip.decode_infer`, its rows counted against the limit, named
+        (``parameters.ids``, else ``<request id>-<row>``) and scored. Returns the
+        scores by output, the request's ``id`` to echo, and the rows' ids; raises
+        `HTTPError` (400, 413, 422) as the REST route answers.
+        """
+        try:
+            records, selected, request_id = decode_infer(payload, p.outputs)
+        except RequestError as exc:
+            raise protocol_error(exc) from None
+        self.check_rows(len(records))
+        rid = make_request_id(request_id)
+        params = payload.get("parameters") if isinstance(payload, dict) else None
+        sent = params.get("ids") if isinstance(params, dict) else None
+        ids = row_ids(sent, len(records), rid)
+        scores = self.score(p, records, selected, False, ids, rid)
+        return scores, request_id, ids
 
     def check_rows(self, n: int) -> None:
         if n > self.limits.max_rows:

@@ -2,10 +2,10 @@
 
 ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata and ModelInfer
 answer from the state the HTTP routes use, so an inference is the same over both
-protocols: `AppState.model` finds the model, `serving.oip.decode_infer` reads the
-tensors (`serving.grpc.tensors` turns the message into its payload),
-`AppState.check_rows` and `AppState.score` run the contract, the model, the drift
-monitor and the row and failure counters. Each RPC is counted in the same request
+protocols: `AppState.model` finds the model, `serving.grpc.tensors` turns the
+message into the REST payload, and `AppState.infer` does what the REST route does
+with it (`serving.oip.decode_infer`, the row limit, row ids, the contract, the model,
+the drift monitor, the prediction log and the counters). Each RPC is counted in the same request
 metrics, under its method's path (``/inference.GRPCInferenceService/ModelInfer``)
 and with the HTTP status the same request gets over REST, so the shipped alert
 rules read both protocols alike.
@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError, Message
 
 from featurekit._version import __version__
 
-from ..oip import RequestError, decode_infer
+from ..oip import RequestError
 from ..responses import HTTPError, protocol_error
 from ..state import AppState
 from . import grpc_predict_v2_pb2 as pb
@@ -114,21 +114,22 @@ class InferenceService:
         )
 
     def model_infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
-        state = self.state
-        p = state.model(request.model_name, request.model_version or None)
+        p = self.state.model(request.model_name, request.model_version or None)
         try:
-            records, selected, request_id = decode_infer(to_payload(request), p.outputs)
+            payload = to_payload(request)
         except RequestError as exc:
             raise protocol_error(exc) from None
-        state.check_rows(len(records))
-        scores = state.score(p, records, selected, split=False)
-        return to_response(
+        scores, request_id, ids = self.state.infer(p, payload)
+        response = to_response(
             p.name,
             str(p.version),
             scores,
             request_id,
             raw=bool(request.raw_input_contents),
         )
+        # the rows' ids (<request id>-<row>), for labels; a parameter holds no list
+        response.parameters["ids"].string_param = ",".join(ids)
+        return response
 
     # -- serving them ----------------------------------------------------------------
     def handler(self) -> Any:

@@ -181,6 +181,8 @@ def test_infer_with_bytes_and_fp64_inputs_answers_as_rest(live, client) -> None:
     assert status == 200
     expected = rest_outputs(body)
     assert result.get_response().id == "r1"
+    # the rows are named for labels as over REST: <request id>-<row>
+    assert result.get_response().parameters["ids"].string_param == "r1-0,r1-1"
     assert result.get_response().model_version == "2"
     probabilities = result.as_numpy("probabilities")
     assert probabilities.shape == (2, 2)

@@ -344,7 +344,9 @@ def test_the_server_is_healthy_and_unchanged_after_the_fuzzing(live, send) -> No
         assert stub.ServerReady(pb.ServerReadyRequest(), timeout=10).ready
         answer = stub.ModelInfer(good_request(), timeout=10)
     assert BEFORE, "the first test records the answer before the fuzzing"
-    assert answer == pb.ModelInferResponse.FromString(BEFORE[0])
+    before = pb.ModelInferResponse.FromString(BEFORE[0])
+    assert answer.outputs == before.outputs  # names, datatypes, shapes
+    assert answer.raw_output_contents == before.raw_output_contents  # the numbers
     _, metrics = server.get("/metrics")
     lines = [
         line
