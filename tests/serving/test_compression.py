@@ -56,7 +56,9 @@ def peak_rss(server: Server) -> int:
 
 
 @pytest.fixture(scope="module")
-def small(http_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def small(
+    http_artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("compression") / "server.log"
     server = start_server(
         http_artifact, log, "--max-body-bytes", str(MAX_BODY), "--log-level", "warning"
@@ -139,9 +141,7 @@ def test_tritonclient_compressed_requests_get_the_plain_answer(
         inputs.append(t)
     client = triton.InferenceServerClient(url=f"127.0.0.1:{small.port}")
     try:
-        result = client.infer(
-            "loans", inputs, request_compression_algorithm=algorithm
-        )
+        result = client.infer("loans", inputs, request_compression_algorithm=algorithm)
     finally:
         client.close()
     np.testing.assert_array_equal(
