@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from .predictor import Predictor, Split
+from .predictor import Predictor
+from .split import Split
 
 __all__ = ["Limits", "Predictor", "Split", "create_app"]
 

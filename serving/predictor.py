@@ -1,5 +1,8 @@
 """`Predictor`: load a verified artifact and score records with onnxruntime alone.
 
+A long module: the one public scoring API, whose typed overloads (``on_error``
+"raise" or "split") and parameter docs take most of its lines.
+
 Serving never imports scikit-learn, skl2onnx or joblib, and never unpickles anything:
 it reads the artifact with `featurekit.artifact.read` (every file's sha256 checked),
 then runs the artifact's golden rows through its own onnxruntime session before it
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -33,46 +35,12 @@ from featurekit.runtime import Session
 
 from .consistency import check_graph, ort_version
 from .monitor import Monitor
+from .split import Split, kept_ids
 
 if TYPE_CHECKING:
     from featurekit.outcomes.log import LogWriter
 
 __all__ = ["Predictor", "Split"]
-
-
-@dataclass
-class Split:
-    """What ``on_error="split"`` returns: the scored rows and the refused ones.
-
-    Attributes
-    ----------
-    scores : ndarray or dict of str to ndarray
-        Answers for the rows that passed, in input order: an array from `predict` and
-        `predict_proba`, a dict of output name to array from `score`.
-    passed : ndarray of bool
-        Per input row, whether it passed; ``scores`` has ``passed.sum()`` rows.
-    index : sequence
-        The input's row labels.
-    failures : DataFrame
-        column, check, failure_case, index of every failure.
-    """
-
-    scores: Any
-    passed: np.ndarray
-    index: Any
-    failures: Any
-
-    @property
-    def accepted_index(self) -> list[Any]:
-        return [i for i, ok in zip(self.index, self.passed, strict=True) if ok]
-
-    @property
-    def rejected_index(self) -> list[Any]:
-        return [i for i, ok in zip(self.index, self.passed, strict=True) if not ok]
-
-    def __repr__(self) -> str:
-        n = len(self.passed)
-        return f"Split({int(self.passed.sum())} of {n} rows scored, {n - int(self.passed.sum())} refused)"
 
 
 class Predictor:
@@ -324,7 +292,7 @@ class Predictor:
                 feeds, passed, index, failures = self._columns.split(
                     records, self.tally
                 )
-            kept = _kept_ids(ids, passed)
+            kept = kept_ids(ids, passed)
             n = int(passed.sum())
             got = self._score(feeds, n, outputs, kept, request_id) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
@@ -334,7 +302,7 @@ class Predictor:
         with self._lock:
             feeds, n = self._columns.coerce(records, tally=self.tally)
         if ids is not None:
-            _kept_ids(ids, np.ones(n, dtype=bool))
+            kept_ids(ids, np.ones(n, dtype=bool))
         if n == 0:
             return {name: self._empty(name) for name in outputs}
         return self._score(feeds, n, outputs, ids, request_id)
@@ -562,19 +530,3 @@ class Predictor:
             },
             indent=2,
         )
-
-
-def _kept_ids(ids: Any, passed: np.ndarray) -> list[Any] | None:
-    """The ids of the rows that passed, after checking one id was given per record."""
-    if ids is None:
-        return None
-    if isinstance(ids, str | bytes) or not hasattr(ids, "__len__"):
-        raise ValueError(
-            f"ids must be a list with one id per record, got {type(ids).__name__}."
-        )
-    if len(ids) != passed.size:
-        raise ValueError(
-            f"ids has {len(ids)} entries for {passed.size} records; give one id per record."
-        )
-    ids = list(ids)
-    return ids if passed.all() else [ids[i] for i in np.flatnonzero(passed)]

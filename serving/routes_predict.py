@@ -21,8 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .ids import request_id, row_ids
-from .predictor import Predictor, Split
+from .predictor import Predictor
 from .responses import bad_request, failure_rows
+from .split import Split
 from .state import AppState, parse_json, state_of
 
 __all__ = ["ROUTES"]

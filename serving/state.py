@@ -31,7 +31,7 @@ from .ids import row_ids
 from .limits import ADMIN_TOKEN_ENV, Limits
 from .metrics import Metrics
 from .oip import RequestError, decode_infer
-from .predictor import Predictor, Split
+from .predictor import Predictor
 from .responses import (
     HTTPError,
     bad_request,
@@ -45,6 +45,7 @@ from .responses import (
     unauthorized,
     unavailable,
 )
+from .split import Split
 
 __all__ = ["AppState", "parse_json", "state_of"]
 

@@ -208,6 +208,6 @@ def test_public_return_types_are_concrete_for_users(tmp_path: Path) -> None:
     run = _mypy(script)
     out = run.stdout
     assert 'user_types.py:4: note: Revealed type is "numpy.ndarray' in out, out
-    assert 'Revealed type is "serving.predictor.Split"' in out, out
+    assert 'Revealed type is "serving.split.Split"' in out, out
     assert 'Revealed type is "featurekit.detection.DriftReport"' in out, out
     assert 'Revealed type is "featurekit.exporting.loading.Artifact"' in out, out

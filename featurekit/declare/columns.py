@@ -84,10 +84,8 @@ class Numeric(_Feature):
     input_only : bool
         The column is read and checked, but only derived features use it; the model
         does not see it itself.
-
     pii : bool
-        Personal data: the prediction log (``--log``) drops the column, or keeps a
-        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+        Personal data: the prediction log drops it or hashes it (docs/outcomes.md).
 
     Examples
     --------
@@ -253,10 +251,8 @@ class Categorical(_Feature):
         ``impute`` is set. Without an imputer, missing becomes its own category.
     input_only : bool
         The column is read and checked, but only derived features use it.
-
     pii : bool
-        Personal data: the prediction log (``--log``) drops the column, or keeps a
-        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+        Personal data: the prediction log drops it or hashes it (docs/outcomes.md).
 
     Examples
     --------
@@ -385,10 +381,8 @@ class Datetime(_Feature):
     nullable : bool
         Whether missing values are accepted (date parts of a missing value are
         missing).
-
     pii : bool
-        Personal data: the prediction log (``--log``) drops the column, or keeps a
-        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+        Personal data: the prediction log drops it or hashes it (docs/outcomes.md).
 
     Examples
     --------
@@ -442,10 +436,8 @@ class Text(_Feature):
         Row normalisation.
     nullable : bool
         Whether missing values are accepted.
-
     pii : bool
-        Personal data: the prediction log (``--log``) drops the column, or keeps a
-        salted SHA-256 of it (docs/outcomes.md). Scoring is unchanged.
+        Personal data: the prediction log drops it or hashes it (docs/outcomes.md).
 
     Examples
     --------

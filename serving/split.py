@@ -1,0 +1,61 @@
+"""`Split`, what ``on_error="split"`` returns, and the ids of the rows that passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Split", "kept_ids"]
+
+
+@dataclass
+class Split:
+    """What ``on_error="split"`` returns: the scored rows and the refused ones.
+
+    Attributes
+    ----------
+    scores : ndarray or dict of str to ndarray
+        Answers for the rows that passed, in input order: an array from `predict` and
+        `predict_proba`, a dict of output name to array from `score`.
+    passed : ndarray of bool
+        Per input row, whether it passed; ``scores`` has ``passed.sum()`` rows.
+    index : sequence
+        The input's row labels.
+    failures : DataFrame
+        column, check, failure_case, index of every failure.
+    """
+
+    scores: Any
+    passed: np.ndarray
+    index: Any
+    failures: Any
+
+    @property
+    def accepted_index(self) -> list[Any]:
+        return [i for i, ok in zip(self.index, self.passed, strict=True) if ok]
+
+    @property
+    def rejected_index(self) -> list[Any]:
+        return [i for i, ok in zip(self.index, self.passed, strict=True) if not ok]
+
+    def __repr__(self) -> str:
+        n = len(self.passed)
+        return f"Split({int(self.passed.sum())} of {n} rows scored, {n - int(self.passed.sum())} refused)"
+
+
+def kept_ids(ids: Any, passed: np.ndarray) -> list[Any] | None:
+    """The ids of the rows that passed, after checking one id was given per record."""
+    if ids is None:
+        return None
+    if isinstance(ids, str | bytes) or not hasattr(ids, "__len__"):
+        raise ValueError(
+            f"ids must be a list with one id per record, got {type(ids).__name__}."
+        )
+    if len(ids) != passed.size:
+        raise ValueError(
+            f"ids has {len(ids)} entries for {passed.size} records; give one id per record."
+        )
+    ids = list(ids)
+    return ids if passed.all() else [ids[i] for i in np.flatnonzero(passed)]
