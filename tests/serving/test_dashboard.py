@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,8 +102,11 @@ def serving(
 
 
 @pytest.fixture(scope="module")
-def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float]]:
-    """A server with --log after SERVED rows and LABELLED true labels; the accuracy."""
+def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float, Path]]:
+    """A server with --log after SERVED rows and LABELLED true labels.
+
+    With the accuracy the test worked out, and the log directory.
+    """
     tmp = tmp_path_factory.mktemp("logged")
     with serving(artifact, tmp, "--monitor-window", str(WINDOW)) as server:
         x, y = frame(SERVED, seed=1)
@@ -127,19 +131,19 @@ def logged(artifact, tmp_path_factory) -> Iterator[tuple[Server, float]]:
         assert sent["accepted"] == LABELLED and sent["unknown"] == 0
         accuracy = float(np.mean(np.asarray(answered[:LABELLED]) == y[:LABELLED]))
         assert 0.6 < accuracy < 0.95  # neither a default nor a perfect model
-        yield server, accuracy
+        yield server, accuracy, tmp / "log"
 
 
 @pytest.fixture(scope="module")
 def dom(logged, system_tool, tmp_path_factory) -> str:
     system_tool("chromium", "chromium", "the dashboard test drives a real browser")
-    server, _ = logged
+    server, _, _ = logged
     profile = tmp_path_factory.mktemp("chromium")
     return chromium(server.url + "/dashboard", profile, "--dump-dom").stdout
 
 
 def test_monitor_reports_the_accuracy_and_coverage_of_what_was_sent(logged) -> None:
-    server, accuracy = logged
+    server, accuracy, _ = logged
     status, body = server.get("/monitor")
     assert status == 200
     online = json.loads(body)["online"]
@@ -148,7 +152,7 @@ def test_monitor_reports_the_accuracy_and_coverage_of_what_was_sent(logged) -> N
 
 
 def test_browser_shows_online_accuracy_with_its_interval(logged, dom) -> None:
-    _, accuracy = logged
+    _, accuracy, _ = logged
     row = re.search(r'<tr data-metric="accuracy">(.*?)</tr>', dom, re.S)
     assert row is not None, dom[:3000]
     value = re.search(r'<td class="value"[^>]*>([^<]*)</td>', row.group(1))
@@ -158,6 +162,23 @@ def test_browser_shows_online_accuracy_with_its_interval(logged, dom) -> None:
     # the chart of accuracy over blocks of labelled rows, with its band
     chart = re.search(r"<h3>accuracy</h3>(<svg.*?</svg>)", dom, re.S)
     assert chart is not None and "<polygon" in chart.group(1)
+
+
+def test_browser_agrees_with_fk_evaluate_over_the_log(artifact, logged, dom) -> None:
+    """One window of every labelled row: fk.evaluate's figure is the page's."""
+    _, _, directory = logged
+    deadline = time.monotonic() + 30
+    while (table := fk.PredictionLog(directory).predictions()) is None or (
+        table.num_rows < SERVED
+    ):  # the server writes its buffer every second
+        assert time.monotonic() < deadline, "the log never held every served row"
+        time.sleep(0.2)
+    report = fk.evaluate(artifact, directory, window=LABELLED)
+    assert report.labelled == LABELLED and report.served == SERVED
+    (window,) = report.to_dict()["windows"]
+    row = re.search(r'<tr data-metric="accuracy">(.*?)</tr>', dom, re.S).group(1)
+    assert f">{window['accuracy']:.4f}<" in row
+    assert f"[{window['accuracy_low']:.4f}, {window['accuracy_high']:.4f}]" in row
 
 
 def test_browser_shows_the_label_coverage(dom) -> None:
@@ -190,7 +211,7 @@ def test_browser_shows_confidence_against_the_profile(artifact, dom) -> None:
 
 
 def test_page_references_nothing_outside_the_server(logged) -> None:
-    server, _ = logged
+    server, _, _ = logged
     with urllib.request.urlopen(server.url + "/dashboard", timeout=30) as r:
         page = r.read().decode()
         policy = r.headers["Content-Security-Policy"]
@@ -239,7 +260,7 @@ def test_script_polls_monitor_and_keeps_the_page_while_nothing_changes(
     logged, system_tool, tmp_path
 ) -> None:
     system_tool("chromium", "chromium", "the dashboard test drives a real browser")
-    server, accuracy = logged
+    server, accuracy, _ = logged
     before = requests_to(server, "/monitor"), requests_to(server, "/dashboard")
     # 11 s of virtual time: the script asks /monitor at 5 s and at 10 s
     dom = chromium(
