@@ -2,7 +2,9 @@
 
 Open Inference Protocol (KServe v2) REST (`serving.routes_oip`), ``POST /predict``
 (`serving.routes_predict`), drift monitoring and Prometheus metrics
-(`serving.routes_monitor`), built on Starlette with orjson for JSON. The routes share
+(`serving.routes_monitor`), labels (`serving.routes_outcomes`), the live monitoring
+page ``GET /dashboard`` (`serving.routes_dashboard`), built on Starlette with orjson
+for JSON. The routes share
 one `serving.state.AppState`; `serving.responses` maps every failure to its status.
 
 The web stack loads only when an app is created: `Limits` and `serve_path` need none
