@@ -570,3 +570,17 @@ def test_tritonclient_and_featurekit_stubs_share_one_process() -> None:
     ours = pb.ModelInferRequest(model_name="loans", raw_input_contents=[b"x"])
     theirs = service_pb2.ModelInferRequest.FromString(ours.SerializeToString())
     assert theirs.model_name == "loans" and list(theirs.raw_input_contents) == [b"x"]
+
+
+def test_every_answer_names_the_model_that_gave_it(live, stub) -> None:
+    """As X-Featurekit-Model over HTTP: name/version/sha256, in the trailers."""
+    _, call = stub.ModelInfer.with_call(raw_request([GOOD]), timeout=10)
+    trailers = dict(call.trailing_metadata())
+    _, body = live[0].get("/v2/models/loans")
+    sha256 = json.loads(body)["parameters"]["sha256"]
+    assert trailers["x-featurekit-model"] == f"loans/2/{sha256}"
+    with pytest.raises(grpc.RpcError) as info:  # a refusal names it too
+        stub.ModelInfer(typed_request([{**GOOD, "age": 7}]), timeout=10)
+    assert dict(info.value.trailing_metadata())["x-featurekit-model"].startswith(
+        "loans/2/"
+    )
