@@ -63,6 +63,10 @@ def open_log(
             "kind": manifest["kind"],
             "classes": manifest.get("classes"),
             "outputs": list(manifest["outputs"]),
+            # Datetime(timezone="UTC") inputs: read back as aware date-times
+            "utc_datetimes": [
+                f.name for f in features.inputs if getattr(f, "timezone", None) == "UTC"
+            ],
         },
         inputs={f.name: f.kind for f in features.inputs},
         pii={f.name: how for f in features.inputs if getattr(f, "pii", False)},

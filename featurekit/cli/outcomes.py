@@ -1,9 +1,10 @@
-"""``featurekit labels`` and ``featurekit evaluate``: the outcome loop from the shell.
+"""``featurekit labels``, ``evaluate`` and ``replay``: the outcome loop from the shell.
 
 ``labels DIR FILE --id-column C --label-column C`` appends the labels of a .csv,
 .parquet or .jsonl file to the prediction log at DIR. ``evaluate ARTIFACT DIR``
 prints the online evaluation of ARTIFACT's served rows and exits 0 (ok), 1 (decay),
-2 (error) or 3 (insufficient labels).
+2 (error) or 3 (insufficient labels). ``replay ARTIFACT DIR`` scores the logged inputs
+again on this machine and exits 1 if any answer differs from the served one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ EXIT_INSUFFICIENT = 3
 
 
 def add_outcome_commands(sub: Any) -> None:
-    """Add ``labels`` and ``evaluate`` to the ``featurekit`` subcommands."""
+    """Add ``labels``, ``evaluate`` and ``replay`` to the ``featurekit`` subcommands."""
     labels = sub.add_parser(
         "labels",
         help="append labels from a file to a prediction log",
@@ -64,6 +65,30 @@ def add_outcome_commands(sub: Any) -> None:
     ev.add_argument("--html", metavar="PATH", help="also write the HTML report")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.set_defaults(run=_evaluate)
+    rp = sub.add_parser(
+        "replay",
+        help="score an artifact's logged rows again here and report every difference",
+        description=(
+            "Score the inputs ARTIFACT served (from the prediction log at DIR) again "
+            "with its graph on this machine, and report every row whose answer "
+            "differs from the served one (labels equal, probabilities equal to the "
+            "bit unless --tolerance). Exit status: 0 none differ, 1 some differ, "
+            "2 error."
+        ),
+    )
+    rp.add_argument("artifact", metavar="ARTIFACT", help="artifact directory")
+    rp.add_argument("log", metavar="DIR", help="prediction log directory")
+    rp.add_argument(
+        "--tolerance", type=float, default=0.0, help="largest accepted |difference|"
+    )
+    rp.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also score with the training pipeline (pipeline.joblib): unpickling "
+        "runs any code the file holds, so only for artifacts you built",
+    )
+    rp.add_argument("--json", action="store_true", help="print the report as JSON")
+    rp.set_defaults(run=_replay)
 
 
 def _error(command: str, exc: BaseException) -> int:
@@ -216,3 +241,32 @@ def _summary(report: Any) -> str:
             f"{w['label_drift']}{flag}"
         )
     return "\n".join(lines)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from featurekit.errors import ArtifactError
+    from featurekit.replay import replay
+
+    try:
+        report = replay(
+            args.artifact,
+            args.log,
+            tolerance=args.tolerance,
+            trust_pickle=args.trust_pickle,
+        )
+    except (ArtifactError, OSError, ValueError) as exc:
+        return _error("replay", exc)
+    if args.json:
+        print(report.to_json())
+    else:
+        m = report.machine
+        print(
+            f"{report.model['name']} v{report.model['version']}: {report.rows} logged rows "
+            f"replayed on onnxruntime {m['onnxruntime']} ({m['cpu']}); "
+            f"{len(report.differing)} differ"
+        )
+        if not report.differing.empty:
+            print(report.differing.head(20).to_string(index=False))
+    for path, why in report.skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    return 0 if report.ok else 1

@@ -234,6 +234,25 @@ class PredictionLog:
             "unknown_ids": [i for i in batch[0] if i not in known],
         }
 
+    def inputs(self, table: Any) -> pd.DataFrame:
+        """The ``inputs`` of logged rows as records the model reads again.
+
+        Date-times come back as the declaration takes them: naive UTC for
+        ``Datetime(name)``, timezone-aware for ``Datetime(name, timezone="UTC")``.
+        """
+        struct = table["inputs"].combine_chunks()
+        aware = {
+            name for m in self.models().values() for name in m.get("utc_datetimes", [])
+        }
+        columns = {}
+        for k in range(struct.type.num_fields):
+            name = struct.type.field(k).name
+            col = struct.field(k).to_pandas()
+            if isinstance(col.dtype, pd.DatetimeTZDtype) and name not in aware:
+                col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+            columns[name] = col
+        return pd.DataFrame(columns)
+
     def _typed(self, texts: pd.Series) -> pd.Series:
         """Labels back in the classes' own type (they are stored as text)."""
         models = list(self.models().values())
@@ -260,13 +279,7 @@ class PredictionLog:
         table = self.predictions(model=model, since=since, until=until)
         if table is None:
             return pd.DataFrame()
-        struct = table["inputs"].combine_chunks()
-        frame = pd.DataFrame(
-            {
-                struct.type.field(k).name: struct.field(k).to_pandas()
-                for k in range(struct.type.num_fields)
-            }
-        )
+        frame = self.inputs(table)
         frame.insert(0, "row_id", table["row_id"].to_numpy(zero_copy_only=False))
         frame.insert(1, "timestamp", table["timestamp"].to_pandas())
         labels = self.labels()

@@ -67,6 +67,8 @@ def input_type(kind: str, dtype: np.dtype[Any] | None = None) -> Any:
 
     if kind == "numeric":
         return pa.int64() if dtype is not None and dtype.kind in "iu" else pa.float64()
+    if kind == "datetime":
+        return pa.timestamp("us", "UTC")
     return pa.string()
 
 
@@ -103,6 +105,9 @@ def _column(col: np.ndarray, kind: str, hashed: Any) -> Any:
         return pa.array(hashed(col), type=pa.string())
     if kind == "numeric" and col.dtype.kind in "iuf":
         return pa.array(col, type=input_type(kind, col.dtype))
+    if kind == "datetime" and col.dtype.kind == "f":  # seconds since the epoch, UTC
+        micros = np.where(np.isnan(col), 0, np.round(col * 1e6)).astype(np.int64)
+        return pa.array(micros, mask=np.isnan(col)).cast(pa.timestamp("us", "UTC"))
     if col.dtype.kind == "M":
         return pa.array(col.astype("datetime64[us]"), type=pa.timestamp("us", "UTC"))
     return _strings(col)
