@@ -162,7 +162,7 @@ def _numeric_profile(
         counts,
         settings,
         rng,
-        lambda r, c: _w_rows(edges, r, c, profile["scale"]),
+        lambda r, c, n: _w_rows(edges, r, c, profile["scale"]),
     )
     return profile
 
@@ -204,7 +204,9 @@ def _categorical_profile(
         "unseen_expected": pooled + singletons,
     }
     cells = np.asarray([*counts, pooled], dtype=np.float64)
-    _calibrate(profile, cells, settings, rng, _js_rows)
+    _calibrate(
+        profile, cells, settings, rng, lambda r, c, n: _js_rows(*_pool(cells, r, c, n))
+    )
     profile["unseen_threshold"] = settings["rate_floor"]
     return profile
 
@@ -221,12 +223,16 @@ def _calibrate(
     ``thresholds[i]`` and ``missing_thresholds[i]`` hold at ``settings["sizes"][i]``
     rows, each from a bootstrap at that very size (a small window's null is not the
     large one's scaled up: its effects are skewed and lumpy); ``threshold`` and
-    ``missing_threshold`` repeat the values at the profile's window.
+    ``missing_threshold`` repeat the values at the profile's window. `effect` takes
+    the reference rows, the window rows and the size (categories pool their rare
+    cells by it, see `featurekit.monitoring.stats.pool_rare`).
     """
     q = settings["quantile"]
     thresholds, missing = [], []
     for n in settings["sizes"]:
-        null = _null_effects(counts, settings, rng, effect, n)
+        null = _null_effects(
+            counts, settings, rng, lambda r, c, n=n: effect(r, c, n), n
+        )
         thresholds.append(float(np.quantile(null, q)))
         missing.append(
             _rate_threshold(profile["missing"], profile["rows"], settings, rng, n)
@@ -260,6 +266,20 @@ def _w_rows(
     f_ref = np.cumsum(ref / ref.sum(axis=1, keepdims=True), axis=1)[:, 1 : len(edges)]
     f_cur = np.cumsum(cur / cur.sum(axis=1, keepdims=True), axis=1)[:, 1 : len(edges)]
     return np.abs(f_ref - f_cur) @ np.diff(edges) / scale  # type: ignore[no-any-return]
+
+
+def _pool(
+    cells: np.ndarray, ref: np.ndarray, cur: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of both with the cells rare at `n` rows pooled, as `stats.pool_rare`."""
+    total = cells.sum()
+    rare = cells * n / total < 5 if total else np.zeros(len(cells), bool)
+    if not rare.any():
+        return ref, cur
+    return (
+        np.column_stack([ref[:, ~rare], ref[:, rare].sum(axis=1)]),
+        np.column_stack([cur[:, ~rare], cur[:, rare].sum(axis=1)]),
+    )
 
 
 def _js_rows(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:

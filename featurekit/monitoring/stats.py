@@ -27,6 +27,7 @@ __all__ = [
     "js_distance",
     "ks_test",
     "mean_test",
+    "pool_rare",
     "psi",
     "two_proportions",
     "wasserstein",
@@ -202,6 +203,29 @@ def chi2_test(
     stat = float(np.sum((a - ea) ** 2 / ea) + np.sum((b - eb) ** 2 / eb))
     dof = len(a) - 1
     return stat, dof, float(chdtrc(dof, stat))
+
+
+def pool_rare(
+    reference: Sequence[float], current: Sequence[float], n: float
+) -> tuple[list[float], list[float]]:
+    """Both histograms with every cell a window of `n` rows expects < 5 times pooled.
+
+    The rare cells are chosen from the reference and `n` alone, never from the
+    current counts, so a test on the pooled table keeps its level.
+
+    Examples
+    --------
+    >>> pool_rare([900, 60, 40], [45, 3, 2], 50)
+    ([900, 100], [45, 5])
+    """
+    total = float(sum(reference))
+    rare = [total > 0 and c * n / total < 5 for c in reference]
+    ref = [c for c, r in zip(reference, rare, strict=True) if not r]
+    cur = [c for c, r in zip(current, rare, strict=True) if not r]
+    if any(rare):
+        ref.append(sum(c for c, r in zip(reference, rare, strict=True) if r))
+        cur.append(sum(c for c, r in zip(current, rare, strict=True) if r))
+    return ref, cur
 
 
 def two_proportions(x1: float, n1: float, x2: float, n2: float) -> tuple[float, float]:

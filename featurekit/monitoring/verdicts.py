@@ -24,8 +24,9 @@ __all__ = ["deciding", "detectable_shift", "evaluate", "simes"]
 POWER = 0.8
 #: Categorical tables with more cells than this use the asymptotic chi-square.
 EXACT_CELLS = 200
-#: Numeric windows below this many values get the permutation test; from here on the
-#: asymptotic KS and mean tests hold, at a fraction of the cost.
+#: Windows below this many present values get permutation tests; from here on the
+#: asymptotic tests hold (KS and mean for numbers, chi-square with rare categories
+#: pooled), at a fraction of the cost.
 EXACT_ROWS = 1000
 
 
@@ -228,11 +229,17 @@ def _feature_row(
         ref_counts = [*f["counts"], f.get("pooled", 0)]
         cur_counts = [*b.counts, 0]
         js = stats.js_distance(ref_counts, cur_counts)
+        if "thresholds" in f:  # calibrated per size on the table with rare cells pooled
+            js = stats.js_distance(*stats.pool_rare(ref_counts, cur_counts, present))
         chi2, dof, p = stats.chi2_test(ref_counts, cur_counts)
         test = "chi-square"
-        if _sparse(ref_counts, present) and len(ref_counts) <= EXACT_CELLS:
-            # expected counts too small for the asymptotic law: random splits instead
-            _, p = exact.permutation_test(ref_counts, cur_counts, exact.chi_square)
+        if present < EXACT_ROWS and len(ref_counts) <= EXACT_CELLS:
+            # expected counts too small for the asymptotic law: random splits of the
+            # table with its rare categories pooled (the pooling depends on the
+            # reference and the window's size only, so the test stays exact)
+            _, p = exact.permutation_test(
+                *stats.pool_rare(ref_counts, cur_counts, present), exact.chi_square
+            )
             test = "chi-square (permutation)"
         thr = _threshold(f, "threshold", present, ref_present, s)
         unseen = b.unseen / present if present else 0.0
@@ -273,12 +280,6 @@ def _feature_row(
     else:  # too few present values to test the distribution: say so, show no numbers
         row.update(effect=None, p_value=None, p_adjusted=None, distribution="untested")
     return row
-
-
-def _sparse(reference: list[float], present: int) -> bool:
-    """Whether a window of `present` rows expects fewer than 5 in some category."""
-    total = sum(reference)
-    return any(0 < c * present / total < 5 for c in reference) if total else False
 
 
 def deciding(feature: dict[str, Any]) -> dict[str, Any]:
