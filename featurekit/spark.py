@@ -26,19 +26,24 @@ How it runs
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
+from featurekit.batches import (
+    FAILURES,
+    PASSED,
+    added_columns,
+    check_columns,
+    load_shipped,
+    score_batch,
+    ship,
+    worker_threads,
+)
 from featurekit.errors import ArtifactError
 
 __all__ = ["FAILURES", "PASSED", "drift", "predict"]
 
-#: The columns `predict` adds beside the model's outputs.
-PASSED, FAILURES = "contract_passed", "contract_failures"
 _MISSING_SPARK = (
     "featurekit.spark needs pyspark and pyarrow: pip install 'featurekit[spark]'."
 )
@@ -48,68 +53,21 @@ _PREDICTORS: dict[tuple[str, int, str], Any] = {}
 LOADED: list[str] = []
 
 
-def _shipped(artifact: Any) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """The verified artifact's files, as bytes, and its manifest (driver side)."""
-    from featurekit.artifact import read
-
-    path = getattr(artifact, "path", artifact)
-    files = read(path, model=True)  # every sha256 checked here, once
-    manifest = json.loads((files.path / "manifest.json").read_text(encoding="utf-8"))
-    # serving never reads the pickled pipeline: neither ship it nor expect it
-    manifest["files"].pop("pipeline.joblib", None)
-    out = {name: (files.path / name).read_bytes() for name in manifest["files"]}
-    out["manifest.json"] = json.dumps(manifest).encode()
-    return out, manifest
-
-
-def task_threads(cpus: Any) -> int:
-    """Threads for a task given Spark's ``TaskContext.cpus()``: at least 1, never 0.
-
-    Examples
-    --------
-    >>> task_threads(4), task_threads(0), task_threads(None)
-    (4, 1, 1)
-    """
-    return cpus if isinstance(cpus, int) and cpus >= 1 else 1
-
-
 def _predictor(files: Any, verify: str) -> Any:
     """The Predictor of the broadcast artifact `files` in this worker, built once."""
     from pyspark import TaskContext
 
     context = TaskContext.get()
-    threads = task_threads(context.cpus() if context is not None else 1)
+    threads = worker_threads(context.cpus() if context is not None else 1)
     data: dict[str, bytes] = files.value
     manifest = json.loads(data["manifest.json"])
     key = (manifest["files"]["model.onnx"], threads, verify)
     found = _PREDICTORS.get(key)
     if found is None:
-        from serving import Predictor
-
-        folder = Path(tempfile.mkdtemp(prefix="featurekit-spark-"))
-        try:
-            for name, content in data.items():
-                (folder / name).write_bytes(content)
-            found = Predictor.load(
-                folder, threads=threads, monitor=False, verify=verify
-            )
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        found = load_shipped(data, threads=threads, verify=verify)
         _PREDICTORS[key] = found
         LOADED.append(key[0])
     return found
-
-
-def _inputs(sdf: Any, manifest: dict[str, Any]) -> list[str]:
-    names = list(manifest["inputs"])
-    missing = [n for n in names if n not in sdf.columns]
-    if missing:
-        raise ValueError(
-            f"The DataFrame has no column {missing!r}; artifact "
-            f"{manifest['name']!r} v{manifest['version']} reads {names!r}. "
-            "Rename or add them (a missing value is a null, not an absent column)."
-        )
-    return names
 
 
 def _output_fields(manifest: dict[str, Any]) -> list[Any]:
@@ -177,20 +135,13 @@ def predict(sdf: Any, artifact: Any, *, verify: str = "strict") -> Any:
     ...
     featurekit.errors.ArtifactError: No artifact at 'no/such/artifact': not a directory.
     """
-    files, manifest = _shipped(artifact)
+    files, manifest = ship(artifact)
     try:
         from pyspark.sql import types as T
     except ImportError as exc:  # pragma: no cover - the extra is installed in tests
         raise ImportError(_MISSING_SPARK) from exc
-    inputs = _inputs(sdf, manifest)
-    fields = _output_fields(manifest)
-    taken = [f.name for f in fields if f.name in sdf.columns]
-    if taken:
-        raise ValueError(
-            f"The DataFrame already has columns {taken!r}, which predict adds. "
-            "Rename them first (withColumnRenamed)."
-        )
-    schema = T.StructType([*sdf.schema.fields, *fields])
+    inputs = check_columns(sdf.columns, manifest, added_columns(manifest))
+    schema = T.StructType([*sdf.schema.fields, *_output_fields(manifest)])
     shipped = sdf.sparkSession.sparkContext.broadcast(files)
     return sdf.mapInArrow(
         partial(_score_batches, shipped, inputs, list(manifest["outputs"]), verify),
@@ -202,62 +153,9 @@ def _score_batches(
     files: Any, inputs: list[str], outputs: list[str], verify: str, batches: Any
 ) -> Iterator[Any]:
     """Worker side: each Arrow batch with the outputs and the verdict appended."""
-    import pyarrow as pa
-
     predictor = _predictor(files, verify)
     for batch in batches:
-        frame = batch.select(inputs).to_pandas()
-        got = predictor.score(frame, outputs, on_error="split")
-        passed = got.passed
-        columns = list(batch.columns)
-        names = list(batch.schema.names)
-        for name in outputs:
-            columns.append(_scattered(got.scores[name], passed))
-            names.append(name)
-        columns.append(pa.array(passed, type=pa.bool_()))
-        columns.append(pa.array(_reasons(got.failures, len(passed)), type=pa.string()))
-        names += [PASSED, FAILURES]
-        yield pa.RecordBatch.from_arrays(columns, names=names)
-
-
-def _scattered(values: Any, passed: Any) -> Any:
-    """An Arrow array with one entry per row: the scored rows' values, else null."""
-    import numpy as np
-    import pyarrow as pa
-
-    n = len(passed)
-    mask = ~passed
-    if values.ndim == 2:  # one list per row, built from flat values and offsets
-        width = values.shape[1]
-        flat = np.zeros((n, width), dtype=np.float64)
-        flat[passed] = values
-        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
-        return pa.ListArray.from_arrays(
-            offsets, pa.array(flat.ravel()), mask=pa.array(mask) if mask.any() else None
-        )
-    if values.dtype == object:  # string labels
-        full = np.full(n, None, dtype=object)
-        full[passed] = values
-        return pa.array(full, type=pa.string())
-    full = np.zeros(n, dtype=values.dtype)
-    full[passed] = values
-    kind = {"b": pa.bool_(), "i": pa.int64(), "u": pa.int64()}.get(
-        values.dtype.kind, pa.float64()
-    )
-    return pa.array(full, type=kind, mask=mask if mask.any() else None)
-
-
-def _reasons(failures: Any, n: int) -> list[str | None]:
-    """Per row, its contract failures as one line; None where it passed."""
-    out: list[list[str]] = [[] for _ in range(n)]
-    everyone: list[str] = []
-    for column, check, case, index in failures.itertuples(index=False, name=None):
-        text = f"{column}: {check} ({case!r})"
-        if index is None or index != index:  # a column-level failure fails every row
-            everyone.append(text)
-        else:
-            out[int(index)].append(text)
-    return ["; ".join(everyone + r) if everyone or r else None for r in out]
+        yield score_batch(predictor, batch, inputs, outputs)
 
 
 def drift(sdf: Any, artifact: Any, *, outputs: bool = True) -> Any:
@@ -291,8 +189,8 @@ def drift(sdf: Any, artifact: Any, *, outputs: bool = True) -> Any:
     from featurekit.detection import Drift
     from featurekit.monitoring.counts import Counts
 
-    files, manifest = _shipped(artifact)
-    inputs = _inputs(sdf, manifest)
+    files, manifest = ship(artifact)
+    inputs = check_columns(sdf.columns, manifest)
     from pyspark.sql import types as T
 
     shipped = sdf.sparkSession.sparkContext.broadcast(files)
