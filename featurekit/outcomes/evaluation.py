@@ -30,7 +30,7 @@ from featurekit.outcomes.holdout import LABEL
 from featurekit.outcomes.log import parse_duration
 from featurekit.outcomes.reading import PredictionLog
 
-__all__ = ["DEFAULT_MARGINS", "EvaluationReport", "evaluate"]
+__all__ = ["DEFAULT_MARGINS", "EvaluationReport", "decay_line", "evaluate"]
 
 #: How much worse than the holdout a metric may be before it counts as decay.
 DEFAULT_MARGINS: dict[str, float | str] = {
@@ -138,6 +138,21 @@ def _margin(metric: str, holdout: float, margin: float | str | None) -> float:
     return value
 
 
+def decay_line(metric: str, holdout: float, margin: float | str | None = None) -> float:
+    """The holdout's `metric` moved by its margin towards worse: where decay begins.
+
+    A window whose whole 95 % interval lies beyond this line is *worse*
+    (`DEFAULT_MARGINS` unless `margin` is given; "N%" is relative to the holdout).
+
+    Examples
+    --------
+    >>> decay_line("accuracy", 0.84), decay_line("mae", 20.0)
+    (0.82, 22.0)
+    """
+    delta = _margin(metric, holdout, margin)
+    return holdout - delta if M.HIGHER_IS_BETTER[metric] else holdout + delta
+
+
 def evaluate(
     artifact: Any,
     directory: str | os.PathLike[str] | PredictionLog,
@@ -206,9 +221,8 @@ def evaluate(
     served_ids = set(served["row_id"]) if len(labels) else set()
     unmatched = int((~labels["row_id"].isin(served_ids)).sum()) if len(labels) else 0
     base = holdout["metrics"][metric]["value"]
-    delta = _margin(metric, base, margin)
     higher = M.HIGHER_IS_BETTER[metric]
-    threshold = base - delta if higher else base + delta
+    threshold = decay_line(metric, base, margin)
     rows = _windows(joined, proba, window, kind, classes, holdout.get("labels"))
     frame = pd.DataFrame(rows)
     verdict, start = _decide(frame, metric, threshold, higher, persist, min_labels)
