@@ -42,7 +42,8 @@ __all__ = ["META", "contract_notes", "input_type", "labels_table", "table_of"]
 
 #: The file metadata key holding the log format and the model's classes and outputs.
 META = b"featurekit.log"
-Notes = Callable[[Mapping[str, np.ndarray], int], list[list[str]] | None]
+#: ``notes(feeds, n)``: None, or per row a list of text (lists, or an Arrow list array)
+Notes = Callable[[Mapping[str, np.ndarray], int], Any]
 
 
 class Writer(Protocol):
@@ -137,9 +138,12 @@ def _lists(matrix: np.ndarray) -> Any:
     return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1), pa.float64()))
 
 
-def _notes_array(notes: list[list[str]] | None, n: int) -> Any:
+def _notes_array(notes: Any, n: int) -> Any:
+    """The notes column: an Arrow list array as given, lists of text, or n empty lists."""
     import pyarrow as pa
 
+    if isinstance(notes, pa.Array):
+        return notes
     if notes is not None:
         return pa.array(notes, pa.list_(pa.string()))
     empty = pa.array(np.zeros(n + 1, dtype=np.int32))  # n empty lists
@@ -238,6 +242,33 @@ def _spread(value: Any, k: int) -> list[Any]:
     return [value] * k
 
 
+def _isin(col: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin`` of text by Arrow's hash table (numpy sorts Python objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(col, type=pa.string())
+        value_set = pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.isin(col, values)
+    found = pc.is_in(arr, value_set=value_set).fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _note_lists(flags: list[tuple[str, np.ndarray]], n: int) -> Any:
+    """The notes column from (note, rows flagged) pairs, built without a list per row."""
+    import pyarrow as pa
+
+    marks = np.stack([bad for _, bad in flags], axis=1)  # rows x notes
+    _, which = np.nonzero(marks)  # row by row, notes in their order
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(marks.sum(axis=1), out=offsets[1:])
+    names = np.asarray([note for note, _ in flags], dtype=object)
+    values = pa.array(names[which], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
 def contract_notes(
     categories: Mapping[str, Sequence[str]], observed: Mapping[str, tuple[float, float]]
 ) -> Notes:
@@ -248,12 +279,12 @@ def contract_notes(
     """
     known = {name: np.asarray(list(c), dtype=object) for name, c in categories.items()}
 
-    def notes(feeds: Mapping[str, np.ndarray], n: int) -> list[list[str]] | None:
+    def notes(feeds: Mapping[str, np.ndarray], n: int) -> Any:
         flags: list[tuple[str, np.ndarray]] = []
         for name, cats in known.items():
             if name in feeds:
                 col = feeds[name][:, 0]
-                bad = ~np.isin(col, cats) & (col != MISSING)
+                bad = ~_isin(col, cats) & (col != MISSING)
                 if bad.any():
                     flags.append((f"unseen:{name}", bad))
         for name, (lo, hi) in observed.items():
@@ -265,11 +296,7 @@ def contract_notes(
                     flags.append((f"out_of_range:{name}", bad))
         if not flags:
             return None
-        out: list[list[str]] = [[] for _ in range(n)]
-        for note, bad in flags:
-            for i in np.flatnonzero(bad):
-                out[i].append(note)
-        return out
+        return _note_lists(flags, n)
 
     return notes
 
