@@ -40,6 +40,7 @@ def create_app(
     admin_token: str | None = None,
     grpc: dict[str, Any] | None = None,
     log: dict[str, Any] | None = None,
+    shadow: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -63,6 +64,9 @@ def create_app(
     admin_token : str, optional
         What admin routes (``POST /monitor/snapshot``) require as
         ``Authorization: Bearer <token>``; without one they answer 403.
+    shadow : str or Path, optional
+        A challenger artifact scored on every request off the response path
+        (`serving.shadow`); loaded after the model, never fatal if it fails.
     log : dict, optional
         When `predictor` is a path: keep a prediction log, ``{"directory": DIR}``
         plus `serving.logging.open_log` options (``retention``, ``pii``, ...).
@@ -117,7 +121,12 @@ def create_app(
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if state.predictor is None and source is not None:
             state.load_in_background(
-                source, threads=threads, monitor=monitor, verify=verify, log=log
+                source,
+                threads=threads,
+                monitor=monitor,
+                verify=verify,
+                log=log,
+                shadow=shadow,
             )
         hangup = _on_hangup(state.reload_in_background)
         rpc = None
@@ -129,6 +138,8 @@ def create_app(
             yield
         finally:
             hangup()
+            if state.shadow is not None:
+                await asyncio.to_thread(state.shadow.close)  # caught up, then logged
             if state.predictor is not None:
                 state.predictor.close()  # the log's buffered rows are written
             if rpc is not None:  # after HTTP drained, before the process ends

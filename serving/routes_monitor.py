@@ -28,6 +28,10 @@ async def monitor_status(request: Request) -> Response:
         out = m.status()
         if state.online is not None:  # labels joined to served rows (--log)
             out["online"] = state.online.status()
+        if state.shadow is not None:  # the challenger of --shadow
+            out["shadow"] = state.shadow.status()
+        elif state.shadow_error is not None:
+            out["shadow"] = {"error": state.shadow_error}
         return 200, orjson.dumps(out)
 
     return await state.run(status)

@@ -122,6 +122,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log every request (off by default: it costs more than a prediction)",
     )
     parser.add_argument(
+        "--shadow",
+        metavar="CHALLENGER",
+        default=None,
+        help="also score every request with the CHALLENGER artifact, off the "
+        "response path (its errors and latency never reach the answer); with --log "
+        "both are logged, the challenger as served_by=shadow",
+    )
+    parser.add_argument(
         "--log",
         metavar="DIR",
         default=None,
@@ -173,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         grpc_server.check_options(args)
         log = _log_options(args)
         path = serve_path(args.artifact)
+        shadow = None if args.shadow is None else str(serve_path(args.shadow))
     except (ArtifactError, ValueError, OSError) as exc:
         print(f"featurekit serve: error: {exc}", file=sys.stderr)
         return 2
@@ -208,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             admin_token=os.environ.get(ADMIN_TOKEN_ENV),
             grpc=grpc_server.options(args),  # None without --grpc-port
             log=log,
+            shadow=shadow,
         )
         uvicorn.run(app, **options)
         return 0
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
             "monitor": monitor,
             "verify": args.verify,
             "log": log,
+            "shadow": shadow,
         }
     )
     uvicorn.run(
@@ -262,6 +273,7 @@ def _worker_app() -> Any:
         verify=config["verify"],
         admin_token=os.environ.get(ADMIN_TOKEN_ENV),
         log=config.get("log"),
+        shadow=config.get("shadow"),
     )
 
 

@@ -45,6 +45,7 @@ from .responses import (
     unauthorized,
     unavailable,
 )
+from .shadow import Shadow, ShadowCollector
 from .split import Split
 
 __all__ = ["AppState", "parse_json", "state_of"]
@@ -88,6 +89,11 @@ class AppState:
         self.last_reload: dict[str, Any] | None = None
         #: Labels joined to served answers, when the model logs (``--log``).
         self.online: Online | None = None
+        #: The challenger scoring every request off the response path (``--shadow``).
+        self.shadow: Shadow | None = None
+        #: Why the shadow did not load (the champion serves regardless).
+        self.shadow_error: str | None = None
+        self.metrics.registry.register(ShadowCollector(self))
 
     def require_admin(self, request: Request) -> None:
         """Let an admin route through only with this server's admin token."""
@@ -148,6 +154,32 @@ class AppState:
         # an entry) is the reason for every 503: never a server "still loading" forever
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
+
+    def load_shadow(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        threads: int | None = None,
+        log: dict[str, Any] | None = None,
+    ) -> None:
+        """Load the challenger of ``--shadow``; a failure is reported, never fatal."""
+        options = dict(log or {})
+        directory = options.pop("directory", None)
+        if directory is not None:
+            options["served_by"] = "shadow"
+        try:
+            p = Predictor.load(
+                path,
+                threads=threads,
+                monitor=False,
+                log=directory,
+                log_options=options or None,
+            )
+        except Exception as exc:
+            _log.warning("The shadow model did not load; serving without it: %s", exc)
+            self.shadow_error = f"{type(exc).__name__}: {exc}"
+            return
+        self.shadow = Shadow(p)
 
     def _checked(
         self,
@@ -231,16 +263,15 @@ class AppState:
         monitor: bool | dict[str, Any],
         verify: str = "strict",
         log: dict[str, Any] | None = None,
+        shadow: str | os.PathLike[str] | None = None,
     ) -> None:
+        def both() -> None:
+            self.load(path, threads=threads, monitor=monitor, verify=verify, log=log)
+            if shadow is not None:
+                self.load_shadow(shadow, threads=threads, log=log)
+
         threading.Thread(
-            target=self.load,
-            args=(path,),
-            kwargs={
-                "threads": threads,
-                "monitor": monitor,
-                "verify": verify,
-                "log": log,
-            },
+            target=both,
             name="featurekit-load",
             daemon=True,
         ).start()
@@ -378,10 +409,12 @@ class AppState:
         # one record goes in as a dict: the contract's single-row fast path
         data = records[0] if len(records) == 1 else records
         logging = p.log is not None
+        shadow = self.shadow
+        full = logging or shadow is not None  # both need every output
         try:
             got = p.score(
                 data,
-                list(p.outputs) if logging else outputs,
+                list(p.outputs) if full else outputs,
                 on_error="split" if split else "raise",
                 ids=ids if logging else None,
                 request_id=request_id,
@@ -396,10 +429,13 @@ class AppState:
             self.metrics.rows.inc(int(got.passed.sum()))
         else:
             self.metrics.rows.inc(len(records))
-        if not logging:
+        if not full:
             return got
         scores = got.scores if isinstance(got, Split) else got
-        if self.online is not None and ids is not None:
+        if shadow is not None:
+            passed = got.passed if isinstance(got, Split) else None
+            shadow.submit(records, ids, request_id, scores, passed)
+        if logging and self.online is not None and ids is not None:
             kept = ids
             if isinstance(got, Split):
                 kept = [i for i, ok in zip(ids, got.passed.tolist(), strict=True) if ok]
