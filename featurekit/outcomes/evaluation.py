@@ -28,21 +28,10 @@ from featurekit.monitoring.verdicts import evaluate as drift_verdicts
 from featurekit.outcomes import metrics as M
 from featurekit.outcomes.holdout import LABEL
 from featurekit.outcomes.log import parse_duration
+from featurekit.outcomes.metrics import DEFAULT_MARGINS, decay_line
 from featurekit.outcomes.reading import PredictionLog
 
 __all__ = ["DEFAULT_MARGINS", "EvaluationReport", "decay_line", "evaluate"]
-
-#: How much worse than the holdout a metric may be before it counts as decay.
-DEFAULT_MARGINS: dict[str, float | str] = {
-    "accuracy": 0.02,
-    "balanced_accuracy": 0.02,
-    "roc_auc": 0.02,
-    "log_loss": 0.05,
-    "brier": 0.02,
-    "mae": "10%",
-    "rmse": "10%",
-    "r2": 0.05,
-}
 
 
 @dataclass
@@ -122,37 +111,6 @@ def _manifest(artifact: Any) -> dict[str, Any]:
     return manifest
 
 
-def _margin(metric: str, holdout: float, margin: float | str | None) -> float:
-    m = DEFAULT_MARGINS[metric] if margin is None else margin
-    try:
-        if isinstance(m, str) and m.endswith("%"):
-            value = abs(holdout) * float(m[:-1]) / 100
-        else:
-            value = float(m)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"margin must be a number >= 0 or a percentage like '10%', got {m!r}."
-        )
-    return value
-
-
-def decay_line(metric: str, holdout: float, margin: float | str | None = None) -> float:
-    """The holdout's `metric` moved by its margin towards worse: where decay begins.
-
-    A window whose whole 95 % interval lies beyond this line is *worse*
-    (`DEFAULT_MARGINS` unless `margin` is given; "N%" is relative to the holdout).
-
-    Examples
-    --------
-    >>> decay_line("accuracy", 0.84), decay_line("mae", 20.0)
-    (0.82, 22.0)
-    """
-    delta = _margin(metric, holdout, margin)
-    return holdout - delta if M.HIGHER_IS_BETTER[metric] else holdout + delta
-
-
 def evaluate(
     artifact: Any,
     directory: str | os.PathLike[str] | PredictionLog,
@@ -177,7 +135,8 @@ def evaluate(
     metric : str, optional
         Decided on: default accuracy for classifiers, MAE for regressors.
     margin : float or "N%", optional
-        How much worse than the holdout counts (`DEFAULT_MARGINS`).
+        How much worse than the holdout counts (`DEFAULT_MARGINS`, defined in
+        `featurekit.outcomes.metrics`).
     persist : int
         Consecutive worse windows that make a decay.
     min_labels : int

@@ -30,11 +30,13 @@ import numpy as np
 
 __all__ = [
     "CLASSIFIER_METRICS",
+    "DEFAULT_MARGINS",
     "HIGHER_IS_BETTER",
     "REGRESSOR_METRICS",
     "brier_terms",
     "class_index",
     "classification",
+    "decay_line",
     "delong",
     "delong_components",
     "from_indices",
@@ -55,6 +57,17 @@ HIGHER_IS_BETTER = {
     "mae": False,
     "rmse": False,
     "r2": True,
+}
+#: How much worse than the holdout a metric may be before it counts as decay.
+DEFAULT_MARGINS: dict[str, float | str] = {
+    "accuracy": 0.02,
+    "balanced_accuracy": 0.02,
+    "roc_auc": 0.02,
+    "log_loss": 0.05,
+    "brier": 0.02,
+    "mae": "10%",
+    "rmse": "10%",
+    "r2": 0.05,
 }
 _Z = 1.959963984540054  # the normal 97.5 % quantile: two-sided 95 % intervals
 _EPS = 1e-15  # log loss clips probabilities as scikit-learn does
@@ -289,3 +302,34 @@ def regression(
         half = (mse["high"] - mse["value"]) / var_y
         out["r2"] = _figure(r2, r2 - half, r2 + half, n)
     return out
+
+
+def _margin(metric: str, holdout: float, margin: float | str | None) -> float:
+    m = DEFAULT_MARGINS[metric] if margin is None else margin
+    try:
+        if isinstance(m, str) and m.endswith("%"):
+            value = abs(holdout) * float(m[:-1]) / 100
+        else:
+            value = float(m)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"margin must be a number >= 0 or a percentage like '10%', got {m!r}."
+        )
+    return value
+
+
+def decay_line(metric: str, holdout: float, margin: float | str | None = None) -> float:
+    """The holdout's `metric` moved by its margin towards worse: where decay begins.
+
+    A window whose whole 95 % interval lies beyond this line is *worse*
+    (`DEFAULT_MARGINS` unless `margin` is given; "N%" is relative to the holdout).
+
+    Examples
+    --------
+    >>> decay_line("accuracy", 0.84), decay_line("mae", 20.0)
+    (0.82, 22.0)
+    """
+    delta = _margin(metric, holdout, margin)
+    return holdout - delta if HIGHER_IS_BETTER[metric] else holdout + delta
