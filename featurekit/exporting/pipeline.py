@@ -26,6 +26,7 @@ from featurekit.declare.computed import Bucketized, Custom, Derived
 from featurekit.declare.expansions import Polynomial, Splines
 from featurekit.declare.featureset import FeatureSet
 from featurekit.errors import SpecError
+from featurekit.exporting.gaps import gap_candidates, refuse_gaps
 from featurekit.transforms.basic import CategoryFolder, Clip, Log1p
 from featurekit.transforms.impute import ColumnImputer, imputer_for
 
@@ -361,6 +362,22 @@ class FeaturePipeline(Pipeline):
     ...
     ValueError: fk.make_pipeline names its steps 'inputs', 'features' and 'model', not after their classes: write 'model__C' instead of 'logisticregression__C'.
     """
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> FeaturePipeline:
+        """Fit as `Pipeline.fit` does, after refusing what the model cannot fit.
+
+        A derived feature missing on training rows before a model that refuses NaN
+        raises `SpecError` naming the feature and its missing inputs
+        (`featurekit.exporting.gaps`), instead of scikit-learn's "Input X contains
+        NaN" from deep inside the model.
+        """
+        inputs, model = self.steps[0][1], self.steps[-1][1]
+        if isinstance(inputs, Inputs) and isinstance(inputs.features, FeatureSet):
+            found = gap_candidates(inputs.features, model)
+            if found:  # read only when a feature could be missing
+                refuse_gaps(model, found, Inputs(inputs.features)._read(X))
+        super().fit(X, y, **params)
+        return self
 
     def set_params(self, **params: Any) -> FeaturePipeline:
         by_class = {
