@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from featurekit.outcomes.evaluation_html import metric_chart
-from featurekit.outcomes.metrics import HIGHER_IS_BETTER
+from featurekit.outcomes.metrics import DEFAULT_MARGINS, HIGHER_IS_BETTER, decay_line
 
 __all__ = ["MAX_WINDOWS", "REFRESH_SECONDS", "render"]
 
@@ -199,26 +199,31 @@ def _online(log: bool, online: dict[str, Any] | None) -> tuple[str, str]:
     rows, charts = [], []
     for name, f in metrics.items():
         ref = holdout.get(name)
+        line = (
+            decay_line(name, ref) if _finite(ref) and name in DEFAULT_MARGINS else None
+        )
         higher = HIGHER_IS_BETTER.get(name, True)
-        worse = _finite(ref) and (f["high"] < ref if higher else f["low"] > ref)
-        flag = ' class="worse"' if worse else ""
+        worse = line is not None and (f["high"] < line if higher else f["low"] > line)
+        css = "value worse" if worse else "value"
         rows.append(
             f'<tr data-metric="{_e(name)}"><th>{_e(name)}</th>'
-            f'<td class="value"{flag}>{_f(f["value"])}</td>'
+            f'<td class="{css}">{_f(f["value"])}</td>'
             f"<td>[{_f(f['low'])}, {_f(f['high'])}]</td><td>{_f(ref)}</td>"
-            f"<td>{_e(f['n'])}</td></tr>"
+            f'<td class="line">{_f(line)}</td><td>{_e(f["n"])}</td></tr>'
         )
         charts.append(
-            f"<h3>{_e(name)}</h3>" + metric_chart(online["blocks"], name, ref, None)
+            f"<h3>{_e(name)}</h3>" + metric_chart(online["blocks"], name, ref, line)
         )
     table = (
         f'<p class="meta">Over the last {min(labelled, online["window"])} labelled '
-        "rows (at most "
-        f"{online['window']}), with 95 % intervals; in red when the whole interval "
-        "is worse than the holdout. The charts cut those rows into consecutive "
-        "blocks, oldest first.</p>"
+        f"rows (at most {online['window']}), with 95 % intervals. The decay line is "
+        "the holdout moved by the margin of fk.evaluate towards worse; a figure is "
+        "red when its whole interval lies beyond it (fk.evaluate calls such a "
+        "window worse). The charts cut those rows into consecutive blocks, oldest "
+        "first.</p>"
         '<table id="online"><thead><tr><th>metric</th><th>online</th>'
-        "<th>95 % interval</th><th>holdout</th><th>labelled rows</th></tr></thead>"
+        "<th>95 % interval</th><th>holdout</th><th>decay line</th>"
+        "<th>labelled rows</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     return table + "".join(charts), coverage

@@ -155,7 +155,7 @@ def test_browser_shows_online_accuracy_with_its_interval(logged, dom) -> None:
     _, accuracy, _ = logged
     row = re.search(r'<tr data-metric="accuracy">(.*?)</tr>', dom, re.S)
     assert row is not None, dom[:3000]
-    value = re.search(r'<td class="value"[^>]*>([^<]*)</td>', row.group(1))
+    value = re.search(r'<td class="value[^"]*">([^<]*)</td>', row.group(1))
     assert value is not None and value.group(1) == f"{accuracy:.4f}"
     low, high = map(float, re.search(r"\[([\d.]+), ([\d.]+)\]", row.group(1)).groups())
     assert low < accuracy < high
@@ -348,9 +348,26 @@ def test_regressor_page_shows_its_metrics_and_no_confidence(
         post(server, "/labels", {"ids": got["ids"], "labels": truth})
         page = server.get("/dashboard")[1].decode()
         mae = re.search(
-            r'<tr data-metric="mae"><th>mae</th><td class="value"[^>]*>([^<]*)<', page
+            r'<tr data-metric="mae"><th>mae</th><td class="value[^"]*">([^<]*)<', page
         )
         assert mae is not None and mae.group(1) == "1.0000"
         assert '<tr data-metric="rmse">' in page and '<tr data-metric="r2">' in page
         assert "accuracy" not in page
         assert 'id="no-confidence"' in page
+
+
+def test_a_figure_beyond_the_decay_line_is_marked(artifact, tmp_path) -> None:
+    """Labels from a flipped concept: accuracy falls far below the holdout's line."""
+    holdout = json.loads((artifact / "manifest.json").read_text())["holdout"]
+    line = holdout["metrics"]["accuracy"]["value"] - 0.02  # docs: margin 0.02
+    with serving(artifact, tmp_path) as server:
+        x, y = frame(200, seed=4)
+        got = post(server, "/predict", {"records": x.to_dict("records")})
+        post(server, "/labels", {"ids": got["ids"], "labels": [str(1 - v) for v in y]})
+        page = server.get("/dashboard")[1].decode()
+    row = re.search(r'<tr data-metric="accuracy">(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r'<td class="value worse">0\.[0-4]\d{3}</td>', row), row
+    assert f'<td class="line">{line:.4f}</td>' in row
+    # the chart draws the same line
+    chart = re.search(r"<h3>accuracy</h3>(<svg.*?</svg>)", page, re.S).group(1)
+    assert "decay line" in chart
