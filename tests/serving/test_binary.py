@@ -86,11 +86,14 @@ def binary_request(
         tensor, data = binary_tensor(name, datatype, values)
         tensors.append(tensor)
         chunks.append(data)
-    return {"inputs": tensors}, b"".join(chunks)
+    # one request id for both encodings: the row ids the server makes from it
+    # (``<id>-<row>``, in parameters.ids) are then the same, and whole bodies compare
+    return {"id": "same", "inputs": tensors}, b"".join(chunks)
 
 
 def json_request(records: list[dict]) -> dict:
     return {
+        "id": "same",
         "inputs": [
             {
                 "name": n,

@@ -274,15 +274,33 @@ def test_monitor_endpoint_is_404_when_monitoring_is_off(http_artifact: Path) -> 
     assert "monitoring is off" in r.json()["error"]
 
 
-def test_shipped_alert_rules_only_use_metrics_the_server_exports(
-    client: TestClient,
-) -> None:
-    _traffic(client, _rows(300, seed=6, income_scale=3.0))
-    exported = {
+def _exported(text: str) -> set[str]:
+    return {
         line.split("{")[0].split(" ")[0]
-        for line in client.get("/metrics").text.splitlines()
+        for line in text.splitlines()
         if line and not line.startswith("#")
     }
+
+
+def test_shipped_alert_rules_only_use_metrics_the_server_exports(
+    client: TestClient, logged_artifact: Path, tmp_path: Path
+) -> None:
+    _traffic(client, _rows(300, seed=6, income_scale=3.0))
+    exported = _exported(client.get("/metrics").text)
+    # the outcome rules need a server with a prediction log and labels
+    app = create_app(
+        Predictor.load(logged_artifact, log=tmp_path / "log", monitor={"window": 100})
+    )
+    with TestClient(app) as logged:
+        rows = _rows(40, seed=7)
+        ids = [f"r{i}" for i in range(40)]
+        assert (
+            logged.post("/predict", json={"records": rows, "ids": ids}).status_code
+            == 200
+        )
+        labels = {"ids": ids, "labels": [i % 2 for i in range(40)]}
+        assert logged.post("/labels", json=labels).status_code == 200
+        exported |= _exported(logged.get("/metrics").text)
     rules = yaml.safe_load((Path(serving.__file__).parent / "alerts.yml").read_text())
     names = set()
     for group in rules["groups"]:
