@@ -164,7 +164,9 @@ def _confidence(monitor: dict[str, Any] | None) -> str:
     return (
         f'<p id="confidence-now">Mean top-class probability in the last window: '
         f"<b>{_f(last)}</b>; in the reference profile: {_f(reference)}.</p>"
-        + metric_chart(points, "confidence", reference, None)
+        + metric_chart(
+            points, "confidence", reference, None, reference_label="reference"
+        )
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 __all__ = ["metric_chart", "render"]
 
 _W, _H, _PAD = 640, 180, 36
+_LABEL = 56  # room right of the plot for the names of its lines
 
 
 def _finite(x: Any) -> bool:
@@ -24,8 +25,21 @@ def metric_chart(
     name: str,
     reference: float | None,
     threshold: float | None,
+    *,
+    reference_label: str = "holdout",
 ) -> str:
-    """An SVG line of `name` per window, its 95 % band, and the holdout line."""
+    """An SVG line of `name` per window, its 95 % band, the holdout and decay lines.
+
+    `reference_label` names the `reference` line (the live dashboard's confidence
+    chart compares with the reference profile, not a holdout metric).
+
+    Examples
+    --------
+    >>> svg = metric_chart([{"a": .8, "a_low": .7, "a_high": .9}, {"a": .6}], "a",
+    ...                    .85, .83)
+    >>> svg.count("<line "), ">holdout<" in svg, ">decay line<" in svg
+    (2, True, True)
+    """
     pts = [
         (i, _num(w.get(name)), _num(w.get(f"{name}_low")), _num(w.get(f"{name}_high")))
         for i, w in enumerate(windows)
@@ -52,21 +66,28 @@ def metric_chart(
     band = " ".join(f"{a:.1f},{b:.1f}" for a, b in band_pts)
     line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v, _, _ in pts)
     parts = [
-        f'<svg class="chart" width="{_W}" height="{_H}" role="img" '
+        f'<svg class="chart" width="{_W + _LABEL}" height="{_H}" role="img" '
         f'aria-label="{html.escape(name)} per window">',
         f'<polygon points="{band}" fill="#9ecae1" opacity="0.5"/>',
         f'<polyline points="{line}" fill="none" stroke="#08519c" stroke-width="2"/>',
     ]
-    for value, colour, label in (
-        (reference, "#2ca02c", "holdout"),
-        (threshold, "#d62728", "decay line"),
-    ):
-        if value is not None and _finite(value):
-            parts.append(
-                f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                f'stroke="{colour}" stroke-dasharray="4 3"/><text x="{_W - _PAD + 2}" '
-                f'y="{y(value) + 4:.1f}" font-size="10">{label}</text>'
-            )
+    lines = [
+        (v, colour, label)
+        for v, colour, label in (
+            (reference, "#2ca02c", html.escape(reference_label)),
+            (threshold, "#d62728", "decay line"),
+        )
+        if v is not None and _finite(v)
+    ]
+    for value, colour, label in lines:
+        # with two lines, the upper one's label sits above it, the lower one's below
+        upper = len(lines) == 2 and value == max(v for v, _, _ in lines)
+        dy = -3 if upper else (10 if len(lines) == 2 else 4)
+        parts.append(
+            f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            f'stroke="{colour}" stroke-dasharray="4 3"/><text x="{_W - _PAD + 2}" '
+            f'y="{y(value) + dy:.1f}" font-size="10">{label}</text>'
+        )
     parts.append(
         f'<text x="2" y="{y(hi - 0.05 * span) + 4:.1f}" font-size="10">{hi:.3g}</text>'
         f'<text x="2" y="{y(lo + 0.05 * span):.1f}" font-size="10">{lo:.3g}</text></svg>'
