@@ -41,6 +41,7 @@ def create_app(
     grpc: dict[str, Any] | None = None,
     log: dict[str, Any] | None = None,
     shadow: str | os.PathLike[str] | None = None,
+    explore: dict[str, Any] | None = None,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -67,6 +68,9 @@ def create_app(
     shadow : str or Path, optional
         A challenger artifact scored on every request off the response path
         (`serving.shadow`); loaded after the model, never fatal if it fails.
+    explore : dict, optional
+        When `predictor` is a path: serve a share of decisions by a fixed policy
+        (``Predictor.load``'s `explore`), tagged ``"explored"`` in ``/predict``.
     log : dict, optional
         When `predictor` is a path: keep a prediction log, ``{"directory": DIR}``
         plus `serving.logging.open_log` options (``retention``, ``pii``, ...).
@@ -127,6 +131,7 @@ def create_app(
                 verify=verify,
                 log=log,
                 shadow=shadow,
+                explore=explore,
             )
         hangup = _on_hangup(state.reload_in_background)
         rpc = None

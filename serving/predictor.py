@@ -31,6 +31,7 @@ from featurekit.golden import (
     with_outputs,
 )
 from featurekit.golden import verify as run_golden
+from featurekit.outcomes.exploration import Exploration
 from featurekit.runtime import Session
 
 from .consistency import check_graph, ort_version
@@ -87,6 +88,7 @@ class Predictor:
         source: str | None = None,
         log: str | os.PathLike[str] | None = None,
         log_options: dict[str, Any] | None = None,
+        explore: dict[str, Any] | None = None,
     ) -> None:
         check_mode(verify)
         features = contract.features
@@ -148,6 +150,11 @@ class Predictor:
         )
         if verify != "off":
             enforce(self.verify(), verify)
+        self._explore: Exploration | None = None
+        if explore is not None:
+            if self.kind != "classifier":
+                raise ValueError("Exploration serves decisions: it needs a classifier.")
+            self._explore = Exploration(self.classes_.tolist(), **explore)
         self.log: LogWriter | None = None
         if log is not None:
             from .logging import open_log
@@ -191,6 +198,7 @@ class Predictor:
         verify: str = "strict",
         log: str | os.PathLike[str] | None = None,
         log_options: dict[str, Any] | None = None,
+        explore: dict[str, Any] | None = None,
     ) -> Predictor:
         """Verify the artifact at `path`, build one session and run its golden rows.
 
@@ -223,6 +231,12 @@ class Predictor:
         log_options : dict, optional
             `serving.logging.open_log` options: ``retention`` ("30d"), ``pii``
             ("drop" or "hash"), ``flush_seconds``, ``max_buffered_rows``, ...
+        explore : dict, optional
+            Serve a share of a classifier's decisions by a fixed policy
+            (`featurekit.outcomes.exploration.Exploration`: ``rate``, ``policy``
+            "uniform" or "fallback", ``fallback``, ``seed``). `predict` then answers
+            the served decisions, `score` adds ``explored`` per row, and the log
+            records every decision's propensity (docs/outcomes.md).
 
         Raises
         ------
@@ -247,6 +261,7 @@ class Predictor:
             source=repr(str(files.path)),
             log=log,
             log_options=log_options,
+            explore=explore,
         )
 
     def __repr__(self) -> str:
@@ -268,6 +283,11 @@ class Predictor:
             return np.empty((0, self._n_classes), dtype=np.float64)
         dtype = self.classes_.dtype if output == "label" else np.float64
         return np.empty(0, dtype=dtype)
+
+    @property
+    def explores(self) -> bool:
+        """Whether a share of decisions is served by an exploration policy."""
+        return self._explore is not None
 
     @property
     def outputs(self) -> list[str]:
@@ -296,6 +316,8 @@ class Predictor:
             n = int(passed.sum())
             got = self._score(feeds, n, outputs, kept, request_id) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
+            if "explored" in got:
+                scores["explored"] = got["explored"]
             return Split(scores, passed, index, failures)
         if on_error != "raise":
             raise ValueError(f"on_error must be 'raise' or 'split', got {on_error!r}.")
@@ -315,8 +337,8 @@ class Predictor:
         ids: Any = None,
         request_id: str | None = None,
     ) -> dict[str, np.ndarray]:
-        log = self.log
-        if self.monitor is None and log is None:
+        log, explore = self.log, self._explore
+        if self.monitor is None and log is None and explore is None:
             return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
         # the monitor reads the probabilities (classes are their argmax) or the
         # prediction, whatever the caller asked for; a classifier without
@@ -324,19 +346,27 @@ class Predictor:
         watched = [
             o for o in ("probabilities", "prediction") if o in self._output_names
         ]
-        wanted = list(self._output_names) if log is not None else watched
+        every = log is not None or explore is not None
+        wanted = list(self._output_names) if every else watched
         names = outputs + [w for w in wanted if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
         if self.monitor is not None:
             self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
+        extra = None
+        if explore is not None:  # the decision served may be the policy's
+            got["label"], extra = explore.apply(got["label"])
         if log is not None:
             log.append(
                 feeds,
                 {o: got[o] for o in self._output_names},
                 ids=ids,
                 request_id=request_id,
+                extra=extra,
             )
-        return {name: got[name] for name in outputs}
+        out = {name: got[name] for name in outputs}
+        if extra is not None and "label" in outputs:
+            out["explored"] = extra["explored"]
+        return out
 
     def _run(
         self, records: Any, output: str, on_error: str, ids: Any = None

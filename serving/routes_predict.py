@@ -66,6 +66,8 @@ def _predict(
     }
     scores = got.scores if isinstance(got, Split) else got
     out["ids"] = ids
+    if "explored" in scores:  # --explore: the decisions the policy served, tagged
+        out["explored"] = scores["explored"].tolist()
     if p.kind == "classifier":
         out["classes"] = p.classes_.tolist()
         out["labels"] = scores["label"].tolist()

@@ -130,6 +130,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "both are logged, the challenger as served_by=shadow",
     )
     parser.add_argument(
+        "--explore",
+        metavar="RATE",
+        type=float,
+        default=None,
+        help="serve this share of a classifier's decisions (e.g. 0.05) by "
+        "--explore-policy, tagged in /predict and logged with every decision's "
+        "propensity, so that evaluation stays unbiased when labels exist only for "
+        "rows acted on",
+    )
+    parser.add_argument(
+        "--explore-policy", default="uniform", choices=["uniform", "fallback"]
+    )
+    parser.add_argument(
+        "--explore-fallback",
+        metavar="CLASS",
+        help="the class --explore-policy fallback serves",
+    )
+    parser.add_argument(
         "--log",
         metavar="DIR",
         default=None,
@@ -182,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         log = _log_options(args)
         path = serve_path(args.artifact)
         shadow = None if args.shadow is None else str(serve_path(args.shadow))
+        explore = _explore_options(args)
     except (ArtifactError, ValueError, OSError) as exc:
         print(f"featurekit serve: error: {exc}", file=sys.stderr)
         return 2
@@ -218,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             grpc=grpc_server.options(args),  # None without --grpc-port
             log=log,
             shadow=shadow,
+            explore=explore,
         )
         uvicorn.run(app, **options)
         return 0
@@ -231,12 +251,29 @@ def run(args: argparse.Namespace) -> int:
             "verify": args.verify,
             "log": log,
             "shadow": shadow,
+            "explore": explore,
         }
     )
     uvicorn.run(
         "serving.server:_worker_app", factory=True, workers=args.workers, **options
     )
     return 0
+
+
+def _explore_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--explore`` and its policy, checked before the server starts (or None)."""
+    if args.explore is None:
+        return None
+    if not 0 < args.explore < 1:
+        raise ValueError(f"--explore must be a share in (0, 1), got {args.explore}.")
+    if args.explore_policy == "fallback" and args.explore_fallback is None:
+        raise ValueError("--explore-policy fallback needs --explore-fallback CLASS.")
+    if args.log is None:
+        raise ValueError("--explore needs --log DIR: propensities live in the log.")
+    out: dict[str, Any] = {"rate": args.explore, "policy": args.explore_policy}
+    if args.explore_fallback is not None:
+        out["fallback"] = args.explore_fallback
+    return out
 
 
 def _log_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -274,6 +311,7 @@ def _worker_app() -> Any:
         admin_token=os.environ.get(ADMIN_TOKEN_ENV),
         log=config.get("log"),
         shadow=config.get("shadow"),
+        explore=config.get("explore"),
     )
 
 

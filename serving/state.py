@@ -138,6 +138,7 @@ class AppState:
         monitor: bool | dict[str, Any],
         verify: str = "strict",
         log: dict[str, Any] | None = None,
+        explore: dict[str, Any] | None = None,
     ) -> None:
         """Load and attach the artifact at `path`, or remember why it failed.
 
@@ -146,10 +147,16 @@ class AppState:
         """
         self._source = (
             path,
-            {"threads": threads, "monitor": monitor, "verify": verify, "log": log},
+            {
+                "threads": threads,
+                "monitor": monitor,
+                "verify": verify,
+                "log": log,
+                "explore": explore,
+            },
         )
         try:
-            self.attach(self._checked(path, threads, monitor, verify, log))
+            self.attach(self._checked(path, threads, monitor, verify, log, explore))
         # whatever stops the load (onnxruntime refusing the graph, a manifest without
         # an entry) is the reason for every 503: never a server "still loading" forever
         except Exception as exc:
@@ -188,6 +195,7 @@ class AppState:
         monitor: bool | dict[str, Any],
         verify: str,
         log: dict[str, Any] | None = None,
+        explore: dict[str, Any] | None = None,
     ) -> Predictor:
         """Load `path` and run its golden rows; raise unless it may serve."""
         check_mode(verify)
@@ -200,6 +208,7 @@ class AppState:
             verify="off",
             log=directory,
             log_options=options or None,
+            explore=explore,
         )
         if verify != "off":
             v = self.metrics.verification = p.verify()
@@ -264,9 +273,17 @@ class AppState:
         verify: str = "strict",
         log: dict[str, Any] | None = None,
         shadow: str | os.PathLike[str] | None = None,
+        explore: dict[str, Any] | None = None,
     ) -> None:
         def both() -> None:
-            self.load(path, threads=threads, monitor=monitor, verify=verify, log=log)
+            self.load(
+                path,
+                threads=threads,
+                monitor=monitor,
+                verify=verify,
+                log=log,
+                explore=explore,
+            )
             if shadow is not None:
                 self.load_shadow(shadow, threads=threads, log=log)
 
@@ -383,6 +400,7 @@ class AppState:
         sent = params.get("ids") if isinstance(params, dict) else None
         ids = row_ids(sent, len(records), rid)
         scores = self.score(p, records, selected, False, ids, rid)
+        scores.pop("explored", None)  # not an output of the model's metadata
         return scores, request_id, ids
 
     def check_rows(self, n: int) -> None:
@@ -410,7 +428,8 @@ class AppState:
         data = records[0] if len(records) == 1 else records
         logging = p.log is not None
         shadow = self.shadow
-        full = logging or shadow is not None  # both need every output
+        # the log, the shadow and exploration need every output
+        full = logging or shadow is not None or p.explores
         try:
             got = p.score(
                 data,
@@ -441,6 +460,8 @@ class AppState:
                 kept = [i for i, ok in zip(ids, got.passed.tolist(), strict=True) if ok]
             self.online.served(kept, scores)
         asked = {name: scores[name] for name in outputs}
+        if "explored" in scores:  # --explore: which decisions the policy served
+            asked["explored"] = scores["explored"]
         if isinstance(got, Split):
             got.scores = asked
             return got

@@ -172,7 +172,9 @@ def evaluate(
     outs = [
         o for o in ("label", "probabilities", "prediction") if o in manifest["outputs"]
     ]
-    table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs])
+    # exploration's columns (--explore): absent from other logs, read back as null
+    extra = ["model_label", "propensity"] if kind == "classifier" else []
+    table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs, *extra])
     labels = log.labels()
     skipped = list(log.skipped)  # both reads: the predictions', then the labels'
     served, proba = _served(table, outs)
@@ -217,7 +219,14 @@ def _served(table: Any, outs: list[str]) -> tuple[pd.DataFrame, np.ndarray | Non
         }
     )
     if "label" in outs:
-        frame["served_label"] = table["label"].to_numpy(zero_copy_only=False)
+        served = table["label"].to_numpy(zero_copy_only=False)
+        if (
+            "model_label" in table.column_names
+        ):  # the model's own answer, explored or not
+            own = table["model_label"].to_numpy(zero_copy_only=False)
+            served = np.where(pd.isna(own), served, own)
+            frame["propensity"] = table["propensity"].to_numpy(zero_copy_only=False)
+        frame["served_label"] = served
     if "prediction" in outs:
         frame["prediction"] = table["prediction"].to_numpy()
     if "probabilities" in outs:
@@ -323,8 +332,36 @@ def _windows(
                 fig["high"],
             )
         row["label_drift"] = _label_drift(label_profile, lab["label"].to_numpy(), kind)
+        if "propensity" in lab and lab["propensity"].notna().any():
+            row.update(_ipw_accuracy(lab))
         rows.append(row)
     return rows
+
+
+#: Inverse-propensity weights are clipped here (a propensity below 1/20 counts as 1/20).
+IPW_CLIP = 20.0
+
+
+def _ipw_accuracy(lab: pd.DataFrame) -> dict[str, float]:
+    """The model's accuracy over all served rows, from labels of the rows acted on.
+
+    Self-normalised inverse-propensity weighting: each labelled row weighs 1 / the
+    probability its decision was served with (clipped at `IPW_CLIP`), so rows whose
+    decision was rarely served (explored) stand for the many that went unlabelled.
+    """
+    rows = lab[lab["propensity"].notna()]
+    w = np.minimum(1.0 / rows["propensity"].to_numpy(np.float64), IPW_CLIP)
+    hit = (
+        rows["label"].astype(str).to_numpy()
+        == rows["served_label"].astype(str).to_numpy()
+    )
+    est = float((w * hit).sum() / w.sum())
+    half = 1.959963984540054 * float(np.sqrt((w**2 * (hit - est) ** 2).sum())) / w.sum()
+    return {
+        "accuracy_ipw": est,
+        "accuracy_ipw_low": max(0.0, est - half),
+        "accuracy_ipw_high": min(1.0, est + half),
+    }
 
 
 def _ece(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:

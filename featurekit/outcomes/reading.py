@@ -28,7 +28,7 @@ import pandas as pd
 from featurekit.outcomes.labels import check_labels, write_labels
 from featurekit.outcomes.log import LABELS, MODELS, PREDICTIONS
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "SelectiveLabelsWarning"]
 
 TimeArg = str | _dt.datetime | None  # pandas Timestamps are datetimes
 
@@ -103,7 +103,12 @@ class PredictionLog:
             if self.progress is not None:
                 self.progress(done)
             try:
-                table = pq.read_table(f, columns=columns)
+                if columns is None:
+                    table = pq.read_table(f)
+                else:  # a column some files lack (exploration's) comes back null
+                    handle = pq.ParquetFile(f)
+                    have = set(handle.schema_arrow.names)
+                    table = handle.read(columns=[c for c in columns if c in have])
             except (OSError, pa.ArrowException, ValueError) as exc:
                 self.skipped.append((str(f), f"{type(exc).__name__}: {str(exc)[:200]}"))
                 continue
@@ -261,6 +266,29 @@ class PredictionLog:
         by_text = {str(c): c for m in models for c in m.get("classes") or []}
         return texts.map(by_text).astype(object)
 
+    def coverage(self, *, model: str | None = None) -> pd.DataFrame:
+        """Label coverage by the decision served: ``served``, ``labelled``, ``coverage``.
+
+        When outcomes are known only for some decisions (repayment only for approved
+        loans), the labelled rows are the model's own choices: a model retrained on
+        them learns nothing about the others. See `frame`'s warning.
+        """
+        table = self.predictions(model=model, columns=["row_id", "label"])
+        if table is None or "label" not in table.column_names:
+            return pd.DataFrame(columns=["decision", "served", "labelled", "coverage"])
+        served = pd.DataFrame(
+            {
+                "row_id": table["row_id"].to_numpy(zero_copy_only=False),
+                "decision": table["label"].to_numpy(zero_copy_only=False),
+            }
+        ).drop_duplicates("row_id", keep="last")
+        served["labelled"] = served["row_id"].isin(set(self.labels()["row_id"]))
+        out = served.groupby("decision", sort=True)["labelled"].agg(["size", "sum"])
+        out = out.rename(columns={"size": "served", "sum": "labelled"}).reset_index()
+        out["labelled"] = out["labelled"].astype(int)
+        out["coverage"] = out["labelled"] / out["served"]
+        return out
+
     # -- training on what was served -----------------------------------------------------
     def frame(
         self,
@@ -284,6 +312,8 @@ class PredictionLog:
         frame.insert(1, "timestamp", table["timestamp"].to_pandas())
         labels = self.labels()
         labels["label"] = self._typed(labels["label"])
+        if labelled:
+            _warn_if_selective(self.coverage(model=model))
         joined = frame.merge(labels[["row_id", "label"]], on="row_id", how="left")
         if labelled:
             joined = joined[joined["label"].notna()].reset_index(drop=True)
@@ -292,3 +322,37 @@ class PredictionLog:
             if col.dtype == object:
                 joined[name] = col.where(col.notna(), np.nan)
         return joined
+
+
+class SelectiveLabelsWarning(UserWarning):
+    """The labelled rows are dominated by some of the model's own decisions."""
+
+
+#: A decision with at least this many served rows is compared with the others.
+MIN_SERVED = 20
+
+
+def _warn_if_selective(coverage: pd.DataFrame) -> None:
+    """Warn when one decision's rows are labelled far less often than another's."""
+    import warnings
+
+    judged = coverage[coverage["served"] >= MIN_SERVED]
+    if len(judged) < 2:
+        return
+    best = float(judged["coverage"].max())
+    low = judged[judged["coverage"] < 0.2 * best]
+    if best > 0 and not low.empty:
+        shares = ", ".join(
+            f"{d!r} {c:.0%} of {n}"
+            for d, c, n in zip(
+                judged["decision"], judged["coverage"], judged["served"], strict=True
+            )
+        )
+        warnings.warn(
+            f"Selective labels: the rows labelled are mostly the model's own decisions "
+            f"(label coverage by decision served: {shares}). A model retrained on them "
+            "learns little about the others; serve with --explore to label some of "
+            "every kind, and weight by propensity.",
+            SelectiveLabelsWarning,
+            stacklevel=3,
+        )
