@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -134,7 +135,9 @@ def permutation_test(
         zlib.crc32(pooled.tobytes() + cur.tobytes()) if seed is None else seed
     )
     # drawing one row at a time costs O(window); one category at a time O(categories)
-    method = "count" if n < 300 and pooled.sum() < 10**9 else "marginals"
+    method: Literal["count", "marginals"] = (
+        "count" if n < 300 and pooled.sum() < 10**9 else "marginals"
+    )
     # equal statistics count as extreme: a relative tolerance absorbs rounding
     bar = observed * (1 - 1e-9) - 1e-12
     done, extreme = 0, 0

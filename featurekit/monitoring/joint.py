@@ -125,11 +125,8 @@ def build_joint(
     inputs = len(spec["numeric"]) + len(spec["categorical"])
     if inputs < 2 or rows < 40:  # one input: its own tests already see it all
         return None
-    z = encode(
-        spec,
-        {**numeric, **{k: np.asarray(v) for k, v in categorical.items()}},
-        rows,
-    )
+    columns = {**numeric, **{k: np.asarray(v) for k, v in categorical.items()}}
+    z = encode(spec, columns, rows)
     out: dict[str, Any] = {**spec, **_fit(z, None)}
     if not out["residual"]:  # the kept components hold every live direction
         return None
@@ -139,7 +136,11 @@ def build_joint(
     halves = order[: rows // 2], order[rows // 2 :]
     err = np.concatenate(
         [
-            errors(_fit(z[fit], out["kept"]), z[held])
+            errors(
+                {**spec, **_fit(z[fit], out["kept"])},
+                {k: np.asarray(v)[held] for k, v in columns.items()},
+                len(held),
+            )
             for fit, held in (halves, halves[::-1])
         ]
     )
@@ -202,23 +203,77 @@ def encode(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.n
         if col is None:
             j += len(kept)
             continue
-        values = np.asarray(col, dtype=object).reshape(-1)
-        index = {cat: i for i, (cat, _, _) in enumerate(kept)}
-        codes = np.fromiter(
-            (index.get(v, -1) if isinstance(v, str) else -1 for v in values.tolist()),
-            np.int64,
-            len(values),
-        )
+        codes = _codes(col, [cat for cat, _, _ in kept])
         for i, (_, p, sd) in enumerate(kept):
             z[:, j + i] = ((codes == i) - p) / sd
         j += len(kept)
     return z
 
 
-def errors(joint: Mapping[str, Any], z: np.ndarray) -> np.ndarray:
-    """Each row's squared length along the residual directions."""
-    residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, z.shape[1])
-    left = (z - np.asarray(joint["centre"])) @ residual.T
+def _codes(values: Any, categories: list[str]) -> np.ndarray:
+    """Each value's position in `categories`, -1 elsewhere (non-strings included)."""
+    codes = _arrow_codes(values, categories)
+    if codes is not None:
+        return codes
+    values = np.asarray(values, dtype=object).reshape(-1)
+    if len(values) <= 64:  # a few rows: dictionary lookups beat pandas' set-up
+        index = {c: i for i, c in enumerate(categories)}
+        return np.fromiter(
+            (index.get(v, -1) if isinstance(v, str) else -1 for v in values.tolist()),
+            np.int64,
+            len(values),
+        )
+    import pandas as pd
+
+    # hashing in pandas; categories are strings, so a number never matches one
+    return np.asarray(pd.Index(categories, dtype=object).get_indexer(values))
+
+
+def _arrow_codes(values: Any, categories: list[str]) -> np.ndarray | None:
+    """`_codes` of an Arrow-backed string column, hashed by Arrow (10x pandas)."""
+    if not hasattr(getattr(values, "array", None), "__arrow_array__"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    found = pc.index_in(arr, value_set=pa.array(categories, type=arr.type))
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def errors(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.ndarray:
+    """Each of `n` rows' squared length along the residual directions.
+
+    Never builds the indicator columns: a numeric block is one matrix product, and
+    a categorical input adds its categories' rows of a small table (its indicators'
+    projections), looked up by code, so a row costs O(inputs x directions).
+    """
+    width = len(joint["numeric"]) + sum(len(k) for _, k in joint["categorical"])
+    residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, width)
+    left = np.tile(-(np.asarray(joint["centre"]) @ residual.T), (n, 1))
+    d = len(joint["numeric"])
+    if d:
+        z = np.zeros((n, d), order="F")
+        for i, (name, mean, scale) in enumerate(joint["numeric"]):
+            col = columns.get(name)
+            if col is not None:
+                x = (np.asarray(col, dtype=np.float64).reshape(-1) - mean) / scale
+                z[:, i] = np.clip(np.where(np.isfinite(x), x, 0.0), -CLIP, CLIP)
+        left += z @ residual[:, :d].T
+    j = d
+    for name, kept in joint["categorical"]:
+        block = residual[:, j : j + len(kept)]
+        p = np.asarray([k[1] for k in kept])
+        sd = np.asarray([k[2] for k in kept])
+        # row i: what category i's indicator adds; the last row (code -1): nothing
+        table = np.vstack([(block / sd).T, np.zeros(len(block))])
+        left -= (p / sd) @ block.T
+        col = columns.get(name)
+        if col is not None:
+            left += table[_codes(col, [k[0] for k in kept])]
+        j += len(kept)
     return np.einsum("ij,ij->i", left, left)  # type: ignore[no-any-return]
 
 
@@ -230,14 +285,23 @@ def observe(
     Columns are arrays (or Series) of length `n`, or graph feeds of shape (n, 1);
     large frames are encoded a chunk at a time, so memory stays bounded.
     """
+    flat = {k: _flat(v) for k, v in columns.items()}
     for start in range(0, n, CHUNK):
-        part = {k: _rows(v, start) for k, v in columns.items()}
-        sums.add(errors(joint, encode(joint, part, min(CHUNK, n - start))))
+        part = {
+            k: v.iloc[start : start + CHUNK]
+            if hasattr(v, "iloc")
+            else v[start : start + CHUNK]
+            for k, v in flat.items()
+        }
+        sums.add(errors(joint, part, min(CHUNK, n - start)))
 
 
-def _rows(values: Any, start: int) -> Any:
+def _flat(values: Any) -> Any:
+    """A column as a 1-d array; a pandas Series of strings stays one (Arrow hashes it)."""
+    if hasattr(values, "iloc") and getattr(values.dtype, "kind", "O") not in "biuf":
+        return values
     arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-    return arr.reshape(len(arr), -1)[start : start + CHUNK, 0]
+    return arr.reshape(len(arr), -1)[:, 0]
 
 
 # -- testing ---------------------------------------------------------------------------
