@@ -176,9 +176,15 @@ def post(port: int, path: str, body: bytes, timeout: float = 30.0) -> tuple[int,
 
 
 def start(
-    name: str, cmd: list[str], ready_path: str, logdir: Path, timeout_s: float = 120.0
+    name: str,
+    cmd: list[str],
+    ready_path: str,
+    logdir: Path,
+    timeout_s: float = 120.0,
+    ready_status: int = 200,
 ) -> Server:
-    """Start `cmd` (its port given by ``{port}``) and wait until `ready_path` says 200."""
+    """Start `cmd` (its port given by ``{port}``); wait until `ready_path` answers GET
+    with `ready_status` (200; a POST-only route says 405 once it listens)."""
     port = _free_port()
     log = logdir / f"{name}-{port}.log"
     argv = [a.replace("{port}", str(port)) for a in cmd]
@@ -189,7 +195,7 @@ def start(
     deadline = t0 + timeout_s
     while True:
         try:
-            if _get(port, ready_path) == 200:
+            if _get(port, ready_path) == ready_status:
                 server.startup_s = time.perf_counter() - t0
                 return server
         except OSError:  # refused until it listens
