@@ -77,7 +77,8 @@ def _evaluate(res: Record) -> str:
         ["labels written (write_labels)", f"{res['labels_write_s']:.1f} s"],
         [
             "evaluate(artifact, DIR, window='1d')",
-            f"{ev['median']:.1f} s (runs: {samples} s)",
+            f"{ev['median']:.1f} s (runs: {samples} s; CPU of all threads "
+            f"{res['evaluate_cpu_s']['median']:.1f} s)",
         ],
         [
             "its report",
