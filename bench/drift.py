@@ -81,6 +81,7 @@ from _evidently_worker import TRIAL, measure_call
 from sklearn.linear_model import LogisticRegression
 
 import featurekit as fk
+from featurekit.monitoring.joint import JOINT
 
 BENCH = ROOT / "bench"
 EVIDENTLY_VERSION = "0.7.23"  # the newest on the index that works; 0.7 needs pandas<3
@@ -97,6 +98,11 @@ TIME_MAX_S = 5.0  # budget: fk.drift of 1M rows x 25 columns in <= 5 s
 
 REFERENCE_ROWS = 10_000
 WINDOW = 1_000
+SMALL_WINDOWS = (20, 50, 100)  # besides WINDOW: the small-window null cells (issue 15)
+GLARING_MIN = 0.80  # power on glaring shifts at 50 rows
+JOINT_MIN = 0.80  # the correlation flip, detected per 1,000-row window
+POWER_01_MIN = 0.60  # per feature, a 0.1σ shift of one normal column among six
+RHO = 0.8
 LOGNORMAL_SIGMA = 0.5
 LOGNORMAL_SD = math.sqrt(
     (math.exp(LOGNORMAL_SIGMA**2) - 1) * math.exp(LOGNORMAL_SIGMA**2)
@@ -112,6 +118,9 @@ DATASETS: dict[str, Spec] = {
     "cat10": [(f"c{i}", "categorical", 10) for i in range(5)],
     "cat50": [(f"c{i}", "categorical", 50) for i in range(5)],
     "num": [(f"n{i}", "normal", 0) for i in range(3)]
+    + [(f"l{i}", "lognormal", 0) for i in range(3)],
+    # n1 = RHO * n0 + noise: N(0, 1) like n0, correlated +RHO with it
+    "corr": [("n0", "normal", 0), ("n1", "paired", 0), ("n2", "normal", 0)]
     + [(f"l{i}", "lognormal", 0) for i in range(3)],
     "wide": [
         (f"x{i:02d}", "normal" if i % 2 == 0 else "lognormal", 0) for i in range(15)
@@ -135,6 +144,10 @@ def draw(spec: Spec, n: int, rng: np.random.Generator) -> pd.DataFrame:
     for name, kind, k in spec:
         if kind == "normal":
             data[name] = rng.normal(0.0, 1.0, n)
+        elif kind == "paired":  # follows the column before it, correlated RHO
+            data[name] = RHO * data[spec[0][0]] + math.sqrt(1 - RHO**2) * rng.normal(
+                0.0, 1.0, n
+            )
         elif kind == "lognormal":
             data[name] = rng.lognormal(0.0, LOGNORMAL_SIGMA, n)
         else:
@@ -150,8 +163,20 @@ def draw(spec: Spec, n: int, rng: np.random.Generator) -> pd.DataFrame:
 def inject(
     frame: pd.DataFrame, spec: Spec, drift: dict[str, Any], rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Apply a cell's drift: mean shifts (in σ), missing rates, unseen-category rates."""
+    """Apply a cell's drift: mean shifts (in σ), missing rates, unseen-category rates,
+    a category's share doubled, a correlation flipped (marginals unchanged)."""
     kinds = {name: kind for name, kind, _ in spec}
+    for name, other in drift.get("flip", {}).items():
+        # n1 = RHO n0 + e becomes -RHO n0 + e: still N(0, 1), correlation -RHO
+        frame[name] = frame[name] - 2 * RHO * frame[other]
+    for name, j in drift.get("double", {}).items():
+        # category j's share doubles; the others shrink in proportion
+        k = next(k for n, _, k in spec if n == name)
+        names, p = levels(name, k)
+        q = p * (1 - 2 * p[j]) / (1 - p[j])
+        q[j] = 2 * p[j]
+        frame[name] = names[rng.choice(k, len(frame), p=q)]
+        frame[name] = frame[name].astype("str")
     for name, delta in drift.get("shift", {}).items():
         frame[name] = frame[name] + delta * sd(kinds[name])
     for name, rate in drift.get("missing", {}).items():
@@ -249,6 +274,77 @@ def make_cells(args: argparse.Namespace) -> list[dict[str, Any]]:
             "drift": {},
         }
     )
+    for n in SMALL_WINDOWS:
+        for k in (3, 10, 50):
+            cells.append(
+                {
+                    "name": f"null_cat{k}_n{n}",
+                    "label": f"null, categorical k={k}, {n} rows",
+                    "kind": "null",
+                    "dataset": f"cat{k}",
+                    "groups": {"per feature": cat_cols},
+                    "drift": {},
+                    "rows": n,
+                }
+            )
+        cells.append(
+            {
+                "name": f"null_num_n{n}",
+                "label": f"null, numeric, {n} rows",
+                "kind": "null",
+                "dataset": "num",
+                "groups": {"normal": normal, "lognormal": lognormal},
+                "drift": {},
+                "rows": n,
+            }
+        )
+    cells += [
+        {
+            "name": "glaring_mean_n50",
+            "label": "glaring: 1σ mean shift, 50 rows",
+            "kind": "glaring",
+            "dataset": "num",
+            "groups": {"normal": ["n0"], "lognormal": ["l0"]},
+            "others": ["n1", "n2", "l1", "l2"],
+            "drift": {"shift": {"n0": 1.0, "l0": 1.0}},
+            "rows": 50,
+        },
+    ]
+    for k in (3, 10, 50):
+        # the commonest category whose share can double: 27 % -> 55 % (k = 3),
+        # 34 % -> 68 % (k = 10), 22 % -> 44 % (k = 50)
+        j = 1 if k == 3 else 0
+        cells.append(
+            {
+                "name": f"glaring_share_cat{k}_n50",
+                "label": f"glaring: category {j + 1}'s share doubles, k={k}, 50 rows",
+                "kind": "glaring",
+                "dataset": f"cat{k}",
+                "groups": {"per feature": ["c0"]},
+                "others": cat_cols[1:],
+                "drift": {"double": {"c0": j}},
+                "rows": 50,
+            }
+        )
+    cells += [
+        {
+            "name": "null_corr",
+            "label": f"null, correlated pair (ρ = {RHO:g})",
+            "kind": "null",
+            "dataset": "corr",
+            "groups": {"per feature": [n for n, _, _ in DATASETS["corr"]]},
+            "drift": {},
+        },
+        {
+            "name": "flip_corr",
+            "label": f"correlation flip {RHO:g} → −{RHO:g}, marginals unchanged",
+            "kind": "joint",
+            "dataset": "corr",
+            "groups": {"pair": ["n0", "n1"]},
+            "others": ["n2", "l0", "l1", "l2"],
+            "drift": {"flip": {"n1": "n0"}},
+        },
+    ]
     for delta in (0.1, 0.2, 0.5):
         cells.append(
             {
@@ -341,9 +437,12 @@ def featurekit_trials(
     signals: dict[str, dict[str, int]] = {c: {} for c in columns}
     effects: dict[str, list[tuple[float, float]]] = {c: [] for c in columns}
     outputs_flagged = 0
+    joint: list[int] = []
     for window in windows(current, cell["rows"]):
         report = fk.drift(predictor, window)
         rows = {r["feature"]: r for r in report.features}
+        if JOINT in rows:
+            joint.append(int(rows[JOINT]["verdict"] == "drift"))
         flags.append([rows[c]["verdict"] == "drift" for c in columns])
         dataset.append(report.drifted)
         outputs_flagged += any(
@@ -360,6 +459,7 @@ def featurekit_trials(
         "dataset": np.asarray(dataset, dtype=int).tolist(),
         "signals": signals,
         "outputs_flagged_trials": outputs_flagged,
+        "multivariate": rate(sum(joint), len(joint)) if joint else None,
         "effect_median": {
             c: float(np.median([e for e, _ in v])) if v else None
             for c, v in effects.items()
@@ -694,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
         artifacts: dict[str, tuple[Path, Path, dict[str, float]]] = {}
-        for key in ("cat3", "cat10", "cat50", "num"):
+        for key in ("cat3", "cat10", "cat50", "num", "corr"):
             artifacts[key] = build_artifact(key, REFERENCE_ROWS, seed_of(key), tmp)
         currents = {cell["name"]: write_cell(cell, tmp) for cell in cells}
         print(
@@ -860,6 +960,9 @@ def print_report(
         "power": [],
         "detect": [],
         "harmless": [],
+        "glaring": [],
+        "joint": [],
+        "power_01": [],
     }
 
     def line(name: str, fk_r: Any, ev_r: Any, target: str, ok: bool | None) -> None:
@@ -888,10 +991,21 @@ def print_report(
             elif kind == "power":
                 ok = r["rate"] >= ev_r["rate"] if ev_r else None
                 target = ">= Evidently"
+                if cell.get("delta") == 0.1 and group == "normal":
+                    lines["power_01"].append(r["rate"] >= POWER_01_MIN)
+                    target = f">= Ev., {POWER_01_MIN:.0%}"
+                    ok = ok is not False and r["rate"] >= POWER_01_MIN
+            elif kind == "glaring":
+                ok = r["rate"] >= GLARING_MIN
+                target = f">= {GLARING_MIN:.0%}"
+            elif kind == "joint":
+                ok = None
+                target = "(context)"
             else:
                 ok = r["rate"] >= DETECT_MIN
                 target = f">= {DETECT_MIN:.0%}"
-            lines[kind].append(ok)
+            if kind != "joint":
+                lines[kind].append(ok)
             line(name, r, ev_r, target, ok)
             if kind == "power" and ev_s:
                 d = cell["paired"][group]
@@ -906,8 +1020,16 @@ def print_report(
             lines[kind].append(ok)
             target = f"<= {limit:.0%}"
             line(f"{cell['label']}: dataset", fk_s["dataset"], ev_d, target, ok)
+        elif kind == "joint":
+            ok = fk_s["dataset"]["rate"] >= JOINT_MIN
+            lines["joint"].append(ok)
+            target = f">= {JOINT_MIN:.0%}"
+            line(f"{cell['label']}: dataset", fk_s["dataset"], ev_d, target, ok)
         else:
             line(f"{cell['label']}: dataset", fk_s["dataset"], ev_d, "(context)", None)
+        if fk_s.get("multivariate") is not None:
+            label = f"{cell['label']}: featurekit's multivariate row"
+            line(label, fk_s["multivariate"], None, "(context)", None)
         if kind in ("power", "detect"):
             ev_o = ev_s["others"] if ev_s else None
             label = f"{cell['label']}: undrifted columns"
@@ -1016,6 +1138,20 @@ def print_report(
             "name": f"<= {HARMLESS_MAX:.0%} alarms on the harmless 0.02σ shift "
             "(per feature and per dataset)",
             "pass": all_of(lines["harmless"]),
+        },
+        {
+            "name": f"power >= {GLARING_MIN:.0%} on glaring shifts at 50 rows "
+            "(1σ mean; a category's share doubling)",
+            "pass": all_of(lines["glaring"]),
+        },
+        {
+            "name": f"correlation flip detected in >= {JOINT_MIN:.0%} of windows "
+            "(its null cell <= 5 %)",
+            "pass": all_of(lines["joint"]),
+        },
+        {
+            "name": f"power >= {POWER_01_MIN:.0%} at a 0.1σ shift (normal column)",
+            "pass": all_of(lines["power_01"]),
         },
         {
             "name": f"fk.drift at {rows} x 25 in <= {TIME_MAX_S:g} s",
