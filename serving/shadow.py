@@ -1,9 +1,10 @@
 """Shadow serving: a challenger scores every request off the response path.
 
 ``featurekit serve CHAMPION --shadow CHALLENGER``: the champion answers; the same
-records (with the same row ids) are then handed to the challenger on a thread of its
-own. Its errors and its latency never reach the response: a full queue drops the
-shadow's work (counted), a contract refusal or an exception is counted. With
+records (with the same row ids) are then queued for the challenger, whose thread
+scores what waits in batches (every 50 ms, or once 64 requests wait). Its errors and
+its latency never reach the response: a full queue drops the shadow's work
+(counted), a contract refusal or an exception is counted. With
 ``--log`` both are logged, the challenger's rows tagged ``served_by = "shadow"``, so
 `featurekit compare --log` can compare them on live traffic once labels arrive.
 
@@ -19,7 +20,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,21 +37,42 @@ _log = logging.getLogger("serving.shadow")
 
 
 class Shadow:
-    """The challenger and its counters (see the module docstring)."""
+    """The challenger and its counters (see the module docstring).
 
-    def __init__(self, predictor: Predictor, *, max_pending: int = MAX_PENDING) -> None:
+    Requests are batched: the challenger's thread wakes every `interval` seconds (or
+    once `batch` requests wait) and scores everything waiting in one call, so that
+    the Python work it competes with the request path for is paid once per batch,
+    not once per request.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        *,
+        max_pending: int = MAX_PENDING,
+        interval: float = 0.05,
+        batch: int = 64,
+    ) -> None:
         self.predictor = predictor
         self.max_pending = max_pending
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="featurekit-shadow")
+        self.interval = interval
+        self.batch = batch
         self._lock = threading.Lock()
-        self._pending = 0
+        self._waiting: list[tuple[Any, ...]] = []
+        self._busy = False
+        self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._stop = threading.Event()
         self.rows = {"scored": 0, "refused": 0, "dropped": 0, "error": 0}
         self.compared = 0
         self.agreed = 0
         self.seconds = 0.0
         self.last_error: str | None = None
+        self._thread = threading.Thread(
+            target=self._loop, name="featurekit-shadow", daemon=True
+        )
+        self._thread.start()
 
     def submit(
         self,
@@ -62,70 +83,82 @@ class Shadow:
         passed: np.ndarray | None,
     ) -> None:
         """Queue the challenger's run of `records`; never blocks, never raises."""
-        n = len(records)
         with self._lock:
-            if self._pending >= self.max_pending:
-                self.rows["dropped"] += n
+            if len(self._waiting) >= self.max_pending:
+                self.rows["dropped"] += len(records)
                 return
-            self._pending += 1
+            self._waiting.append((list(records), ids, champion, passed))
             self._idle.clear()
-        self._executor.submit(self._run, records, ids, request_id, champion, passed)
+            full = len(self._waiting) >= self.batch
+        if full:
+            self._wake.set()
 
-    def _run(
-        self,
-        records: Any,
-        ids: list[str] | None,
-        request_id: str | None,
-        champion: dict[str, np.ndarray],
-        passed: np.ndarray | None,
-    ) -> None:
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                work, self._waiting = self._waiting, []
+                self._busy = bool(work)
+            if work:
+                self._run(work)
+            with self._lock:
+                self._busy = False
+                if not self._waiting:
+                    self._idle.set()
+
+    def _run(self, work: list[tuple[Any, ...]]) -> None:
         start = time.perf_counter()
-        p = self.predictor
+        records = [r for w in work for r in w[0]]
+        n = len(records)
+        have_ids = all(w[1] is not None for w in work)
+        ids = [i for w in work for i in w[1]] if have_ids else None
         try:
-            data = records[0] if len(records) == 1 else records
-            got = p.score(data, on_error="split", ids=ids, request_id=request_id)
+            data = records[0] if n == 1 else records
+            got = self.predictor.score(data, on_error="split", ids=ids)
             assert isinstance(got, Split)  # on_error="split" returns one
-            self._count(got, champion, passed, len(records))
+            self._count(got, work)
         except ContractError as exc:  # a column-level refusal of every row
             with self._lock:
-                self.rows["refused"] += len(records)
+                self.rows["refused"] += n
                 self.last_error = str(exc).splitlines()[0]
         except Exception as exc:  # the challenger's failure is never the client's
             with self._lock:
-                self.rows["error"] += len(records)
+                self.rows["error"] += n
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            _log.warning("The shadow model failed on a request: %s", self.last_error)
+            _log.warning("The shadow model failed on a batch: %s", self.last_error)
         finally:
             with self._lock:
                 self.seconds += time.perf_counter() - start
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
 
-    def _count(
-        self,
-        got: Split,
-        champion: dict[str, np.ndarray],
-        passed: np.ndarray | None,
-        n: int,
-    ) -> None:
-        ours = np.ones(n, dtype=bool) if passed is None else np.asarray(passed)
-        theirs = np.asarray(got.passed)
-        both = ours & theirs
-        agree = 0
-        if both.any():
-            key = "label" if "label" in champion else "prediction"
-            a = np.asarray(champion[key])[both[ours]]
-            b = np.asarray(got.scores[key])[both[theirs]]
-            if key == "label":
-                agree = int((a.astype(str) == b.astype(str)).sum())
-            else:
-                agree = int(np.isclose(a, b, rtol=1e-9, atol=0).sum())
+    def _count(self, got: Split, work: list[tuple[Any, ...]]) -> None:
+        """Agreement with the champion, request by request of the batch."""
+        theirs_all = np.asarray(got.passed)
+        key = "label" if "label" in got.scores else "prediction"
+        their_answers = np.asarray(got.scores[key])
+        compared = agreed = 0
+        at = 0  # position in the batch
+        done = 0  # the challenger's scored rows before this request
+        for records, _ids, champion, passed in work:
+            k = len(records)
+            theirs = theirs_all[at : at + k]
+            ours = np.ones(k, dtype=bool) if passed is None else np.asarray(passed)
+            both = ours & theirs
+            if both.any():
+                a = np.asarray(champion[key])[both[ours]]
+                b = their_answers[done : done + int(theirs.sum())][both[theirs]]
+                if key == "label":
+                    agreed += int((a.astype(str) == b.astype(str)).sum())
+                else:
+                    agreed += int(np.isclose(a, b, rtol=1e-9, atol=0).sum())
+                compared += int(both.sum())
+            at += k
+            done += int(theirs.sum())
         with self._lock:
-            self.rows["scored"] += int(theirs.sum())
-            self.rows["refused"] += int((~theirs).sum())
-            self.compared += int(both.sum())
-            self.agreed += agree
+            self.rows["scored"] += int(theirs_all.sum())
+            self.rows["refused"] += int((~theirs_all).sum())
+            self.compared += compared
+            self.agreed += agreed
 
     def agreement(self) -> float | None:
         """The share of rows both models scored on which they agree (None: none yet)."""
@@ -133,11 +166,14 @@ class Shadow:
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until the challenger has caught up (tests, shutdown)."""
+        self._wake.set()
         return self._idle.wait(timeout)
 
     def close(self) -> None:
         self.drain()
-        self._executor.shutdown(wait=True)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
         self.predictor.close()
 
     def status(self) -> dict[str, Any]:
