@@ -27,10 +27,22 @@ COLUMNS = (
     "statistic",
     "effect / threshold",
     "p / adjusted p",
+    "detectable shift",
     "missing ref -> cur",
     "unseen",
 )
-CELL_CLASSES = ("name", "kind", "verdict-cell", "", "", "num", "num", "num", "num")
+CELL_CLASSES = (
+    "name",
+    "kind",
+    "verdict-cell",
+    "",
+    "",
+    "num",
+    "num",
+    "num",
+    "num",
+    "num",
+)
 VERDICT_CLASS = {
     "drift": "drift",
     "no drift": "ok",
@@ -172,6 +184,18 @@ def render_html(report: dict[str, Any]) -> str:
     )
     settings = report.get("settings", {})
     alpha, window = settings.get("alpha", "?"), settings.get("window", "?")
+    sizes = ", ".join(str(n) for n in settings.get("sizes", [window]))
+    min_rows = settings.get("min_rows", "?")
+    joint = any(f.get("kind") == "multivariate" for f in features)
+    joint_note = " and the multivariate row" if joint else ""
+    joint_text = (
+        " The (multivariate) row tests every input together: the rise of the PCA "
+        "reconstruction error over the reference's, which sees joint shifts (a "
+        "correlation that flips, a new cluster) that leave each feature's own "
+        "distribution unchanged."
+        if joint
+        else ""
+    )
     current, reference = report.get("rows", 0), report.get("reference_rows", 0)
     title = escape(f"Drift report: {name} v{version}")
     header = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
@@ -186,8 +210,13 @@ def render_html(report: dict[str, Any]) -> str:
 <p class="meta">model <b>{escape(name)}</b> v{escape(version)}, sha256
 <code title="{escape(sha)}">{escape(sha[:12])}</code>
 &middot; {current:,} rows against {reference:,} reference rows
-&middot; alpha {escape(str(alpha))} (Benjamini&ndash;Hochberg),
-thresholds calibrated at {escape(str(window))} rows</p>
+&middot; alpha {escape(str(alpha))} (Simes within a feature,
+Benjamini&ndash;Hochberg across features{joint_note}),
+thresholds calibrated at {escape(sizes)} rows</p>
+<p class="meta">detectable shift: the smallest change this window detects with 80 %
+power (numbers: a mean shift in reference standard deviations; categories: a
+category's share, in points). Windows under {escape(str(min_rows))} rows say
+&ldquo;insufficient data&rdquo;.{joint_text}</p>
 <table>
 <thead><tr>{header}</tr></thead>
 <tbody>
@@ -232,6 +261,7 @@ def summary_row(feature: dict[str, Any]) -> dict[str, str]:
         str(statistic).replace("_", " ") if statistic else "-",
         f"{_num(effect)} / {_num(threshold)}",
         f"{_p(p)} / {_p(p_adjusted)}",
+        _detectable(feature),
         f"{_pct(feature.get('missing_reference'))} -> "
         f"{_pct(feature.get('missing_current'))}",
         _pct(feature.get("unseen_rate")),
@@ -269,6 +299,16 @@ def _json_for_script(value: Any) -> str:
     # without them "</script>" or "<!--" in a label would end or break the block
     text = json.dumps(value, allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _detectable(feature: dict[str, Any]) -> str:
+    """The smallest shift the window detects (80 % power), in the feature's units."""
+    x = feature.get("detectable_shift")
+    if x is None or not math.isfinite(float(x)):
+        return "-"
+    if feature.get("kind") == "numeric":
+        return f"{float(x):.2g} sd"
+    return f"{100 * float(x):.0f} pts"
 
 
 def _num(x: Any) -> str:

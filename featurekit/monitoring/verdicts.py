@@ -134,6 +134,9 @@ def _joint_row(j: dict[str, Any], counts: Counts, s: dict[str, Any]) -> dict[str
         "rows": sums.rows,
         "verdict": "ok",
         "signals": [],
+        "missing_reference": None,  # missing values sit at the mean: no rate here
+        "missing_current": None,
+        "unseen_rate": None,
         "p_value": 1.0,
         "p_adjusted": 1.0,
         "_tests": [],
