@@ -11,6 +11,7 @@ found.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -26,8 +27,9 @@ from .state import AppState, parse_json, state_of
 
 __all__ = ["MAX_UNKNOWN_LISTED", "ROUTES"]
 
-#: Unknown ids listed in one answer; the count covers all of them.
+#: Unknown ids listed in one answer (and looked up on disk); the count covers all.
 MAX_UNKNOWN_LISTED = 1000
+_DISK = threading.Lock()
 
 
 async def labels(request: Request) -> Response:
@@ -87,12 +89,20 @@ def _join(state: AppState, p: Predictor, ids: list[str], texts: list[str]) -> li
     missing = online.label(ids, texts)
     if not missing:
         return []
-    # older rows than the online memory holds: look for them in the log on disk
+    # older rows than the online memory holds: look for them in the log on disk, one
+    # lookup at a time (a scan of the log is not something clients may pile up)
     from featurekit.outcomes.reading import PredictionLog
 
     assert p.log is not None
-    p.log.flush()
-    found = PredictionLog(p.log.root).answers(missing, model=p.sha256)
+    found: dict[str, Any] = {}
+    if _DISK.acquire(blocking=False):
+        try:
+            p.log.flush()
+            found = PredictionLog(p.log.root).answers(
+                missing[:MAX_UNKNOWN_LISTED], model=p.sha256
+            )
+        finally:
+            _DISK.release()
     by_id = dict(zip(ids, texts, strict=True))
     online.found(list(found), [by_id[i] for i in found], found)
     unknown = [i for i in missing if i not in found]
