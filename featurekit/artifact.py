@@ -105,7 +105,8 @@ def write_atomic(
     takes the place of `path`. An existing artifact is swapped out in one atomic step
     where the filesystem can (Linux ``renameat2(RENAME_EXCHANGE)``), so a reader or a
     crash never finds the path empty or half-written; elsewhere it is renamed aside
-    first. The directory gets the usual permissions (0o777 less the umask).
+    first. The directory gets the usual permissions (0o777 less the umask). Temporary
+    directories a crashed writer left beside `path` over an hour ago are removed.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,7 @@ def write_atomic(
             f"{str(target)!r} exists and is not an artifact; refusing to replace it. "
             "Choose another path or remove it."
         )
+    atomic.remove_stale(target.parent, f".{target.name}.")  # a crashed writer's
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         hashes = {}

@@ -5,11 +5,25 @@ The ground floor of `featurekit.artifact.write_atomic`: no featurekit imports.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
-__all__ = ["exchange", "sync_dir", "umask", "write_synced"]
+__all__ = [
+    "STALE_SECONDS",
+    "exchange",
+    "remove_stale",
+    "sync_dir",
+    "umask",
+    "write_synced",
+]
+
+#: A writer's temporary directory untouched this long was left by a crash: a write
+#: holds its files in memory and lasts seconds.
+STALE_SECONDS = 3600.0
 
 
 def write_synced(path: Path, data: bytes) -> None:
@@ -60,3 +74,23 @@ def exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # not on this fs
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def remove_stale(parent: Path, prefix: str, age: float = STALE_SECONDS) -> list[Path]:
+    """Remove what a writer killed mid-write left in `parent`; return what went.
+
+    That is every directory named `prefix`... untouched for `age` seconds: a crashed
+    writer's temporary copy, or the previous version it set aside. A live writer's
+    are younger.
+    """
+    removed = []
+    now = time.time()
+    for entry in parent.glob(glob.escape(prefix) + "*"):
+        try:
+            stale = entry.is_dir() and not entry.is_symlink()
+            if stale and now - entry.stat().st_mtime > age:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except OSError:  # gone already, or not ours to read
+            continue
+    return removed

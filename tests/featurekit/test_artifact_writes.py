@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +75,28 @@ def test_a_reader_never_finds_the_path_missing_while_it_is_replaced(
         done.set()
         reader.join()
     assert seen == []
+
+
+def test_a_crashed_writers_temporary_directory_is_removed_by_the_next_write(
+    tmp_path: Path,
+) -> None:
+    # a writer killed mid-write (SIGKILL: no cleanup runs) leaves its temporary copy
+    crash = (
+        "import os, signal, featurekit.atomic as a\n"
+        "from featurekit.artifact import write_atomic\n"
+        "real = a.write_synced\n"
+        "def dies(path, data):\n"
+        "    real(path, data)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "a.write_synced = dies\n"
+        f"write_atomic({str(tmp_path / 'a')!r}, {{'model.onnx': b'g'}}, {{}})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", crash], check=False)
+    assert done.returncode == -signal.SIGKILL
+    (left,) = [p for p in tmp_path.iterdir() if p.name.startswith(".a.")]
+    young = tmp_path / ".a.writing"  # a live writer's: recent, kept
+    young.mkdir()
+    hour_ago = time.time() - 2 * 3600
+    os.utime(left, (hour_ago, hour_ago))
+    _write(tmp_path / "a", 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.writing", "a"]
