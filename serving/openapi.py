@@ -34,13 +34,23 @@ def _error(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {
-    "400": _error("Malformed request: JSON, shape, types or query parameters."),
+    "400": _error(
+        "Malformed request: JSON, shape, types or query parameters, or a corrupt "
+        "gzip/deflate body."
+    ),
     "404": _error("Unknown model or version."),
     "408": _error("The request body took longer than the timeout to arrive."),
-    "413": _error("Body over the size limit, or more rows than allowed."),
-    "415": _error("The body is not JSON."),
+    "413": _error(
+        "Body over the size limit (as sent or inflated), or more rows than allowed."
+    ),
+    "415": _error(
+        "The body is not JSON, or its Content-Encoding is not gzip, deflate or identity."
+    ),
     "422": _json(_ref("ContractFailure"), "Contract failure, with the failures table."),
-    "503": _error("Not ready, or no answer in time; retry (Retry-After)."),
+    "503": _error(
+        "Not ready, no answer in time, or over the concurrency limit; retry "
+        "(Retry-After)."
+    ),
 }
 
 
