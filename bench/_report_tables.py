@@ -300,13 +300,34 @@ def drift(record: Record) -> list[str]:
                 )
             elif c["kind"] == "power":
                 target, ok = "≥ Evidently", (r["rate"] >= e["rate"] if e else None)
+                floor = t.get("power_01_min", 0.6)  # issue 15: 0.1σ on a normal column
+                if c.get("delta") == 0.1 and group == "normal":
+                    target = f"≥ Evidently, ≥ {floor:.0%}"
+                    ok = ok is not False and r["rate"] >= floor
+            elif c["kind"] == "glaring":
+                floor = t.get("glaring_min", 0.8)
+                target, ok = f"≥ {floor:.0%}", r["rate"] >= floor
+            elif c["kind"] == "joint":
+                target, ok = "(context)", None
             else:
                 target, ok = f"≥ {t['detect_min']:.0%}", r["rate"] >= t["detect_min"]
             rows.append(
                 [f"{c['label']}: {group}", _pct(r), _pct(e), target, _verdict(ok)]
             )
         e = ev["dataset"] if ev else None
-        if c["kind"] in ("null", "harmless"):
+        if c["kind"] == "joint":
+            floor = t.get("joint_min", 0.8)
+            ok = fk["dataset"]["rate"] >= floor
+            rows.append(
+                [
+                    f"{c['label']}: dataset",
+                    _pct(fk["dataset"]),
+                    _pct(e),
+                    f"≥ {floor:.0%}",
+                    _verdict(ok),
+                ]
+            )
+        elif c["kind"] in ("null", "harmless"):
             limit = t["false_alarm_max" if c["kind"] == "null" else "harmless_max"]
             ok = fk["dataset"]["rate"] <= limit
             rows.append(
@@ -328,6 +349,9 @@ def drift(record: Record) -> list[str]:
                     "",
                 ]
             )
+        if fk.get("multivariate") is not None:  # featurekit's (multivariate) row
+            label = f"{c['label']}: featurekit's multivariate row"
+            rows.append([label, _pct(fk["multivariate"]), "–", "(context)", ""])
     ev_name = f"Evidently {record['versions'].get('evidently') or ''}".strip()
     blocks = [
         table(

@@ -126,9 +126,13 @@ the request thread.""",
     "drift": """\
 The bench runs featurekit and Evidently (its default `DataDriftPreset` tests and
 thresholds, in a virtualenv of its own with pandas < 3, `bench/.venv-evidently`) on
-the same seeded data: a 10k-row reference and 1,000-row windows, with drift injected
-per cell. Rates are the share of (window, column) pairs flagged, or of windows for the
-dataset-level verdict, with Wilson 95 % intervals.
+the same seeded data: a 10k-row reference and 1,000-row windows (20, 50 and 100 rows in
+the small-window cells), with drift injected per cell. Rates are the share of (window,
+column) pairs flagged, or of windows for the dataset-level verdict, with Wilson 95 %
+intervals. featurekit's multivariate row (the inputs' joint reconstruction error, see
+[monitoring.md](monitoring.md#multivariate-drift)) is shown per cell as context; the
+correlation flip leaves every column's own distribution unchanged, so only that row can
+see it.
 
 Evidently's dataset-level rule (drift when at least half of the columns drift) almost
 never fires when 2 of 6 columns shift. The timed frame is drifted on features only
