@@ -5,7 +5,8 @@ inference header, then the tensors' bytes, with ``Inference-Header-Content-Lengt
 and is then made hostile four ways: hostile values and datatypes that tritonclient
 itself encodes, structural edits of the JSON header (with a consistent header
 length, so that the edit is what the server reads), byte-level mutations of the
-whole body, and hostile header-length values and compressed bodies. A seeded
+whole body, and hostile header-length values and compressed bodies; then gzip and
+deflate JSON bodies on ``/predict`` and ``infer``, mutated or mislabelled. A seeded
 `random.Random` draws each family, so every run sends the same bytes.
 
 The server must answer each with a 200 or a 4xx whose JSON names the problem, never a
@@ -314,6 +315,47 @@ def lengths_and_codings() -> list[Case]:
     return cases
 
 
+def compressed_json() -> list[Case]:
+    """gzip and deflate JSON bodies on /predict and infer: mutated, mislabelled, nested."""
+    rng = random.Random(1605)
+    plain = {
+        "/predict": json.dumps({"records": [GOOD, {**GOOD, "age": 50}]}).encode(),
+        INFER: json.dumps(
+            {
+                "inputs": [
+                    {"name": n, "datatype": t, "shape": [1], "data": [GOOD[n]]}
+                    for n, t in NATURAL.items()
+                ]
+            }
+        ).encode(),
+    }
+    packers = {"gzip": gzip.compress, "deflate": _zlib}
+    cases = []
+    for path, body in plain.items():
+        for coding, pack in packers.items():
+            packed = pack(body)
+            headers = {"Content-Type": "application/json", "Content-Encoding": coding}
+            cases.append(Case(f"{coding} valid", path, packed, headers=headers))
+            for i in range(30):
+                junk = _mutate(rng, packed)
+                cases.append(
+                    Case(f"{coding} mutated #{i}", path, junk, headers=headers)
+                )
+            other = "deflate" if coding == "gzip" else "gzip"
+            for summary, data, sent in (
+                ("labelled as the other coding", packed, other),
+                ("compressed twice, labelled once", pack(packed), coding),
+                ("labelled twice, compressed once", packed, f"{coding}, {coding}"),
+                ("not compressed", body, coding),
+                ("empty", b"", coding),
+                ("identity but compressed", packed, "identity"),
+                ("unknown coding", packed, rng.choice(["br", "zstd", "x", "gzip;q=1"])),
+            ):
+                headers = {"Content-Type": "application/json", "Content-Encoding": sent}
+                cases.append(Case(summary, path, data, True, headers))
+    return cases
+
+
 def _zlib(data: bytes) -> bytes:
     import zlib
 
@@ -322,7 +364,13 @@ def _zlib(data: bytes) -> bytes:
 
 FAMILIES: dict[str, Callable[[], list[Case]]] = {
     f.__name__: f
-    for f in (hostile_values, header_edits, byte_mutations, lengths_and_codings)
+    for f in (
+        hostile_values,
+        header_edits,
+        byte_mutations,
+        lengths_and_codings,
+        compressed_json,
+    )
 }
 
 
