@@ -216,6 +216,46 @@ def test_a_client_over_the_concurrency_limit_gets_a_json_503_not_a_hang(
         server.stop()
 
 
+def test_each_worker_answers_503_over_its_own_limit(
+    http_artifact: Path, tmp_path: Path
+) -> None:
+    # 40 idle connections over 2 workers with a limit of 2 each: the kernel decides
+    # which worker accepts each one, so a request lands on a full worker (503) or,
+    # should one have taken almost none, is served; never a hang or another status
+    server = start_server(
+        http_artifact,
+        tmp_path / "server.log",
+        "--workers",
+        "2",
+        "--limit-concurrency",
+        "2",
+        "--header-timeout",
+        "30",
+        "--log-level",
+        "warning",
+    )
+    try:
+        idle = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            for _ in range(40)
+        ]
+        time.sleep(0.5)
+        try:
+            answers = [predict(server) for _ in range(10)]
+        finally:
+            for sock in idle:
+                sock.close()
+        statuses = [status for status, _, _ in answers]
+        assert set(statuses) <= {200, 503}, statuses
+        assert 503 in statuses, statuses
+        for status, headers, body in answers:
+            if status == 503:
+                assert headers["retry-after"] == "1"
+                assert "concurrency limit (2" in json.loads(body)["error"]
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [
