@@ -169,10 +169,10 @@ def _parser() -> argparse.ArgumentParser:
             "the contract before the model runs."
         ),
     )
-    from serving.server import add_arguments, run
+    from serving.server import add_arguments
 
     add_arguments(serve)
-    serve.set_defaults(run=run)
+    serve.set_defaults(run=_serve)
     from featurekit.cli.compare import add_parser as add_compare
     from featurekit.cli.triton import add_export_triton
 
@@ -182,6 +182,22 @@ def _parser() -> argparse.ArgumentParser:
 
     add_outcome_commands(sub)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``serve``, with MLflow model URIs (``models:/credit@champion``) resolved first."""
+    from featurekit.mlflow_pyfunc import is_model_uri, resolve
+    from serving.server import run
+
+    try:
+        for name in ("artifact", "shadow"):
+            if is_model_uri(getattr(args, name, None)):
+                setattr(args, name, str(resolve(getattr(args, name))))
+    except ArtifactError as exc:
+        print(f"featurekit serve: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    status: int = run(args)
+    return status
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -39,13 +39,19 @@ __all__ = ["compare", "predictor"]
 def predictor(model: Any) -> Any:
     """A `serving.Predictor`: `model` itself, or loaded from an artifact path.
 
+    An MLflow model URI (``models:/credit@champion``) is resolved to the artifact
+    that `featurekit.mlflow_pyfunc.log_model` logged.
+
     Paths load with monitoring off, so the comparison counts nothing into drift
     windows; a Predictor passed in is used as it is.
     """
+    from featurekit.mlflow_pyfunc import is_model_uri, resolve
     from serving import Predictor
 
     if isinstance(model, Predictor):
         return model
+    if is_model_uri(model):  # models:/credit@champion, from the MLflow registry
+        model = resolve(model)
     path = getattr(model, "path", model)  # an fk.Artifact
     if not isinstance(path, str | os.PathLike):
         raise TypeError(
@@ -74,7 +80,9 @@ def compare(
     Parameters
     ----------
     champion, challenger : str, Path, Artifact or serving.Predictor
-        The served model and its candidate replacement.
+        The served model and its candidate replacement: artifact directories, or
+        MLflow model URIs such as ``models:/credit@champion`` (with
+        ``featurekit[mlflow]``).
     X : DataFrame, list of dict or dict
         Raw input rows, as served.
     y : array-like or str

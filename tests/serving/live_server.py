@@ -48,16 +48,24 @@ class Server:
         return self.process.wait(timeout=30)
 
 
-def start_server(artifact: Path, log: Path, *args: str) -> Server:
-    """Start the real server and wait until /v2/health/ready answers 200."""
+def start_server(
+    artifact: Path | str,
+    log: Path,
+    *args: str,
+    command: tuple[str, ...] = (sys.executable, "-m", "serving"),
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start the real server and wait until /v2/health/ready answers 200.
+
+    `command` runs it (e.g. another venv's ``python -m featurekit serve``); `env`
+    adds variables to this process's environment.
+    """
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log.open("wb") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "serving",
+                *command,
                 str(artifact),
                 "--port",
                 str(port),
