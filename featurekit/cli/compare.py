@@ -1,7 +1,9 @@
 """``featurekit compare CHAMPION CHALLENGER DATA --label-column y``: the deploy gate for CI.
 
 The data file is read as the champion would be served it (`read_data`), the label
-column is taken out of it, and `featurekit.compare` decides. Exit status: 0 promote,
+column is taken out of it, and `featurekit.compare` decides. With ``--log DIR``
+instead of DATA, the rows the champion served (the prediction log) with the labels
+posted since are compared, and label coverage by decision is reported. Exit status: 0 promote,
 1 keep, 3 inconclusive, 2 error (one line on stderr), so a CI step can gate a deploy
 on it.
 """
@@ -41,13 +43,24 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("champion", metavar="CHAMPION", help="the served artifact")
     compare.add_argument("challenger", metavar="CHALLENGER", help="its candidate")
     compare.add_argument(
-        "data", metavar="DATA", help="labelled data file: .csv, .parquet or .jsonl"
+        "data",
+        metavar="DATA",
+        nargs="?",
+        help="labelled data file: .csv, .parquet or .jsonl (or --log DIR)",
     )
     compare.add_argument(
         "--label-column",
-        required=True,
         metavar="NAME",
         help="the column of DATA holding the labels (empty cells: no label yet)",
+    )
+    compare.add_argument(
+        "--log",
+        metavar="DIR",
+        help=(
+            "instead of DATA: the rows CHAMPION served, from the prediction log at DIR "
+            "(featurekit serve --log), with the labels posted since; label coverage "
+            "by decision is reported, as selective labels bias the comparison"
+        ),
     )
     compare.add_argument(
         "--metric",
@@ -82,17 +95,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         champion = predictor(args.champion)
         challenger = predictor(args.challenger)
-        frame, _ = read_data(args.data, champion.features)
-        if args.label_column not in frame.columns:
-            raise UsageError(
-                f"{args.data!r} has no label column {args.label_column!r}; its "
-                f"columns are {list(frame.columns)!r}."
-            )
-        labels = _labels(frame[args.label_column], champion)
+        if (args.data is None) == (args.log is None):
+            raise UsageError("Give DATA (with --label-column) or --log DIR, not both.")
+        if args.log is not None:
+            inputs, labels = _logged(args.log, champion)
+        else:
+            if args.label_column is None:
+                raise UsageError("DATA needs --label-column NAME.")
+            frame, _ = read_data(args.data, champion.features)
+            if args.label_column not in frame.columns:
+                raise UsageError(
+                    f"{args.data!r} has no label column {args.label_column!r}; its "
+                    f"columns are {list(frame.columns)!r}."
+                )
+            labels = _labels(frame[args.label_column], champion)
+            inputs = frame.drop(columns=[args.label_column])
         result = compare(
             champion,
             challenger,
-            frame.drop(columns=[args.label_column]),
+            inputs,
             labels,
             metric=args.metric,
             margin=args.margin,
@@ -109,6 +130,33 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(result.to_json() if args.json else summary(result))
     return EXIT_CODES[result.verdict]
+
+
+def _logged(directory: str, champion: Any) -> tuple[Any, Any]:
+    """The champion's logged rows that have a label, and the coverage by decision."""
+    import warnings
+
+    from featurekit.outcomes.reading import PredictionLog, SelectiveLabelsWarning
+
+    log = PredictionLog(directory)
+    if not log.root.is_dir():
+        raise UsageError(f"No prediction log at {directory!r}.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SelectiveLabelsWarning)
+        frame = log.frame(labelled=True, model=champion.sha256)
+    coverage = log.coverage(model=champion.sha256)
+    if not coverage.empty:
+        print("label coverage by the champion's decision:", file=sys.stderr)
+        print(coverage.to_string(index=False), file=sys.stderr)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if frame.empty:
+        raise UsageError(
+            f"The log at {directory!r} has no labelled row served by the champion "
+            f"(sha256 {champion.sha256[:12]}); post labels first (POST /labels)."
+        )
+    names = [f.name for f in champion.features.inputs if f.name in frame.columns]
+    return frame[names], frame["label"]
 
 
 def _labels(column: Any, champion: Any) -> Any:

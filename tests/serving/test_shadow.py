@@ -155,3 +155,58 @@ def test_a_full_shadow_queue_drops_and_counts(logged_artifact, challenger) -> No
     )
     assert shadow.rows["dropped"] == 3 and shadow.rows["scored"] == 0
     shadow.close()
+
+
+def test_compare_on_logged_shadow_traffic_agrees_with_compare_on_the_same_rows(
+    logged_artifact, challenger, tmp_path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    log = tmp_path / "log"
+    client = _serve(logged_artifact, challenger, log)
+    frame = http_frame(300, seed=40)
+    y = concept(frame, 40)
+    ids = [f"c{i}" for i in range(300)]
+    try:
+        for start in range(0, 300, 100):
+            part = slice(start, start + 100)
+            r = client.post(
+                "/predict",
+                json={"records": _records(frame.iloc[part]), "ids": ids[part]},
+            )
+            assert r.status_code == 200
+        r = client.post("/labels", json={"ids": ids, "labels": y.tolist()})
+        assert r.json()["accepted"] == 300
+    finally:
+        client.__exit__(None, None, None)
+    cli = subprocess.run(
+        [
+            sys.executable, "-m", "featurekit", "compare",
+            str(logged_artifact), str(challenger), "--log", str(log), "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert cli.returncode in (0, 1, 3), cli.stderr
+    got = json.loads(cli.stdout)
+    expected = fk.compare(logged_artifact, challenger, frame, y)
+    assert got["verdict"] == expected.verdict
+    assert got["rows"]["total"] == 300
+    assert "label coverage by the champion's decision" in cli.stderr
+    usage = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "featurekit",
+            "compare",
+            str(logged_artifact),
+            str(challenger),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert usage.returncode == 2 and "Give DATA" in usage.stderr
