@@ -252,14 +252,18 @@ class LogWriter:
 
     # -- the background writer -------------------------------------------------------
     def _loop(self) -> None:
-        # a flush starts every flush_seconds (not flush_seconds after the last one
-        # ended): a buffered row waits at most that long for its write to begin
+        # paced so that a row's file is in place within flush_seconds of its arrival
+        # (what kill -9 may lose): the next flush starts flush_seconds after this one
+        # began, less the time this write took (but at least half an interval later)
         due = time.monotonic() + self.flush_seconds
         while not self._stop.is_set():
             self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
-            due = time.monotonic() + self.flush_seconds
+            began = time.monotonic()
             self.flush()
+            took = time.monotonic() - began
+            interval = self.flush_seconds
+            due = began + max(interval - took, interval / 2)
 
     def flush(self) -> int:
         """Write what is buffered now; returns the rows written."""
