@@ -1,9 +1,9 @@
 """`AppState`: one app's model, limits, metrics and worker threads, for the routes.
 
 Every route reaches the state of its app with `state_of`. Bodies are read on the
-event loop with a size limit and a timeout; decoding, the contract check, the model
-and encoding then run together on the state's worker threads (`AppState.run`), so
-inference never blocks the loop.
+event loop with a size limit and a timeout (`serving.bodies`); decoding, the contract
+check, the model and encoding then run together on the state's worker threads
+(`AppState.run`), so inference never blocks the loop.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from featurekit.errors import ContractError
 from featurekit.golden import check_mode, enforce
 from featurekit.outcomes.online import Online
 
-from . import encoding
+from . import bodies
 from .ids import request_id as make_request_id
 from .ids import row_ids
 from .limits import ADMIN_TOKEN_ENV, Limits
@@ -33,13 +33,10 @@ from .metrics import Metrics
 from .oip import RequestError, decode_infer
 from .predictor import Predictor
 from .responses import (
-    HTTPError,
     bad_request,
-    body_timeout,
     contract_error,
     forbidden,
     not_found,
-    not_json,
     protocol_error,
     too_large,
     unauthorized,
@@ -51,13 +48,6 @@ from .split import Split
 __all__ = ["AppState", "parse_json", "state_of"]
 
 _log = logging.getLogger("featurekit.serving")
-_JSON_TYPES = ("application/json", "text/json")
-#: the Open Inference Protocol's binary tensor data extension (`serving.binary`)
-_BINARY_HEADER = "inference-header-content-length"
-_BINARY = (
-    "For binary tensors, send the Inference-Header-Content-Length header with the "
-    "JSON header's length, as tritonclient does."
-)
 
 
 class AppState:
@@ -318,64 +308,9 @@ class AppState:
 
     # -- requests --------------------------------------------------------------------
     async def read_body(self, request: Request, *, binary: bool = False) -> bytes:
-        """The body of `request`, within the size limit and the timeout.
-
-        It must be JSON, unless `binary` allows the binary tensor extension and the
-        request has its header: then any content type goes, and the whole body (JSON
-        header and tensor data) counts against ``max_body_bytes``. A compressed body
-        (``Content-Encoding``, `serving.encoding`) counts both before and after it is
-        inflated.
-        """
-        if _BINARY_HEADER in request.headers and not binary:
-            raise bad_request(
-                "The Inference-Header-Content-Length header (binary tensor data) is "
-                f"for POST /v2/models/{{name}}/infer only; send {request.url.path} "
-                "plain JSON."
-            )
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if (
-            ctype
-            and ctype not in _JSON_TYPES
-            and not ctype.endswith("+json")
-            and _BINARY_HEADER not in request.headers
-        ):
-            hint = _BINARY if "octet-stream" in ctype and binary else ""
-            raise not_json(
-                f"Content-Type {ctype!r} is not JSON; send application/json. {hint}".strip()
-            )
-        codings = encoding.codings(request.headers.get("content-encoding"))
-        limits = self.limits
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise bad_request(f"Invalid Content-Length {declared!r}.")
-            if int(declared) > limits.max_body_bytes:
-                raise self._too_large(int(declared))
-        chunks, size = [], 0
-        try:
-            async with asyncio.timeout(limits.timeout):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limits.max_body_bytes:
-                        raise self._too_large(size)
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise body_timeout(
-                f"The request body took over {limits.timeout:g} s to arrive."
-            ) from None
-        body = b"".join(chunks)
-        if codings and body:  # inflated off the event loop, within max_body_bytes
-            body = await asyncio.get_running_loop().run_in_executor(
-                self.executor, encoding.decode, body, codings, limits.max_body_bytes
-            )
-        if not body:
-            raise bad_request("The request has no body; send a JSON object.")
-        return body
-
-    def _too_large(self, size: int) -> HTTPError:
-        return too_large(
-            f"The request body is {size} bytes; the limit is "
-            f"{self.limits.max_body_bytes}. Split the batch."
+        """The body of `request` within this app's limits (`serving.bodies.read_body`)."""
+        return await bodies.read_body(
+            request, self.limits, self.executor, binary=binary
         )
 
     def infer(
