@@ -69,6 +69,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import featurekit as fk
+from featurekit.contract.columns import Columns
 from serving import Predictor
 
 BUDGET_1ROW = 1.5  # budget: 1 row, featurekit <= 1.5x the wrapper's time
@@ -87,7 +88,13 @@ MODELS: dict[str, tuple[str, Callable[[], Any]]] = {
         lambda: RandomForestClassifier(n_estimators=100, max_depth=8, random_state=0),
     ),
 }
-LABELS = {"featurekit": "featurekit Predictor.predict_proba", "wrapper": "wrapper"}
+LABELS = {
+    "featurekit": "featurekit Predictor.predict_proba",
+    "wrapper": "wrapper",
+    "featurekit_graph": "featurekit's graph alone, prebuilt feeds",
+    "wrapper_graph": "the wrapper's graph alone, prebuilt feeds",
+    "featurekit_no_monitor": "featurekit, drift monitoring off",
+}
 
 
 def data(n: int, seed: int, unseen_rate: float = 0.0) -> tuple[pd.DataFrame, Any]:
@@ -136,6 +143,9 @@ class Wrapper:
         self.output = self.session.get_outputs()[1].name
 
     def predict(self, record: dict[str, Any]) -> Any:
+        return self.session.run([self.output], self.feeds(record))[0]
+
+    def feeds(self, record: dict[str, Any]) -> dict[str, Any]:
         feeds: dict[str, Any] = {
             c: np.array(
                 [[np.nan if record[c] is None else record[c]]], dtype=np.float32
@@ -143,7 +153,7 @@ class Wrapper:
             for c in NUMERIC
         }
         feeds.update({c: np.array([[record[c]]]) for c in CATEGORICAL})
-        return self.session.run([self.output], feeds)[0]
+        return feeds
 
     def predict_frame(self, frame: pd.DataFrame) -> Any:
         feeds: dict[str, Any] = {
@@ -173,10 +183,17 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     ours, theirs = predictor.predict_proba(record), wrapper.predict(record)
     if not np.allclose(ours, theirs, atol=1e-4):
         print(f"  WARNING: 1 row: featurekit {ours} but the wrapper {theirs}")
+    # the graphs alone, on prebuilt feeds: where a one-row call's time goes
+    fk_feeds, _ = Columns(predictor.contract).coerce(record)
+    w_feeds = wrapper.feeds(record)
     single = measure(
         {
             "featurekit": lambda: predictor.predict_proba(record),
             "wrapper": lambda: wrapper.predict(record),
+            "featurekit_graph": lambda: predictor.session.run(
+                ["probabilities"], fk_feeds
+            ),
+            "wrapper_graph": lambda: wrapper.session.run([wrapper.output], w_feeds),
         },
         repeats=args.repeats,
         block_s=args.block_s,
@@ -197,12 +214,7 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         block_s=args.batch_block_s,
         warmup_s=args.batch_warmup_s,
     )
-    print_timings(
-        f"{len(batch):,} rows",
-        many,
-        {**LABELS, "featurekit_no_monitor": "featurekit, monitor off"},
-        len(batch),
-    )
+    print_timings(f"{len(batch):,} rows", many, LABELS, len(batch))
     budgets = [
         budget(
             f"{key}: 1 row: featurekit / wrapper time",
@@ -218,9 +230,12 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ),
     ]
     context = {
-        f"{key}: {len(batch) // 1000}k rows, monitor off / wrapper throughput": ratio(
+        f"{key}: 1 row, the graphs alone: featurekit / wrapper": ratio(
+            single, "featurekit_graph", "wrapper_graph"
+        ),
+        f"{key}: {len(batch) // 1000}k rows, monitoring off / wrapper throughput": ratio(
             many, "wrapper", "featurekit_no_monitor"
-        )
+        ),
     }
     print_budgets(budgets, context)
     round_samples(single, many)
