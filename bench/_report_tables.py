@@ -102,6 +102,72 @@ def predict(record: Record) -> list[str]:
     return [table(head, _by_case(models, rows))]
 
 
+# -- anchors -------------------------------------------------------------------------
+def _named(lines: list[Record], suffix: str) -> Record | None:
+    return next((b for b in lines if b["name"].endswith(suffix)), None)
+
+
+def _anchor_rows(key: str, m: Record) -> list[list[str]]:
+    single, batch, n = m["single_row"], m["batch"], m["batch_rows"]
+    budgets = m["budgets"] + m.get("http", {}).get("budgets", [])
+    context, k = m.get("context", {}), f"{n // 1000}k rows"
+    name = m["model"].split("(")[0]
+    rows = [
+        [
+            f"{name}: 1 row, `Predictor.predict_proba`, contract and monitoring on",
+            _time(single, "featurekit"),
+            f"wrapper {_time(single, 'wrapper')}",
+            _ratio(_named(budgets, "1 row: featurekit / wrapper time")),
+        ],
+        [
+            f"{name}: 1 row, the graphs alone (context)",
+            _time(single, "featurekit_graph"),
+            f"wrapper's {_time(single, 'wrapper_graph')}",
+            _ratio(context.get(f"{key}: 1 row, the graphs alone: featurekit / wrapper")),
+        ],
+        [
+            f"{name}: {k}",
+            _rate(batch, "featurekit", n),
+            f"wrapper {_rate(batch, 'wrapper', n)}",
+            _ratio(_named(budgets, "rows: featurekit / wrapper throughput")),
+        ],
+        [
+            f"{name}: {k}, monitoring off (context)",
+            _rate(batch, "featurekit_no_monitor", n),
+            f"wrapper {_rate(batch, 'wrapper', n)}",
+            _ratio(context.get(f"{key}: {k}, monitoring off / wrapper throughput")),
+        ],
+    ]
+    cells = m.get("http", {}).get("cells", {})
+    for c in (1, 8):
+        ours, bare = cells.get(f"featurekit c={c}"), cells.get(f"bare c={c}")
+        if ours is None or bare is None:
+            continue
+        rps = _ratio(_named(budgets, f"c={c}: featurekit / bare throughput"))
+        p50 = _ratio(_named(budgets, f"c={c}: featurekit / bare p50"))
+        rows.append(
+            [
+                f"{name}: HTTP, one worker, c={c}: `featurekit serve` /predict",
+                f"{ours['rps']['median']:,.0f} req/s, p50 "
+                f"{fmt_ms(ours['p50_ms']['median'])}",
+                f"bare server {bare['rps']['median']:,.0f} req/s, p50 "
+                f"{fmt_ms(bare['p50_ms']['median'])}",
+                f"throughput {rps}; p50 {p50}",
+            ]
+        )
+    return rows
+
+
+def anchors(record: Record) -> list[str]:
+    """Each measure of issue 18: featurekit, the anchor, and their ratio."""
+    rows = [
+        row
+        for key, m in record["results"]["models"].items()
+        for row in _anchor_rows(key, m)
+    ]
+    return [table(["measure", "featurekit", "anchor", "ratio (p10–p90)"], rows)]
+
+
 # -- contract ------------------------------------------------------------------------
 def contract(record: Record) -> list[str]:
     cases = {
@@ -604,6 +670,7 @@ def export_scale(record: Record) -> list[str]:
 
 TABLES: dict[str, Callable[[Record], list[str]]] = {
     "predict": predict,
+    "anchors": anchors,
     "contract": contract,
     "derived": derived,
     "grpc_server": grpc_server,

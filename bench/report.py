@@ -24,6 +24,7 @@ from _report_text import ABOUT, INTRO, SCRIPTS, TITLES
 DOC = ROOT / "docs" / "benchmarks.md"
 ORDER = [
     "predict",
+    "anchors",
     "contract",
     "derived",
     "http_server",
