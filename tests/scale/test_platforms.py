@@ -6,10 +6,17 @@ for rows that pass, 422 for rows the contract refuses, 400 for a malformed reque
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import tritonclient.http as http
-from platform_servers import start_featurekit, start_kserve, start_mlserver
+from platform_servers import (
+    platform_python,
+    start_featurekit,
+    start_kserve,
+    start_mlserver,
+)
 from scale_data import scale_frame
 from tritonclient.utils import InferenceServerException
 
@@ -26,6 +33,8 @@ TYPES = {"income": "FP64", "age": "INT64", "plan": "BYTES", "region": "BYTES"}
 
 @pytest.fixture(scope="module")
 def servers(scale_artifact, tmp_path_factory):
+    with ThreadPoolExecutor(2) as pool:  # first run: both venvs fill at once
+        list(pool.map(platform_python, ["kserve", "mlserver"]))
     started = {
         "featurekit": start_featurekit(scale_artifact, tmp_path_factory.mktemp("fk")),
         "kserve": start_kserve(scale_artifact, tmp_path_factory.mktemp("kserve")),
