@@ -105,7 +105,11 @@ def _column(col: np.ndarray, kind: str, hashed: Any) -> Any:
     if hashed is not None:
         return pa.array(hashed(col), type=pa.string())
     if kind == "numeric" and col.dtype.kind in "iuf":
-        return pa.array(col, type=input_type(kind, col.dtype))
+        # a missing number is null, as SQL engines expect, not NaN
+        missing = np.isnan(col) if col.dtype.kind == "f" else None
+        if missing is not None and not missing.any():
+            missing = None
+        return pa.array(col, type=input_type(kind, col.dtype), mask=missing)
     if kind == "datetime" and col.dtype.kind == "f":  # seconds since the epoch, UTC
         micros = np.where(np.isnan(col), 0, np.round(col * 1e6)).astype(np.int64)
         return pa.array(micros, mask=np.isnan(col)).cast(pa.timestamp("us", "UTC"))
