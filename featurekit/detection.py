@@ -19,6 +19,7 @@ import numpy as np
 
 from featurekit.errors import ArtifactError
 from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.estimate import window_estimate
 from featurekit.monitoring.verdicts import deciding, evaluate
 
 __all__ = ["Drift", "DriftReport", "drift"]
@@ -68,6 +69,13 @@ class DriftReport:
         Wasserstein, KS, chi-square).
     rows : int
         Rows in the current data.
+    estimate : dict or None
+        Performance estimated without labels (an *estimate*): accuracy, and ROC AUC
+        for two classes, each with a 95 % interval, from the scored rows' confidence
+        and the calibration map fitted at export on ``holdout_y``; with the checks of
+        its assumptions (calibration on the holdout, the share of values outside the
+        reference's support). None without ``holdout_y`` at export, for regressors,
+        or with ``outputs=False``.
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class DriftReport:
         self.counts = counts
         self.model = model
         self.rows = counts.rows
+        self.estimate = window_estimate(profile, counts)
         verdicts = [r["verdict"] for r in rows]
         if verdicts and all(v == "insufficient data" for v in verdicts):
             self.verdict = "insufficient data"
@@ -157,6 +166,7 @@ class DriftReport:
             "settings": self.profile["settings"],
             "features": [_jsonable(r) for r in self.features],
             "histograms": self.histograms(),
+            "estimate": _finite(self.estimate),
         }
 
     def to_json(self) -> str:
@@ -197,6 +207,17 @@ def _bin_labels(edges: list[float]) -> list[str]:
 def _fractions(counts: Sequence[float]) -> list[float]:
     total = float(sum(counts))
     return [c / total if total else 0.0 for c in counts]
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float (nested too) as None, for strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from featurekit.monitoring.counts import Counts
+from featurekit.monitoring.estimate import window_estimate
 from featurekit.monitoring.verdicts import evaluate
 
 __all__ = ["Monitor"]
@@ -171,10 +172,13 @@ class Monitor:
         rows = evaluate(self.profile, closed)
         verdicts = {r["feature"]: r["verdict"] for r in rows}
         label = closed.bins.get("output:label")
+        estimate = window_estimate(self.profile, closed)
         with self._lock:
-            self._record(closed, rows, verdicts, label)
+            self._record(closed, rows, verdicts, label, estimate)
 
-    def _record(self, closed: Counts, rows: Any, verdicts: Any, label: Any) -> None:
+    def _record(
+        self, closed: Counts, rows: Any, verdicts: Any, label: Any, estimate: Any = None
+    ) -> None:
         self._evaluated += 1
         self._history.append(
             {
@@ -184,6 +188,8 @@ class Monitor:
                 "verdict": _dataset_verdict(verdicts.values()),
                 "features": rows,
                 "label_counts": None if label is None else list(label.counts),
+                # performance estimated without labels: an estimate, named so
+                "estimate": estimate,
             }
         )
         self.total = self.total.merge(closed)

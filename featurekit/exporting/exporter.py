@@ -25,6 +25,7 @@ from featurekit.exporting.progress import ProgressArg, Reporter
 from featurekit.golden.rows import GOLDEN
 from featurekit.missing import MISSING
 from featurekit.onnx.graph import OPSET, Graph
+from featurekit.outcomes.estimating import profile_estimate
 from featurekit.outcomes.holdout import holdout_record
 from featurekit.transforms.basic import CategoryFolder
 
@@ -398,6 +399,9 @@ def export(
             manifest["holdout"] = holdout_record(
                 manifest, holdout_y, len(holdout), holdout_answers
             )
+            estimate = profile_estimate(profile, manifest, holdout_y, holdout_answers)
+            if estimate is not None:  # performance estimated without labels
+                profile["estimate"] = estimate
         files = {
             "model.onnx": model_bytes,
             "features.json": features.to_json().encode(),

@@ -100,7 +100,11 @@ def build_profile(
             features[OUTPUT_LABEL] = _categorical_profile(
                 picked, settings, rng, order=labels
             )
-            features[OUTPUT_SCORE] = _numeric_profile(_score(proba), settings, rng)
+            # two classes: an edge at 0.5, so each score bin predicts one class
+            split = 0.5 if proba.shape[1] == 2 else None
+            features[OUTPUT_SCORE] = _numeric_profile(
+                _score(proba), settings, rng, split
+            )
             features[OUTPUT_SCORE]["confidence_mean"] = float(proba.max(axis=1).mean())
         else:
             features[OUTPUT_SCORE] = _numeric_profile(
@@ -123,7 +127,10 @@ def _score(proba: np.ndarray) -> np.ndarray:
 
 
 def _numeric_profile(
-    values: np.ndarray, settings: dict[str, Any], rng: np.random.Generator
+    values: np.ndarray,
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+    split: float | None = None,
 ) -> dict[str, Any]:
     missing = np.isnan(values)
     present = values[~missing]
@@ -133,7 +140,7 @@ def _numeric_profile(
         qs = np.quantile(
             finite, np.linspace(0.0, 1.0, settings["bins"] + 1), method="inverted_cdf"
         )
-        edges = np.unique(qs)
+        edges = np.unique(qs if split is None else np.append(qs, split))
         if len(edges) == 1:  # a constant column: one closed bin [v, v] for it
             edges = np.repeat(edges, 2)
         # the top edge moves one ulp up, so the maximum itself falls inside, not over

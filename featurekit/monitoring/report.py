@@ -222,6 +222,7 @@ category's share, in points). Windows under {escape(str(min_rows))} rows say
 <tbody>
 {rows}
 </tbody></table>
+{_estimate_block(report.get("estimate"))}
 <h2>Reference vs current</h2>
 <div class="plots">
 {plots}
@@ -291,6 +292,44 @@ def _plot(index: int, name: str, feature: dict[str, Any]) -> str:
         f'data-plot="{index}" data-verdict="{escape(verdict)}">'
         f"<h3>{escape(str(name))}{badge}</h3>"
         f'<div class="meta">{note}</div><div class="canvas"></div></section>'
+    )
+
+
+def _estimate_block(est: dict[str, Any] | None) -> str:
+    """The label-free performance estimate, with its interval and its assumptions."""
+    if not est or est.get("accuracy") is None:
+        return ""
+
+    def figure(name: str, key: str) -> str:
+        lo, hi = est.get(f"{key}_ci95") or (None, None)
+        return (
+            f"<li>{name}: <b>{_num(est[key])}</b> (estimate; 95 % interval "
+            f"{_num(lo)} to {_num(hi)})</li>"
+        )
+
+    items = [figure("accuracy", "accuracy")]
+    if est.get("roc_auc") is not None:
+        items.append(figure("ROC AUC", "roc_auc"))
+    cal = est.get("calibration", {})
+    support = est.get("outside_support", {})
+    where = support.get("feature")
+    items.append(
+        f"<li>holdout accuracy at export: {_num(est.get('holdout_accuracy'))}</li>"
+        f"<li>assumption, calibration on the holdout: map {escape(str(cal.get('map')))}"
+        f" (Brier score {_num(cal.get('brier_binned'))} binned, "
+        f"{_num(cal.get('brier_model'))} the model's own; expected calibration error "
+        f"{_num(cal.get('ece_model'))})</li>"
+        f"<li>assumption, rows like the reference's: "
+        f"{_pct(support.get('share'))} of "
+        f"{escape(repr(where)) if where else 'any input'}'s values lie outside the "
+        "reference's support</li>"
+    )
+    return (
+        '<section id="estimate"><h2>Estimated performance (an estimate: no labels)'
+        "</h2><ul>" + "".join(items) + '</ul><p class="meta">From the scores '
+        "alone, through the calibration map fitted on the holdout: right while the "
+        "model stays calibrated. A concept shift (the same inputs now meaning other "
+        "labels) moves no score, so it moves no estimate.</p></section>"
     )
 
 
