@@ -431,6 +431,40 @@ def drift(record: Record) -> list[str]:
             rows,
         )
     ]
+    est = res.get("estimate")
+    if est:  # performance estimated without labels (issue 15); Evidently has none
+        blocks.append(
+            f"Performance estimated without labels: {est['trials']} windows of "
+            f"{est['rows']:,} rows per cell, a well-specified logistic model exported "
+            f"with its holdout's labels (map: {est['map']}); Evidently's preset has no "
+            "such estimate."
+        )
+        erows = [
+            [
+                label,
+                f"{100 * est[cell]['coverage']:.1f}% ({est[cell]['covered']} of "
+                f"{len(est[cell]['windows'])})",
+                f"{est[cell]['mean_abs_error']:.3f}",
+                f"{est[cell]['mean_width']:.3f}",
+                target,
+            ]
+            for cell, label, target in (
+                ("covariate", "covariate shift", "≥ 90 %"),
+                ("concept", "concept shift (labels flipped): the blind spot", "(context)"),
+            )
+        ]
+        blocks.append(
+            table(
+                [
+                    "cell",
+                    "realised accuracy inside the 95 % interval",
+                    "mean |estimate − realised|",
+                    "mean interval width",
+                    "target",
+                ],
+                erows,
+            )
+        )
     timing = res["timing"]
     n = timing["rows"]
     fk_runs = timing["featurekit"]["runs"]

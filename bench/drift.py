@@ -47,6 +47,10 @@ there through ``bench/_evidently_worker.py``. Both sides read the same parquet f
    no model, and featurekit's profile was built at export) against one run of
    ``Report([DataDriftPreset()]).run`` (which summarises the reference every run);
    for context, ``outputs=True`` and Evidently's per-column tests without the report.
+5. Performance estimated without labels (``bench/_estimate_cells.py``, featurekit only:
+   Evidently's preset has no such estimate): the realised accuracy of 1,000-row
+   windows under a covariate shift against the estimate's 95 % interval, and a
+   concept shift, its blind spot.
 
 The "Done when" verdicts, on point estimates: every null cell <= 5 % false alarms per
 feature and per dataset; power per feature >= Evidently's in every power cell; the
@@ -88,6 +92,7 @@ from _common import (
     spread,
     versions,
 )
+from _estimate_cells import estimate_trials, print_estimate
 from _evidently_worker import TRIAL, measure_call
 from sklearn.linear_model import LogisticRegression
 
@@ -830,6 +835,8 @@ def main(argv: list[str] | None = None) -> int:
             for cell in cells
         }
         fk_trials_s = time.perf_counter() - t0
+        # label-free performance: featurekit only (Evidently's preset has none)
+        estimated = estimate_trials(args.trials, WINDOW, tmp)
         files = prepare_timing(args, tmp)  # while Evidently's trials still run
         ev_raw = collect(handle)["result"] if handle is not None else {}
         print(
@@ -871,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["paired"] = paired(entry)
         results[cell["name"]] = entry
     verdicts = print_report(results, timing, ev_name, py is not None)
+    verdicts.append(print_estimate(estimated))
     total = time.perf_counter() - t_start
     passed = [v for v in verdicts if v["pass"] is not None]
     print(
@@ -936,6 +944,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "cells": results,
                 "timing": timing,
+                "estimate": estimated,
                 "verdicts": verdicts,
             },
             versions=env,
