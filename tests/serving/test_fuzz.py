@@ -866,9 +866,13 @@ def fuzzed(
     http_artifact: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzzed]:
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
+    yield from serve_fuzzed(http_artifact, log, "--timeout", f"{TIMEOUT:g}")
+
+
+def serve_fuzzed(artifact: Path, log: Path, *args: str) -> Iterator[Fuzzed]:
+    """The server under fuzzing, with this module's limits, checked when it stops."""
     limits = ("--max-body-bytes", str(MAX_BODY), "--max-rows", str(MAX_ROWS))
-    args = (*limits, "--timeout", f"{TIMEOUT:g}", "--log-level", "warning")
-    server = start_server(http_artifact, log, *args)
+    server = start_server(artifact, log, *limits, *args, "--log-level", "warning")
     client = Client(server.port)
     try:
         status, body = client.send(good_case())
@@ -938,7 +942,11 @@ def test_the_corpus_holds_over_a_thousand_deterministic_requests() -> None:
 def test_no_request_of_a_family_gets_a_5xx_or_a_bare_4xx(
     fuzzed: Fuzzed, family: str
 ) -> None:
-    cases = corpus(family)
+    assert_family(fuzzed, family, corpus(family))
+
+
+def assert_family(fuzzed: Fuzzed, family: str, cases: list[Case]) -> None:
+    """Send every case; fail with every wrong answer, and the server's health after."""
     offences = []
     for case in cases:
         status, body = fuzzed.client.send(case)

@@ -28,17 +28,14 @@ from typing import Any
 import numpy as np
 import pytest
 import tritonclient.http as triton
-from live_server import GOOD, start_server
+from live_server import GOOD
 from test_fuzz import (
+    MAX_ROWS,
     Case,
-    Client,
     Fuzzed,
+    assert_family,
     assert_healthy,
-    describe,
-    good_case,
-    health_problems,
-    offence,
-    report,
+    serve_fuzzed,
 )
 
 pytestmark = pytest.mark.filterwarnings(
@@ -47,8 +44,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning:geventhttpclient.*",
 )
 
-MAX_BODY = 65_536
-MAX_ROWS = 100
 INFER = "/v2/models/loans/infer"
 HEADER = "Inference-Header-Content-Length"
 COLUMNS = ("income", "age", "plan", "region")
@@ -384,20 +379,7 @@ def fuzzed(
     http_artifact: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzzed]:
     log = tmp_path_factory.mktemp("fuzz_binary") / "server.log"
-    limits = ("--max-body-bytes", str(MAX_BODY), "--max-rows", str(MAX_ROWS))
-    server = start_server(http_artifact, log, *limits, "--log-level", "warning")
-    client = Client(server.port)
-    try:
-        status, body = client.send(good_case())
-        assert status == 200, body
-        yield Fuzzed(server, client, json.loads(body)["probabilities"])
-    finally:
-        client.close()
-        server.stop()
-    text = log.read_text()
-    assert "Traceback" not in text, (
-        f"{text.count('Traceback')} tracebacks:\n{text[:4000]}"
-    )
+    yield from serve_fuzzed(http_artifact, log)
 
 
 def test_the_binary_corpus_holds_over_a_thousand_seeded_messages() -> None:
@@ -413,15 +395,7 @@ def test_the_binary_corpus_holds_over_a_thousand_seeded_messages() -> None:
 def test_no_binary_message_gets_a_5xx_or_a_bare_4xx(
     fuzzed: Fuzzed, family: str
 ) -> None:
-    cases = corpus(family)
-    offences = []
-    for case in cases:
-        status, body = fuzzed.client.send(case)
-        why = offence(case, status, body)
-        if why is not None:
-            offences.append(describe(case, status, body, why))
-    problems = health_problems(fuzzed)
-    assert not offences and not problems, report(offences, len(cases), family, problems)
+    assert_family(fuzzed, family, corpus(family))
 
 
 def test_the_server_is_ready_and_scores_as_before_after_the_fuzzing(
