@@ -42,6 +42,7 @@ from _common import (
     versions,
 )
 from _credit import feature_set, make_frame
+from http_server import LUA as HTTP_LUA
 from http_server import run_wrk, start, wrk_version
 from sklearn.linear_model import LogisticRegression
 
@@ -51,24 +52,13 @@ BENCH = ROOT / "bench"
 BUDGET_GUARDED = 0.95  # budget: guarded / stock throughput at concurrency 8
 PROTOCOLS = ("guarded", "stock")
 
+#: wrk's script: this body, then the report line bench/http_server.py's script prints
 LUA = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {encoding}wrk.body = "{body}"
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "FKBENCH {{\\"requests\\": %d, \\"duration_us\\": %d, \\"bytes\\": %d, " ..
-    "\\"p50_us\\": %d, \\"p90_us\\": %d, \\"p99_us\\": %d, \\"mean_us\\": %.1f, " ..
-    "\\"max_us\\": %d, \\"errors\\": {{\\"connect\\": %d, \\"read\\": %d, " ..
-    "\\"write\\": %d, \\"status\\": %d, \\"timeout\\": %d}}}}\\n",
-    summary.requests, summary.duration, summary.bytes,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.mean, latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
-end
-"""
+""" + HTTP_LUA[HTTP_LUA.index("function done") :]
 
 
 def script(path: Path, body: bytes, coding: str | None) -> Path:
