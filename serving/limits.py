@@ -49,6 +49,8 @@ ADMIN_TOKEN_ENV = "FEATUREKIT_ADMIN_TOKEN"
 #: The environment variable carrying ``--header-timeout`` to every worker process
 #: (`serving.protocol` reads it).
 HEADER_TIMEOUT_ENV = "FEATUREKIT_HEADER_TIMEOUT"
+#: Seconds a connection gets to deliver a request's headers (``--header-timeout``).
+DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 def connection_limits(args: argparse.Namespace) -> None:

@@ -27,16 +27,21 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .limits import HEADER_TIMEOUT_ENV
+from .limits import DEFAULT_HEADER_TIMEOUT, HEADER_TIMEOUT_ENV
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "GuardedHttpTools", "header_timeout"]
-
-#: Seconds a connection gets to deliver a request's headers.
-DEFAULT_HEADER_TIMEOUT = 10.0
+__all__ = ["GuardedHttpTools", "header_timeout"]
 
 
 def header_timeout() -> float:
-    """``--header-timeout`` as `featurekit serve` passed it on, else the default."""
+    """``--header-timeout`` as `featurekit serve` passed it on, else the default.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.pop("FEATUREKIT_HEADER_TIMEOUT", None) and None
+    >>> header_timeout()
+    10.0
+    """
     value = os.environ.get(HEADER_TIMEOUT_ENV)
     return DEFAULT_HEADER_TIMEOUT if value is None else float(value)
 

@@ -23,6 +23,7 @@ _ENV = "FEATUREKIT_SERVE_CONFIG"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``serve``, shared by both entry points."""
     from .app import Limits
+    from .limits import DEFAULT_HEADER_TIMEOUT
 
     d = Limits()
     parser.add_argument("artifact", metavar="ARTIFACT", help="artifact directory")
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--header-timeout",
         type=float,
-        default=10.0,
+        default=DEFAULT_HEADER_TIMEOUT,
         help="seconds a connection gets to send a request's headers, from opening or "
         "from the previous response; slower ones are closed (default: 10)",
     )
