@@ -82,6 +82,16 @@ def remove_stale(parent: Path, prefix: str, age: float = STALE_SECONDS) -> list[
     That is every directory named `prefix`... untouched for `age` seconds: a crashed
     writer's temporary copy, or the previous version it set aside. A live writer's
     are younger.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> parent = Path(tempfile.mkdtemp())
+    >>> (parent / ".credit.x1").mkdir()
+    >>> remove_stale(parent, ".credit.", age=3600)  # made just now: a live writer's
+    []
+    >>> [p.name for p in remove_stale(parent, ".credit.", age=-1)]
+    ['.credit.x1']
     """
     removed = []
     now = time.time()

@@ -28,6 +28,18 @@ def gap_candidates(features: FeatureSet, model: Any) -> list[Derived]:
 
     Numeric derived features without ``impute``; none when the model's scikit-learn
     tags say it accepts NaN (then the training data need not be read).
+
+    Examples
+    --------
+    >>> import featurekit as fk
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> fs = fk.FeatureSet("d", [fk.Numeric("a", impute="mean"),
+    ...                          fk.Derived("a2", fk.col("a") * 2)])
+    >>> [f.name for f in gap_candidates(fs, LogisticRegression())]
+    ['a2']
+    >>> gap_candidates(fs, HistGradientBoostingClassifier())
+    []
     """
     if _accepts_nan(model):
         return []
