@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 import featurekit as fk
+from serving import Predictor
 
 SCALE_FEATURES = fk.FeatureSet(
     "loans",
@@ -43,3 +44,21 @@ def refused_rows(frame: pd.DataFrame) -> pd.DataFrame:
     bad.loc[bad.index[10], "age"] = 7
     bad.loc[bad.index[11], "income"] = -5.0
     return bad
+
+
+def assert_scored_as_predictor(
+    got: pd.DataFrame, frame: pd.DataFrame, artifact
+) -> None:
+    """An engine's output (sorted by id) is what Predictor answers on `frame`, row for row."""
+    expected = Predictor.load(artifact, monitor=False).score(
+        frame.drop(columns="id"), on_error="split"
+    )
+    assert got["id"].tolist() == frame["id"].tolist()
+    assert got["contract_passed"].tolist() == expected.passed.tolist()
+    ok = got[got["contract_passed"]]
+    np.testing.assert_array_equal(
+        ok["label"].to_numpy(np.int64), expected.scores["label"]
+    )
+    np.testing.assert_array_equal(
+        np.stack(ok["probabilities"].to_list()), expected.scores["probabilities"]
+    )

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-from scale_data import refused_rows, scale_frame
-
-from serving import Predictor
+from scale_data import assert_scored_as_predictor, refused_rows, scale_frame
 
 fkr = pytest.importorskip("featurekit.ray")
 
@@ -29,18 +26,7 @@ def test_predict_equals_the_single_process_predictor_row_for_row(
     frame = refused_rows(scale_frame(600, seed=3))
     out = fkr.predict(blocks(ray_local, frame), scale_artifact, actors=2)
     got = out.to_pandas().sort_values("id", ignore_index=True)
-    expected = Predictor.load(scale_artifact, monitor=False).score(
-        frame.drop(columns="id"), on_error="split"
-    )
-    assert got["id"].tolist() == frame["id"].tolist()
-    assert got["contract_passed"].tolist() == expected.passed.tolist()
-    ok = got[got["contract_passed"]]
-    np.testing.assert_array_equal(
-        ok["label"].to_numpy(np.int64), expected.scores["label"]
-    )
-    np.testing.assert_array_equal(
-        np.stack(ok["probabilities"].to_list()), expected.scores["probabilities"]
-    )
+    assert_scored_as_predictor(got, frame, scale_artifact)
     refused = got[~got["contract_passed"]]
     assert refused["label"].isna().all() and refused["probabilities"].isna().all()
     assert refused["contract_failures"].tolist() == [

@@ -7,11 +7,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from scale_data import refused_rows, scale_frame
+from scale_data import assert_scored_as_predictor, refused_rows, scale_frame
 
 import featurekit as fk
 from featurekit.errors import ArtifactError
-from serving import Predictor
 
 fks = pytest.importorskip("featurekit.spark")
 pytest.importorskip("pyspark")
@@ -41,18 +40,7 @@ def scored(spark, frame: pd.DataFrame, artifact, partitions: int = 3) -> pd.Data
 def test_predict_equals_the_single_process_predictor_row_for_row(spark, scale_artifact):
     frame = refused_rows(scale_frame(600, seed=3))
     got = scored(spark, frame, scale_artifact)
-    expected = Predictor.load(scale_artifact, monitor=False).score(
-        frame.drop(columns="id"), on_error="split"
-    )
-    assert got["id"].tolist() == frame["id"].tolist()
-    assert got["contract_passed"].tolist() == expected.passed.tolist()
-    ok = got[got["contract_passed"]]
-    np.testing.assert_array_equal(
-        ok["label"].to_numpy(np.int64), expected.scores["label"]
-    )
-    np.testing.assert_array_equal(
-        np.stack(ok["probabilities"].to_list()), expected.scores["probabilities"]
-    )
+    assert_scored_as_predictor(got, frame, scale_artifact)
 
 
 def test_a_refused_row_is_kept_with_its_reason(spark, scale_artifact):
