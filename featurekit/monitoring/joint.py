@@ -252,28 +252,40 @@ def errors(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.n
     """
     width = len(joint["numeric"]) + sum(len(k) for _, k in joint["categorical"])
     residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, width)
-    left = np.tile(-(np.asarray(joint["centre"]) @ residual.T), (n, 1))
+    offset = -(np.asarray(joint["centre"]) @ residual.T)  # the same for every row
     d = len(joint["numeric"])
-    if d:
-        z = np.zeros((n, d), order="F")
-        for i, (name, mean, scale) in enumerate(joint["numeric"]):
-            col = columns.get(name)
-            if col is not None:
-                x = (np.asarray(col, dtype=np.float64).reshape(-1) - mean) / scale
-                z[:, i] = np.clip(np.where(np.isfinite(x), x, 0.0), -CLIP, CLIP)
-        left += z @ residual[:, :d].T
+    tables = []
     j = d
     for name, kept in joint["categorical"]:
         block = residual[:, j : j + len(kept)]
         p = np.asarray([k[1] for k in kept])
         sd = np.asarray([k[2] for k in kept])
+        offset -= (p / sd) @ block.T
         # row i: what category i's indicator adds; the last row (code -1): nothing
-        table = np.vstack([(block / sd).T, np.zeros(len(block))])
-        left -= (p / sd) @ block.T
+        tables.append((name, kept, np.vstack([(block / sd).T, np.zeros(len(block))])))
+        j += len(kept)
+    if d:
+        means = np.asarray([m for _, m, _ in joint["numeric"]])
+        scales = np.asarray([s for _, _, s in joint["numeric"]])
+        x = np.column_stack(
+            [
+                np.full(n, np.nan)
+                if columns.get(name) is None
+                else np.asarray(columns[name], dtype=np.float64).reshape(-1)
+                for name, _, _ in joint["numeric"]
+            ]
+        )
+        z = (x - means) / scales
+        z[~np.isfinite(z)] = 0.0  # missing (and infinite) values sit at the mean
+        np.clip(z, -CLIP, CLIP, out=z)
+        left = z @ residual[:, :d].T
+        left += offset
+    else:
+        left = np.tile(offset, (n, 1))
+    for name, kept, table in tables:
         col = columns.get(name)
         if col is not None:
             left += table[_codes(col, [k[0] for k in kept])]
-        j += len(kept)
     return np.einsum("ij,ij->i", left, left)  # type: ignore[no-any-return]
 
 
