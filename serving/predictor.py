@@ -133,6 +133,9 @@ class Predictor:
                 "or serve it with the onnxruntime version it was exported with."
             ) from None
         self._output_names: tuple[str, ...] = tuple(manifest["outputs"])
+        self._watched = tuple(
+            o for o in ("probabilities", "prediction") if o in self._output_names
+        )
         if self.kind == "classifier":
             classes = manifest["classes"] or []
             strings = any(isinstance(c, str) for c in classes)
@@ -337,21 +340,19 @@ class Predictor:
         ids: Any = None,
         request_id: str | None = None,
     ) -> dict[str, np.ndarray]:
-        log, explore = self.log, self._explore
-        if self.monitor is None and log is None and explore is None:
+        log, explore, monitor = self.log, self._explore, self.monitor
+        if monitor is None and log is None and explore is None:
             return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
         # the monitor reads the probabilities (classes are their argmax) or the
         # prediction, whatever the caller asked for; a classifier without
         # probabilities is watched on its inputs alone. The log keeps every output.
-        watched = [
-            o for o in ("probabilities", "prediction") if o in self._output_names
-        ]
+        watched = self._watched
         every = log is not None or explore is not None
-        wanted = list(self._output_names) if every else watched
+        wanted = self._output_names if every else watched
         names = outputs + [w for w in wanted if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
-        if self.monitor is not None:
-            self.monitor.observe(feeds, {w: got[w] for w in watched} or None)
+        if monitor is not None:
+            monitor.observe(feeds, {w: got[w] for w in watched} or None)
         extra = None
         if explore is not None:  # the decision served may be the policy's
             got["label"], extra = explore.apply(got["label"])

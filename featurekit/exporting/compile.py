@@ -18,6 +18,7 @@ from sklearn.preprocessing import (
 from featurekit.contract.columns import Columns
 from featurekit.declare.computed import Custom
 from featurekit.errors import ExportError
+from featurekit.onnx.fuse import Chain, fuse_chains
 from featurekit.onnx.graph import Graph
 from featurekit.transforms import (  # noqa: F401  (they register their emitters)
     basic,
@@ -84,6 +85,7 @@ def emit_features(
     parts: list[str] = []
     exact: list[str] = []
     pushed: dict[int, Any] = {}
+    chains: list[Chain | None] = []
     width = 0
     for name, transformer, cols in ct.transformers_:
         if transformer == "drop" or len(cols) == 0:
@@ -116,6 +118,7 @@ def emit_features(
             if isinstance(columns.features[name], Custom)
             else None
         )
+        start, x_in = len(g.nodes), x
         for step_name, step in steps[:cut]:
             if strings is not None and step_name in ("", "custom"):
                 where = f"{col}.{step_name}" if step_name else col
@@ -124,6 +127,8 @@ def emit_features(
             x = _emit_step(g, x, col, step_name, step)
         if cut < len(steps):
             pushed[width] = Pipeline(steps[cut:])
+        single = len(cols) == 1 and n_out == 1 and strings is None
+        chains.append(Chain(start, len(g.nodes), x_in, x) if single else None)
         exact.append(x)
         if cut == len(steps) and tree == "float32":
             # scikit-learn's trees compare float32(x) with float64 thresholds
@@ -132,6 +137,16 @@ def emit_features(
             )
         parts.append(x)
         width += n_out
+    if tree is None:
+        # the trees' split checks cut one block per column out of the features: only
+        # other models get the columns' chains fused (onnxruntime's cost per node)
+        kept: list[str] = []
+        for part, chain, f in zip(parts, chains, fuse_chains(g, chains), strict=True):
+            if chain is None:
+                kept.append(part)
+            elif f is not None:  # None: fused into the block before it
+                kept.append(f)
+        parts = kept
     out = (
         g.op("Concat", parts, "features", axis=1)
         if len(parts) > 1
