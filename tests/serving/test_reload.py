@@ -79,7 +79,9 @@ def test_a_reload_whose_golden_rows_fail_keeps_the_old_model_serving(
     with TestClient(create_app(path, admin_token=TOKEN), headers=ADMIN) as client:
         while client.get("/v2/health/ready").status_code != 200:
             time.sleep(0.01)
-        before = client.post("/predict", json=GOOD)
+        # one request id: the row ids it makes (<id>-<row>) then match too
+        same = {"X-Request-ID": "same"}
+        before = client.post("/predict", json=GOOD, headers=same)
         model = onnx.load(path / "model.onnx")  # a coefficient changed, hash rewritten
         (coef,) = [
             i for i in model.graph.initializer if i.name.split("/")[-1] == "coef"
@@ -96,7 +98,7 @@ def test_a_reload_whose_golden_rows_fail_keeps_the_old_model_serving(
         assert r.status_code == 409
         assert "keeps serving" in r.json()["error"]
         assert "golden" in r.json()["error"].lower()
-        after = client.post("/predict", json=GOOD)
+        after = client.post("/predict", json=GOOD, headers=same)
         assert after.json() == before.json()
         assert (
             after.headers["x-featurekit-model"] == before.headers["x-featurekit-model"]
