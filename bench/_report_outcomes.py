@@ -49,16 +49,27 @@ def _http(res: Record) -> list[str]:
             f"{res['rps'][key]['median']:,.0f} req/s",
             f"{res['p50_ms'][key]['median']:.2f} ms",
             f"{res['p99_ms'][key]['median']:.2f} ms",
+            f"{res['server_cpu_us_per_request'][key]['median']:.0f} µs",
         ]
         for key, label in (("no_log", "without --log"), ("log", "with --log DIR"))
     ]
-    head = [f"featurekit serve, c={res['concurrency']}", "throughput", "p50", "p99"]
+    head = [
+        f"featurekit serve, c={res['concurrency']}",
+        "throughput",
+        "p50",
+        "p99",
+        "server CPU a request",
+    ]
+    cpu = res["ratio_server_cpu"]
     return [
         table(head, rows),
         f"The logging server answered {res['requests_completed_by_log_server']:,} "
         f"requests that wrk completed and its log holds {res['rows_in_log']:,} rows "
         f"({res['rows_dropped']:g} dropped by a full buffer; a few more rows than "
-        "answers are requests cut off when a wrk run ends).",
+        "answers are requests cut off when a wrk run ends). The server's CPU a "
+        f"request with the log is {cpu['value']:.3f}x its CPU without "
+        f"({cpu['p10']:.3f}–{cpu['p90']:.3f}, paired runs): a figure that other "
+        "work on the machine disturbs less than throughput.",
     ]
 
 

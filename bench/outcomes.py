@@ -209,9 +209,15 @@ def http(artifact: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         names = list(servers)
         for r in range(args.http_repeats):
             for name in names[r % 2 :] + names[: r % 2]:
-                runs[name].append(
-                    run_wrk(wrk, urls[name], script, CONCURRENCY, args.duration)
+                pid = servers[name].proc.pid
+                cpu0 = _cpu_seconds(pid)
+                run = run_wrk(wrk, urls[name], script, CONCURRENCY, args.duration)
+                # the server's own CPU a request: steadier than throughput when
+                # other work shares the machine
+                run["server_cpu_us_per_request"] = (
+                    (_cpu_seconds(pid) - cpu0) / max(run["requests"], 1) * 1e6
                 )
+                runs[name].append(run)
         dropped = _dropped(servers["log"].port)
     finally:
         for server in servers.values():
@@ -227,6 +233,14 @@ def http(artifact: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": {k: spread([r["p50_ms"] for r in v]) for k, v in runs.items()},
         "p99_ms": {k: spread([r["p99_ms"] for r in v]) for k, v in runs.items()},
         "ratio_throughput": ratio,
+        "server_cpu_us_per_request": {
+            k: spread([r["server_cpu_us_per_request"] for r in v])
+            for k, v in runs.items()
+        },
+        "ratio_server_cpu": paired(
+            [r["server_cpu_us_per_request"] for r in runs["log"]],
+            [r["server_cpu_us_per_request"] for r in runs["no_log"]],
+        ),
         "errors": {
             k: sum(sum(r["errors"].values()) for r in v) for k, v in runs.items()
         },
@@ -239,7 +253,8 @@ def http(artifact: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     for k in servers:
         print(
             f"    {k:>6}: {out['rps'][k]['median']:8,.0f} req/s, p50 "
-            f"{out['p50_ms'][k]['median']:.2f} ms, p99 {out['p99_ms'][k]['median']:.2f} ms"
+            f"{out['p50_ms'][k]['median']:.2f} ms, p99 {out['p99_ms'][k]['median']:.2f} ms, "
+            f"server CPU {out['server_cpu_us_per_request'][k]['median']:.0f} µs a request"
         )
     print(
         f"    with / without the log: {ratio['value']:.3f}x throughput "
@@ -258,6 +273,12 @@ def _rows_in(directory: Path) -> int:
             (directory / "predictions").glob("date=*/hour=*/part-*.parquet")
         )
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc), its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _dropped(port: int) -> float:
