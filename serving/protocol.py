@@ -21,6 +21,7 @@ environment variable ``FEATUREKIT_HEADER_TIMEOUT``, which every worker inherits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from typing import Any
 
@@ -57,6 +58,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout()
         self.header_timer: asyncio.TimerHandle | None = None
+        #: When the headers being awaited are due (loop time); None when none are.
+        self.deadline: float | None = None
         # counted here rather than by uvicorn, whose 503 is bare text
         self.concurrency, self.limit_concurrency = self.limit_concurrency, None
 
@@ -65,11 +68,14 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self.deadline = None
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self.deadline = None  # the headers are in: nothing left to time
         limit = self.concurrency
         if limit is None or (
             len(self.connections) <= limit and len(self.tasks) < limit
@@ -88,21 +94,26 @@ class GuardedHttpTools(HttpToolsProtocol):
         if not waiting and not self.transport.is_closing():
             self._arm()
 
+    # One timer per connection at most, moved rather than cancelled and made again
+    # for every request of a keep-alive connection: arming sets a deadline, and the
+    # timer, when it fires, closes the connection if that deadline has passed, or
+    # waits for a later one, or stops while a request is being answered.
     def _arm(self) -> None:
-        self._disarm()
-        self.header_timer = self.loop.call_later(self.header_timeout, self._expired)
-
-    def _disarm(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        self.deadline = self.loop.time() + self.header_timeout
+        if self.header_timer is None:
+            self.header_timer = self.loop.call_at(self.deadline, self._expired)
 
     def _expired(self) -> None:
         self.header_timer = None
-        if not self.transport.is_closing():
+        if self.deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() >= self.deadline:
             self.transport.close()
+        else:
+            self.header_timer = self.loop.call_at(self.deadline, self._expired)
 
 
+@functools.cache
 def _busy(limit: int) -> Any:
     """The ASGI app answering a request over the concurrency limit."""
     body = orjson.dumps(
