@@ -702,6 +702,37 @@ def export_scale(record: Record) -> list[str]:
     return [table(head, rows)]
 
 
+# -- compare_power -------------------------------------------------------------------
+def compare_power(record: Record) -> list[str]:
+    res = record["results"]
+
+    def sim(r: dict[str, float]) -> str:
+        return f"{r['value']:.2%} ({r['low']:.2%}–{r['high']:.2%})"
+
+    rows = [
+        [
+            f"accuracy, {float(disc):.0%} of rows discordant",
+            f"{r['exact']['null']:.2%}",
+            sim(r["simulated"]["null"]),
+            f"{r['exact']['power']:.1%}",
+            sim(r["simulated"]["power"]),
+        ]
+        for disc, r in res["accuracy"].items()
+    ]
+    rows += [
+        [f"{name} ({r['runs']} runs)", "–", sim(r["false_promotion"]), "–", "–"]
+        for name, r in res["noise"].items()
+    ]
+    head = [
+        f"scenario ({record['config']['runs']} runs unless said)",
+        "false promotion, exact",
+        "simulated (95 % MC interval)",
+        "power for +2 points, exact",
+        "simulated",
+    ]
+    return [table(head, rows)]
+
+
 TABLES: dict[str, Callable[[Record], list[str]]] = {
     "predict": predict,
     "anchors": anchors,
@@ -714,4 +745,5 @@ TABLES: dict[str, Callable[[Record], list[str]]] = {
     "parity_matrix": parity_matrix,
     "transform_matrix": transform_matrix,
     "export_scale": export_scale,
+    "compare_power": compare_power,
 }

@@ -38,7 +38,8 @@ SCRIPTS = """\
 | `bench/parity_matrix.py` | parity per scikit-learn family, outside the certificate |
 | `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |
 | `bench/model_coverage.py` | which scikit-learn models export with certified parity ([models.md](models.md)) |
-| `bench/export_scale.py` | exporting big forests: time against the fit, size against skl2onnx, memory |"""
+| `bench/export_scale.py` | exporting big forests: time against the fit, size against skl2onnx, memory |
+| `bench/compare_power.py` | the champion/challenger tests of `fk.compare`: false promotions and power, simulated ([retraining.md](retraining.md)) |"""
 
 TITLES = {
     "predict": "Predictor against onnxruntime and scikit-learn",
@@ -53,6 +54,7 @@ TITLES = {
     "transform_matrix": "parity per transform and model family",
     "model_coverage": "which scikit-learn models export",
     "export_scale": "exporting big forests",
+    "compare_power": "champion/challenger: false promotions and power",
 }
 
 ABOUT = {
@@ -217,4 +219,18 @@ written by default) is compared with skl2onnx's graph of the bare forest
 process's, pipeline loaded. Before the per-tree certificate, the 200-tree case
 exported in 300 s (60x its fit) with a 289 MB artifact, most of it `pipeline.joblib`,
 and the 300-tree case certified 5 million rows with the whole forest.""",
+    "compare_power": """\
+Each run draws paired model outputs on 5,000 rows from a seeded generator and asks the
+test `fk.compare` runs on the rows both models accept
+(`featurekit.comparing.paired.paired`) whether to promote, at one-sided alpha 0.05.
+*Equal models*: both right on a row with the same probability, with 10 %, 20 % or
+32 % of the rows discordant (32 %: two 80 % models whose errors are independent, the
+worst case for a paired test). *+2 points*: the challenger at 82 % against 80 %.
+*Plus noise*: probabilities from a logit, the challenger's logit the champion's plus
+independent noise (never better); *exchangeable*: each model the true logit plus its
+own noise of one size (equal in the population). Accuracy is tested with the exact
+McNemar test, ROC AUC with DeLong's, log loss with the paired bootstrap (fewer runs:
+each resamples 1,000 times). The exact test is discrete, so its false-promotion rate
+sits a little under 5 %; the power for 2 points depends on how often the two models
+disagree, and is lowest when their errors are independent.""",
 }

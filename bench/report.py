@@ -34,6 +34,7 @@ ORDER = [
     "parity_matrix",
     "transform_matrix",
     "export_scale",
+    "compare_power",
 ]
 #: A load average at the start above this (per core) says other work was running.
 SHARED_LOAD_PER_CORE = 0.25
