@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 demo: $(STAMP)
 	$(PY) examples/train.py --out artifacts/credit
+	$(PY) examples/compare.py artifacts/credit --html artifacts/compare.html
 	$(PY) examples/serve.py artifacts/credit
 	$(PY) examples/http_client.py artifacts/credit
 	$(PY) examples/drift_report.py artifacts/credit --html artifacts/drift.html
