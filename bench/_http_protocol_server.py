@@ -1,7 +1,8 @@
 """The servers of ``bench/http_protocol.py``: one app, with or without the header timeout.
 
 Run it as ``python bench/_http_protocol_server.py ARTIFACT PORT guarded|stock``. Both
-serve ``serving.create_app(ARTIFACT)`` on uvicorn with uvloop, log level warning, the
+serve ``serving.create_app(ARTIFACT, monitor=False)`` (no drift windows closing in the
+background after the batch cells, which only the guarded server gets) on uvicorn with uvloop, log level warning, the
 keep-alive and concurrency options ``featurekit serve`` uses by default; ``guarded``
 runs ``serving.protocol.GuardedHttpTools`` (as ``featurekit serve`` does), ``stock``
 uvicorn's own httptools protocol.
@@ -22,7 +23,7 @@ def main(artifact: str, port: str, protocol: str) -> None:
     os.environ[HEADER_TIMEOUT_ENV] = "10"
     http = {"guarded": "serving.protocol:GuardedHttpTools", "stock": "httptools"}
     uvicorn.run(
-        create_app(artifact),
+        create_app(artifact, monitor=False),
         host="127.0.0.1",
         port=int(port),
         log_level="warning",

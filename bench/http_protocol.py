@@ -1,14 +1,15 @@
 """What the header timeout and compressed bodies cost on featurekit's HTTP hot path.
 
 Run it as ``.venv/bin/python bench/http_protocol.py`` (needs ``wrk``). It exports the
-LogisticRegression of ``bench/_credit.py`` and serves it twice, one server after the
-other, from ``bench/_http_protocol_server.py``: the same app and uvicorn options,
-once with ``serving.protocol.GuardedHttpTools`` (what ``featurekit serve`` runs: a
-header timer armed per connection and after each response, and the concurrency check)
-and once with uvicorn's stock httptools protocol. wrk loads each with ``POST /predict``
-of one row, at concurrency 1 and 8, interleaved over several repeats. On the guarded
-server it also sends the same row gzip-compressed (``Content-Encoding: gzip``) and a
-batch of 100 rows plain and gzipped.
+LogisticRegression of ``bench/_credit.py`` and starts two servers of it from
+``bench/_http_protocol_server.py``, with the same app and uvicorn options: one runs
+``serving.protocol.GuardedHttpTools`` (what ``featurekit serve`` runs: a header
+deadline set per connection and after each response, and the concurrency check), the
+other uvicorn's stock httptools protocol. wrk loads one at a time with ``POST
+/predict`` of one row, at concurrency 1 and 8, interleaved over several repeats (in
+reverse order every other repeat), drift monitoring off in both. The guarded server
+also gets the same row gzip-compressed (``Content-Encoding: gzip``) and a batch of 100
+rows plain and gzipped.
 
 It prints throughput and p50 per cell (medians over repeats) and the paired ratios:
 guarded / stock throughput (the budget: >= 0.95, the header timer costs next to
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_wrk(wrk, f"http://127.0.0.1:{server.port}/predict",
                         scripts["1 row"], 8, 1)  # fmt: skip
             for r in range(repeats):
-                for protocol, body, c in plan:
+                # who goes first alternates: neither inherits the other's aftermath
+                for protocol, body, c in plan if r % 2 else plan[::-1]:
                     url = f"http://127.0.0.1:{servers[protocol].port}/predict"
                     got = run_wrk(wrk, url, scripts[body], c, duration)
                     cells.setdefault(f"{protocol} {body} c={c}", []).append(got)
