@@ -34,7 +34,7 @@ def _in_process(res: Record) -> str:
         "batch size",
         "a row without the log (CPU)",
         "extra a row with the log, CPU (p10 to p90)",
-        "of which in the call (before the flush)",
+        "of which before the closing flush",
         "extra a row, wall clock",
     ]
     return table(head, rows)

@@ -39,6 +39,7 @@ SCRIPTS = """\
 | `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |
 | `bench/model_coverage.py` | which scikit-learn models export with certified parity ([models.md](models.md)) |
 | `bench/export_scale.py` | exporting big forests: time against the fit, size against skl2onnx, memory |
+| `bench/outcomes.py` | the prediction log: its cost in process and over HTTP (needs `wrk`), `evaluate` over 10M rows, kill -9 |
 | `bench/compare_power.py` | the champion/challenger tests of `fk.compare`: false promotions and power, simulated ([retraining.md](retraining.md)) |"""
 
 TITLES = {
@@ -54,10 +55,32 @@ TITLES = {
     "transform_matrix": "parity per transform and model family",
     "model_coverage": "which scikit-learn models export",
     "export_scale": "exporting big forests",
+    "outcomes": "the prediction log",
     "compare_power": "champion/challenger: false promotions and power",
 }
 
 ABOUT = {
+    "outcomes": """\
+The model is the demo's credit model, trained and exported as `examples/train.py` does
+(a RandomForest of 60 trees on `examples/credit_features.yaml`, with its holdout
+figures). *In process*: two `Predictor`s of one artifact, one with `log=DIR`, both
+checking the contract and monitoring drift; calls alternate between them in every
+repeat and are timed in process CPU time, which counts the log's background writer
+thread. Each block of logged calls ends with a synchronous flush, so that writing every
+row (the Arrow table, the Parquet file, the rename) is charged to the log; the CPU
+before that closing flush is buffering references to the scored arrays (and whatever
+the background writer did meanwhile). *HTTP*: `featurekit serve` with and without
+`--log`, loaded in turn by `wrk` at 8 connections with one row a request; each server's
+own CPU a request is read from `/proc` around every run. *Evaluate at scale*: rows
+written through the real `LogWriter` (backdated appends of 100,000 scored rows spread
+over a week) and labels for every other row written as the log stores them, then
+`evaluate` with daily windows.
+*kill -9*: `featurekit serve --log` (flush interval 1 s) under four client threads that
+send their own ids, killed with SIGKILL; every Parquet file is read back with pyarrow
+and its ids compared with the answers the clients received. Flushes are paced so that
+a row's file is in place within one interval of its arrival (the next flush starts an
+interval after the last began, less that write's duration), so only the rows of the
+last interval can be lost, unless a write takes much longer than the one before it.""",
     "predict": """\
 The bench fits each model on a generated 10-column credit dataset (6 numeric columns
 with impute, clip, log1p, scale and bounds, 4 categoricals, missing values, and a few

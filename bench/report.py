@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, ROOT, fmt
+from _report_outcomes import outcomes
 from _report_tables import TABLES, table
 from _report_text import ABOUT, INTRO, SCRIPTS, TITLES
 
@@ -34,6 +35,7 @@ ORDER = [
     "parity_matrix",
     "transform_matrix",
     "export_scale",
+    "outcomes",
     "compare_power",
 ]
 #: A load average at the start above this (per core) says other work was running.
@@ -103,8 +105,9 @@ def section(name: str, record: dict[str, Any]) -> str:
                 budget_rows(record),
             )
         )
-    if name in TABLES:
-        parts += TABLES[name](record)
+    tables = {**TABLES, "outcomes": outcomes}  # the prediction log's own module
+    if name in tables:
+        parts += tables[name](record)
     return "\n\n".join(parts)
 
 
