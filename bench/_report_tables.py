@@ -733,6 +733,34 @@ def compare_power(record: Record) -> list[str]:
     return [table(head, rows)]
 
 
+# -- Spark ---------------------------------------------------------------------------
+def spark(record: Record) -> list[str]:
+    res = record["results"]
+    cores = res["cores"]
+    row = [
+        f"{res['rows']:,} rows in {res['files']} files",
+        fmt_rate(res["single_rows_per_s"]),
+        fmt_rate(res["spark_rows_per_s"]) + f" on {cores} cores",
+        fmt_rate(res["spark_rows_per_s_per_core"]),
+        _ratio(res["per_core_over_single"]),
+        _ratio(res["per_cpu_second_over_single"]),
+        f"{res['billion_rows_core_hours']:.1f}",
+        # what Spark's JVM and workers spent: the figure for cores that are one's own
+        f"{statistics.median(res['spark_cpu_s']) / res['rows'] * 1e9 / 3600:.1f}",
+    ]
+    head = [
+        "data",
+        "single process",
+        "Spark",
+        "Spark per core",
+        "per core / single",
+        "per CPU-second / single",
+        "core-hours per 1e9 rows (wall x cores)",
+        "core-hours per 1e9 rows (CPU time)",
+    ]
+    return [table(head, [row])]
+
+
 TABLES: dict[str, Callable[[Record], list[str]]] = {
     "predict": predict,
     "anchors": anchors,
@@ -745,5 +773,6 @@ TABLES: dict[str, Callable[[Record], list[str]]] = {
     "parity_matrix": parity_matrix,
     "transform_matrix": transform_matrix,
     "export_scale": export_scale,
+    "spark": spark,
     "compare_power": compare_power,
 }

@@ -39,6 +39,7 @@ SCRIPTS = """\
 | `bench/transform_matrix.py` | parity per transform and model family, outside the certificate |
 | `bench/model_coverage.py` | which scikit-learn models export with certified parity ([models.md](models.md)) |
 | `bench/export_scale.py` | exporting big forests: time against the fit, size against skl2onnx, memory |
+| `bench/spark.py` | Spark scoring (`featurekit.spark.predict`) per core against the single-process `Predictor` (needs Java) |
 | `bench/outcomes.py` | the prediction log: its cost in process and over HTTP (needs `wrk`), `evaluate` over 10M rows, kill -9 |
 | `bench/compare_power.py` | the champion/challenger tests of `fk.compare`: false promotions and power, simulated ([retraining.md](retraining.md)) |"""
 
@@ -55,11 +56,30 @@ TITLES = {
     "transform_matrix": "parity per transform and model family",
     "model_coverage": "which scikit-learn models export",
     "export_scale": "exporting big forests",
+    "spark": "Spark scoring per core",
     "outcomes": "the prediction log",
     "compare_power": "champion/challenger: false promotions and power",
 }
 
 ABOUT = {
+    "spark": """\
+The demo's credit model (`examples/credit_features.yaml`, a 60-tree forest of depth
+10) scores the demo's data generated at scale (`examples/credit_data.py`) from Parquet
+files, one file per Spark partition: `featurekit.spark.predict` into Spark's `noop`
+sink on `local[2]`, against one process that reads each file with pyarrow and scores
+it with `Predictor.load(threads=1)`, both with the contract checked and refused rows
+kept (`on_error="split"`), alternating per repeat. The figure is
+`single_s / (spark_s * 2)`, the median of the per-repeat ratios: Spark's rows per
+second per core over the single process's. Spark's time is the whole job's wall
+clock, its JVM (Parquet, Arrow to Python and back) on the same two cores; its Python
+workers were started by a small job first. On a machine shared with other work both
+sides lose cores, Spark's three busy processes (JVM and two workers) more than the
+single process; the load average of the run is in the line above, and the rows per
+CPU-second (Spark's JVM and Python workers, from /proc, against the single process's
+CPU time) say what the cores each side did get were worth. A billion rows at
+the measured per-core rate is the core-hours in the table, from the wall clock (on
+this shared machine) and from Spark's CPU time (cores of one's own): divide by a
+cluster's cores for its wall time ([scale-out.md](scale-out.md)).""",
     "outcomes": """\
 The model is the demo's credit model, trained and exported as `examples/train.py` does
 (a RandomForest of 60 trees on `examples/credit_features.yaml`, with its holdout

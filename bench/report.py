@@ -35,6 +35,7 @@ ORDER = [
     "parity_matrix",
     "transform_matrix",
     "export_scale",
+    "spark",
     "outcomes",
     "compare_power",
 ]
