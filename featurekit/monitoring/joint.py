@@ -171,9 +171,9 @@ def _fit(z: np.ndarray, kept: int | None) -> dict[str, Any]:
     values, vectors = values[::-1], vectors[:, ::-1]
     total = max(float(values.clip(0).sum()), 1e-300)
     share = np.cumsum(np.maximum(values, 0)) / total
-    if kept is None:
-        kept = min(int(np.searchsorted(share, VARIANCE)) + 1, z.shape[1] - 1)
     live = int(np.count_nonzero(values > DEGENERATE * total))
+    if kept is None:  # at least one live direction is left out to watch
+        kept = max(min(int(np.searchsorted(share, VARIANCE)) + 1, live - 1), 1)
     return {
         "centre": centre.tolist(),
         "kept": kept,
@@ -210,14 +210,16 @@ def encode(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.n
     return z
 
 
-def _codes(values: Any, categories: list[str]) -> np.ndarray:
+def _codes(
+    values: Any, categories: list[str], index: dict[str, int] | None = None
+) -> np.ndarray:
     """Each value's position in `categories`, -1 elsewhere (non-strings included)."""
     codes = _arrow_codes(values, categories)
     if codes is not None:
         return codes
     values = np.asarray(values, dtype=object).reshape(-1)
-    if len(values) <= 64:  # a few rows: dictionary lookups beat pandas' set-up
-        index = {c: i for i, c in enumerate(categories)}
+    if len(values) <= 512:  # the live path's batches: dictionary lookups beat pandas
+        index = index or {c: i for i, c in enumerate(categories)}
         return np.fromiter(
             (index.get(v, -1) if isinstance(v, str) else -1 for v in values.tolist()),
             np.int64,
@@ -243,6 +245,51 @@ def _arrow_codes(values: Any, categories: list[str]) -> np.ndarray | None:
     return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
 
 
+class _Plan:
+    """A profile entry's arrays, built once.
+
+    The live path scores a few hundred rows at a time; rebuilding the arrays from
+    JSON lists each time would cost more than the rows.
+    """
+
+    def __init__(self, joint: Mapping[str, Any]) -> None:
+        width = len(joint["numeric"]) + sum(len(k) for _, k in joint["categorical"])
+        residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, width)
+        offset = -(np.asarray(joint["centre"]) @ residual.T)  # the same for every row
+        d = len(joint["numeric"])
+        self.tables: list[tuple[str, list[str], dict[str, int], np.ndarray]] = []
+        j = d
+        for name, kept in joint["categorical"]:
+            block = residual[:, j : j + len(kept)]
+            p = np.asarray([k[1] for k in kept])
+            sd = np.asarray([k[2] for k in kept])
+            offset -= (p / sd) @ block.T
+            # row i: what category i's indicator adds; the last row (code -1): nothing
+            table = np.vstack([(block / sd).T, np.zeros(len(block))])
+            cats = [k[0] for k in kept]
+            self.tables.append((name, cats, {c: i for i, c in enumerate(cats)}, table))
+            j += len(kept)
+        self.offset, self.numeric_part = offset, residual[:, :d].T
+        self.names = [name for name, _, _ in joint["numeric"]]
+        self.means = np.asarray([m for _, m, _ in joint["numeric"]])
+        self.scales = np.asarray([s for _, _, s in joint["numeric"]])
+
+
+#: Plans by profile entry (the entry kept beside its plan, so an id is never reused).
+_PLANS: dict[int, tuple[Mapping[str, Any], _Plan]] = {}
+
+
+def _plan(joint: Mapping[str, Any]) -> _Plan:
+    found = _PLANS.get(id(joint))
+    if found is not None and found[0] is joint:
+        return found[1]
+    if len(_PLANS) >= 16:
+        _PLANS.clear()
+    plan = _Plan(joint)
+    _PLANS[id(joint)] = (joint, plan)
+    return plan
+
+
 def errors(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.ndarray:
     """Each of `n` rows' squared length along the residual directions.
 
@@ -250,42 +297,28 @@ def errors(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.n
     a categorical input adds its categories' rows of a small table (its indicators'
     projections), looked up by code, so a row costs O(inputs x directions).
     """
-    width = len(joint["numeric"]) + sum(len(k) for _, k in joint["categorical"])
-    residual = np.asarray(joint["residual"], dtype=np.float64).reshape(-1, width)
-    offset = -(np.asarray(joint["centre"]) @ residual.T)  # the same for every row
-    d = len(joint["numeric"])
-    tables = []
-    j = d
-    for name, kept in joint["categorical"]:
-        block = residual[:, j : j + len(kept)]
-        p = np.asarray([k[1] for k in kept])
-        sd = np.asarray([k[2] for k in kept])
-        offset -= (p / sd) @ block.T
-        # row i: what category i's indicator adds; the last row (code -1): nothing
-        tables.append((name, kept, np.vstack([(block / sd).T, np.zeros(len(block))])))
-        j += len(kept)
+    plan = _plan(joint)
+    d = len(plan.names)
     if d:
-        means = np.asarray([m for _, m, _ in joint["numeric"]])
-        scales = np.asarray([s for _, _, s in joint["numeric"]])
         x = np.column_stack(
             [
                 np.full(n, np.nan)
                 if columns.get(name) is None
                 else np.asarray(columns[name], dtype=np.float64).reshape(-1)
-                for name, _, _ in joint["numeric"]
+                for name in plan.names
             ]
         )
-        z = (x - means) / scales
+        z = (x - plan.means) / plan.scales
         z[~np.isfinite(z)] = 0.0  # missing (and infinite) values sit at the mean
         np.clip(z, -CLIP, CLIP, out=z)
-        left = z @ residual[:, :d].T
-        left += offset
+        left = z @ plan.numeric_part
+        left += plan.offset
     else:
-        left = np.tile(offset, (n, 1))
-    for name, kept, table in tables:
+        left = np.tile(plan.offset, (n, 1))
+    for name, cats, index, table in plan.tables:
         col = columns.get(name)
         if col is not None:
-            left += table[_codes(col, [k[0] for k in kept])]
+            left += table[_codes(col, cats, index)]
     return np.einsum("ij,ij->i", left, left)  # type: ignore[no-any-return]
 
 

@@ -144,10 +144,10 @@ def test_the_detectable_shift_is_stated_and_shrinks_with_the_window() -> None:
         assert rows["c"]["detectable_unit"] == "change of a category's share"
         assert 0 < rows["c"]["detectable_shift"] < 1
     assert shifts[20] > shifts[100] > shifts[1000] > 0
-    # two features, no multivariate row (x and a 50/50 c leave no direction out):
-    # z_(1 - 0.05 / (2 * 2)) + z_0.8 = 3.08 standard errors of a difference of means
-    assert "joint" not in profile
-    assert shifts[100] == pytest.approx(3.08 * np.sqrt(1 / 100 + 1 / N_REF), rel=0.01)
+    # two features and the multivariate row under BH:
+    # z_(1 - 0.05 / (2 * 3)) + z_0.8 = 3.23 standard errors of a difference of means
+    assert "joint" in profile
+    assert shifts[100] == pytest.approx(3.23 * np.sqrt(1 / 100 + 1 / N_REF), rel=0.01)
 
 
 def test_profiles_from_before_small_windows_still_decide_from_twenty_rows() -> None:
