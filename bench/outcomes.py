@@ -30,6 +30,8 @@ holdout figures). In one run it measures
    answered more than one flush interval before the kill must be there, and no file
    may be unreadable (``tests/serving/test_log_durability.py`` asserts the same).
 
+Parts 3 and 4 live in ``bench/_outcomes_scale.py`` and ``bench/_outcomes_kill.py``.
+
 Budgets: logging adds at most 5 µs a row in process at batch size 1; it costs at most
 10 % of HTTP throughput at 8 connections; ``evaluate`` over 10M rows takes at most
 10 s; after kill -9 no row older than the flush interval is missing and no file is
@@ -43,20 +45,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import runpy
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from _common import (
-    ROOT,
     Run,
     add_json_option,
     budget,
@@ -66,29 +63,20 @@ from _common import (
     spread,
     versions,
 )
+from _outcomes_kill import FLUSH_S, durability
+from _outcomes_scale import EXAMPLES, at_scale, make_credit
 from http_server import lua_script as wrk_script
 from http_server import post, run_wrk, start, wrk_version
-from predict import bare_feeds
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 import featurekit as fk
-from featurekit.outcomes.evaluation import evaluate
-from featurekit.outcomes.labels import write_labels
-from featurekit.outcomes.reading import PredictionLog
 from serving import Predictor
-
-EXAMPLES = ROOT / "examples"
-# the demo's data generator, run from its file: examples/ is not a package
-make_credit = runpy.run_path(str(EXAMPLES / "credit_data.py"))["make_credit"]
 
 BUDGET_US_PER_ROW = 5.0  # budget: the log adds <= 5 µs a row in process, batch 1
 BUDGET_HTTP_RATIO = 0.9  # budget: throughput with --log >= 0.9x without, c=8
 BUDGET_EVALUATE_S = 10.0  # budget: evaluate over 10M rows, half labelled, <= 10 s
 CONCURRENCY = 8
-FLUSH_S = 1.0  # the server's flush interval (LogWriter's default)
-DAY_NS = 86_400 * 10**9
-EVALUATE_CAP_S = 60.0  # no further evaluate runs once they took this long
 
 
 # -- the model -----------------------------------------------------------------------
@@ -291,199 +279,6 @@ def _dropped(port: int) -> float:
         if line.startswith('featurekit_log_rows_total{outcome="dropped"}'):
             return float(line.split()[-1])
     return float("nan")
-
-
-# -- 3. evaluate at scale ------------------------------------------------------------
-def at_scale(artifact: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """A log of `args.log_rows` rows over a week, half labelled; evaluate it."""
-    directory = tmp / "big-log"
-    scorer = Predictor.load(artifact, monitor=False)
-    big = {"flush_seconds": 3600, "flush_rows": 10**9, "max_buffered_rows": 10**9}
-    writer = Predictor.load(artifact, monitor=False, log=directory, log_options=big)
-    log = writer.log
-    assert log is not None
-    batch = min(args.batch_rows, args.log_rows)
-    pool, y = make_credit(batch, seed=11)
-    feeds = bare_feeds(scorer.session, pool)
-    scored = scorer.score(pool, outputs=scorer.outputs)
-    assert isinstance(scored, dict)
-    truth = [str(v) for v in np.asarray(y)[::2]]  # every other row gets its label
-    batches = args.log_rows // batch
-    first_day = time.time_ns() // DAY_NS - args.days
-    step = args.days * DAY_NS // batches
-    t0 = time.perf_counter()
-    for b in range(batches):
-        # one backdated append of `batch` rows: ids b<batch>-<row>, by the writer
-        log.append(
-            feeds, scored, request_id=f"b{b:05d}", at_ns=first_day * DAY_NS + b * step
-        )
-        if (b + 1) % 10 == 0 or b == batches - 1:
-            log.flush()
-    write_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for lo in range(0, batches, 10):
-        ids = [
-            f"b{b:05d}-{j}"
-            for b in range(lo, min(lo + 10, batches))
-            for j in range(0, batch, 2)
-        ]
-        write_labels(directory, (ids, truth * (len(ids) // len(truth)), None))
-    labels_s = time.perf_counter() - t0
-    writer.close()
-    files = list((directory / "predictions").glob("date=*/hour=*/part-*.parquet"))
-    size = sum(f.stat().st_size for f in directory.rglob("*.parquet"))
-    print(
-        f"    wrote {batches * batch:,} rows in {write_s:.1f} s through LogWriter "
-        f"({len(files)} files, {size / 2**20:.0f} MiB with the labels), "
-        f"{batches * batch // 2:,} labels in {labels_s:.1f} s"
-    )
-    times, cpu, report = [], [], None
-    for _ in range(args.evaluate_repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        report = evaluate(artifact, directory, window="1d")
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)  # every thread's; Arrow reads in parallel
-        if sum(times) > EVALUATE_CAP_S:  # far over budget: one run tells enough
-            break
-    assert report is not None
-    print(
-        f"    evaluate(window='1d'): {np.median(times):.1f} s (median of {len(times)}; "
-        f"{', '.join(f'{t:.1f}' for t in times)}; CPU {np.median(cpu):.1f} s); "
-        f"verdict {report.verdict!r}, "
-        f"{report.served:,} served, {report.labelled:,} labelled, "
-        f"{len(report.windows)} windows"
-    )
-    day = np.datetime64(((first_day + args.days - 1) * DAY_NS), "ns")
-    t0 = time.perf_counter()
-    frame = PredictionLog(directory).frame(
-        labelled=True, since=str(day), until=str(day + np.timedelta64(1, "D"))
-    )
-    frame_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    added = PredictionLog(directory).add_labels(
-        [f"b{batches - 1:05d}-{j}" for j in range(1, 2001, 2)], truth[:1000]
-    )
-    add_s = time.perf_counter() - t0
-    print(
-        f"    PredictionLog.frame(labelled, one day): {len(frame):,} rows in "
-        f"{frame_s:.1f} s; add_labels(1,000): {add_s:.1f} s "
-        f"({added['accepted']} accepted, {len(added['unknown_ids'])} unknown)"
-    )
-    return {
-        "rows": batches * batch,
-        "labelled": batches * batch // 2,
-        "days": args.days,
-        "appends": batches,
-        "rows_per_append": batch,
-        "files": len(files),
-        "mib": round(size / 2**20, 1),
-        "write_s": write_s,
-        "write_rows_per_s": batches * batch / write_s,
-        "labels_write_s": labels_s,
-        "evaluate_s": spread(times),
-        "evaluate_samples_s": times,
-        "evaluate_cpu_s": spread(cpu),
-        "verdict": report.verdict,
-        "served": report.served,
-        "labelled_seen": report.labelled,
-        "windows": len(report.windows),
-        "frame_one_day_rows": len(frame),
-        "frame_one_day_s": frame_s,
-        "add_labels_1000_s": add_s,
-        "add_labels_unknown": len(added["unknown_ids"]),
-    }
-
-
-# -- 4. kill -9 ----------------------------------------------------------------------
-def durability(artifact: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """SIGKILL a logging server under traffic; what is in the log afterwards."""
-    import http.client
-
-    import pyarrow.parquet as pq
-
-    directory = tmp / "kill-log"
-    cmd = [sys.executable, "-m", "serving", str(artifact), "--host", "127.0.0.1"]
-    cmd += ["--port", "{port}", "--log-level", "warning", "--log", str(directory)]
-    server = start("kill", cmd, "/v2/health/ready", tmp)
-    record = json_record(make_credit(10, seed=4)[0], 0)
-    answered: list[tuple[float, str]] = []  # (monotonic time of the answer, id)
-    stop = threading.Event()
-
-    def client(t: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        k = 0
-        while not stop.is_set():
-            rid = f"c{t}-{k}"
-            k += 1
-            body = json.dumps({"records": [record], "ids": [rid]})
-            try:
-                conn.request(
-                    "POST", "/predict", body, {"Content-Type": "application/json"}
-                )
-                resp = conn.getresponse()
-                payload = resp.read()
-            except (OSError, http.client.HTTPException):
-                return  # the server is gone
-            if resp.status == 200 and json.loads(payload).get("ids") == [rid]:
-                answered.append((time.monotonic(), rid))
-
-    threads = [threading.Thread(target=client, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    time.sleep(args.kill_after)
-    killed_at = time.monotonic()
-    os.kill(server.proc.pid, signal.SIGKILL)
-    server.proc.wait(timeout=30)
-    stop.set()
-    for th in threads:
-        th.join(timeout=30)
-    present: list[str] = []
-    unreadable: list[str] = []
-    pids = set()
-    files = sorted((directory / "predictions").glob("date=*/hour=*/part-*.parquet"))
-    for f in files:
-        pids.add(f.name.split("-")[2])
-        try:
-            present += pq.read_table(f, columns=["row_id"])["row_id"].to_pylist()
-        except Exception as exc:  # anything unreadable is the finding
-            unreadable.append(f"{f.name}: {type(exc).__name__}")
-    hidden = [str(p.name) for p in (directory / "predictions").rglob(".*")]
-    have = set(present)
-    old = [(t, i) for t, i in answered if t < killed_at - FLUSH_S]
-    recent = [(t, i) for t, i in answered if t >= killed_at - FLUSH_S]
-    missing_old = [(t, i) for t, i in old if i not in have]
-    missing_recent = [(t, i) for t, i in recent if i not in have]
-    out = {
-        "flush_s": FLUSH_S,
-        "kill_after_s": args.kill_after,
-        "answered": len(answered),
-        "answered_before_flush_interval": len(old),
-        "present_of_those": len(old) - len(missing_old),
-        "missing_of_those": len(missing_old),
-        "answered_in_last_interval": len(recent),
-        "missing_of_last_interval": len(missing_recent),
-        "oldest_missing_age_s": (
-            killed_at - min(t for t, _ in missing_old + missing_recent)
-            if missing_old or missing_recent
-            else None
-        ),
-        "rows_in_log": len(present),
-        "duplicate_rows": len(present) - len(have),
-        "files": len(files),
-        "unreadable_files": unreadable,
-        "hidden_temporary_files": hidden,
-        "writer_pid_is_server": pids == {str(server.proc.pid)},
-        "not_answered_but_logged": len(have - {i for _, i in answered}),
-    }
-    print(
-        f"    {len(answered):,} answered in {args.kill_after:g} s, then SIGKILL: "
-        f"{out['present_of_those']:,} of the {len(old):,} answered over {FLUSH_S:g} s "
-        f"before the kill are in the log ({len(missing_old)} missing), "
-        f"{len(recent) - len(missing_recent):,} of the {len(recent):,} of the last "
-        f"second; {len(files)} files, {len(unreadable)} unreadable, "
-        f"{len(hidden)} temporary left"
-    )
-    return out
 
 
 # -- the run -------------------------------------------------------------------------
