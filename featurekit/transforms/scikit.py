@@ -93,12 +93,23 @@ def emit_onehot_encoder(g: Graph, x: str, step: OneHotEncoder, where: str) -> st
         raise ExportError(
             f"{where}: OneHotEncoder with drop or infrequent categories is not supported."
         )
-    cats = g.const(
-        np.array([[str(c) for c in step.categories_[0]]], dtype=object),
-        f"{col}_categories",
+    labels = [str(c) for c in step.categories_[0]]
+    if len(set(labels)) < len(labels):  # two categories print alike: both light up
+        cats = g.const(np.array([labels], dtype=object), f"{col}_categories")
+        return g.op("Cast", [g.op("Equal", [x, cats])], f"{col}_onehot", to=11)
+    # a hash lookup per row, then integer compares: comparing every row's string
+    # with every category costs N x K string compares (most of a large batch's time)
+    codes = g.op(
+        "LabelEncoder",
+        [x],
+        f"{col}_codes",
+        domain=ML,
+        keys_strings=labels,
+        values_int64s=list(range(len(labels))),
+        default_int64=-1,
     )
-    hot = g.op("Equal", [x, cats])
-    return g.op("Cast", [hot], f"{col}_onehot", to=11)
+    ids = g.const(np.arange(len(labels), dtype=np.int64)[None, :], f"{col}_ids")
+    return g.op("Cast", [g.op("Equal", [codes, ids])], f"{col}_onehot", to=11)
 
 
 @emits(OrdinalEncoder)
