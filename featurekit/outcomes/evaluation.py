@@ -27,6 +27,7 @@ from featurekit.monitoring.counts import Counts
 from featurekit.monitoring.verdicts import evaluate as drift_verdicts
 from featurekit.outcomes import metrics as M
 from featurekit.outcomes.holdout import LABEL
+from featurekit.outcomes.joining import Joined, join
 from featurekit.outcomes.log import parse_duration
 from featurekit.outcomes.metrics import DEFAULT_MARGINS, decay_line
 from featurekit.outcomes.reading import PredictionLog
@@ -168,6 +169,8 @@ def evaluate(
     log = (
         directory if isinstance(directory, PredictionLog) else PredictionLog(directory)
     )
+    if progress is not None:
+        log.progress = progress
     sha = manifest["files"]["model.onnx"]
     outs = [
         o for o in ("label", "probabilities", "prediction") if o in manifest["outputs"]
@@ -175,16 +178,18 @@ def evaluate(
     # exploration's columns (--explore): absent from other logs, read back as null
     extra = ["model_label", "propensity"] if kind == "classifier" else []
     table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs, *extra])
-    labels = log.labels()
+    labels = log.label_table()
     skipped = list(log.skipped)  # both reads: the predictions', then the labels'
-    served, proba = _served(table, outs)
-    joined = served.merge(labels, on="row_id", how="left")
-    served_ids = set(served["row_id"]) if len(labels) else set()
-    unmatched = int((~labels["row_id"].isin(served_ids)).sum()) if len(labels) else 0
     base = holdout["metrics"][metric]["value"]
     higher = M.HIGHER_IS_BETTER[metric]
     threshold = decay_line(metric, base, margin)
-    rows = _windows(joined, proba, window, kind, classes, holdout.get("labels"))
+    if table is None or table.num_rows == 0:
+        data = None
+        unmatched = 0 if labels is None else labels.num_rows
+    else:
+        data = join(table, labels, kind, classes)
+        unmatched = data.unmatched
+    rows = _windows(data, window, kind, classes, holdout.get("labels"))
     frame = pd.DataFrame(rows)
     verdict, start = _decide(frame, metric, threshold, higher, persist, min_labels)
     return EvaluationReport(
@@ -194,8 +199,8 @@ def evaluate(
         decay_start=start,
         windows=frame,
         holdout=holdout["metrics"],
-        served=len(served),
-        labelled=int(joined["label"].notna().sum()),
+        served=0 if data is None else len(data),
+        labelled=0 if data is None else int(data.labelled.sum()),
         unmatched_labels=unmatched,
         model={
             "name": manifest.get("name"),
@@ -206,134 +211,87 @@ def evaluate(
     )
 
 
-def _served(table: Any, outs: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """The served rows (the last of each id) and their probabilities, by ``_proba_row``."""
-    proba = None
-    if table is None or table.num_rows == 0:
-        empty = {"row_id": [], "timestamp": pd.to_datetime([], utc=True)}
-        return pd.DataFrame(empty), proba
-    frame = pd.DataFrame(
-        {
-            "row_id": table["row_id"].to_numpy(zero_copy_only=False),
-            "timestamp": table["timestamp"].to_pandas(),
-        }
-    )
-    if "label" in outs:
-        served = table["label"].to_numpy(zero_copy_only=False)
-        if (
-            "model_label" in table.column_names
-        ):  # the model's own answer, explored or not
-            own = table["model_label"].to_numpy(zero_copy_only=False)
-            served = np.where(pd.isna(own), served, own)
-            frame["propensity"] = table["propensity"].to_numpy(zero_copy_only=False)
-        frame["served_label"] = served
-    if "prediction" in outs:
-        frame["prediction"] = table["prediction"].to_numpy()
-    if "probabilities" in outs:
-        import pyarrow.compute as pc
-
-        col = table["probabilities"].combine_chunks()
-        k = len(col[0]) if len(col) else 0
-        flat = pc.list_flatten(col).to_numpy()
-        frame["_proba_row"] = np.arange(len(frame))
-        proba = flat.reshape(-1, k) if k else flat.reshape(0, 0)
-    # a row scored twice (a retried request with the same id) counts once
-    return frame.drop_duplicates("row_id", keep="last").reset_index(drop=True), proba
+def _iso(micros: int) -> str:
+    return str(pd.Timestamp(int(micros), unit="us", tz="UTC").isoformat())
 
 
-def _groups(
-    joined: pd.DataFrame, window: str | int
-) -> list[tuple[str, str, np.ndarray]]:
+def _groups(data: Joined, window: str | int) -> list[tuple[str, str, np.ndarray]]:
     """(start, end, row positions) per window, in time order."""
-    joined = joined.sort_values("timestamp", kind="stable")
-    positions = joined.index.to_numpy()
     if isinstance(window, int) and not isinstance(window, bool):
         if window < 1:
             raise ValueError(
                 f"window must be a positive number of labels, got {window}."
             )
-        labelled = joined["label"].notna().to_numpy()
-        cut = (np.cumsum(labelled) - labelled) // window  # labels before each row
-        cut = np.minimum(cut, max(int(labelled.sum()) - 1, 0) // window)
-        keys = cut
+        order = np.argsort(data.timestamp, kind="stable")
+        labelled = data.labelled[order]
+        keys = (np.cumsum(labelled) - labelled) // window  # labels before each row
+        keys = np.minimum(keys, max(int(labelled.sum()) - 1, 0) // window)
+        span = None
     else:
-        seconds = parse_duration(window)
-        ts = joined["timestamp"].astype("int64").to_numpy() // 1000  # µs → ms
-        keys = ts // int(seconds * 1000)
+        span = int(parse_duration(window) * 1_000_000)
+        keys_all = data.timestamp // span
+        order = np.argsort(keys_all, kind="stable")
+        keys = keys_all[order]
+    cuts = np.flatnonzero(np.diff(keys)) + 1
     out = []
-    stamps = joined["timestamp"]
-    for key in np.unique(keys):
-        mask = keys == key
-        pos = positions[mask]
-        t = stamps[mask]
-        if isinstance(window, int):
-            start, end = t.iloc[0], t.iloc[-1]
+    for pos in np.split(order, cuts):
+        if span is None:
+            t = data.timestamp[pos]
+            start, end = _iso(t.min()), _iso(t.max())
         else:
-            start = pd.Timestamp(
-                int(key) * int(parse_duration(window) * 1000), unit="ms", tz="UTC"
-            )
-            end = start + pd.Timedelta(seconds=parse_duration(window))
-        out.append((start.isoformat(), end.isoformat(), pos))
+            key = int(data.timestamp[pos[0]] // span)
+            start, end = _iso(key * span), _iso((key + 1) * span)
+        out.append((start, end, pos))
     return out
 
 
 def _windows(
-    joined: pd.DataFrame,
-    proba_all: np.ndarray | None,
+    data: Joined | None,
     window: str | int,
     kind: str,
     classes: list[Any],
     label_profile: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    if joined.empty:
+    if data is None or len(data) == 0:
         return []
-    texts = [str(c) for c in classes]
+    texts = np.asarray([str(c) for c in classes], dtype=object)
     rows = []
-    for start, end, pos in _groups(joined, window):
-        part = joined.loc[pos]
-        has = part["label"].notna().to_numpy()
-        lab = part[has]
+    for start, end, pos in _groups(data, window):
+        lab = pos[data.labelled[pos]]
         row: dict[str, Any] = {
             "start": start,
             "end": end,
-            "served": len(part),
-            "labelled": int(has.sum()),
-            "coverage": float(has.mean()) if len(part) else math.nan,
+            "served": int(pos.size),
+            "labelled": int(lab.size),
+            "coverage": lab.size / pos.size if pos.size else math.nan,
         }
-        when = lab["label_timestamp"].where(
-            lab["label_timestamp"].notna(), lab["received_at"]
-        )
-        latency = (when - lab["timestamp"]).dt.total_seconds()
-        row["latency_median_s"] = float(latency.median()) if len(lab) else math.nan
+        latency = (data.outcome_time[lab] - data.timestamp[lab]) / 1e6
+        row["latency_median_s"] = float(np.median(latency)) if lab.size else math.nan
         figures: dict[str, dict[str, Any]] = {}
-        if len(lab):
-            if kind == "classifier":
-                y = pd.Categorical(lab["label"], categories=texts).codes.astype(
-                    np.int64
-                )
-                yhat = pd.Categorical(lab["served_label"], categories=texts).codes
-                proba = None
-                if proba_all is not None and "_proba_row" in lab:
-                    proba = proba_all[lab["_proba_row"].to_numpy()]
-                ok = y >= 0
-                figures = M.from_indices(
-                    y[ok], yhat[ok], None if proba is None else proba[ok]
-                )
-                if proba is not None:
-                    row["ece"] = _ece(proba[ok], y[ok])
-            else:
-                figures = M.regression(
-                    lab["label"].astype(np.float64), lab["prediction"]
-                )
+        if lab.size and kind == "classifier":
+            y, yhat = data.y[lab], data.yhat[lab]
+            ok = y >= 0
+            proba = None if data.proba is None else data.proba[lab][ok]
+            figures = M.from_indices(y[ok], yhat[ok], proba)
+            if proba is not None:
+                row["ece"] = _ece(proba, y[ok])
+            values = texts[y[ok]]
+        elif lab.size:
+            figures = M.regression(data.y[lab], data.yhat[lab])
+            values = data.y[lab]
+        else:
+            values = np.empty(0)
         for name, fig in figures.items():
             row[name], row[f"{name}_low"], row[f"{name}_high"] = (
                 fig["value"],
                 fig["low"],
                 fig["high"],
             )
-        row["label_drift"] = _label_drift(label_profile, lab["label"].to_numpy(), kind)
-        if "propensity" in lab and lab["propensity"].notna().any():
-            row.update(_ipw_accuracy(lab))
+        row["label_drift"] = _label_drift(label_profile, values, kind)
+        if data.propensity is not None and lab.size:
+            ipw = _ipw_accuracy(data.propensity[lab], data.y[lab] == data.yhat[lab])
+            if ipw:
+                row.update(ipw)
         rows.append(row)
     return rows
 
@@ -342,21 +300,21 @@ def _windows(
 IPW_CLIP = 20.0
 
 
-def _ipw_accuracy(lab: pd.DataFrame) -> dict[str, float]:
+def _ipw_accuracy(propensity: np.ndarray, hit: np.ndarray) -> dict[str, float]:
     """The model's accuracy over all served rows, from labels of the rows acted on.
 
     Self-normalised inverse-propensity weighting: each labelled row weighs 1 / the
     probability its decision was served with (clipped at `IPW_CLIP`), so rows whose
     decision was rarely served (explored) stand for the many that went unlabelled.
+    Rows logged without a propensity (no exploration) are left out.
     """
-    rows = lab[lab["propensity"].notna()]
-    w = np.minimum(1.0 / rows["propensity"].to_numpy(np.float64), IPW_CLIP)
-    hit = (
-        rows["label"].astype(str).to_numpy()
-        == rows["served_label"].astype(str).to_numpy()
-    )
-    est = float((w * hit).sum() / w.sum())
-    half = 1.959963984540054 * float(np.sqrt((w**2 * (hit - est) ** 2).sum())) / w.sum()
+    known = ~np.isnan(propensity)
+    if not known.any():
+        return {}
+    w = np.minimum(1.0 / propensity[known], IPW_CLIP)
+    h = hit[known].astype(np.float64)
+    est = float((w * h).sum() / w.sum())
+    half = 1.959963984540054 * float(np.sqrt((w**2 * (h - est) ** 2).sum())) / w.sum()
     return {
         "accuracy_ipw": est,
         "accuracy_ipw_low": max(0.0, est - half),

@@ -154,17 +154,29 @@ class PredictionLog:
             table = table.filter(mask)
         return table
 
-    def labels(self) -> pd.DataFrame:
-        """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
+    def label_table(self) -> Any:
+        """The latest label per row id, as a `pyarrow.Table` (None when there are none)."""
+        import pyarrow as pa
+
+        from featurekit.outcomes.joining import last_per_id
+
         files = sorted((self.root / LABELS).glob("date=*/*.parquet"))
         table = self._read(files, None)  # adds to `skipped`
+        if table is None or table.num_rows == 0:
+            return None
+        # the latest received wins; among equal times, the later file and row
+        table = table.append_column("_i", pa.array(np.arange(table.num_rows)))
+        order = [("received_at", "ascending"), ("_i", "ascending")]
+        return last_per_id(table, order).drop_columns(["_i"])
+
+    def labels(self) -> pd.DataFrame:
+        """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
+        table = self.label_table()
         if table is None:
             return pd.DataFrame(
                 {"row_id": [], "label": [], "label_timestamp": [], "received_at": []}
             )
-        frame = table.to_pandas()
-        frame = frame.sort_values("received_at", kind="stable")
-        return frame.drop_duplicates("row_id", keep="last").reset_index(drop=True)
+        return table.to_pandas()
 
     def answers(self, ids: Sequence[str], *, model: str) -> dict[str, tuple[Any, Any]]:
         """What `model` answered for `ids`: ``{id: (class index or prediction, probabilities)}``."""
@@ -232,12 +244,17 @@ class PredictionLog:
             ids, labels, kind=kinds.pop(), classes=classes, timestamps=timestamps
         )
         write_labels(self.root, batch)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         served = self.predictions(columns=["row_id"])
-        known = set() if served is None else set(served["row_id"].to_pylist())
-        return {
-            "accepted": len(batch[0]),
-            "unknown_ids": [i for i in batch[0] if i not in known],
-        }
+        sent = pa.array(batch[0], pa.string())
+        if served is None:
+            unknown = batch[0]
+        else:
+            known = pc.is_in(sent, value_set=served["row_id"].combine_chunks())
+            unknown = sent.filter(pc.invert(known)).to_pylist()
+        return {"accepted": len(batch[0]), "unknown_ids": unknown}
 
     def inputs(self, table: Any) -> pd.DataFrame:
         """The ``inputs`` of logged rows as records the model reads again.
@@ -276,16 +293,25 @@ class PredictionLog:
         table = self.predictions(model=model, columns=["row_id", "label"])
         if table is None or "label" not in table.column_names:
             return pd.DataFrame(columns=["decision", "served", "labelled", "coverage"])
-        served = pd.DataFrame(
+        import pyarrow as pa
+
+        from featurekit.outcomes.joining import attach, last_per_id
+
+        table = last_per_id(table)
+        got, _ = attach(table, self.label_table(), ["label"])
+        counts = (
+            pa.table({"decision": table["label"], "labelled": got["label"].is_valid()})
+            .group_by("decision")
+            .aggregate([("labelled", "count"), ("labelled", "sum")])
+            .to_pandas()
+        )
+        out = pd.DataFrame(
             {
-                "row_id": table["row_id"].to_numpy(zero_copy_only=False),
-                "decision": table["label"].to_numpy(zero_copy_only=False),
+                "decision": counts["decision"],
+                "served": counts["labelled_count"].astype(int),
+                "labelled": counts["labelled_sum"].astype(int),
             }
-        ).drop_duplicates("row_id", keep="last")
-        served["labelled"] = served["row_id"].isin(set(self.labels()["row_id"]))
-        out = served.groupby("decision", sort=True)["labelled"].agg(["size", "sum"])
-        out = out.rename(columns={"size": "served", "sum": "labelled"}).reset_index()
-        out["labelled"] = out["labelled"].astype(int)
+        ).sort_values("decision", ignore_index=True)
         out["coverage"] = out["labelled"] / out["served"]
         return out
 
@@ -307,16 +333,18 @@ class PredictionLog:
         table = self.predictions(model=model, since=since, until=until)
         if table is None:
             return pd.DataFrame()
+        from featurekit.outcomes.joining import attach
+
+        got, _ = attach(table, self.label_table(), ["label"])
+        if labelled:
+            _warn_if_selective(self.coverage(model=model))
+            keep = got["label"].is_valid()
+            table, got["label"] = table.filter(keep), got["label"].filter(keep)
         frame = self.inputs(table)
         frame.insert(0, "row_id", table["row_id"].to_numpy(zero_copy_only=False))
         frame.insert(1, "timestamp", table["timestamp"].to_pandas())
-        labels = self.labels()
-        labels["label"] = self._typed(labels["label"])
-        if labelled:
-            _warn_if_selective(self.coverage(model=model))
-        joined = frame.merge(labels[["row_id", "label"]], on="row_id", how="left")
-        if labelled:
-            joined = joined[joined["label"].notna()].reset_index(drop=True)
+        frame["label"] = self._typed(pd.Series(got["label"].to_pylist(), dtype=object))
+        joined = frame
         for name in frame.columns[2:]:
             col = joined[name]
             if col.dtype == object:
