@@ -25,7 +25,7 @@ def last_per_id(table: Any, order: list[tuple[str, str]] | None = None) -> Any:
     if order is not None:
         table = table.take(pc.sort_indices(table, order))
     positions = table.append_column("_pos", pa.array(np.arange(table.num_rows)))
-    last = positions.group_by("row_id", use_threads=False).aggregate([("_pos", "max")])
+    last = positions.group_by("row_id").aggregate([("_pos", "max")])
     if last.num_rows == table.num_rows:
         return table
     # the kept rows in their original order
