@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,7 +52,7 @@ class Online:
         self.holdout = dict(holdout or {})
         self.window = window
         self.served_cap = served_cap
-        self._served: dict[str, tuple[Any, Any]] = {}
+        self._served: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._y: list[Any] = []
         self._hat: list[Any] = []
@@ -76,7 +77,7 @@ class Online:
                 seen[i] = (h, r)
             self.served_rows += len(hats)
             while len(seen) > self.served_cap:
-                del seen[next(iter(seen))]
+                seen.popitem(last=False)  # the oldest (a dict's first key rescans)
 
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Join labels (as text) to remembered rows; returns the ids not remembered."""
