@@ -20,6 +20,16 @@ CELLS = {
     "missing_cat",
     "unseen_cat",
     "harmless",
+    # issue 15: small windows, glaring shifts at 50 rows, the correlated pair
+    *(
+        f"null_{d}_n{n}"
+        for d in ("cat3", "cat10", "cat50", "num")
+        for n in (20, 50, 100)
+    ),
+    "glaring_mean_n50",
+    *(f"glaring_share_cat{k}_n50" for k in (3, 10, 50)),
+    "null_corr",
+    "flip_corr",
 }
 
 
@@ -47,9 +57,13 @@ def test_quick_drift_benchmark_runs_featurekit_side(run_bench) -> None:
     assert len(runs) == 3
     assert all(r["seconds"] > 0 and r["peak_mib"] >= 0 for r in runs)
     passes = {v["name"]: v["pass"] for v in results["verdicts"]}
-    assert len(passes) == 6, passes
+    assert len(passes) == 10, passes
     # the lines that compare with Evidently have no verdict without it
     assert [p for p in passes.values() if p is None] == [None, None], passes
+    estimate = results["estimate"]  # label-free performance: featurekit only
+    for cell in ("covariate", "concept"):
+        assert len(estimate[cell]["windows"]) == estimate["trials"] > 0
+        assert 0.0 <= estimate[cell]["coverage"] <= 1.0
     seconds, speed = bench.record["budgets"]
     assert seconds["unit"] == "s" and seconds["value"] > 0
     assert speed["value"] is None and speed["pass"] is False
