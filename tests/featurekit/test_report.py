@@ -66,7 +66,9 @@ def report(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def page(report, tmp_path_factory, system_tool) -> Path:
-    system_tool("chromium", "chromium", "the report tests drive a real headless browser")
+    system_tool(
+        "chromium", "chromium", "the report tests drive a real headless browser"
+    )
     path = tmp_path_factory.mktemp("page") / "report.html"
     path.write_text(render_html(report), encoding="utf-8")
     return path
@@ -107,8 +109,12 @@ def _bars(histogram: dict) -> int:
 # -- in a real browser ----------------------------------------------------------------
 def test_browser_draws_every_plot(report, dom):
     body = re.search(r"<body[^>]*>", dom).group(0)
-    assert f'data-plots-rendered="{len(report["features"])}"' in body
+    # one plot per histogram: every feature's; the multivariate row has none
+    assert f'data-plots-rendered="{len(report["histograms"])}"' in body
     assert dom.count('<svg class="hist"') == len(report["histograms"]) == 5
+    assert len(report["features"]) == 6 and report["features"][-1]["kind"] == (
+        "multivariate"
+    )
 
 
 def test_browser_draws_one_rect_per_nonzero_fraction(report, dom):
@@ -137,7 +143,7 @@ def test_browser_highlights_only_the_drifted_plots(report, dom):
     drifted = {
         html.escape(f["feature"], quote=False)
         for f in report["features"]
-        if f["verdict"] == "drift"
+        if f["verdict"] == "drift" and f["kind"] != "multivariate"  # has no plot
     }
     plots = _plots(dom)
     assert "age" in drifted
@@ -231,7 +237,7 @@ def test_render_gives_every_feature_a_plot_container(report):
     indexes = re.findall(
         r'<section class="plot[^"]*" id="plot-(\d+)" data-plot="\1"', text
     )
-    assert indexes == [str(i) for i in range(len(report["features"]))]
+    assert indexes == [str(i) for i in range(len(report["histograms"]))]
     # and the table links each feature to its plot
     assert re.findall(r'<a href="#plot-(\d+)">', text) == indexes
 
