@@ -125,7 +125,20 @@ def test_features_are_bit_exact_at_every_numpy_dispatch_level(level: str) -> Non
     disabled = LEVELS[level]
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(disabled)}
     env.pop("PYTEST_ADDOPTS", None)
-    args = ["-q", "-x", "-p", "no:cacheprovider", "-W", "error", *SELECTION]
+    # -W error overrides pyproject's filters: pandera's pyspark import warning (with
+    # featurekit[spark] installed) is ignored here as it is there
+    spark = "ignore:PySpark does not yet fully support pandas:FutureWarning"
+    args = [
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "error",
+        "-W",
+        spark,
+        *SELECTION,
+    ]
     run = subprocess.run(
         [sys.executable, "-c", CHILD, *args],
         cwd=ROOT,
