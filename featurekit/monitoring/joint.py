@@ -227,8 +227,14 @@ def _codes(
         )
     import pandas as pd
 
-    # hashing in pandas; categories are strings, so a number never matches one
-    return np.asarray(pd.Index(categories, dtype=object).get_indexer(values))
+    # hash the values once (pandas' factorize on the objects themselves), then look
+    # up their few distinct ones: Index.get_indexer would first convert 100k strings
+    # to an Arrow string array (about 40x slower). A missing value is code -1, and
+    # categories are strings, so a number never matches one.
+    found, uniques = pd.factorize(values)
+    index = index or {c: i for i, c in enumerate(categories)}
+    lookup = [index.get(u, -1) if isinstance(u, str) else -1 for u in uniques.tolist()]
+    return np.asarray([*lookup, -1], dtype=np.int64)[found]
 
 
 def _arrow_codes(values: Any, categories: list[str]) -> np.ndarray | None:
