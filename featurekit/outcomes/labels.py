@@ -139,7 +139,9 @@ def write_labels(root: str | os.PathLike[str], batch: LabelBatch) -> Path:
     day = _dt.datetime.fromtimestamp(now / 1e9, _dt.UTC).strftime("%Y-%m-%d")
     folder = Path(root) / LABELS / f"date={day}"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"part-{os.getpid()}-{secrets.token_hex(6)}.parquet"
+    # the receipt time leads the name: files sorted by name are in time order, so the
+    # latest label per id is found without sorting every label (`PredictionLog`)
+    name = f"part-{now:020d}-{os.getpid()}-{secrets.token_hex(6)}.parquet"
     tmp = folder / f".{name}.tmp"
     pq.write_table(labels_table(ids, texts, stamps, now), tmp, compression="zstd")
     os.replace(tmp, folder / name)

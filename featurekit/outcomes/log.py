@@ -3,7 +3,7 @@
 Layout (docs/outcomes.md has the schema)::
 
     DIR/predictions/date=2026-12-05/hour=8/part-<sha256[:16]>-<pid>-<token>-<seq>.parquet
-    DIR/labels/date=2026-12-05/part-<pid>-<token>-<seq>.parquet
+    DIR/labels/date=2026-12-05/part-<received ns>-<pid>-<token>.parquet
     DIR/models/<sha256>.json
 
 The request path only appends references to the scored arrays to an in-memory buffer

@@ -157,6 +157,7 @@ class PredictionLog:
     def label_table(self) -> Any:
         """The latest label per row id, as a `pyarrow.Table` (None when there are none)."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         from featurekit.outcomes.joining import last_per_id
 
@@ -164,10 +165,16 @@ class PredictionLog:
         table = self._read(files, None)  # adds to `skipped`
         if table is None or table.num_rows == 0:
             return None
-        # the latest received wins; among equal times, the later file and row
-        table = table.append_column("_i", pa.array(np.arange(table.num_rows)))
-        order = [("received_at", "ascending"), ("_i", "ascending")]
-        return last_per_id(table, order).drop_columns(["_i"])
+        # the latest received wins; among equal times, the later file and row. Files
+        # are named by receipt time, so the table is usually in order already
+        received = pc.cast(table["received_at"], pa.int64()).to_numpy(
+            zero_copy_only=False
+        )
+        if received.size > 1 and (np.diff(received) < 0).any():
+            table = table.append_column("_i", pa.array(np.arange(table.num_rows)))
+            order = [("received_at", "ascending"), ("_i", "ascending")]
+            return last_per_id(table, order).drop_columns(["_i"])
+        return last_per_id(table)
 
     def labels(self) -> pd.DataFrame:
         """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
