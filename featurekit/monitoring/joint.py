@@ -234,8 +234,8 @@ def _codes(
     found, uniques = pd.factorize(values)
     index = index or {c: i for i, c in enumerate(categories)}
     lookup = [index.get(u, -1) if isinstance(u, str) else -1 for u in uniques.tolist()]
-    codes: np.ndarray = np.asarray([*lookup, -1], dtype=np.int64)[found]
-    return codes
+    by_value: np.ndarray = np.asarray([*lookup, -1], dtype=np.int64)[found]
+    return by_value
 
 
 def _arrow_codes(values: Any, categories: list[str]) -> np.ndarray | None:
