@@ -41,7 +41,8 @@ SCRIPTS = """\
 | `bench/export_scale.py` | exporting big forests: time against the fit, size against skl2onnx, memory |
 | `bench/spark.py` | Spark scoring (`featurekit.spark.predict`) per core against the single-process `Predictor` (needs Java) |
 | `bench/outcomes.py` | the prediction log: its cost in process and over HTTP (needs `wrk`), `evaluate` over 10M rows, kill -9 |
-| `bench/compare_power.py` | the champion/challenger tests of `fk.compare`: false promotions and power, simulated ([retraining.md](retraining.md)) |"""
+| `bench/compare_power.py` | the champion/challenger tests of `fk.compare`: false promotions and power, simulated ([retraining.md](retraining.md)) |
+| `bench/shadow.py` | shadow serving's cost to the champion's answer: p50 at c=1 with `--shadow` against without (needs `wrk`; [outcomes.md](outcomes.md#7-shadow-serving)) |"""
 
 TITLES = {
     "predict": "Predictor against onnxruntime and scikit-learn",
@@ -59,9 +60,19 @@ TITLES = {
     "spark": "Spark scoring per core",
     "outcomes": "the prediction log",
     "compare_power": "champion/challenger: false promotions and power",
+    "shadow": "shadow serving's cost to the answer",
 }
 
 ABOUT = {
+    "shadow": """\
+Two artifacts fitted on the bench's credit data: a RandomForest champion (50 trees,
+depth 8) and a LogisticRegression challenger. `featurekit serve CHAMPION` and
+`featurekit serve CHAMPION --shadow CHALLENGER` are loaded in turn by `wrk` with one
+connection sending one-row `POST /predict` requests, rotated over the repeats; the
+budget is the median of the per-repeat p50 ratios. The shadow's rows scored and
+dropped come from `/monitor` afterwards: the challenger scores what waits in batches
+(every 50 ms, or 256 requests), so its Python work meets the request path once per
+batch.""",
     "spark": """\
 The demo's credit model (`examples/credit_features.yaml`, a 60-tree forest of depth
 10) scores the demo's data generated at scale (`examples/credit_data.py`) from Parquet

@@ -38,6 +38,7 @@ ORDER = [
     "spark",
     "outcomes",
     "compare_power",
+    "shadow",
 ]
 #: A load average at the start above this (per core) says other work was running.
 SHARED_LOAD_PER_CORE = 0.25

@@ -2,7 +2,7 @@
 
 ``featurekit serve CHAMPION --shadow CHALLENGER``: the champion answers; the same
 records (with the same row ids) are then queued for the challenger, whose thread
-scores what waits in batches (every 50 ms, or once 64 requests wait). Its errors and
+scores what waits in batches (every 50 ms, or once 256 requests wait). Its errors and
 its latency never reach the response: a full queue drops the shadow's work
 (counted), a contract refusal or an exception is counted. With
 ``--log`` both are logged, the challenger's rows tagged ``served_by = "shadow"``, so
@@ -31,8 +31,8 @@ from .split import Split
 
 __all__ = ["MAX_PENDING", "Shadow"]
 
-#: Requests waiting for the challenger; beyond this the shadow's work is dropped.
-MAX_PENDING = 256
+#: Rows waiting for the challenger; beyond this the shadow's work is dropped.
+MAX_PENDING = 100_000
 _log = logging.getLogger("serving.shadow")
 
 
@@ -51,7 +51,7 @@ class Shadow:
         *,
         max_pending: int = MAX_PENDING,
         interval: float = 0.05,
-        batch: int = 64,
+        batch: int = 256,
     ) -> None:
         self.predictor = predictor
         self.max_pending = max_pending
@@ -59,6 +59,7 @@ class Shadow:
         self.batch = batch
         self._lock = threading.Lock()
         self._waiting: list[tuple[Any, ...]] = []
+        self._waiting_rows = 0
         self._busy = False
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -84,10 +85,11 @@ class Shadow:
     ) -> None:
         """Queue the challenger's run of `records`; never blocks, never raises."""
         with self._lock:
-            if len(self._waiting) >= self.max_pending:
+            if self._waiting_rows + len(records) > self.max_pending:
                 self.rows["dropped"] += len(records)
                 return
             self._waiting.append((list(records), ids, champion, passed))
+            self._waiting_rows += len(records)
             self._idle.clear()
             full = len(self._waiting) >= self.batch
         if full:
@@ -99,6 +101,7 @@ class Shadow:
             self._wake.clear()
             with self._lock:
                 work, self._waiting = self._waiting, []
+                self._waiting_rows = 0
                 self._busy = bool(work)
             if work:
                 self._run(work)
