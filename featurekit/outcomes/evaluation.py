@@ -177,7 +177,9 @@ def evaluate(
     ]
     # exploration's columns (--explore): absent from other logs, read back as null
     extra = ["model_label", "propensity"] if kind == "classifier" else []
-    table = log.predictions(model=sha, columns=["row_id", "timestamp", *outs, *extra])
+    table = log.predictions(
+        model=sha, columns=["row_id", "timestamp", *outs, *extra], made_ids=True
+    )
     labels = log.label_table()
     skipped = list(log.skipped)  # both reads: the predictions', then the labels'
     base = holdout["metrics"][metric]["value"]

@@ -27,6 +27,7 @@ import pandas as pd
 
 from featurekit.outcomes.labels import check_labels, write_labels
 from featurekit.outcomes.log import LABELS, MODELS, PREDICTIONS
+from featurekit.outcomes.schema import META
 
 __all__ = ["PredictionLog", "SelectiveLabelsWarning"]
 
@@ -94,7 +95,9 @@ class PredictionLog:
             out.extend(sorted(hour_dir.glob(f"{prefix}*.parquet")))
         return out
 
-    def _read(self, files: Sequence[Path], columns: list[str] | None) -> Any:
+    def _read(
+        self, files: Sequence[Path], columns: list[str] | None, made_ids: bool = False
+    ) -> Any:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -103,12 +106,17 @@ class PredictionLog:
             if self.progress is not None:
                 self.progress(done)
             try:
+                handle = pq.ParquetFile(f)
                 if columns is None:
-                    table = pq.read_table(f)
+                    table = handle.read()
                 else:  # a column some files lack (exploration's) comes back null
-                    handle = pq.ParquetFile(f)
                     have = set(handle.schema_arrow.names)
                     table = handle.read(columns=[c for c in columns if c in have])
+                if made_ids:
+                    made = _made_ids(handle.schema_arrow.metadata)
+                    table = table.append_column(
+                        "_made_ids", pa.repeat(pa.scalar(made), table.num_rows)
+                    )
             except (OSError, pa.ArrowException, ValueError) as exc:
                 self.skipped.append((str(f), f"{type(exc).__name__}: {str(exc)[:200]}"))
                 continue
@@ -124,6 +132,7 @@ class PredictionLog:
         columns: list[str] | None = None,
         since: TimeArg = None,
         until: TimeArg = None,
+        made_ids: bool = False,
     ) -> Any:
         """The logged rows as a `pyarrow.Table` (None when there are none).
 
@@ -133,13 +142,17 @@ class PredictionLog:
             The sha256 of one model's model.onnx (`Predictor.sha256`).
         columns : list of str, optional
             Read only these columns (much faster on a big log).
+        made_ids : bool
+            Add ``_made_ids``: whether the row's file says every id in it was made
+            by the writer (so none can repeat; `fk.evaluate` skips looking).
         since, until : str or datetime, optional
             Scored at or after `since` and before `until` (UTC when naive).
         """
         import pyarrow.compute as pc
 
         self.skipped = []
-        table = self._read(self.files(model=model, since=since, until=until), columns)
+        files = self.files(model=model, since=since, until=until)
+        table = self._read(files, columns, made_ids)
         if table is None:
             return None
         if model is not None and "model_sha256" in table.column_names:
@@ -391,3 +404,14 @@ def _warn_if_selective(coverage: pd.DataFrame) -> None:
             SelectiveLabelsWarning,
             stacklevel=3,
         )
+
+
+def _made_ids(metadata: Any) -> bool:
+    """Whether a prediction file says every row id in it was made by the writer."""
+    import json
+
+    raw = (metadata or {}).get(META)
+    try:
+        return bool(json.loads(raw).get("made_ids", False)) if raw else False
+    except ValueError:
+        return False

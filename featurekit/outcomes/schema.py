@@ -236,6 +236,9 @@ def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
         "classes": model.get("classes"),
         "outputs": model.get("outputs"),
         "kind": model.get("kind"),
+        # every row id was made by the writer (<request id>-<row>, unique by
+        # construction): readers need not look for repeated ids in this file
+        "made_ids": all(e[2] is None for e in entries),
     }
     return pa.table(columns).replace_schema_metadata({META: json.dumps(meta).encode()})
 

@@ -271,3 +271,23 @@ def test_corrupt_files_are_skipped_and_reported(artifact, tmp_path):
         f"part-{p.sha256[:16]}-1-x-000001.parquet",
         f"part-{p.sha256[:16]}-1-x-000002.parquet",
     }
+
+
+def test_a_client_id_scored_twice_counts_once_and_made_ids_are_taken_as_unique(
+    artifact, tmp_path
+):
+    p = Predictor.load(artifact, log=tmp_path)
+    frame = _frame(40, 8)
+    p.predict(frame, ids=[f"k{i}" for i in range(40)])
+    p.predict(frame.iloc[:10], ids=[f"k{i}" for i in range(10)])  # a retry
+    p.log.flush()  # a file of the client's ids, then one of made ids only
+    p.predict(frame.iloc[:5])
+    p.close()
+    log = PredictionLog(tmp_path)
+    table = log.predictions(made_ids=True)
+    assert table.num_rows == 55
+    assert sorted(set(table["_made_ids"].to_pylist())) == [False, True]
+    log.add_labels([f"k{i}" for i in range(40)], _labels(frame, 8).tolist())
+    report = evaluate(artifact, tmp_path, window=10**6, min_labels=10)
+    assert report.served == 45  # 40 client ids once each, and 5 made ones
+    assert report.labelled == 40
