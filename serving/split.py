@@ -45,7 +45,7 @@ class Split:
         return f"Split({int(self.passed.sum())} of {n} rows scored, {n - int(self.passed.sum())} refused)"
 
 
-def kept_ids(ids: Any, passed: np.ndarray) -> list[Any] | None:
+def kept_ids(ids: Any, passed: np.ndarray) -> Any:
     """The ids of the rows that passed, after checking one id was given per record."""
     if ids is None:
         return None
@@ -57,5 +57,6 @@ def kept_ids(ids: Any, passed: np.ndarray) -> list[Any] | None:
         raise ValueError(
             f"ids has {len(ids)} entries for {passed.size} records; give one id per record."
         )
-    ids = list(ids)
-    return ids if passed.all() else [ids[i] for i in np.flatnonzero(passed)]
+    if passed.all():
+        return ids  # every row scored: the caller's ids as they are
+    return [ids[i] for i in np.flatnonzero(passed)]

@@ -291,37 +291,13 @@ def _windows(
             )
         row["label_drift"] = _label_drift(label_profile, values, kind)
         if data.propensity is not None and lab.size:
-            ipw = _ipw_accuracy(data.propensity[lab], data.y[lab] == data.yhat[lab])
-            if ipw:
-                row.update(ipw)
+            ipw = M.ipw_accuracy(data.propensity[lab], data.y[lab] == data.yhat[lab])
+            if ipw is not None:
+                row["accuracy_ipw"] = ipw["value"]
+                row["accuracy_ipw_low"] = ipw["low"]
+                row["accuracy_ipw_high"] = ipw["high"]
         rows.append(row)
     return rows
-
-
-#: Inverse-propensity weights are clipped here (a propensity below 1/20 counts as 1/20).
-IPW_CLIP = 20.0
-
-
-def _ipw_accuracy(propensity: np.ndarray, hit: np.ndarray) -> dict[str, float]:
-    """The model's accuracy over all served rows, from labels of the rows acted on.
-
-    Self-normalised inverse-propensity weighting: each labelled row weighs 1 / the
-    probability its decision was served with (clipped at `IPW_CLIP`), so rows whose
-    decision was rarely served (explored) stand for the many that went unlabelled.
-    Rows logged without a propensity (no exploration) are left out.
-    """
-    known = ~np.isnan(propensity)
-    if not known.any():
-        return {}
-    w = np.minimum(1.0 / propensity[known], IPW_CLIP)
-    h = hit[known].astype(np.float64)
-    est = float((w * h).sum() / w.sum())
-    half = 1.959963984540054 * float(np.sqrt((w**2 * (h - est) ** 2).sum())) / w.sum()
-    return {
-        "accuracy_ipw": est,
-        "accuracy_ipw_low": max(0.0, est - half),
-        "accuracy_ipw_high": min(1.0, est + half),
-    }
 
 
 def _ece(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from featurekit.missing import is_missing
-from featurekit.outcomes.log import LABELS
+from featurekit.outcomes.log import LABELS, publish
 
 __all__ = ["LabelBatch", "check_id", "check_labels", "write_labels"]
 
@@ -130,19 +130,13 @@ def check_labels(
 
 def write_labels(root: str | os.PathLike[str], batch: LabelBatch) -> Path:
     """Append a checked batch as one Parquet file under ``labels/date=<today>/``."""
-    import pyarrow.parquet as pq
-
     from featurekit.outcomes.schema import labels_table
 
     ids, texts, stamps = batch
     now = time.time_ns()
     day = _dt.datetime.fromtimestamp(now / 1e9, _dt.UTC).strftime("%Y-%m-%d")
     folder = Path(root) / LABELS / f"date={day}"
-    folder.mkdir(parents=True, exist_ok=True)
     # the receipt time leads the name: files sorted by name are in time order, so the
     # latest label per id is found without sorting every label (`PredictionLog`)
     name = f"part-{now:020d}-{os.getpid()}-{secrets.token_hex(6)}.parquet"
-    tmp = folder / f".{name}.tmp"
-    pq.write_table(labels_table(ids, texts, stamps, now), tmp, compression="zstd")
-    os.replace(tmp, folder / name)
-    return folder / name
+    return publish(folder, name, labels_table(ids, texts, stamps, now))

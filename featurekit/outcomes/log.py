@@ -50,7 +50,7 @@ import numpy as np
 
 from featurekit.missing import MISSING
 
-__all__ = ["FORMAT", "LogWriter", "check_directory", "parse_duration"]
+__all__ = ["FORMAT", "LogWriter", "check_directory", "parse_duration", "publish"]
 
 #: The log's format version, in every file's metadata (``featurekit.log``).
 FORMAT = 1
@@ -96,6 +96,17 @@ def check_directory(directory: str | os.PathLike[str]) -> Path:
             f"({exc.strerror or exc}). Give a directory this process may write to."
         ) from None
     return path
+
+
+def publish(directory: Path, name: str, table: Any) -> Path:
+    """Write `table` as ``directory/name`` under a dot-name, then rename it into place."""
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, directory / name)
+    return directory / name
 
 
 def _close_at_exit(ref: weakref.ReferenceType[LogWriter]) -> None:
@@ -318,17 +329,12 @@ class LogWriter:
         return rows
 
     def _put(self, directory: Path, table: Any) -> None:
-        import pyarrow.parquet as pq
-
-        directory.mkdir(parents=True, exist_ok=True)
         # the model's hash leads the name: readers pick one model's files by name
         name = (
             f"part-{self.model['sha256'][:16]}-{os.getpid()}-{self._token}-"
             f"{next(self._files):06d}.parquet"
         )
-        tmp = directory / f".{name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, directory / name)
+        publish(directory, name, table)
         self.stats["files_written"] += 1
 
     def hashed(self, values: np.ndarray) -> list[str | None]:

@@ -40,6 +40,7 @@ __all__ = [
     "delong",
     "delong_components",
     "from_indices",
+    "ipw_accuracy",
     "log_loss_terms",
     "regression",
     "wilson",
@@ -272,6 +273,32 @@ def from_indices(
                     auc, max(0.0, auc - half), min(1.0, auc + half), n
                 )
     return out
+
+
+#: Inverse-propensity weights are clipped here (a propensity below 1/20 counts as 1/20).
+IPW_CLIP = 20.0
+
+
+def ipw_accuracy(propensity: np.ndarray, hit: np.ndarray) -> dict[str, Any] | None:
+    """The model's accuracy over all served rows, from labels of the rows acted on.
+
+    Self-normalised inverse-propensity weighting: each labelled row weighs 1 / the
+    probability its decision was served with (clipped at `IPW_CLIP`), so rows whose
+    decision was rarely served (explored) stand for the many that went unlabelled.
+    Rows without a propensity (NaN: no exploration) are left out; None if none has one.
+
+    >>> f = ipw_accuracy(np.array([0.9, 0.9, 0.1]), np.array([True, True, False]))
+    >>> round(f["value"], 3)
+    0.182
+    """
+    known = ~np.isnan(propensity)
+    if not known.any():
+        return None
+    w = np.minimum(1.0 / propensity[known], IPW_CLIP)
+    h = hit[known].astype(np.float64)
+    est = float((w * h).sum() / w.sum())
+    half = _Z * float(np.sqrt((w**2 * (h - est) ** 2).sum())) / w.sum()
+    return _figure(est, max(0.0, est - half), min(1.0, est + half), int(known.sum()))
 
 
 def regression(
