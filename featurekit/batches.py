@@ -169,14 +169,31 @@ def _scattered(values: Any, passed: Any) -> Any:
     return pa.array(full, type=kind, mask=mask if mask.any() else None)
 
 
-def _reasons(failures: Any, n: int) -> list[str | None]:
-    """Per row, its contract failures as ``column: check (value)`` joined by "; "."""
-    out: list[list[str]] = [[] for _ in range(n)]
+def _reasons(failures: Any, n: int) -> Any:
+    """Per row, its contract failures as ``column: check (value)`` joined by "; ".
+
+    An object array, None where the row passed: only failing rows cost Python work
+    (a list per row of a 10,000-row batch was an eighth of a Spark task's time).
+    """
+    import numpy as np
+
+    out = np.full(n, None, dtype=object)
+    if failures.empty:
+        return out
+    by_row: dict[int, list[str]] = {}
     everyone: list[str] = []
     for column, check, case, index in failures.itertuples(index=False, name=None):
         text = f"{column}: {check} ({case!r})"
         if index is None or index != index:  # a column-level failure fails every row
             everyone.append(text)
         else:
-            out[int(index)].append(text)
-    return ["; ".join(everyone + r) if everyone or r else None for r in out]
+            by_row.setdefault(int(index), []).append(text)
+    if everyone:
+        common = "; ".join(everyone)
+        out[:] = common
+        for row, texts in by_row.items():
+            out[row] = "; ".join([*everyone, *texts])
+    else:
+        for row, texts in by_row.items():
+            out[row] = "; ".join(texts)
+    return out
