@@ -716,11 +716,12 @@ def compare_power(record: Record) -> list[str]:
             sim(r["simulated"]["null"]),
             f"{r['exact']['power']:.1%}",
             sim(r["simulated"]["power"]),
+            _conditional(r),
         ]
         for disc, r in res["accuracy"].items()
     ]
     rows += [
-        [f"{name} ({r['runs']} runs)", "–", sim(r["false_promotion"]), "–", "–"]
+        [f"{name} ({r['runs']} runs)", "–", sim(r["false_promotion"]), "–", "–", "–"]
         for name, r in res["noise"].items()
     ]
     head = [
@@ -729,8 +730,15 @@ def compare_power(record: Record) -> list[str]:
         "simulated (95 % MC interval)",
         "power for +2 points, exact",
         "simulated",
+        "exact conditional McNemar instead: false promotion / power",
     ]
     return [table(head, rows)]
+
+
+def _conditional(r: dict[str, Any]) -> str:
+    """The exact conditional McNemar test's figures, where the record has them."""
+    c = r.get("exact_conditional_test")
+    return f"{c['null']:.2%} / {c['power']:.1%}" if c else "–"
 
 
 # -- Spark ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ positive improvement is better (for losses, the champion's minus the challenger'
 With a non-inferiority margin ``m`` (in the metric's units, 0 by default):
 
 - ``p_better`` tests H0: improvement <= -m against H1: improvement > -m. With
-  ``m = 0`` that is superiority: for accuracy the exact one-sided McNemar test,
+  ``m = 0`` that is superiority: for accuracy the one-sided McNemar mid-p test,
   for ROC AUC DeLong's z, for every other metric the paired bootstrap.
 - ``p_worse`` tests H0: improvement >= -m against H1: improvement < -m; the slices
   use it to find where the challenger is worse by more than the margin.
@@ -111,10 +111,11 @@ def paired(
             # the analytic standard error of a paired difference of proportions
             disc = (m["b"] + m["c"]) / n
             se = math.sqrt(max(disc - improvement**2, 0.0) / n)
-            out.update(test="exact McNemar", statistic=m["statistic"],
-                       p_value=m["p_value"], b=m["b"], c=m["c"])  # fmt: skip
+            out.update(test="McNemar mid-p", statistic=m["statistic"],
+                       p_value=m["p_value"], b=m["b"], c=m["c"],
+                       p_better_exact=m["p_greater"])  # fmt: skip
             if margin == 0.0:
-                out.update(p_better=m["p_greater"], p_worse=m["p_less"])
+                out.update(p_better=m["p_greater_mid"], p_worse=m["p_less_mid"])
             else:
                 out.update(_normal_tails(_z(improvement + margin, se)))
         else:

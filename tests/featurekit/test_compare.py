@@ -85,7 +85,7 @@ def test_a_better_challenger_is_promoted(models, test_rows):
     X, y = test_rows
     got = fk.compare(models["champion"], models["better"], X, y, slices=[])
     assert got.verdict == "promote"
-    assert got.overall["test"] == "exact McNemar"
+    assert got.overall["test"] == "McNemar mid-p"
     assert got.overall["improvement"] > 0.02
     assert got.overall["ci_low"] > 0
     assert got.overall["p_better"] < 1e-3

@@ -38,6 +38,34 @@ def test_mcnemar_one_sided_p_values_are_binomial_tails():
     assert got["p_less"] == pytest.approx(1 - (66 + 12 + 1) / 4096)
 
 
+@pytest.mark.parametrize(("b", "c"), [(3, 9), (9, 3), (5, 5), (0, 4), (800, 870)])
+def test_mcnemar_mid_p_is_the_exact_tail_less_half_the_observed_count(b, c):
+    """Lancaster's mid-p, from integer binomial coefficients (no scipy)."""
+    from fractions import Fraction
+    from math import comb
+
+    got = mcnemar(np.array([1] * b + [0] * c, bool), np.array([0] * b + [1] * c, bool))
+    n = b + c
+    point = Fraction(comb(n, c), 2**n)
+    upper = Fraction(sum(comb(n, k) for k in range(c, n + 1)), 2**n)
+    lower = Fraction(sum(comb(n, k) for k in range(c + 1)), 2**n)
+    assert got["p_greater_mid"] == pytest.approx(float(upper - point / 2), rel=1e-9)
+    assert got["p_less_mid"] == pytest.approx(float(lower - point / 2), rel=1e-9)
+    assert got["p_greater_mid"] < got["p_greater"]
+
+
+def test_the_decision_reads_the_mid_p():
+    """801 vs 869 discordant rows: exact one-sided p 0.0505 (keep), mid-p 0.0481."""
+    y = np.zeros(1670 + 3330, dtype=np.int64)
+    champ = np.zeros_like(y)  # predicted labels: 0 is right, 1 is wrong
+    chall = np.zeros_like(y)
+    champ[:869] = 1  # the challenger alone is right on 869 rows
+    chall[869:1670] = 1  # the champion alone on 801
+    got = paired(metric_named("accuracy"), y, {"label": champ}, {"label": chall})
+    assert got["test"] == "McNemar mid-p"
+    assert got["p_better_exact"] > 0.05 > got["p_better"]
+
+
 def _reference_delong(y: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple:
     """DeLong (1988) written out: the Mann–Whitney kernel over every pair, O(n²)."""
     pos, neg = y == 1, y == 0
@@ -148,12 +176,59 @@ def _promoted(rng, n, acc_a, acc_b, discordance):
     return got["p_better"] <= 0.05
 
 
-def test_equal_models_are_promoted_at_most_five_percent_of_the_time():
+def _promotion_rate(n, acc_b, discordance):
+    """The decision's exact promotion rate, champion at 0.80: no simulation noise.
+
+    For every number m of discordant rows (Binomial(n, discordance)), the smallest
+    challenger count the comparison promotes at is found by asking `paired` itself;
+    scipy's binomial law of that count then gives the rate.
+    """
+    from scipy.stats import binom
+
+    c_share = (discordance + acc_b - 0.80) / 2 / discordance
+    y = np.zeros(n, dtype=np.int64)
+    total = 0.0
+    for m in range(n + 1):
+        w = binom.pmf(m, n, discordance)
+        if w < 1e-12:
+            continue
+        lo, hi = 0, m + 1  # the promoting counts are a top range: bisect for it
+
+        def promotes(c, m=m):
+            champ, chall = np.zeros(n, np.int64), np.zeros(n, np.int64)
+            champ[:c], chall[c:m] = 1, 1  # 1 is wrong: c rows only the challenger
+            got = paired(
+                metric_named("accuracy"),
+                y,
+                {"label": champ},
+                {"label": chall},
+                replicates=2,
+            )
+            return got["p_better"] <= 0.05
+
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if promotes(mid) else (mid + 1, hi)
+        total += w * float(binom.sf(lo - 1, m, c_share))
+    return total
+
+
+@pytest.mark.parametrize("discordance", [0.1, 0.2, 0.32])
+def test_equal_models_are_promoted_at_most_five_percent_of_the_time(discordance):
+    assert _promotion_rate(2000, 0.80, discordance) <= 0.05
+
+
+def test_equal_models_simulated_agree():
     rng = np.random.default_rng(14)
     runs = [_promoted(rng, 2000, 0.8, 0.8, 0.2) for _ in range(1500)]
-    # the exact test's size here is just under 5 % (discrete, never above): these
-    # 1500 runs give 4.8 %; bench/compare_power.py runs 20,000
-    assert np.mean(runs) <= 0.05
+    # the decision's size is 5.0 % here (computed above); 1500 runs have a Monte
+    # Carlo standard error of 0.56 points: a size of 7 % would fail this
+    assert np.mean(runs) <= 0.05 + 2 * 0.0056
+
+
+def test_independent_errors_two_point_gain_power_is_80_percent():
+    """Two 80 % models with independent errors (32 % discordant), the hardest case."""
+    assert _promotion_rate(5000, 0.82, 0.32) >= 0.80
 
 
 def test_a_two_point_gain_is_found_at_5000_rows_at_least_80_percent_of_the_time():
