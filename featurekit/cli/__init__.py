@@ -2,7 +2,8 @@
 
 ``export-triton`` (a Triton model repository) is `featurekit.cli.triton`; ``compare
 CHAMPION CHALLENGER DATA`` (the champion/challenger gate, exit 0 promote, 1 keep,
-3 inconclusive) is `featurekit.cli.compare`.
+3 inconclusive) is `featurekit.cli.compare`; ``monitor merge URL...`` (one drift
+verdict for a fleet of replicas) is `featurekit.cli.monitor`.
 
 Reading the data files is `featurekit.cli.files`.
 
@@ -181,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     from featurekit.cli.outcomes import add_outcome_commands
 
     add_outcome_commands(sub)
+    from featurekit.cli.monitor import add_monitor
+
+    add_monitor(sub)
     return parser
 
 
