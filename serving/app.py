@@ -171,18 +171,29 @@ def create_app(
     app.state.featurekit = state  # what `serving.state.state_of` reads
     app.state.metrics = state.metrics
     app.state.limits = state.limits
-    return _Observed(app, state.metrics, labels)
+    return _Observed(app, state.metrics, labels, routes_predict.answer)
 
 
 class _Observed:
-    """ASGI middleware: count every HTTP request and time it, by route template."""
+    """ASGI middleware: count every HTTP request and time it, by route template.
 
-    def __init__(self, app: Any, metrics: Metrics, labels: Mapping[Any, str]) -> None:
+    ``POST /predict`` goes first to `fast` (`serving.routes_predict.answer`), which
+    answers the plain JSON request without Starlette's routing, or declines.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        metrics: Metrics,
+        labels: Mapping[Any, str],
+        fast: Callable[..., Awaitable[int | None]],
+    ) -> None:
         self.app = app
         self.state = app.state
         self._featurekit = app.state.featurekit
         self._metrics = metrics
         self._labels = labels
+        self._fast = fast
 
     async def __call__(
         self,
@@ -194,6 +205,11 @@ class _Observed:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        if scope["path"] == "/predict" and scope["method"] == "POST":
+            answered = await self._fast(self._featurekit, scope, receive, send)
+            if answered is not None:
+                self._metrics.observe("/predict", answered, time.perf_counter() - start)
+                return
         status = [500]
 
         async def observe(message: Any) -> None:

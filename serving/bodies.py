@@ -8,15 +8,17 @@ inflated (`serving.encoding`) when it arrives compressed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
+from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from . import encoding
 from .limits import Limits
 from .responses import HTTPError, bad_request, body_timeout, not_json, too_large
 
-__all__ = ["read_body"]
+__all__ = ["plain", "read_body", "receive_body"]
 
 _JSON_TYPES = ("application/json", "text/json")
 #: the Open Inference Protocol's binary tensor data extension (`serving.binary`)
@@ -62,19 +64,7 @@ async def read_body(
             raise bad_request(f"Invalid Content-Length {declared!r}.")
         if int(declared) > limits.max_body_bytes:
             raise _too_large(int(declared), limits)
-    chunks, size = [], 0
-    try:
-        async with asyncio.timeout(limits.timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limits.max_body_bytes:
-                    raise _too_large(size, limits)
-                chunks.append(chunk)
-    except TimeoutError:
-        raise body_timeout(
-            f"The request body took over {limits.timeout:g} s to arrive."
-        ) from None
-    body = b"".join(chunks)
+    body = await receive_body(request.receive, limits, allow_empty=True)
     if codings and body:  # inflated off the event loop, within max_body_bytes
         body = await asyncio.get_running_loop().run_in_executor(
             executor, encoding.decode, body, codings, limits.max_body_bytes
@@ -82,6 +72,73 @@ async def read_body(
     if not body:
         raise bad_request("The request has no body; send a JSON object.")
     return body
+
+
+async def receive_body(
+    receive: Callable[[], Awaitable[Any]], limits: Limits, *, allow_empty: bool = False
+) -> bytes:
+    """The body from an ASGI `receive`, within ``max_body_bytes`` and the timeout.
+
+    408 when it takes over ``limits.timeout`` to arrive, 413 past the size limit,
+    400 when empty (unless `allow_empty`); `ClientDisconnect` when the client leaves.
+    """
+    chunks, size, more = [], 0, True
+    try:
+        async with asyncio.timeout(limits.timeout):
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # http.disconnect
+                    raise ClientDisconnect()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise _too_large(size, limits)
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+    except TimeoutError:
+        raise body_timeout(
+            f"The request body took over {limits.timeout:g} s to arrive."
+        ) from None
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if not body and not allow_empty:
+        raise bad_request("The request has no body; send a JSON object.")
+    return body
+
+
+#: Content types of a plain JSON body, as clients spell them (`plain` compares bytes).
+_PLAIN_TYPES = frozenset(
+    {b"application/json", b"application/json; charset=utf-8", b"text/json"}
+)
+#: Headers that make a body something other than plain JSON as sent.
+_NOT_PLAIN = frozenset(
+    {b"content-encoding", _BINARY_HEADER.encode(), b"content-type", b"content-length"}
+)
+
+
+def plain(headers: Iterable[tuple[bytes, bytes]], limits: Limits) -> bool:
+    """Whether raw ASGI `headers` announce a body `read_body` would take as it is.
+
+    Plain means: JSON or no content type, no ``Content-Encoding``, no binary
+    tensor header, and a ``Content-Length`` (if any) of digits within
+    ``max_body_bytes``. Anything else goes through `read_body`, which answers it.
+
+    >>> plain([(b"content-type", b"application/json")], Limits())
+    True
+    >>> plain([(b"content-encoding", b"gzip")], Limits())
+    False
+    """
+    for name, value in headers:
+        if name not in _NOT_PLAIN:
+            continue
+        if name == b"content-type":
+            if value not in _PLAIN_TYPES:
+                return False
+        elif name == b"content-length":
+            if not value.isdigit() or int(value) > limits.max_body_bytes:
+                return False
+        else:
+            return False
+    return True
 
 
 def _too_large(size: int, limits: Limits) -> HTTPError:

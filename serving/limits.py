@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-__all__ = ["MAX_FAILURES_SHOWN", "Limits", "connection_limits"]
+__all__ = ["INLINE_BODY_BYTES", "MAX_FAILURES_SHOWN", "Limits", "connection_limits"]
 
 #: How many failures a 422 response lists (the count is always complete).
 MAX_FAILURES_SHOWN = 1000
+
+#: A ``POST /predict`` body up to this many bytes (one record, or a few) is scored on
+#: the event loop: handing it to a worker thread costs more than scoring it. Larger
+#: bodies are scored on the worker threads, where ``Limits.timeout`` answers 503.
+INLINE_BODY_BYTES = 4096
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,11 @@ __all__ = [
     "bad_request",
     "body_timeout",
     "contract_error",
+    "error_response",
     "exception_handlers",
     "failure_rows",
     "handle",
+    "internal_error",
     "not_found",
     "not_json",
     "protocol_error",
@@ -149,15 +151,25 @@ def contract_error(exc: ContractError, count: Callable[[Any], int]) -> HTTPError
 
 
 # -- the app's exception handlers ---------------------------------------------------------
+def error_response(exc: HTTPError) -> Response:
+    """The answer to `exc`: its status, its JSON body, and the headers it calls for."""
+    response = respond(exc.status, exc.body)
+    if exc.status == 503:
+        response.headers["Retry-After"] = "1"
+    elif exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="featurekit admin"'
+    return response
+
+
+def internal_error(exc: Exception) -> Response:
+    """A 500 naming only the exception's type (its message may hold request data)."""
+    return respond(500, {"error": f"Internal error: {type(exc).__name__}."})
+
+
 async def handle(request: Request, exc: Exception) -> Response:
     """Answer an exception a route raised (or Starlette's own 404 and 405)."""
     if isinstance(exc, HTTPError):
-        response = respond(exc.status, exc.body)
-        if exc.status == 503:
-            response.headers["Retry-After"] = "1"
-        elif exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="featurekit admin"'
-        return response
+        return error_response(exc)
     if isinstance(exc, ClientDisconnect):
         return Response(status_code=499)
     if isinstance(exc, HTTPException):
@@ -167,7 +179,7 @@ async def handle(request: Request, exc: Exception) -> Response:
             405: f"{request.method} is not allowed on {request.url.path!r}.",
         }.get(exc.status_code, str(exc.detail))
         return respond(exc.status_code, {"error": message})
-    return respond(500, {"error": f"Internal error: {type(exc).__name__}."})
+    return internal_error(exc)
 
 
 def exception_handlers() -> dict[Any, _Handler]:

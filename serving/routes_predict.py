@@ -12,21 +12,34 @@ id); the answer's ``"ids"`` holds them, or the ids the server made
 
 from __future__ import annotations
 
+import logging
 import reprlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import bodies
 from .ids import request_id, row_ids
+from .limits import INLINE_BODY_BYTES
 from .predictor import Predictor
-from .responses import bad_request, failure_rows
+from .responses import (
+    HTTPError,
+    bad_request,
+    error_response,
+    failure_rows,
+    internal_error,
+)
 from .split import Split
 from .state import AppState, parse_json, state_of
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "answer"]
+
+_log = logging.getLogger("featurekit.serving")
+_JSON = (b"content-type", b"application/json")
 
 
 async def predict(request: Request) -> Response:
@@ -40,6 +53,59 @@ async def predict(request: Request) -> Response:
     body = await state.read_body(request)
     rid = request_id(request.headers.get("x-request-id"))
     return await state.run(_predict, state, p, body, mode == "split", rid)
+
+
+async def answer(
+    state: AppState,
+    scope: dict[str, Any],
+    receive: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[None]],
+) -> int | None:
+    """``POST /predict`` of plain JSON, as raw ASGI: the status it answered.
+
+    The common request, on the fewest steps: no routing, no `Request`, the headers
+    read once. It answers as `predict` does, byte for byte, with the same checks
+    (`serving.bodies.receive_body`: size and time; `_predict`: shape, rows,
+    contract). A small body is scored on the event loop (`INLINE_BODY_BYTES`), a
+    larger one on the worker threads. None, having read nothing, declines anything
+    else (a query string, a compressed or non-JSON body, a model not yet loaded):
+    `predict` answers it.
+    """
+    p = state.predictor
+    headers = scope["headers"]
+    if (
+        p is None
+        or scope.get("query_string")
+        or not bodies.plain(headers, state.limits)
+    ):
+        return None
+    sent = next((v for k, v in headers if k == b"x-request-id"), None)
+    try:
+        body = await bodies.receive_body(receive, state.limits)
+        rid = request_id(None if sent is None else sent.decode("latin-1"))
+        if len(body) <= INLINE_BODY_BYTES:
+            status, data = _predict(state, p, body, False, rid)
+        else:
+            status, data = await state.call(_predict, state, p, body, False, rid)
+        out = [_JSON, (b"content-length", b"%d" % len(data))]
+    except ClientDisconnect:
+        return 499
+    except Exception as exc:
+        if isinstance(exc, HTTPError):
+            response = error_response(exc)
+        else:  # as Starlette's handler would, with the traceback in the log
+            _log.exception("POST /predict failed")
+            response = internal_error(exc)
+        status, data = response.status_code, bytes(response.body)
+        out = response.raw_headers
+    if state.model_header is not None:
+        out.append((b"x-featurekit-model", state.model_header))
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": data})
+    except (OSError, RuntimeError):  # the client hung up (`serving.app._Observed`)
+        return 499
+    return status
 
 
 def _predict(

@@ -402,24 +402,28 @@ class AppState:
             return got
         return asked
 
-    async def run(
-        self, fn: Callable[..., tuple[int, bytes] | Response], *args: Any
-    ) -> Response:
-        """``fn(*args)`` on a worker thread, answering its (status, JSON) or a 503.
-
-        `fn` may build the `Response` itself, for a body that is not JSON.
-        """
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on a worker thread; 503 if it takes over ``limits.timeout``."""
         # a plain executor future: a fraction of anyio's per-call cost, and on timeout
         # the request is answered while the abandoned call finishes in the background
         future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
         try:
             async with asyncio.timeout(self.limits.timeout):
-                result = await future
+                return await future
         except TimeoutError:
             raise unavailable(
                 f"The model did not answer within {self.limits.timeout:g} s; retry "
                 "with a smaller batch."
             ) from None
+
+    async def run(
+        self, fn: Callable[..., tuple[int, bytes] | Response], *args: Any
+    ) -> Response:
+        """``fn(*args)`` on a worker thread (`call`), answering its (status, JSON).
+
+        `fn` may build the `Response` itself, for a body that is not JSON.
+        """
+        result = await self.call(fn, *args)
         if isinstance(result, Response):
             return result
         status, data = result

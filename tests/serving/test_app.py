@@ -14,6 +14,7 @@ from live_server import GOOD
 from starlette.testclient import TestClient
 
 from serving import Limits, Predictor, create_app
+from serving.limits import INLINE_BODY_BYTES
 
 MODEL = "/v2/models/loans"
 
@@ -572,7 +573,10 @@ def test_inference_over_the_timeout_is_503_and_the_server_keeps_serving(
 
     p.score = hanging  # type: ignore[method-assign]
     client = TestClient(create_app(p, limits=Limits(timeout=0.2)))
-    r = client.post("/predict", json=GOOD)
+    # a batch over INLINE_BODY_BYTES: scored on the worker threads, so timed
+    body = json.dumps({"records": [GOOD] * (INLINE_BODY_BYTES // 10)}).encode()
+    assert len(body) > INLINE_BODY_BYTES
+    r = client.post("/predict", content=body)
     assert r.status_code == 503
     assert "did not answer within 0.2 s" in r.json()["error"]
     release.set()
