@@ -2,9 +2,12 @@
 
 Each feature's signals (distribution, missing rate, unseen rate) are combined into
 one p-value by Simes' test; Benjamini–Hochberg then runs across the features and the
-multivariate signal. A signal fires when its feature survives BH at alpha, its own
-p-value is at most alpha, and its effect exceeds the threshold calibrated at the
-window's size. Distributions are tested exactly at any size: a permutation test of
+multivariate signal. The dataset itself is tested first, by Bonferroni over its units
+(each input, the model's outputs together, the multivariate row): under no drift its
+family-wise false-alarm rate stays at alpha whatever the dependence between rows
+(outputs are functions of the inputs). A signal fires when the dataset's test passes,
+its feature survives BH at alpha, its own p-value is at most alpha, and its effect
+exceeds the threshold calibrated at the window's size. Distributions are tested exactly at any size: a permutation test of
 the binned data (Anderson–Darling for numbers; chi-square for categories below 1,000
 values, where the asymptotic test fails, with rare categories pooled).
 """
@@ -18,7 +21,7 @@ from featurekit.monitoring import exact, joint, stats
 from featurekit.monitoring.counts import Counts, _Bins
 from featurekit.monitoring.sizes import scaled, threshold_at
 
-__all__ = ["deciding", "detectable_shift", "evaluate", "simes"]
+__all__ = ["dataset_p", "deciding", "detectable_shift", "evaluate", "simes"]
 
 #: Power the smallest detectable shift is stated at.
 POWER = 0.8
@@ -37,10 +40,11 @@ def evaluate(profile: dict[str, Any], counts: Counts) -> list[dict[str, Any]]:
     Each feature's testable signals (the distribution; the missing rate and the unseen
     rate when any row of either side has one) are combined by Simes' test, and
     Benjamini–Hochberg runs across features (and the multivariate signal, the last
-    row, when the profile has one). A signal fires when its feature survives BH, its
-    own p-value is at most alpha and its effect exceeds the threshold calibrated at
-    the window's size. A signal's ``*_p_adjusted`` is the larger of its feature's BH
-    value and its own p-value.
+    row, when the profile has one). A signal fires when the dataset's test passes
+    (`dataset_p`, each row's ``p_dataset``), its feature survives BH, its own p-value
+    is at most alpha and its effect exceeds the threshold calibrated at the window's
+    size. A row's ``p_feature`` is the larger of its BH value and ``p_dataset``; a
+    signal's ``*_p_adjusted`` the larger of that and its own p-value.
     """
     s = _settings(profile)
     s["tests"] = len(profile["features"]) + ("joint" in profile)
@@ -51,11 +55,13 @@ def evaluate(profile: dict[str, Any], counts: Counts) -> list[dict[str, Any]]:
         rows.append(_joint_row(profile["joint"], counts, s))
     tested = [k for k, r in enumerate(rows) if r["_tests"]]
     combined = [simes([p for _, p in rows[k]["_tests"]]) for k in tested]
+    gate = dataset_p(combined, [rows[k]["kind"] == "output" for k in tested])
     for k, q in zip(tested, stats.benjamini_hochberg(combined), strict=True):
         row = rows[k]
-        row["p_feature"] = float(q)
+        row["p_feature"] = max(float(q), gate)
+        row["p_dataset"] = gate
         for signal, p in row["_tests"]:
-            adjusted = max(float(q), p)
+            adjusted = max(row["p_feature"], p)
             row[
                 "p_adjusted" if signal == "distribution" else f"{signal}_p_adjusted"
             ] = adjusted
@@ -67,6 +73,32 @@ def evaluate(profile: dict[str, Any], counts: Counts) -> list[dict[str, Any]]:
         if row["verdict"] != "insufficient data":
             row["verdict"] = "drift" if row["signals"] else "ok"
     return rows
+
+
+def dataset_p(combined: list[float], output: list[bool]) -> float:
+    """The dataset's p-value under "no row drifted": Bonferroni over its units.
+
+    The units are each input's row and the multivariate row, one each, and the
+    model's output rows together (Simes' combination of them: one hypothesis, "the
+    answers moved", whose label and score rows carry nearly the same evidence).
+    Bonferroni holds its level under any dependence between units, which
+    Benjamini–Hochberg's does not promise: the outputs and the multivariate row are
+    functions of the inputs.
+
+    Examples
+    --------
+    >>> dataset_p([0.004, 0.5, 0.01, 0.02], [False, False, True, True])
+    0.012
+    >>> dataset_p([], [])
+    1.0
+    """
+    units = [p for p, o in zip(combined, output, strict=True) if not o]
+    outputs = [p for p, o in zip(combined, output, strict=True) if o]
+    if outputs:
+        units.append(simes(outputs))
+    if not units:
+        return 1.0
+    return min(1.0, min(units) * len(units))
 
 
 def simes(p_values: list[float]) -> float:
