@@ -4,14 +4,24 @@ Each app gets its own `CollectorRegistry`, so several apps (tests, embedding) ne
 clash. What the contract noticed but accepted (values outside the observed range,
 unseen categories under ``unknown="ignore"``, extra columns) is read from
 `serving.Predictor.tally` when scraped, so the hot path pays nothing for it.
+
+Under ``featurekit serve --workers N`` the registry's own metrics (requests, latency,
+rows, failures, reloads, labels, the model's identity) live in prometheus-client's
+multiprocess files (``PROMETHEUS_MULTIPROC_DIR``), so any worker's ``/metrics`` adds up
+every worker's; what the collectors read at scrape time (contract tallies, drift,
+golden rows, online figures, the shadow) is the answering worker's own.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Metrics"]
+__all__ = ["MULTIPROCESS_ENV", "Metrics"]
+
+#: prometheus-client's multiprocess directory: set, counters are shared by processes.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Distinct column labels per tally metric; the rest add up under "(other)".
 MAX_COLUMN_LABELS = 50
@@ -87,30 +97,40 @@ class Metrics:
         )
         #: The online figures (`featurekit.outcomes.online.Online`), when logging.
         self.online: Any = None
+        # across worker processes: identity from any worker, ready when all are
         self.info = Gauge(
             "featurekit_model_info",
             "The model being served (value 1), labelled with its identity.",
             ["name", "version", "sha256"],
             registry=self.registry,
+            multiprocess_mode="max",
         )
         self.ready = Gauge(
             "featurekit_model_ready",
             "1 once the model is loaded and serving, 0 before.",
             registry=self.registry,
+            multiprocess_mode="min",
         )
         self._predictor: Any = None
         self._declared: frozenset[str] = frozenset()
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         #: The golden rows' verdict at load (`featurekit.golden.Verification`).
         self.verification: Any = None
-        self.registry.register(_GoldenCollector(self))
-        self.registry.register(_TallyCollector(self))
-        self.registry.register(_DriftCollector(self))
+        #: The multiprocess directory when worker processes share counters.
+        self.shared = os.environ.get(MULTIPROCESS_ENV) or None
+        self._collectors: list[Any] = []
         from .metrics_outcomes import OutcomeCollector
 
-        self.registry.register(OutcomeCollector(self))
+        for collector in (_GoldenCollector, _TallyCollector, _DriftCollector):
+            self.add_collector(collector(self))
+        self.add_collector(OutcomeCollector(self))
         if predictor is not None:
             self.bind(predictor)
+
+    def add_collector(self, collector: Any) -> None:
+        """Register a collector read at scrape time (this process's state)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
 
     def bind(self, predictor: Any) -> None:
         """Attach the loaded model: its identity, its tally, its golden rows' verdict."""
@@ -163,7 +183,17 @@ class Metrics:
         """The text exposition format, for ``GET /metrics``."""
         from prometheus_client import generate_latest
 
-        return generate_latest(self.registry)
+        if self.shared is None:
+            return generate_latest(self.registry)
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        # every worker's counters from their files, then this process's collectors
+        registry = CollectorRegistry(auto_describe=True)
+        MultiProcessCollector(registry, self.shared)  # type: ignore[no-untyped-call]
+        for collector in self._collectors:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 class _GoldenCollector:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     from .app import Limits, serve_path
     from .grpc import server as grpc_server
     from .limits import ADMIN_TOKEN_ENV, HEADER_TIMEOUT_ENV, connection_limits
+    from .metrics import MULTIPROCESS_ENV
 
     try:
         import httptools  # noqa: F401  # the parser serving.protocol builds on
@@ -255,9 +258,20 @@ def run(args: argparse.Namespace) -> int:
             "explore": explore,
         }
     )
-    uvicorn.run(
-        "serving.server:_worker_app", factory=True, workers=args.workers, **options
-    )
+    # the workers' counters add up in prometheus-client's multiprocess files
+    # (serving.metrics); a directory of the user's own is theirs to manage
+    shared = None
+    if not os.environ.get(MULTIPROCESS_ENV):
+        shared = os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(
+            prefix="featurekit-metrics-"
+        )
+    try:
+        uvicorn.run(
+            "serving.server:_worker_app", factory=True, workers=args.workers, **options
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

@@ -83,7 +83,7 @@ class AppState:
         self.shadow: Shadow | None = None
         #: Why the shadow did not load (the champion serves regardless).
         self.shadow_error: str | None = None
-        self.metrics.registry.register(ShadowCollector(self))
+        self.metrics.add_collector(ShadowCollector(self))
 
     def require_admin(self, request: Request) -> None:
         """Let an admin route through only with this server's admin token."""
