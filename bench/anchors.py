@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +60,7 @@ from _common import (
     versions,
 )
 from _credit import make_frame
-from http_server import lua_script, post, run_wrk, start, wrk_version
+from http_server import get, lua_script, post, run_wrk, start, wrk_version
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
@@ -76,6 +78,8 @@ BUDGET_1ROW = 1.5  # budget: 1 row, featurekit <= 1.5x the wrapper's time
 BUDGET_BATCH = 0.8  # budget: 100k rows, featurekit >= 0.8x the wrapper's throughput
 BUDGET_HTTP_RPS = 0.8  # budget: HTTP, >= 0.8x the bare server's throughput
 BUDGET_HTTP_P50 = 1.25  # budget: HTTP, p50 <= 1.25x the bare server's p50
+BUDGET_WORKERS = 0.8  # budget: N workers >= 0.8 N x one worker's throughput
+WORKERS = "featurekit_workers"
 NUMERIC = ["income", "debt_ratio", "months_employed", "utilization"]
 CATEGORICAL = ["channel", "product", "housing"]
 MODELS: dict[str, tuple[str, Callable[[], Any]]] = {
@@ -303,7 +307,22 @@ def http(
     servers = {
         "featurekit": start("featurekit", fk_cmd, "/v2/health/ready", workdir),
         "bare": start_bare(model, columns, workdir),
+        # context: where featurekit's time goes, and how it scales out
+        "featurekit_no_monitor": start(
+            "featurekit_no_monitor",
+            [*fk_cmd, "--no-monitor"],
+            "/v2/health/ready",
+            workdir,
+        ),
     }
+    if args.workers > 1:
+        servers[WORKERS] = start_workers(
+            [*fk_cmd, "--workers", str(args.workers)], args.workers, workdir
+        )
+    # the workers' server runs only at the top concurrency
+    cells = [(n, c) for c in args.concurrency for n in servers if n != WORKERS] + [
+        (WORKERS, c) for c in args.concurrency[-1:] if WORKERS in servers
+    ]
     try:
         expected = prep["wrapper"].predict(prep["record"])[0]
         for name, s in servers.items():
@@ -315,24 +334,25 @@ def http(
         urls = {n: f"http://127.0.0.1:{s.port}/predict" for n, s in servers.items()}
         for n in urls:  # warm-up
             run_wrk(args.wrk, urls[n], script, 8, args.warmup)
-        runs: dict[tuple[str, int], list[dict[str, Any]]] = {
-            (n, c): [] for n in urls for c in args.concurrency
-        }
+        runs: dict[tuple[str, int], list[dict[str, Any]]] = {cell: [] for cell in cells}
         for rep in range(args.http_repeats):
             for c in args.concurrency:
-                order = list(urls) if rep % 2 == 0 else list(urls)[::-1]
-                for n in order:
+                order = [n for n, k in cells if k == c]
+                for n in order if rep % 2 == 0 else order[::-1]:
                     runs[n, c].append(
                         run_wrk(args.wrk, urls[n], script, c, args.duration)
                     )
     finally:
         for s in servers.values():
             s.stop()
-    out: dict[str, Any] = {"cells": {}, "budgets": []}
+    out: dict[str, Any] = {"cells": {}, "budgets": [], "context": {}}
     print(f"  {'HTTP, 1 row per POST':<30}{'conc':>5}{'p50':>10}{'throughput':>16}")
     for (n, c), rs in runs.items():
         rps = spread([r["rps"] for r in rs])
         p50 = spread([r["p50_ms"] for r in rs])
+        failed = sum(r["errors"]["status"] for r in rs)
+        if failed:
+            print(f"  WARNING: {n} c={c}: {failed} answers were not 2xx")
         out["cells"][f"{n} c={c}"] = {"rps": rps, "p50_ms": p50, "runs": rs}
         print(f"    {n:<28}{c:>5}{p50['median']:>8.3f}ms{rps['median']:>12,.0f} req/s")
     for c in args.concurrency:
@@ -351,8 +371,47 @@ def http(
                 at_most=BUDGET_HTTP_P50,
             ),
         ]
-    print_budgets(out["budgets"])
+    for c in args.concurrency:
+        out["context"][f"{key}: HTTP c={c}: featurekit, monitoring off / bare"] = (
+            paired(
+                [r["rps"] for r in runs["featurekit_no_monitor", c]],
+                [r["rps"] for r in runs["bare", c]],
+            )
+        )
+    if WORKERS in servers:
+        c, n = args.concurrency[-1], args.workers
+        out["budgets"].append(
+            budget(
+                f"{key}: HTTP c={c}: {n} workers / one worker throughput, per worker",
+                paired(
+                    [r["rps"] / n for r in runs[WORKERS, c]],
+                    [r["rps"] for r in runs["featurekit", c]],
+                ),
+                "x",
+                at_least=BUDGET_WORKERS,
+            )
+        )
+    print_budgets(out["budgets"], out["context"])
     return out
+
+
+def start_workers(cmd: list[str], n: int, logdir: Path) -> Any:
+    """`featurekit serve --workers N`, up once every worker answers ready.
+
+    Readiness is asked on fresh connections, which the kernel spreads over the
+    workers: twenty 200s in a row say that each one has loaded its model.
+    """
+    server = start(WORKERS, cmd, "/v2/health/ready", logdir)
+    deadline, streak = time.monotonic() + 120, 0
+    while streak < 20 * n and time.monotonic() < deadline:
+        try:
+            status = get(server.port, "/v2/health/ready")
+        except OSError:
+            status = 0
+        streak = streak + 1 if status == 200 else 0
+        if status != 200:
+            time.sleep(0.05)
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     args.duration = args.duration or (1 if quick else 5)
     args.warmup = 1 if quick else 2
     args.concurrency = [1, 8]
+    args.workers = min(os.cpu_count() or 1, 4)  # up to the core count
     args.rows = 20_000 if quick else 100_000
     args.train_rows = 2_000 if quick else 20_000
     args.block_s, args.warmup_s = (0.03, 0.05) if quick else (0.3, 0.5)

@@ -154,7 +154,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(port: int, path: str, timeout: float = 2.0) -> int:
+def get(port: int, path: str, timeout: float = 2.0) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
@@ -195,7 +195,7 @@ def start(
     deadline = t0 + timeout_s
     while True:
         try:
-            if _get(port, ready_path) == ready_status:
+            if get(port, ready_path) == ready_status:
                 server.startup_s = time.perf_counter() - t0
                 return server
         except OSError:  # refused until it listens
