@@ -18,6 +18,9 @@ How it runs
   scikit-learn's order, and a batch larger than `featurekit.runtime.CHUNK_ROWS`
   is scored in that many chunks at once.
 
+`evaluate` (`featurekit.spark.evaluation`) reads a prediction log with Spark and
+answers what `featurekit.evaluate` answers.
+
 `drift` counts every partition over the reference profile's bins, ships the counters
 (JSON) to the driver and adds them up: the same `featurekit.DriftReport` that
 `featurekit.drift` gives on the collected data.
@@ -41,8 +44,9 @@ from featurekit.batches import (
     worker_threads,
 )
 from featurekit.errors import ArtifactError
+from featurekit.spark.evaluation import evaluate
 
-__all__ = ["FAILURES", "PASSED", "drift", "predict"]
+__all__ = ["FAILURES", "PASSED", "drift", "evaluate", "predict"]
 
 _MISSING_SPARK = (
     "featurekit.spark needs pyspark and pyarrow: pip install 'featurekit[spark]'."
