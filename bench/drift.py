@@ -20,7 +20,10 @@ there through ``bench/_evidently_worker.py``. Both sides read the same parquet f
    - glaring shifts at 50 rows: the mean of one normal and one lognormal column moves
      by 1σ; one column's commonest category that can double its share does (27 % ->
      55 % for k = 3, 34 % -> 68 % for k = 10, 22 % -> 44 % for k = 50; the others
-     shrink in proportion);
+     shrink in proportion), beside the ceiling of any test (``bench/_drift_ceiling.py``:
+     the exact one-sided binomial test of that category's count on the same windows,
+     at 5 % divided by the rows of the report, the strictest cut-off a row that alone
+     moved meets, and at 5 % for an oracle that knows the column too);
    - a correlated pair (dataset ``corr``: n1 = 0.8 n0 + noise, both N(0, 1), beside
      a normal and three lognormal columns): its null, and the correlation flipped to
      -0.8 with both marginals unchanged (only featurekit's multivariate row can see
@@ -60,6 +63,9 @@ at 50 rows; the flip detected (dataset-level) in >= 80 % of windows; >= 60 % pow
 the 0.1σ shift of the normal column; Evidently's time / featurekit's >= 20. The time
 budget: ``fk.drift`` of 1M rows x 25 columns in <= 5 s.
 
+Null cells take ``--null-trials`` windows (default ``--trials``): a rate near 5 % needs
+about 400 windows to be read to +-2 points.
+
 It is a measurement, not a test: it always exits 0 (unless the benchmark itself
 breaks). ``--quick`` is a short run (20 windows per cell, 5 harmless ones, 100,000
 timed rows against 10,000, cross-checks on the null cells only, no context timings);
@@ -92,6 +98,7 @@ from _common import (
     spread,
     versions,
 )
+from _drift_ceiling import oracle_power
 from _estimate_cells import estimate_trials, print_estimate
 from _evidently_worker import TRIAL, measure_call
 from sklearn.linear_model import LogisticRegression
@@ -415,6 +422,8 @@ def make_cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
     for cell in cells:
         cell.setdefault("rows", WINDOW)
+        if cell["kind"] == "null":  # a 5 % level needs more windows than power does
+            cell.setdefault("trials", args.null_trials)
         cell.setdefault("trials", args.trials)
         cell.setdefault("others", [])
     return cells
@@ -454,6 +463,7 @@ def featurekit_trials(
     effects: dict[str, list[tuple[float, float]]] = {c: [] for c in columns}
     outputs_flagged = 0
     joint: list[int] = []
+    tests = 0
     for window in windows(current, cell["rows"]):
         report = fk.drift(predictor, window)
         rows = {r["feature"]: r for r in report.features}
@@ -461,6 +471,7 @@ def featurekit_trials(
             joint.append(int(rows[JOINT]["verdict"] == "drift"))
         flags.append([rows[c]["verdict"] == "drift" for c in columns])
         dataset.append(report.drifted)
+        tests = len(report.features)
         outputs_flagged += any(
             r["verdict"] == "drift" for r in report.features if r["kind"] == "output"
         )
@@ -475,6 +486,7 @@ def featurekit_trials(
         "dataset": np.asarray(dataset, dtype=int).tolist(),
         "signals": signals,
         "outputs_flagged_trials": outputs_flagged,
+        "tests": tests,  # rows of a report: the family the Bonferroni/BH cut-offs span
         "multivariate": rate(sum(joint), len(joint)) if joint else None,
         "effect_median": {
             c: float(np.median([e for e, _ in v])) if v else None
@@ -742,6 +754,11 @@ def main(argv: list[str] | None = None) -> int:
         "--trials", type=int, help="windows per cell (default 200; quick 20)"
     )
     parser.add_argument(
+        "--null-trials",
+        type=int,
+        help="windows per null cell (default: --trials; 400 gives +-2 points at 5 %%)",
+    )
+    parser.add_argument(
         "--timing-rows",
         type=int,
         help="rows of the timed frame (default 1000000; quick 100000)",
@@ -761,6 +778,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quick = args.quick
     args.trials = args.trials or (20 if quick else 200)
+    args.null_trials = args.null_trials or args.trials
     args.harmless_trials = 5 if quick else 50
     args.harmless_rows = 100_000
     args.timing_rows = args.timing_rows or (100_000 if quick else 1_000_000)
@@ -835,6 +853,21 @@ def main(argv: list[str] | None = None) -> int:
             for cell in cells
         }
         fk_trials_s = time.perf_counter() - t0
+        for cell in cells:  # the oracle's power on the same windows: the ceiling
+            for column, j in cell["drift"].get("double", {}).items():
+                k = next(k for n, _, k in DATASETS[cell["dataset"]] if n == column)
+                got = oracle_power(
+                    column,
+                    str(levels(column, k)[0][j]),
+                    artifacts[cell["dataset"]][1],
+                    windows(currents[cell["name"]], cell["rows"]),
+                    fk_raw[cell["name"]]["tests"],
+                )
+                fk_raw[cell["name"]]["ceiling"] = {
+                    **got,
+                    "at_alpha": rate(got["alpha"], got["windows"]),
+                    "at_family": rate(got["family"], got["windows"]),
+                }
         # label-free performance: featurekit only (Evidently's preset has none)
         estimated = estimate_trials(args.trials, WINDOW, tmp)
         files = prepare_timing(args, tmp)  # while Evidently's trials still run
@@ -876,6 +909,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "evidently" in entry:
             entry["paired"] = paired(entry)
+        if "ceiling" in fk_raw[cell["name"]]:
+            entry["ceiling"] = fk_raw[cell["name"]].pop("ceiling")
         results[cell["name"]] = entry
     verdicts = print_report(results, timing, ev_name, py is not None)
     verdicts.append(print_estimate(estimated))
@@ -916,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reference_rows": REFERENCE_ROWS,
                 "window": WINDOW,
                 "trials": args.trials,
+                "null_trials": args.null_trials,
                 "harmless_trials": args.harmless_trials,
                 "harmless_rows": args.harmless_rows,
                 "timing_rows": args.timing_rows,
@@ -991,7 +1027,7 @@ def print_report(
     def line(name: str, fk_r: Any, ev_r: Any, target: str, ok: bool | None) -> None:
         verdict = (
             ""
-            if target == "(context)"
+            if target in ("(context)", "(ceiling)")
             else {True: "PASS", False: "MISS"}.get(ok, "n/a")
         )
         print(
@@ -1053,6 +1089,14 @@ def print_report(
         if fk_s.get("multivariate") is not None:
             label = f"{cell['label']}: featurekit's multivariate row"
             line(label, fk_s["multivariate"], None, "(context)", None)
+        if "ceiling" in cell:
+            c = cell["ceiling"]
+            label = (
+                f"{cell['label']}: ceiling, exact binomial oracle at 5 %/{c['tests']}"
+            )
+            line(label, c["at_family"], None, "(ceiling)", None)
+            label = f"{cell['label']}: oracle knowing the column too, at 5 %"
+            line(label, c["at_alpha"], None, "(ceiling)", None)
         if kind in ("power", "detect"):
             ev_o = ev_s["others"] if ev_s else None
             label = f"{cell['label']}: undrifted columns"

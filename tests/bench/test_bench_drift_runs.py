@@ -53,6 +53,11 @@ def test_quick_drift_benchmark_runs_featurekit_side(run_bench) -> None:
         for r in [*fk["groups"].values(), fk["dataset"]]:
             assert 0.0 <= r["ci95"][0] <= r["rate"] <= r["ci95"][1] <= 1.0, name
             assert r["n"] > 0, name
+    for k in (3, 10, 50):  # the oracle's power on the same windows: the ceiling
+        ceiling = results["cells"][f"glaring_share_cat{k}_n50"]["ceiling"]
+        assert ceiling["tests"] >= 7  # 5 inputs, the outputs, the multivariate row
+        assert ceiling["at_family"]["rate"] <= ceiling["at_alpha"]["rate"]
+        assert 0.0 < ceiling["reference_share"] < 0.5
     runs = results["timing"]["featurekit"]["runs"]["inputs"]
     assert len(runs) == 3
     assert all(r["seconds"] > 0 and r["peak_mib"] >= 0 for r in runs)
