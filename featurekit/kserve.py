@@ -4,7 +4,9 @@ Run it as ``python -m featurekit.kserve --artifact PATH [--model_name NAME]
 [--http_port 8080]`` (KServe's own flags apply), or build `FeaturekitModel` and pass
 it to ``kserve.ModelServer().start``. Requests are read, checked and answered by
 `featurekit.platforms.infer`, as ``featurekit serve`` does: a contract failure is a
-422, a malformed request a 400.
+422, a malformed request a 400. ``GET /v2/models/NAME`` lists the inputs and outputs
+(names, datatypes, shapes) as ``featurekit serve``'s metadata does
+(`serving.oip.model_metadata`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ class FeaturekitModel(_Model):
         self.predictor = Predictor.load(self.artifact)
         self.ready = True
         return True
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """The inputs of ``GET /v2/models/NAME``: what ``featurekit serve`` lists."""
+        from serving.oip import model_metadata
+
+        return [dict(t) for t in model_metadata(self.predictor)["inputs"]]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        """The outputs of ``GET /v2/models/NAME``: what ``featurekit serve`` lists."""
+        from serving.oip import model_metadata
+
+        return [dict(t) for t in model_metadata(self.predictor)["outputs"]]
 
     async def predict(
         self,

@@ -104,3 +104,23 @@ def test_a_malformed_request_is_a_400(servers, platform):
     with pytest.raises(InferenceServerException) as caught:
         ask(servers[platform], request(ROWS, age=[30, 40]))  # 2 ages, 8 incomes
     assert caught.value.status() == "400"
+
+
+def _metadata(server):
+    client = http.InferenceServerClient(server.url)
+    try:
+        return client.get_model_metadata("loans")
+    finally:
+        client.close()
+
+
+def test_kserve_lists_the_inputs_and_outputs_featurekit_serve_lists(servers):
+    got = _metadata(servers["kserve"])
+    reference = _metadata(servers["featurekit"])
+    assert got["inputs"] == reference["inputs"]
+    assert got["outputs"] == reference["outputs"]
+    assert {t["name"]: t["datatype"] for t in got["inputs"]} == TYPES
+    assert {t["name"]: t["shape"] for t in got["outputs"]} == {
+        "label": [-1],
+        "probabilities": [-1, 2],
+    }
