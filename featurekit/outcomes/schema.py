@@ -29,6 +29,7 @@ happened, if sent) and ``received_at``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,15 @@ import numpy as np
 
 from featurekit.missing import MISSING
 
-__all__ = ["META", "contract_notes", "input_type", "labels_table", "table_of"]
+__all__ = [
+    "META",
+    "SINGLE",
+    "contract_notes",
+    "input_type",
+    "labels_table",
+    "rows_of",
+    "table_of",
+]
 
 #: The file metadata key holding the log format and the model's classes and outputs.
 META = b"featurekit.log"
@@ -123,8 +132,7 @@ def _gather(
 ) -> dict[str, np.ndarray]:
     """Each name's arrays of every dict, concatenated along rows, in one pass.
 
-    The buffer holds one small dict per request (often of one row): an itemgetter
-    per dict and a transposing zip keep the per-request cost to one C call.
+    An itemgetter per dict and a transposing zip keep the per-entry cost to one C call.
     """
     if len(dicts) == 1 or not names:
         return {name: dicts[0][name] for name in names}
@@ -132,6 +140,116 @@ def _gather(
     rows = [get(d) for d in dicts]
     columns = zip(*rows, strict=True) if len(names) > 1 else [rows]
     return {name: np.concatenate(col) for name, col in zip(names, columns, strict=True)}
+
+
+#: The marker ending a one-row entry ``(ns, request id, ids, *inputs, *outputs,
+#: SINGLE)``: each input's value as a Python scalar and each output's ``tolist()``,
+#: in the writer's `inputs` and ``model["outputs"]`` order (`LogWriter.append`).
+SINGLE = "featurekit.log.single"
+
+
+def rows_of(entry: tuple[Any, ...]) -> int:
+    """The rows of one buffered entry."""
+    if entry[-1] is SINGLE:
+        return 1
+    return int(next(iter(entry[4].values())).shape[0])
+
+
+class _Part:
+    """A run of buffered entries as columns: times, ids, inputs, outputs and extras."""
+
+    def __init__(
+        self,
+        stamps: np.ndarray,
+        request_ids: list[str],
+        row_ids: list[str],
+        feeds: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray],
+        extras: list[tuple[Any, int]],
+        made: bool,
+    ) -> None:
+        self.stamps, self.request_ids, self.row_ids = stamps, request_ids, row_ids
+        self.feeds, self.outputs, self.extras, self.made = feeds, outputs, extras, made
+        self.n = len(stamps)
+
+
+def _singles(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
+    """A run of one-row entries: one transposition, then one array per column."""
+    columns = list(zip(*entries, strict=True))
+    n = len(entries)
+    requests = list(columns[1])
+    if None in requests:
+        fresh = iter(writer.request_ids(requests.count(None)))
+        requests = [r or next(fresh) for r in requests]
+    given = columns[2]
+    made = given.count(None) == n
+    if made:
+        rows = [f"{r}-0" for r in requests]
+    else:
+        rows = [
+            f"{r}-0" if i is None else str(i[0])
+            for r, i in zip(requests, given, strict=True)
+        ]
+    feeds: dict[str, np.ndarray] = {}
+    for (name, kind), col in zip(writer.inputs.items(), columns[3:], strict=False):
+        arr = np.array(col, dtype=object if kind in ("categorical", "text") else None)
+        if arr.dtype.kind not in "biufO":  # not what a contract reads: kept as objects
+            arr = np.array(col, dtype=object)
+        feeds[name] = arr.reshape(-1, 1)
+    rest = columns[3 + len(writer.inputs) : -1]
+    outputs = {
+        name: _stacked(col)
+        for name, col in zip(writer.model["outputs"], rest, strict=True)
+    }
+    stamps = np.array(columns[0], dtype=np.int64) // 1000
+    return _Part(stamps, requests, rows, feeds, outputs, [(None, n)], made)
+
+
+def _stacked(rows: Sequence[list[Any]]) -> np.ndarray:
+    """The rows of one-row arrays given as their ``tolist()``, as one array."""
+    flat = list(itertools.chain.from_iterable(rows))
+    if flat and isinstance(flat[0], list):  # rows of a 2-d output (probabilities)
+        values = np.array(list(itertools.chain.from_iterable(flat)))
+        return values.reshape(len(flat), -1)
+    return np.array(flat)
+
+
+def _batches(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
+    """A run of entries holding the arrays they were scored with."""
+    n_of = [rows_of(e) for e in entries]
+    row_ids, request_ids = _ids(writer, entries, n_of)
+    stamps = np.repeat(np.array([e[0] for e in entries], dtype=np.int64) // 1000, n_of)
+    feeds = _gather([e[3] for e in entries], list(writer.inputs))
+    outputs = _gather([e[4] for e in entries], list(entries[0][4]))
+    extras = [(e[5], k) for e, k in zip(entries, n_of, strict=True)]
+    made = all(e[2] is None for e in entries)
+    return _Part(stamps, request_ids, row_ids, feeds, outputs, extras, made)
+
+
+def _parts(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
+    """Every entry as one `_Part`, rows in entry order (runs of each kind joined)."""
+    parts: list[_Part] = []
+    start = 0
+    while start < len(entries):
+        single = entries[start][-1] is SINGLE
+        stop = start + 1
+        while stop < len(entries) and (entries[stop][-1] is SINGLE) == single:
+            stop += 1
+        run = entries[start:stop]
+        parts.append(_singles(writer, run) if single else _batches(writer, run))
+        start = stop
+    if len(parts) == 1:
+        return parts[0]
+    names = list(parts[0].outputs)
+    return _Part(
+        np.concatenate([p.stamps for p in parts]),
+        [i for p in parts for i in p.request_ids],
+        [i for p in parts for i in p.row_ids],
+        {k: np.concatenate([p.feeds[k] for p in parts]) for k in writer.inputs},
+        {k: np.concatenate([np.asarray(p.outputs[k]) for p in parts]) for k in names},
+        [x for p in parts for x in p.extras],
+        all(p.made for p in parts),
+    )
 
 
 def _lists(matrix: np.ndarray) -> Any:
@@ -177,26 +295,22 @@ def _ids(
 
 
 def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
-    """One Arrow table from buffered entries ``(ns, request id, ids, feeds, outputs, extra)``."""
+    """One Arrow table from buffered entries (`LogWriter.append` makes them)."""
     import pyarrow as pa
 
-    first = next(iter(entries[0][4]))
-    n_of = [e[4][first].shape[0] for e in entries]
-    n = sum(n_of)
-    row_ids, request_ids = _ids(writer, entries, n_of)
-    stamps = np.repeat(np.array([e[0] for e in entries], dtype=np.int64) // 1000, n_of)
+    part = _parts(writer, entries)
+    n, feeds, outputs = part.n, part.feeds, part.outputs
     model = writer.model
     columns: dict[str, Any] = {
-        "row_id": pa.array(row_ids, pa.string()),
-        "request_id": pa.array(request_ids, pa.string()),
-        "timestamp": pa.array(stamps, pa.timestamp("us", "UTC")),
+        "row_id": pa.array(part.row_ids, pa.string()),
+        "request_id": pa.array(part.request_ids, pa.string()),
+        "timestamp": pa.array(part.stamps, pa.timestamp("us", "UTC")),
         "model_name": pa.repeat(pa.scalar(model["name"], pa.string()), n),
         "model_version": pa.array(np.full(n, int(model["version"])), pa.int64()),
         "model_sha256": pa.repeat(pa.scalar(model["sha256"], pa.string()), n),
         "served_by": pa.repeat(pa.scalar(writer.served_by, pa.string()), n),
     }
     fields, arrays = [], []
-    feeds = _gather([e[3] for e in entries], list(writer.inputs))
     for name, kind in writer.inputs.items():
         how = writer.pii.get(name)
         if how == "drop":
@@ -210,7 +324,6 @@ def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
         if arrays
         else pa.array([{}] * n, pa.struct([]))
     )
-    outputs = _gather([e[4] for e in entries], list(entries[0][4]))
     if "label" in outputs:
         columns["label"] = _texts(np.asarray(outputs["label"]).reshape(-1))
     for name in ("probabilities", "decision_function"):
@@ -223,14 +336,9 @@ def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
         )
     notes = writer._notes(feeds, n) if writer._notes is not None else None
     columns["notes"] = _notes_array(notes, n)
-    extras = [e[5] for e in entries]
-    for key in sorted({k for x in extras if x for k in x}):
-        spread: list[Any] = [
-            v
-            for x, k in zip(extras, n_of, strict=True)
-            for v in _spread((x or {}).get(key), k)
-        ]
-        columns[key] = pa.array(spread)
+    extras = part.extras
+    for key in sorted({k for x, _ in extras if x for k in x}):
+        columns[key] = pa.array(_spread_extra(extras, key))
     meta = {
         "format": 1,
         "classes": model.get("classes"),
@@ -238,15 +346,24 @@ def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
         "kind": model.get("kind"),
         # every row id was made by the writer (<request id>-<row>, unique by
         # construction): readers need not look for repeated ids in this file
-        "made_ids": all(e[2] is None for e in entries),
+        "made_ids": part.made,
     }
     return pa.table(columns).replace_schema_metadata({META: json.dumps(meta).encode()})
 
 
-def _spread(value: Any, k: int) -> list[Any]:
-    if isinstance(value, list | tuple | np.ndarray):
-        return list(value)
-    return [value] * k
+def _spread_extra(extras: list[tuple[Any, int]], key: str) -> list[Any]:
+    """Per row, the value of column `key` from each entry's ``(extra, rows)``.
+
+    An entry's value is one for all its rows, or a list of one per row.
+    """
+    out: list[Any] = []
+    for x, k in extras:
+        value = (x or {}).get(key)
+        if isinstance(value, list | tuple | np.ndarray):
+            out.extend(list(value))
+        else:
+            out.extend([value] * k)
+    return out
 
 
 def _isin(col: np.ndarray, values: np.ndarray) -> np.ndarray:
