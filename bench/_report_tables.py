@@ -418,6 +418,17 @@ def drift(record: Record) -> list[str]:
         if fk.get("multivariate") is not None:  # featurekit's (multivariate) row
             label = f"{c['label']}: featurekit's multivariate row"
             rows.append([label, _pct(fk["multivariate"]), "–", "(context)", ""])
+        ceiling = c.get("ceiling")  # the exact binomial oracle, same windows
+        if ceiling:
+            for label, key in (
+                (
+                    f"ceiling, exact binomial oracle at 5 %/{ceiling['tests']}",
+                    "at_family",
+                ),
+                ("oracle that also knows the column, at 5 %", "at_alpha"),
+            ):
+                r = ceiling[key]
+                rows.append([f"{c['label']}: {label}", _pct(r), "–", "(ceiling)", ""])
     ev_name = f"Evidently {record['versions'].get('evidently') or ''}".strip()
     blocks = [
         table(
