@@ -212,7 +212,13 @@ column) pairs flagged, or of windows for the dataset-level verdict, with Wilson 
 intervals. featurekit's multivariate row (the inputs' joint reconstruction error, see
 [monitoring.md](monitoring.md#multivariate-drift)) is shown per cell as context; the
 correlation flip leaves every column's own distribution unchanged, so only that row can
-see it.
+see it. Null cells run more windows than the others (the run's `null_trials`), since a
+rate near 5 % needs about 400 to be read to ±2 points. Each share-doubling cell shows its
+**ceiling**: the exact one-sided binomial test of the doubled category's count on the
+same windows, the most powerful test of that shift, which knows the category; at 5 %
+over the report's rows (the cut-off a row that alone moved must meet) and at 5 %
+(knowing the column too). See
+[monitoring.md](monitoring.md#small-windows).
 
 Evidently's dataset-level rule (drift when at least half of the columns drift) almost
 never fires when 2 of 6 columns shift. The timed frame is drifted on features only
