@@ -155,7 +155,45 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
                 f"throughput {rps}; p50 {p50}",
             ]
         )
+    http = m.get("http", {})
+    for c in (1, 8):
+        off, bare = cells.get(f"featurekit_no_monitor c={c}"), cells.get(f"bare c={c}")
+        if off is None or bare is None:
+            continue
+        context = http.get("context", {}).get(
+            f"{key}: HTTP c={c}: featurekit, monitoring off / bare"
+        )
+        rows.append(
+            [
+                f"{name}: HTTP, c={c}, drift monitoring off (context)",
+                f"{off['rps']['median']:,.0f} req/s",
+                f"bare server {bare['rps']['median']:,.0f} req/s",
+                f"throughput {_ratio(context)}",
+            ]
+        )
+    for label, cell in cells.items():
+        if not label.startswith("featurekit_workers "):
+            continue
+        c = label.split("c=")[1]
+        one = cells.get(f"featurekit c={c}")
+        workers = _named(budgets, "workers / one worker throughput, per worker")
+        n = _workers_in(workers)
+        rows.append(
+            [
+                f"{name}: HTTP, {n} workers, c={c}: throughput per worker",
+                f"{cell['rps']['median']:,.0f} req/s in all",
+                f"one worker {one['rps']['median']:,.0f} req/s" if one else "",
+                _ratio(workers),
+            ]
+        )
     return rows
+
+
+def _workers_in(line: Record | None) -> str:
+    """The N of an "N workers" budget line."""
+    if line is None:
+        return "N"
+    return line["name"].split(" workers")[0].rsplit(" ", 1)[-1]
 
 
 def anchors(record: Record) -> list[str]:

@@ -380,6 +380,16 @@ def http(
         )
     if WORKERS in servers:
         c, n = args.concurrency[-1], args.workers
+        # the load generator runs on the same cores: what it leaves the workers
+        out["wrk_cores"] = {
+            label: spread([r["client_cores"] for r in runs[name, c]])["median"]
+            for label, name in (("one worker", "featurekit"), (f"{n} workers", WORKERS))
+        }
+        print(
+            f"  wrk itself used {out['wrk_cores']['one worker']:.2f} cores against "
+            f"one worker, {out['wrk_cores'][f'{n} workers']:.2f} against {n}, of "
+            f"{os.cpu_count()}"
+        )
         out["budgets"].append(
             budget(
                 f"{key}: HTTP c={c}: {n} workers / one worker throughput, per worker",

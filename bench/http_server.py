@@ -42,6 +42,7 @@ import argparse
 import http.client
 import json
 import math
+import resource
 import shutil
 import socket
 import subprocess
@@ -259,7 +260,13 @@ def run_wrk(
         str(script),
         url,
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 90)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # wrk's own CPU (it shares the machine's cores with the server under load)
+    client_cpu_s = (after.ru_utime + after.ru_stime) - (
+        before.ru_utime + before.ru_stime
+    )
     line = next(
         (ln for ln in proc.stdout.splitlines() if ln.startswith("FKBENCH ")), None
     )
@@ -285,6 +292,7 @@ def run_wrk(
         "requests": raw["requests"],
         "seconds": seconds,
         "errors": raw["errors"],
+        "client_cores": client_cpu_s / seconds if seconds > 0 else math.nan,
     }
 
 
