@@ -27,7 +27,7 @@ Beyond types, `Columns.coerce` runs the contract's checks compiled to numpy (see
 same failure table, in microseconds.
 
 This module belongs to the light core and imports no scikit-learn. It is long (about
-600 lines) because `Columns` is one compiled plan: its per-kind readers share the
+650 lines) because `Columns` is one compiled plan: its per-kind readers share the
 plans, the failure collector and the tally, and splitting them would pass all three
 through every call on the hot path.
 """
@@ -47,6 +47,7 @@ from featurekit.contract.schema import Contract
 from featurekit.contract.values import (
     _ABSENT,
     _NUMBER_TYPES,
+    Coded,
     _extent,
     _numeric_array,
     _objects,
@@ -59,7 +60,7 @@ from featurekit.declare.columns import Categorical, Numeric
 from featurekit.declare.featureset import FeatureSet
 from featurekit.missing import MISSING, is_missing
 
-__all__ = ["Columns"]
+__all__ = ["Columns", "Feeds"]
 
 _INFINITIES = (math.inf, -math.inf)
 _INT64_MIN, _INT64_END = -(2**63), 2**63
@@ -85,6 +86,31 @@ class _CategoricalPlan:
     isin: str
     known: frozenset[str]
     counted: bool  # whether values outside `known` are tallied as unseen
+
+
+class Feeds(dict[str, np.ndarray]):
+    """The graph inputs by column name, plus the codes reading them found on the way.
+
+    A plain dict to every consumer. ``codes`` holds, per string column read from an
+    Arrow-backed column, its `featurekit.contract.values.Coded` form, so that the drift
+    monitor counts categories by integer code instead of hashing every string again.
+    A copy or a slice of the feeds is a plain dict, without codes.
+
+    Examples
+    --------
+    >>> import featurekit as fk, pandas as pd
+    >>> cols = Columns(fk.FeatureSet("demo", [fk.Categorical("c")]))
+    >>> frame = pd.DataFrame({"c": pd.array(["a", "b"] * 50, dtype="string[pyarrow]")})
+    >>> feeds, n = cols.coerce(frame, check_categories=False)
+    >>> feeds["c"][:2, 0].tolist(), feeds.codes["c"].codes[:2].tolist()
+    (['a', 'b'], [0, 1])
+    """
+
+    codes: dict[str, Coded]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codes = {}
 
 
 class Columns:
@@ -246,7 +272,10 @@ class Columns:
             passed[[int(r[3]) for r in failures.rows]] = False
         labels = list(index)
         table = failure_table(
-            [(c, k, v, None if i is None else labels[i]) for c, k, v, i in failures.rows]
+            [
+                (c, k, v, None if i is None else labels[i])
+                for c, k, v, i in failures.rows
+            ]
         )
         if not passed.all():
             feeds = {k: v[passed] for k, v in feeds.items()} if passed.any() else {}
@@ -333,7 +362,7 @@ class Columns:
         elif extra and tally is not None:
             for col in extra:
                 tally.add(tally.extra_columns, col)
-        feeds: dict[str, np.ndarray] = {}
+        feeds = Feeds()
         for plan in self._plans:
             values = columns.get(plan.feature.name, _ABSENT)
             if values is _ABSENT:
@@ -351,7 +380,7 @@ class Columns:
                 )
             else:
                 feeds[plan.feature.name] = self._categorical(
-                    plan, values, index, failures, fitted, checks, tally
+                    plan, values, index, failures, fitted, checks, tally, feeds.codes
                 )
         if absent:  # an absent key is one failure, not also a missing value
             gone = {(name, index[i]) for name, rows in absent.items() for i in rows}
@@ -491,6 +520,7 @@ class Columns:
         fitted: bool,
         checks: bool,
         tally: Tally | None,
+        codes: dict[str, Coded],
     ) -> np.ndarray:
         name = plan.feature.name
         allowed = plan.allowed if fitted and checks else None
@@ -500,7 +530,9 @@ class Columns:
         if len(values) > 64:
             fast = _strings_fast(values, members)
             if fast is not None:
-                out, missing, outside = fast
+                out, missing, outside, coded = fast
+                if coded is not None:
+                    codes[name] = coded
                 if checks and not plan.nullable:
                     for i in np.flatnonzero(missing):
                         failures.add(name, "not_nullable", None, index[i])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,12 +37,33 @@ def utf8_ok(text: str) -> bool:
     return True
 
 
+class Coded(NamedTuple):
+    """A string column as codes into its distinct values: row i reads ``words[codes[i]]``.
+
+    Code -1 (a missing value) reads the last word, `MISSING`. ``values`` is the
+    Arrow-backed column the codes were read from (missing values are null there).
+    Counting by code costs an integer pass instead of hashing every string again.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = _strings_arrow(pd.array(["a", None, "a"], dtype="string[pyarrow]"), None)[3]
+    >>> c.words[c.codes].tolist() == ["a", MISSING, "a"]
+    True
+    """
+
+    codes: np.ndarray
+    words: np.ndarray
+    values: Any
+
+
 def _strings_fast(
     values: Any, members: frozenset[str] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """Vectorised path for a large string column: (strings, missing, outside), or None.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Coded | None] | None:
+    """Vectorised path for a large string column: (strings, missing, outside, coded).
 
-    ``outside`` marks the present values not in `members` (None when `members` is).
+    ``outside`` marks the present values not in `members` (None when `members` is);
+    ``coded`` is the column's `Coded` form when it was read from Arrow, else None.
     Returns None when some value is neither a string nor missing, so that the
     row-by-row path can report each one.
     """
@@ -64,13 +85,13 @@ def _strings_fast(
     out = values.astype(object, copy=True)
     out[missing] = MISSING
     if members is None:
-        return out, missing, None
-    return out, missing, ~pd.Series(out).isin(members).to_numpy() & ~missing
+        return out, missing, None, None
+    return out, missing, ~pd.Series(out).isin(members).to_numpy() & ~missing, None
 
 
 def _strings_arrow(
     values: Any, members: frozenset[str] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Coded]:
     """`_strings_fast` for an Arrow-backed string array: every check on its categories.
 
     Arrow hashes the column into a handful of distinct values without making a Python
@@ -86,10 +107,11 @@ def _strings_arrow(
     words[gap] = MISSING
     out = words.take(codes)
     missing = gap.take(codes)
+    coded = Coded(codes, words, values)
     if members is None:
-        return out, missing, None
+        return out, missing, None, coded
     is_outside = np.array([w not in members for w in words], dtype=bool) & ~gap
-    return out, missing, is_outside.take(codes)
+    return out, missing, is_outside.take(codes), coded
 
 
 def _is_arrow(values: Any) -> bool:

@@ -1,0 +1,94 @@
+"""Vectorised helpers of `featurekit.monitoring.counts` for large batches.
+
+Each gives exactly what the plain path gives (a binary search over the edges, a row's
+maximum and argmax, a hash of every string), in fewer passes over the batch;
+tests/featurekit/test_counts_fast.py checks them against a count one value at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["binned", "coded", "joint_columns", "top_class"]
+
+#: Below this many values x edges, a batch is binned by binary search: one comparison
+#: per edge costs a pass over the batch each, but a binary search over a few dozen
+#: edges mispredicts a branch at every step (about 27 ns a value against 4 ns).
+_COMPARE_FROM = 60_000
+#: Edges beyond this are binned by binary search (one pass per edge grows linearly).
+_COMPARE_EDGES = 128
+
+
+def binned(
+    every: np.ndarray, x: np.ndarray, nans: int, edges: np.ndarray, size: int
+) -> np.ndarray:
+    """Values per bin: a value's bin is how many edges are at or below it.
+
+    That is ``edges.searchsorted(x, side="right")`` (x without NaN), which small
+    batches use. A large batch (`every`, NaN included) is binned exactly the same by
+    one float comparison per edge instead: NaN compares below every edge, so its
+    `nans` values land in bin 0 and are taken out again; -inf lands in bin 0 and
+    +inf in the last one, as in the binary search.
+
+    Examples
+    --------
+    >>> x = np.repeat([np.nan, -np.inf, 0.0, 1.0, 1.5, 2.0, np.inf], 20_000)
+    >>> binned(x, x[~np.isnan(x)], 20_000, np.array([1.0, 2.0]), 3) // 20_000
+    array([2, 2, 2])
+    """
+    if len(every) * len(edges) < _COMPARE_FROM or len(edges) > _COMPARE_EDGES:
+        return np.bincount(edges.searchsorted(x, side="right"), minlength=size)
+    at = np.zeros(len(every), dtype=np.uint8)
+    above = np.empty(len(every), dtype=bool)
+    for edge in edges.tolist():
+        np.greater_equal(every, edge, out=above)
+        at += above
+    found = np.bincount(at, minlength=size)
+    found[0] -= nans
+    return found
+
+
+def top_class(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: its largest probability and the first column holding it.
+
+    Exactly ``proba.max(axis=1)`` and ``np.argmax(proba, axis=1)`` (a NaN is the
+    maximum, the first one on ties); two columns take two elementwise passes, where
+    the reductions along a row of two cost ten times more.
+
+    Examples
+    --------
+    >>> best, picked = top_class(np.array([[0.2, 0.8], [0.5, 0.5], [np.nan, 0.1]]))
+    >>> best.tolist(), picked.tolist()
+    ([0.8, 0.5, nan], [1, 0, 0])
+    """
+    if proba.shape[1] != 2:
+        return proba.max(axis=1), np.argmax(proba, axis=1)
+    a, b = proba[:, 0], proba[:, 1]
+    picked = (b > a) | (np.isnan(b) & ~np.isnan(a))
+    return np.maximum(a, b), picked.view(np.int8)
+
+
+def coded(feeds: Mapping[str, np.ndarray], n: int) -> dict[str, Any]:
+    """The `featurekit.contract.columns.Feeds` codes of `n` rows of feeds, if any."""
+    codes = getattr(feeds, "codes", None)
+    if not codes:
+        return {}
+    return {k: c for k, c in codes.items() if len(c.codes) == n}
+
+
+def joint_columns(feeds: Mapping[str, np.ndarray], n: int) -> Mapping[str, Any]:
+    """Feeds for the multivariate signal: coded string columns as their Arrow column.
+
+    The joint codes an Arrow-backed string column with Arrow (ten times faster than
+    hashing the objects); a null there and the `MISSING` sentinel in the feeds both
+    code as no category, so the codes are the same.
+    """
+    found = coded(feeds, n)
+    if not found:
+        return feeds
+    import pandas as pd
+
+    return {**feeds, **{k: pd.Series(c.values, copy=False) for k, c in found.items()}}
