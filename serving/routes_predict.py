@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import reprlib
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -122,20 +123,14 @@ def _predict(
         rid,
     )
     got = state.score(p, records, p.outputs, split, ids, rid)
-    out: dict[str, Any] = {
-        "model": {
-            "name": p.name,
-            "version": p.version,
-            "sha256": p.sha256,
-            "outputs": p.outputs,
-        }
-    }
+    model, classes = _constant_parts(p)
+    out: dict[str, Any] = {"model": model}
     scores = got.scores if isinstance(got, Split) else got
     out["ids"] = ids
     if "explored" in scores:  # --explore: the decisions the policy served, tagged
         out["explored"] = scores["explored"].tolist()
     if p.kind == "classifier":
-        out["classes"] = p.classes_.tolist()
+        out["classes"] = classes
         out["labels"] = scores["label"].tolist()
         # probabilities, or the decision function of a model without them
         for name in ("probabilities", "decision_function"):
@@ -152,10 +147,40 @@ def _predict(
     return 200, orjson.dumps(out)
 
 
+#: Per predictor, what every answer repeats, serialised once (`_constant_parts`).
+_CONSTANT: weakref.WeakKeyDictionary[Predictor, tuple[Any, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _constant_parts(p: Predictor) -> tuple[Any, Any]:
+    """The answer's ``model`` object and ``classes`` list, as JSON made once."""
+    parts = _CONSTANT.get(p)
+    if parts is None:
+        model = {
+            "name": p.name,
+            "version": p.version,
+            "sha256": p.sha256,
+            "outputs": p.outputs,
+        }
+        classes = p.classes_.tolist() if p.kind == "classifier" else None
+        parts = _CONSTANT[p] = (
+            orjson.Fragment(orjson.dumps(model)),
+            orjson.Fragment(orjson.dumps(classes)),
+        )
+    return parts
+
+
+#: What a record's value may not be: nested JSON.
+_NESTED = (list, dict)
+
+
 def _records(payload: Any) -> list[Any]:
     """The records of a /predict body, each an object of scalars; else 400."""
     if isinstance(payload, dict):
-        wrapped = set(payload) in ({"records"}, {"records", "ids"})
+        wrapped = "records" in payload and (
+            len(payload) == 1 or (len(payload) == 2 and "ids" in payload)
+        )
         records = payload.get("records") if wrapped else [payload]
     else:
         records = None
@@ -175,7 +200,7 @@ def _records(payload: Any) -> list[Any]:
                 "value."
             )
         for column, value in rec.items():
-            if isinstance(value, list | dict):
+            if isinstance(value, _NESTED):
                 # a value is a scalar; nested JSON is malformed, however deep it goes
                 raise bad_request(
                     f"Record {i}: column {reprlib.repr(column)} holds a JSON "
