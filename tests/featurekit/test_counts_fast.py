@@ -93,7 +93,7 @@ def words(seed: int, n: int) -> list[Any]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([2, 17, 300, 2500, 20_000]))
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([2, 17, 300, 2500, 20_000, 140_000]))
 def test_numbers_are_binned_as_one_value_at_a_time(seed: int, n: int) -> None:
     x = numbers(seed, n)
     counts = Counts.empty(PROFILE)
