@@ -142,7 +142,7 @@ def main() -> None:
     add_json_option(parser, "compare_power")
     args = parser.parse_args()
     run = Run("compare_power")
-    runs = 150 if args.quick else 4000
+    runs = 150 if args.quick else 20000
     noise_runs = 150 if args.quick else 4000
     boot_runs, boot_reps = (20, 100) if args.quick else (400, 1000)
     results: dict[str, Any] = {"accuracy": {}, "noise": {}}
