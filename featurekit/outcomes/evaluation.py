@@ -180,7 +180,7 @@ def evaluate(
     table = log.predictions(
         model=sha, columns=["row_id", "timestamp", *outs, *extra], made_ids=True
     )
-    labels = log.label_table()
+    labels = log.label_table(latest=False)  # `join` keeps each id's last
     skipped = list(log.skipped)  # both reads: the predictions', then the labels'
     base = holdout["metrics"][metric]["value"]
     higher = M.HIGHER_IS_BETTER[metric]

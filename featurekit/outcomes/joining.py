@@ -33,9 +33,15 @@ def last_per_id(table: Any, order: list[tuple[str, str]] | None = None) -> Any:
 
 
 def attach(table: Any, labels: Any | None, columns: Sequence[str]) -> tuple[Any, int]:
-    """`columns` of `labels` for each row of `table` by row_id (null where none).
+    """`columns` of each row's latest label in `labels`, by row_id (null where none).
 
-    Returns the columns (a dict of Arrow arrays) and how many labels matched no row.
+    `labels` are in the order they were received, so the latest label of an id is its
+    last; an id may repeat (`PredictionLog.label_table` with ``latest=False``), which
+    saves hashing every id once more to drop the older ones. One hash table of the
+    label ids answers both lookups: the served rows' and the labels' own (how many
+    distinct ids there are).
+
+    Returns the columns (a dict of Arrow arrays) and how many labelled ids match no row.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -44,10 +50,21 @@ def attach(table: Any, labels: Any | None, columns: Sequence[str]) -> tuple[Any,
     if labels is None or labels.num_rows == 0:
         types = _types()
         return {c: pa.nulls(n, types[c]) for c in columns}, 0
-    at = pc.index_in(table["row_id"], value_set=labels["row_id"])
-    out = {c: labels[c].take(at) for c in columns}
-    matched = pc.count_distinct(at.drop_null()).as_py() if n else 0
-    return out, labels.num_rows - matched
+    m = labels.num_rows
+    # newest first: index_in answers an id's first place in the value set
+    newest = np.arange(m - 1, -1, -1)
+    ids = labels["row_id"].combine_chunks().take(pa.array(newest))
+    served = table["row_id"]
+    probe = pa.chunked_array([*served.chunks, ids], type=ids.type)
+    found = pc.index_in(probe, value_set=ids)
+    at = found.slice(0, n)
+    first = np.asarray(found.slice(n).to_numpy(zero_copy_only=False), dtype=np.int64)
+    distinct = int(np.count_nonzero(first == np.arange(m)))
+    seen = np.zeros(m, dtype=bool)
+    seen[np.asarray(at.drop_null().to_numpy(zero_copy_only=False), np.int64)] = True
+    rows = pc.subtract(pa.scalar(m - 1, pa.int64()), pc.cast(at, pa.int64()))
+    out = {c: labels[c].take(rows) for c in columns}
+    return out, distinct - int(np.count_nonzero(seen))
 
 
 def _types() -> dict[str, Any]:

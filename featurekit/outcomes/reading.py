@@ -167,8 +167,13 @@ class PredictionLog:
             table = table.filter(mask)
         return table
 
-    def label_table(self) -> Any:
-        """The latest label per row id, as a `pyarrow.Table` (None when there are none)."""
+    def label_table(self, *, latest: bool = True) -> Any:
+        """The latest label per row id, as a `pyarrow.Table` (None when there are none).
+
+        With ``latest=False``: every label, in the order they were received (an id's
+        latest label is its last), which `featurekit.outcomes.joining.attach` takes
+        without the cost of dropping the older ones first.
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -184,10 +189,8 @@ class PredictionLog:
             zero_copy_only=False
         )
         if received.size > 1 and (np.diff(received) < 0).any():
-            table = table.append_column("_i", pa.array(np.arange(table.num_rows)))
-            order = [("received_at", "ascending"), ("_i", "ascending")]
-            return last_per_id(table, order).drop_columns(["_i"])
-        return last_per_id(table)
+            table = table.take(np.argsort(received, kind="stable"))
+        return last_per_id(table) if latest else table
 
     def labels(self) -> pd.DataFrame:
         """The latest label per row id: ``row_id``, ``label``, ``label_timestamp``, ``received_at``."""
