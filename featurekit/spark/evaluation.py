@@ -22,7 +22,7 @@ def evaluate(
     artifact: Any,
     directory: str,
     *,
-    window: str = "1d",
+    window: str | int = "1d",
     metric: str | None = None,
     margin: float | str | None = None,
     persist: int = 2,
@@ -46,9 +46,10 @@ def evaluate(
         Exported with ``holdout_y=``, as for `featurekit.evaluate`.
     directory : str
         The log's root (``featurekit serve --log DIR``), as Spark addresses it.
-    window : str
-        A time span by serving time (``"1h"``, ``"1d"``, ``"1w"``). Windows of N
-        labelled rows need one ordered pass over every row: use `featurekit.evaluate`.
+    window : str or int
+        A time span by serving time (``"1h"``, ``"1d"``, ``"1w"``), or a number of
+        labelled rows per window (counted in serving order, which takes one ordered
+        pass over every row: Spark moves them to one partition for it).
     metric, margin, persist, min_labels
         As `featurekit.evaluate`.
 
@@ -69,11 +70,11 @@ def evaluate(
     from featurekit.outcomes.log import parse_duration
     from featurekit.outcomes.metrics import HIGHER_IS_BETTER
 
-    if not isinstance(window, str):
-        raise ValueError(
-            f"On Spark, window is a time span such as '1d', got {window!r}: windows of "
-            "N labelled rows need one ordered pass; use featurekit.evaluate."
-        )
+    labels = (
+        window if isinstance(window, int) and not isinstance(window, bool) else None
+    )
+    if labels is not None and labels < 1:
+        raise ValueError(f"window must be a positive number of labels, got {labels}.")
     manifest = E._manifest(artifact)
     # fk.evaluate on an empty log: its refusals (no holdout, an unknown metric, a bad
     # margin or window) before Spark reads anything, and the report's frame
@@ -87,13 +88,17 @@ def evaluate(
             persist=persist,
             min_labels=min_labels,
         )
-    span = int(parse_duration(window) * 1_000_000)
-    joined, unmatched = _joined(spark, str(directory), manifest, span)
+    span = 0 if labels is not None else int(parse_duration(window) * 1_000_000)
+    joined, unmatched = _joined(spark, str(directory), manifest)
     if joined is None:
         return empty
+    joined = _keyed(joined, labels, span)
     sums = joined.groupBy("_key").agg(*_counted()).orderBy("_key").collect()
     answers = _answers(joined, manifest).toArrow()
     rows = _window_rows(sums, answers, window, span, manifest)
+    if labels is not None:  # a window of N labels spans its first to its last row
+        for row, s in zip(rows, sums, strict=True):
+            row["start"], row["end"] = E._iso(s["first_us"]), E._iso(s["last_us"])
     frame = pd.DataFrame(rows)
     higher = HIGHER_IS_BETTER[empty.metric]
     verdict, start = E._decide(
@@ -118,10 +123,8 @@ def _read(spark: Any, path: str) -> Any:
         raise
 
 
-def _joined(
-    spark: Any, root: str, manifest: dict[str, Any], span: int
-) -> tuple[Any, int]:
-    """The model's last row per id with its latest label, keyed by window; unmatched."""
+def _joined(spark: Any, root: str, manifest: dict[str, Any]) -> tuple[Any, int]:
+    """The model's last row per id with its latest label; labels that match none."""
     from pyspark.sql import functions as F
 
     root = root.rstrip("/")
@@ -135,13 +138,18 @@ def _joined(
         F.col(c) if c in served.columns else F.lit(None).alias(c)
         for c in ("model_label", "propensity")
     ]
-    row = F.struct("timestamp", *outs, *extra)
+    # where a row sits in the log: serving order among rows of one timestamp
+    place = [
+        F.input_file_name().alias("_file"),
+        F.monotonically_increasing_id().alias("_pos"),
+    ]
+    row = F.struct("timestamp", *outs, *extra, *place)
     # the last row per id (an id the client sent twice): the later one, by time
     served = (
         served.where(F.col("model_sha256") == manifest["files"]["model.onnx"])
-        .select("row_id", row.alias("r"), F.input_file_name().alias("_file"))
+        .select("row_id", row.alias("r"))
         .groupBy("row_id")
-        .agg(F.max_by("r", F.struct("r.timestamp", "_file")).alias("r"))
+        .agg(F.max_by("r", F.struct("r.timestamp", "r._file", "r._pos")).alias("r"))
         .select("row_id", "r.*")
     )
     labels = _read(spark, f"{root}/labels")
@@ -170,12 +178,28 @@ def _joined(
         )
         unmatched = latest.join(served.select("row_id"), "row_id", "left_anti").count()
         served = served.join(latest, "row_id", "left")
-    micros = F.unix_micros("timestamp")
-    return (
-        served.withColumn(
-            "_key", F.expr(f"unix_micros(timestamp) div {span}")
-        ).withColumn("_latency", F.unix_micros("outcome") - micros)
-    ), int(unmatched)
+    latency = F.unix_micros("outcome") - F.unix_micros("timestamp")
+    return served.withColumn("_latency", latency), int(unmatched)
+
+
+def _keyed(joined: Any, labels: int | None, span: int) -> Any:
+    """`joined` with ``_key``: its window, by time span or by `labels` labelled rows."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if labels is None:
+        return joined.withColumn("_key", F.expr(f"unix_micros(timestamp) div {span}"))
+    # fk.evaluate's rule: the labels served before a row decide its window, and rows
+    # after the last full window's labels join the last window
+    labelled = F.col("y_text").isNotNull().cast("long")
+    order = Window.orderBy("timestamp", "_file", "_pos").rowsBetween(
+        Window.unboundedPreceding, Window.currentRow
+    )
+    total = joined.where(F.col("y_text").isNotNull()).count()
+    last = max(total - 1, 0) // labels
+    before = joined.withColumn("_before", F.sum(labelled).over(order) - labelled)
+    key = F.least(F.expr(f"_before div {labels}"), F.lit(last))
+    return before.withColumn("_key", key).drop("_before")
 
 
 def _counted() -> list[Any]:
@@ -186,6 +210,8 @@ def _counted() -> list[Any]:
         F.count(F.lit(1)).alias("served"),
         F.count("y_text").alias("labelled"),
         F.percentile("_latency", F.lit(0.5)).alias("latency_us"),
+        F.min(F.unix_micros("timestamp")).alias("first_us"),
+        F.max(F.unix_micros("timestamp")).alias("last_us"),
     ]
 
 
@@ -219,7 +245,11 @@ def _answers(joined: Any, manifest: dict[str, Any]) -> Any:
 
 
 def _window_rows(
-    sums: list[Any], answers: Any, window: str, span: int, manifest: dict[str, Any]
+    sums: list[Any],
+    answers: Any,
+    window: str | int,
+    span: int,
+    manifest: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """`featurekit.evaluate`'s window rows, computed by its own code from the counts."""
     import numpy as np

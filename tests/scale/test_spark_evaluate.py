@@ -119,9 +119,18 @@ def test_an_empty_or_absent_log_gives_insufficient_labels(
     assert got.windows.empty
 
 
-def test_windows_of_n_labels_are_refused_on_spark(spark, holdout_artifact, log) -> None:
-    with pytest.raises(ValueError, match=r"use featurekit\.evaluate"):
-        fks.evaluate(spark, holdout_artifact, str(log), window=100)  # type: ignore[arg-type]
+@pytest.mark.parametrize("window", [100, 250, 10_000])
+def test_spark_evaluate_equals_fk_evaluate_with_windows_of_n_labels(
+    spark, holdout_artifact, log, window
+) -> None:
+    want = fk.evaluate(holdout_artifact, log, window=window, min_labels=20)
+    got = fks.evaluate(spark, holdout_artifact, str(log), window=window, min_labels=20)
+    _assert_same(got, want)
+
+
+def test_a_window_of_no_labels_is_refused(spark, holdout_artifact, log) -> None:
+    with pytest.raises(ValueError, match="positive number of labels"):
+        fks.evaluate(spark, holdout_artifact, str(log), window=0)
 
 
 def test_an_artifact_without_holdout_is_refused_before_spark_reads(
