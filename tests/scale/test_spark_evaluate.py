@@ -138,3 +138,49 @@ def test_an_artifact_without_holdout_is_refused_before_spark_reads(
 ) -> None:
     with pytest.raises(ValueError, match="no holdout performance"):
         fks.evaluate(spark, scale_artifact, str(log))
+
+
+@pytest.fixture(scope="module")
+def regressor_log(tmp_path_factory) -> tuple[Path, Path]:
+    """A regressor with a holdout, and a log of two windows, the second one worse."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    frame = scale_frame(600, seed=0).drop(columns="id")
+    target = frame["age"] * 10.0 + frame["income"].fillna(0) / 1000
+    pipe = fk.make_pipeline(
+        fk.FeatureSet("amounts", SCALE_FEATURES.features, version=1),
+        RandomForestRegressor(n_estimators=5, max_depth=4, random_state=0),
+    )
+    pipe.fit(frame[:400], target[:400])
+    folder = tmp_path_factory.mktemp("regressor")
+    artifact = fk.export(
+        pipe,
+        folder / "amounts",
+        reference=frame[:400],
+        holdout=frame[400:],
+        holdout_y=target[400:].to_numpy(),
+    ).path
+    predictor = Predictor.load(artifact, log=folder / "log")
+    ids, labels = [], []
+    for batch in range(2):
+        rows = scale_frame(120, seed=30 + batch).drop(columns="id")
+        batch_ids = [f"r{batch}-{i}" for i in range(len(rows))]
+        predictor.predict(rows, ids=batch_ids)
+        truth = rows["age"] * 10.0 + rows["income"].fillna(0) / 1000
+        ids += batch_ids
+        labels += (truth * (1.0 if batch == 0 else 1.5)).tolist()
+        time.sleep(2.1)
+    predictor.close()
+    fk.PredictionLog(folder / "log").add_labels(ids, labels)
+    return artifact, folder / "log"
+
+
+@pytest.mark.parametrize("window", [WINDOW, 50])
+def test_spark_evaluate_equals_fk_evaluate_for_a_regressor(
+    spark, regressor_log, window
+) -> None:
+    artifact, directory = regressor_log
+    want = fk.evaluate(artifact, directory, window=window, min_labels=20)
+    got = fks.evaluate(spark, artifact, str(directory), window=window, min_labels=20)
+    assert "mae" in want.windows.columns and len(want.windows) >= 2
+    _assert_same(got, want)
