@@ -231,9 +231,13 @@ def _groups(data: Joined, window: str | int) -> list[tuple[str, str, np.ndarray]
         span = None
     else:
         span = int(parse_duration(window) * 1_000_000)
-        keys_all = data.timestamp // span
-        order = np.argsort(keys_all, kind="stable")
-        keys = keys_all[order]
+        keys = data.timestamp // span
+        # a log is written in time order: most often nothing needs sorting
+        if keys.size > 1 and bool((keys[1:] < keys[:-1]).any()):
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+        else:
+            order = np.arange(keys.size)
     cuts = np.flatnonzero(np.diff(keys)) + 1
     out = []
     for pos in np.split(order, cuts):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Joined", "attach", "join", "last_per_id"]
+__all__ = ["Joined", "attach", "join", "last_per_id", "lookup"]
 
 
 def last_per_id(table: Any, order: list[tuple[str, str]] | None = None) -> Any:
@@ -32,39 +32,54 @@ def last_per_id(table: Any, order: list[tuple[str, str]] | None = None) -> Any:
     return table.take(np.sort(last["_pos_max"].to_numpy()))
 
 
-def attach(table: Any, labels: Any | None, columns: Sequence[str]) -> tuple[Any, int]:
-    """`columns` of each row's latest label in `labels`, by row_id (null where none).
+def lookup(table: Any, labels: Any) -> tuple[np.ndarray, int]:
+    """For each row of `table`, the position of its id's latest label in `labels`.
 
     `labels` are in the order they were received, so the latest label of an id is its
     last; an id may repeat (`PredictionLog.label_table` with ``latest=False``), which
     saves hashing every id once more to drop the older ones. One hash table of the
-    label ids answers both lookups: the served rows' and the labels' own (how many
-    distinct ids there are).
+    label ids answers both lookups: the served rows' (an id's first place) and the
+    labels' own (which labels repeat an id, and so which is each id's last).
 
-    Returns the columns (a dict of Arrow arrays) and how many labelled ids match no row.
+    Returns the positions (-1 where an id has no label) and how many labelled ids
+    match no row.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    n, m = table.num_rows, labels.num_rows
+    ids = labels["row_id"]
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    probe = pa.chunked_array([*table["row_id"].chunks, ids], type=ids.type)
+    found = pc.index_in(probe, value_set=ids).fill_null(m)
+    places = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    first = places[n:]  # each label's id's first place among the labels
+    positions = np.arange(m)
+    distinct = int(np.count_nonzero(first == positions))
+    latest = np.append(positions, -1)  # by an id's first place, its last; m: none
+    if distinct < m:  # repeated ids: the last one received wins
+        np.maximum.at(latest, first, positions)
+    at = places[:n]
+    seen = np.zeros(m + 1, dtype=bool)
+    seen[at] = True
+    return latest[at], distinct - int(np.count_nonzero(seen[:m]))
+
+
+def attach(table: Any, labels: Any | None, columns: Sequence[str]) -> tuple[Any, int]:
+    """`columns` of each row's latest label in `labels`, by row_id (null where none).
+
+    `labels` may repeat an id, in the order received (see `lookup`). Returns the
+    columns (a dict of Arrow arrays) and how many labelled ids match no row.
+    """
+    import pyarrow as pa
 
     n = table.num_rows
     if labels is None or labels.num_rows == 0:
         types = _types()
         return {c: pa.nulls(n, types[c]) for c in columns}, 0
-    m = labels.num_rows
-    # newest first: index_in answers an id's first place in the value set
-    newest = np.arange(m - 1, -1, -1)
-    ids = labels["row_id"].combine_chunks().take(pa.array(newest))
-    served = table["row_id"]
-    probe = pa.chunked_array([*served.chunks, ids], type=ids.type)
-    found = pc.index_in(probe, value_set=ids)
-    at = found.slice(0, n)
-    first = np.asarray(found.slice(n).to_numpy(zero_copy_only=False), dtype=np.int64)
-    distinct = int(np.count_nonzero(first == np.arange(m)))
-    seen = np.zeros(m, dtype=bool)
-    seen[np.asarray(at.drop_null().to_numpy(zero_copy_only=False), np.int64)] = True
-    rows = pc.subtract(pa.scalar(m - 1, pa.int64()), pc.cast(at, pa.int64()))
-    out = {c: labels[c].take(rows) for c in columns}
-    return out, distinct - int(np.count_nonzero(seen))
+    rows, unmatched = lookup(table, labels)
+    at = pa.array(rows, mask=rows < 0)
+    return {c: labels[c].take(at) for c in columns}, unmatched
 
 
 def _types() -> dict[str, Any]:
@@ -133,26 +148,41 @@ def _indices(column: Any, classes: Sequence[Any]) -> np.ndarray:
     )
 
 
+def _taken(values: np.ndarray, rows: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[rows]``, `missing` where a row has no label (-1)."""
+    out: np.ndarray = values[np.maximum(rows, 0)]
+    out[rows < 0] = missing
+    return out
+
+
 def join(table: Any, labels: Any | None, kind: str, classes: Sequence[Any]) -> Joined:
-    """The served `table` (the last row per id) with the latest `labels` attached."""
+    """The served `table` (the last row per id) with the latest `labels` attached.
+
+    The labels' own columns are turned into numbers once per label (class indices,
+    outcome times) and then taken for the served rows, in numpy.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     served = _unique(table)
-    got, unmatched = attach(served, labels, ["label", "label_timestamp", "received_at"])
-    labelled = np.asarray(got["label"].is_valid().to_numpy(zero_copy_only=False))
+    n = served.num_rows
+    if labels is None or labels.num_rows == 0:
+        rows, unmatched = np.full(n, -1, dtype=np.int64), 0
+        labels = pa.table({c: pa.array([], t) for c, t in _types().items()})
+    else:
+        rows, unmatched = lookup(served, labels)
+    labelled = rows >= 0
     names = served.column_names
     if kind == "classifier":
-        y = _indices(got["label"], classes)
+        y = _taken(_indices(labels["label"], classes), rows, -1)
         own = served["label"]
         if "model_label" in names:  # exploration: the model's answer, not the policy's
             own = pc.coalesce(served["model_label"], served["label"])
         yhat = _indices(own, classes)
     else:
-        y = np.asarray(
-            pc.cast(got["label"], pa.float64())
-            .fill_null(np.nan)
-            .to_numpy(zero_copy_only=False)
+        numbers = pc.cast(labels["label"], pa.float64()).fill_null(np.nan)
+        y = _taken(
+            np.asarray(numbers.to_numpy(zero_copy_only=False), np.float64), rows, np.nan
         )
         yhat = np.asarray(
             served["prediction"].to_numpy(zero_copy_only=False), np.float64
@@ -170,14 +200,14 @@ def join(table: Any, labels: Any | None, kind: str, classes: Sequence[Any]) -> J
             served["propensity"].fill_null(np.nan).to_numpy(zero_copy_only=False),
             np.float64,
         )
-    when = pc.coalesce(got["label_timestamp"], got["received_at"])
+    when = _micros(pc.coalesce(labels["label_timestamp"], labels["received_at"]))
     return Joined(
         timestamp=_micros(served["timestamp"]),
         labelled=labelled,
         y=y,
         yhat=yhat,
         proba=proba,
-        outcome_time=_micros(when),
+        outcome_time=_taken(when, rows, np.iinfo(np.int64).min),
         propensity=propensity,
         unmatched=int(unmatched),
     )

@@ -151,8 +151,16 @@ def delong_components(
     m, n = pos.size, neg.size
     if m == 0 or n == 0:
         return np.empty(m), np.empty(n)
-    all_ranks = _midranks(np.concatenate([pos, neg]))
-    pos_ranks, neg_ranks = _midranks(pos), _midranks(neg)
+    # one sort: the positives' and the negatives' own orders are its subsequences
+    both = np.concatenate([pos, neg])
+    order = np.argsort(both, kind="mergesort")
+    ordered = both[order]
+    is_pos = order < m
+    all_ranks = np.empty(m + n)
+    all_ranks[order] = _sorted_midranks(ordered)
+    pos_ranks, neg_ranks = np.empty(m), np.empty(n)
+    pos_ranks[order[is_pos]] = _sorted_midranks(ordered[is_pos])
+    neg_ranks[order[~is_pos] - m] = _sorted_midranks(ordered[~is_pos])
     v10 = (all_ranks[:m] - pos_ranks) / n  # per positive: share of negatives below
     v01 = (
         1.0 - (all_ranks[m:] - neg_ranks) / m
@@ -163,12 +171,16 @@ def delong_components(
 def _midranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks, ties sharing the mean of their ranks."""
     order = np.argsort(x, kind="mergesort")
-    ordered = x[order]
     ranks = np.empty(x.size, dtype=np.float64)
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], x.size]
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    ranks[order] = _sorted_midranks(x[order])
     return ranks
+
+
+def _sorted_midranks(ordered: np.ndarray) -> np.ndarray:
+    """`_midranks` of values already in ascending order."""
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    return np.repeat((starts + ends + 1) / 2.0, ends - starts)
 
 
 def log_loss_terms(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
