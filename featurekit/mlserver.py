@@ -8,7 +8,8 @@ In ``model-settings.json``::
 
 then ``mlserver start DIR``. Requests are read, checked and answered by
 `featurekit.platforms.infer`, as ``featurekit serve`` does: a contract failure is a
-422, a malformed request a 400. Each MLServer worker loads its own `Predictor`
+422, a malformed request a 400; ``GET /v2/models/NAME`` lists the inputs and outputs
+as ``featurekit serve`` does (`serving.oip.model_metadata`). Each MLServer worker loads its own `Predictor`
 (one session each: MLServer's memory grows with models times workers, mlserver#1232,
 so keep ``parallel_workers`` to the cores you give it).
 """
@@ -49,6 +50,21 @@ class FeaturekitRuntime(_Runtime):
 
         self.predictor = Predictor.load(await get_model_uri(self.settings))
         return True
+
+    async def metadata(self) -> Any:
+        """``GET /v2/models/NAME``: the inputs and outputs ``featurekit serve`` lists."""
+        from mlserver.types import MetadataModelResponse, MetadataTensor
+
+        from serving.oip import model_metadata
+
+        listed = model_metadata(self.predictor)
+        return MetadataModelResponse(
+            name=self.name,
+            versions=self._settings.versions,
+            platform=self._settings.platform,
+            inputs=[MetadataTensor.model_validate(t) for t in listed["inputs"]],
+            outputs=[MetadataTensor.model_validate(t) for t in listed["outputs"]],
+        )
 
     async def predict(self, payload: Any) -> Any:
         from mlserver.errors import MLServerError

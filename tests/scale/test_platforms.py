@@ -114,8 +114,9 @@ def _metadata(server):
         client.close()
 
 
-def test_kserve_lists_the_inputs_and_outputs_featurekit_serve_lists(servers):
-    got = _metadata(servers["kserve"])
+@pytest.mark.parametrize("platform", ["kserve", "mlserver"])
+def test_lists_the_inputs_and_outputs_featurekit_serve_lists(servers, platform):
+    got = _metadata(servers[platform])
     reference = _metadata(servers["featurekit"])
     assert got["inputs"] == reference["inputs"]
     assert got["outputs"] == reference["outputs"]
