@@ -8,6 +8,7 @@ inflated (`serving.encoding`) when it arrives compressed.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
@@ -83,26 +84,90 @@ async def receive_body(
     400 when empty (unless `allow_empty`); `ClientDisconnect` when the client leaves.
     """
     chunks, size, more = [], 0, True
+    task = asyncio.current_task()
+    assert task is not None  # an ASGI app always runs in a task
+    deadlines = _deadlines(task.get_loop())
+    deadlines.add(task, limits.timeout)
     try:
-        async with asyncio.timeout(limits.timeout):
-            while more:
-                message = await receive()
-                if message["type"] != "http.request":  # http.disconnect
-                    raise ClientDisconnect()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limits.max_body_bytes:
-                    raise _too_large(size, limits)
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-    except TimeoutError:
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limits.max_body_bytes:
+                raise _too_large(size, limits)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+    except asyncio.CancelledError:
+        if not deadlines.expired(task):
+            raise  # cancelled by someone else: the server shutting down
+        task.uncancel()
         raise body_timeout(
             f"The request body took over {limits.timeout:g} s to arrive."
         ) from None
+    finally:
+        deadlines.discard(task)
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not body and not allow_empty:
         raise bad_request("The request has no body; send a JSON object.")
     return body
+
+
+#: How often the body deadlines are checked: a late body is answered 408 within
+#: this many seconds past ``Limits.timeout``.
+SWEEP_SECONDS = 0.1
+
+
+class _Deadlines:
+    """The body deadlines of one event loop, checked by one timer for every request.
+
+    A timer per request (``asyncio.timeout``) costs more than reading a small body
+    that has already arrived; here a request costs a dict entry, and a sweep every
+    `SWEEP_SECONDS`, while any request waits, cancels the tasks whose time is up.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, task: asyncio.Task[Any], seconds: float) -> None:
+        self._due[task] = self._loop.time() + seconds
+        if self._timer is None:
+            self._timer = self._loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    def discard(self, task: asyncio.Task[Any]) -> None:
+        self._due.pop(task, None)
+        self._expired.discard(task)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether `task` was cancelled here, its body late."""
+        return task in self._expired
+
+    def _sweep(self) -> None:
+        now = self._loop.time()
+        late = [task for task, due in self._due.items() if due <= now]
+        for task in late:
+            del self._due[task]
+            self._expired.add(task)
+            task.cancel()
+        self._timer = (
+            self._loop.call_later(SWEEP_SECONDS, self._sweep) if self._due else None
+        )
+
+
+_LOOPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    found = _LOOPS.get(loop)
+    if found is None:
+        found = _LOOPS[loop] = _Deadlines(loop)
+    return found
 
 
 #: Content types of a plain JSON body, as clients spell them (`plain` compares bytes).

@@ -186,3 +186,70 @@ def test_fast_path_requests_are_counted_in_the_metrics(predictor: Predictor) -> 
     assert 'featurekit_requests_total{endpoint="/predict",status="200"} 3.0' in text
     assert 'featurekit_requests_total{endpoint="/predict",status="422"} 1.0' in text
     assert "featurekit_rows_scored_total 3.0" in text
+
+
+def stalled(state: AppState, seconds: float) -> tuple[int | None, list[Any], float]:
+    """`answer` for a body whose second half never comes; and how long it took."""
+    body = json.dumps(GOOD).encode()
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> tuple[int | None, float]:
+        loop = asyncio.get_running_loop()
+        first = [{"type": "http.request", "body": body[:5], "more_body": True}]
+
+        async def receive() -> dict[str, Any]:
+            if first:
+                return first.pop()
+            await asyncio.sleep(seconds)  # the client stalls
+            return {"type": "http.request", "body": body[5:], "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+        start = loop.time()
+        status = await answer(state, scope, receive, send)
+        return status, loop.time() - start
+
+    status, took = asyncio.run(run())
+    return status, sent, took
+
+
+def test_a_body_slower_than_the_timeout_is_408_on_the_fast_path(
+    predictor: Predictor,
+) -> None:
+    status, sent, took = stalled(app_state(predictor, Limits(timeout=0.3)), 30)
+    assert status == 408
+    assert b"took over 0.3 s to arrive" in sent[1]["body"]
+    assert 0.3 <= took < 2
+
+
+def test_a_body_within_the_timeout_is_scored_on_the_fast_path(
+    predictor: Predictor,
+) -> None:
+    status, sent, _ = stalled(app_state(predictor, Limits(timeout=5)), 0.3)
+    assert status == 200
+    assert json.loads(sent[1]["body"])["labels"] == predictor.predict(GOOD).tolist()
+
+
+def test_a_request_cancelled_by_the_server_is_not_answered_408(
+    predictor: Predictor,
+) -> None:
+    state = app_state(predictor, Limits(timeout=5))
+
+    async def run() -> None:
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(30)
+            raise AssertionError("never reached")
+
+        async def send(message: dict[str, Any]) -> None:
+            raise AssertionError(f"answered {message}")
+
+        scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+        task = asyncio.create_task(answer(state, scope, receive, send))
+        await asyncio.sleep(0.2)
+        task.cancel()  # as uvicorn does at shutdown
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())

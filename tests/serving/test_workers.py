@@ -37,6 +37,22 @@ def counted(text: str, status: int) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def scrape_until_counted(server: Server, n: int) -> str:
+    """/metrics once it counts `n` answered requests (a worker counts a request just
+    after its answer leaves, so a scrape may briefly run ahead of it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        status, text = server.get("/metrics")
+        assert status == 200
+        page = text.decode()
+        if (counted(page, 200) == n and counted(page, 422) == 1) or (
+            time.monotonic() > deadline
+        ):
+            assert counted(page, 200) == n, page
+            return page
+        time.sleep(0.05)
+
+
 def test_two_workers_share_their_request_counts_and_clean_up(
     http_artifact: Path, tmp_path: Path
 ) -> None:
@@ -60,10 +76,7 @@ def test_two_workers_share_their_request_counts_and_clean_up(
         assert [post(server, good) for _ in range(REQUESTS)] == [200] * REQUESTS
         assert post(server, bad) == 422
         for _ in range(6):  # whichever worker answers the scrape
-            status, text = server.get("/metrics")
-            assert status == 200
-            page = text.decode()
-            assert counted(page, 200) == REQUESTS, page
+            page = scrape_until_counted(server, REQUESTS)
             assert counted(page, 422) == 1.0
             assert "featurekit_rows_scored_total 40.0" in page
             assert "featurekit_model_ready 1.0" in page
