@@ -63,20 +63,28 @@ class Online:
 
     def served(self, ids: Sequence[str], outputs: Mapping[str, np.ndarray]) -> None:
         """Remember what the model answered for `ids`."""
+        # Python values, not numpy rows: a view per row costs more to make and keeps
+        # the whole output array alive for as long as its row is remembered
         if self.kind == "classifier":
-            hats = [self._index.get(str(v), -1) for v in outputs["label"]]
+            index = self._index
+            hats = [
+                index.get(str(v), -1) for v in np.asarray(outputs["label"]).tolist()
+            ]
             proba = outputs.get("probabilities")
-            rows = list(proba) if proba is not None else [None] * len(hats)
+            rows = (
+                np.asarray(proba).tolist() if proba is not None else [None] * len(hats)
+            )
         else:
             hats = np.asarray(outputs["prediction"], np.float64).tolist()
             rows = [None] * len(hats)
         with self._lock:
             seen = self._served
             for i, h, r in zip(ids, hats, rows, strict=True):
-                seen.pop(i, None)  # a re-scored id moves to the newest end
+                if i in seen:
+                    del seen[i]  # a re-scored id moves to the newest end
                 seen[i] = (h, r)
             self.served_rows += len(hats)
-            while len(seen) > self.served_cap:
+            for _ in range(len(seen) - self.served_cap):
                 seen.popitem(last=False)  # the oldest (a dict's first key rescans)
 
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
