@@ -71,8 +71,12 @@ class Online:
                 index.get(str(v), -1) for v in np.asarray(outputs["label"]).tolist()
             ]
             proba = outputs.get("probabilities")
+            # tuples of numbers: the collector stops tracking them (lists it walks
+            # at every collection, 100,000 of them)
             rows = (
-                np.asarray(proba).tolist() if proba is not None else [None] * len(hats)
+                list(map(tuple, np.asarray(proba).tolist()))
+                if proba is not None
+                else [None] * len(hats)
             )
         else:
             hats = np.asarray(outputs["prediction"], np.float64).tolist()

@@ -29,7 +29,6 @@ happened, if sent) and ``received_at``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -142,9 +141,10 @@ def _gather(
     return {name: np.concatenate(col) for name, col in zip(names, columns, strict=True)}
 
 
-#: The marker ending a one-row entry ``(ns, request id, ids, *inputs, *outputs,
-#: SINGLE)``: each input's value as a Python scalar and each output's ``tolist()``,
-#: in the writer's `inputs` and ``model["outputs"]`` order (`LogWriter.append`).
+#: The marker ending a one-row entry ``(ns, request id, id, *inputs, *outputs,
+#: SINGLE)``: the row's id (or None), each input's value and each output's values
+#: (one, or k for ``probabilities`` and ``decision_function``) as Python scalars, in
+#: the writer's `inputs` and ``model["outputs"]`` order (`LogWriter.append`).
 SINGLE = "featurekit.log.single"
 
 
@@ -187,7 +187,7 @@ def _singles(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
         rows = [f"{r}-0" for r in requests]
     else:
         rows = [
-            f"{r}-0" if i is None else str(i[0])
+            f"{r}-0" if i is None else str(i)
             for r, i in zip(requests, given, strict=True)
         ]
     feeds: dict[str, np.ndarray] = {}
@@ -197,21 +197,23 @@ def _singles(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
             arr = np.array(col, dtype=object)
         feeds[name] = arr.reshape(-1, 1)
     rest = columns[3 + len(writer.inputs) : -1]
-    outputs = {
-        name: _stacked(col)
-        for name, col in zip(writer.model["outputs"], rest, strict=True)
-    }
+    names = list(writer.model["outputs"])
+    wide = len(rest) - len(names) + 1  # the values of a 2-d output, if any
+    outputs: dict[str, np.ndarray] = {}
+    at = 0
+    for name in names:
+        if name in _MATRICES and wide != 1:
+            outputs[name] = np.array(rest[at : at + wide]).T  # (n, k)
+            at += wide
+        else:
+            outputs[name] = np.array(rest[at])
+            at += 1
     stamps = np.array(columns[0], dtype=np.int64) // 1000
     return _Part(stamps, requests, rows, feeds, outputs, [(None, n)], made)
 
 
-def _stacked(rows: Sequence[list[Any]]) -> np.ndarray:
-    """The rows of one-row arrays given as their ``tolist()``, as one array."""
-    flat = list(itertools.chain.from_iterable(rows))
-    if flat and isinstance(flat[0], list):  # rows of a 2-d output (probabilities)
-        values = np.array(list(itertools.chain.from_iterable(flat)))
-        return values.reshape(len(flat), -1)
-    return np.array(flat)
+#: The outputs that may have more than one value a row.
+_MATRICES = ("probabilities", "decision_function")
 
 
 def _batches(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
