@@ -152,7 +152,10 @@ serve` with contract, monitoring and metrics on. Ratios are featurekit over the 
 of per-repeat paired ratios. The context lines say where the time goes: the two graphs
 alone on prebuilt feeds (featurekit's computes `exp` with its exact kernel, so that a
 row's probability does not depend on its batch; onnxruntime pays a fixed cost per
-node), and featurekit with drift monitoring off.""",
+node), and featurekit with drift monitoring off, in process and over HTTP
+(`featurekit serve --no-monitor`). The workers line runs `featurekit serve --workers N`
+(N = the machine's cores, at most 4) at c=8 against one worker: its throughput per
+worker; wrk runs on the same cores (the bench prints the cores it used).""",
     "contract": """\
 The bench times, in one process, the compiled check alone (`Columns.coerce` of a
 dict), `Predictor.predict` against a bare `session.run` on prebuilt inputs,
