@@ -7,12 +7,14 @@ tests/featurekit/test_counts_fast.py checks them against a count one value at a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["binned", "coded", "joint_columns", "top_class"]
+__all__ = ["ONE_BLAS_THREAD", "binned", "coded", "joint_columns", "top_class"]
 
 #: Below this many values x edges, a batch is binned by binary search: one comparison
 #: per edge costs a pass over the batch each, but a binary search over a few dozen
@@ -99,3 +101,59 @@ def joint_columns(feeds: Mapping[str, np.ndarray], n: int) -> Mapping[str, Any]:
     import pandas as pd
 
     return {**feeds, **{k: pd.Series(c.values, copy=False) for k, c in found.items()}}
+
+
+class _OneBlasThread:
+    """While a section runs on the main thread, BLAS uses one thread, then as before.
+
+    The multivariate row multiplies ``(rows, inputs)`` by ``(inputs, directions)``,
+    a product too thin to split: OpenBLAS's threads cost more to wake and join than
+    they save, most of all on a busy machine (``fk.drift`` of 1M rows x 25 columns
+    took 2.2x as long with BLAS's default two threads, load 6-8 on 2 cores).
+    threadpoolctl sets the limit when the first section enters and restores the
+    previous one when the last leaves. Only the main thread limits: a limit set from
+    another thread does not reach the OpenBLAS numpy ships (tested), so a section
+    there runs as it would without one.
+
+    Examples
+    --------
+    >>> with ONE_BLAS_THREAD:
+    ...     float(np.ones(3) @ np.ones(3))
+    3.0
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limit: Any = None
+        self._controller: Any = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        with self._lock:
+            if self._inside == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limit = self._controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limit is not None:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+#: Enter around BLAS work on large batches (`featurekit.monitoring.counts`).
+ONE_BLAS_THREAD = _OneBlasThread()

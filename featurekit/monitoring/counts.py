@@ -16,7 +16,13 @@ import numpy as np
 
 from featurekit.missing import is_missing
 from featurekit.monitoring import joint as _joint
-from featurekit.monitoring.batched import binned, coded, joint_columns, top_class
+from featurekit.monitoring.batched import (
+    ONE_BLAS_THREAD,
+    binned,
+    coded,
+    joint_columns,
+    top_class,
+)
 from featurekit.monitoring.joint import JointSums
 from featurekit.monitoring.profile import OUTPUT_LABEL, OUTPUT_SCORE
 
@@ -56,6 +62,9 @@ class _Bins:
 
 
 _FIELDS = ("missing", "rows", "total", "sumsq", "valid", "unseen")
+#: From this many rows the multivariate row runs with BLAS at one thread (below it,
+#: setting and restoring the limit would cost more than BLAS's threads)
+_THIN_BLAS_FROM = 4096
 _INTEGERS = ("missing", "rows", "valid", "unseen")
 _SUMS = ("total", "sumsq")
 #: Counters beyond this lose integer precision in float64 statistics.
@@ -163,7 +172,7 @@ class Counts:
                     _many(b, arr[:, 0], edges, index)
         joint = self.profile.get("joint")
         if joint is not None:
-            _joint.observe(joint, self.joint, joint_columns(feeds, n), n)
+            _observe_joint(joint, self.joint, joint_columns(feeds, n), n)
         if outputs:
             self._outputs(outputs, n)
 
@@ -221,7 +230,7 @@ class Counts:
                 for name in [*names, *(n for n, _ in joint["categorical"])]
                 if name in frame.columns
             }
-            _joint.observe(joint, out.joint, columns, len(frame))
+            _observe_joint(joint, out.joint, columns, len(frame))
         return out
 
     def merge(self, other: Counts) -> Counts:
@@ -345,6 +354,17 @@ def _count_codes(
     _add(b, found[:k])
     b.missing += int(found[k])
     b.unseen += int(found[k + 1])
+
+
+def _observe_joint(
+    joint: dict[str, Any], sums: JointSums, columns: Mapping[str, Any], n: int
+) -> None:
+    """`featurekit.monitoring.joint.observe`, a large batch with BLAS at one thread."""
+    if n < _THIN_BLAS_FROM:
+        _joint.observe(joint, sums, columns, n)
+        return
+    with ONE_BLAS_THREAD:
+        _joint.observe(joint, sums, columns, n)
 
 
 def _add(b: _Bins, found: np.ndarray) -> None:

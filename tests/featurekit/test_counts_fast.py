@@ -93,7 +93,10 @@ def words(seed: int, n: int) -> list[Any]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([2, 17, 300, 2500, 20_000, 140_000]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.sampled_from([2, 17, 300, 2500, 20_000, 140_000]),
+)
 def test_numbers_are_binned_as_one_value_at_a_time(seed: int, n: int) -> None:
     x = numbers(seed, n)
     counts = Counts.empty(PROFILE)
@@ -165,3 +168,32 @@ def test_outputs_of_a_large_batch_count_as_single_rows_do() -> None:
         assert a["counts"] == b["counts"] and a["rows"] == b["rows"] == 300
     label = batch.bins["output:label"].counts
     assert label == [int((p1 <= 0.5).sum()), int((p1 > 0.5).sum())]
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_one_blas_thread_holds_on_the_main_thread_then_restores() -> None:
+    import threading
+
+    from featurekit.monitoring.batched import ONE_BLAS_THREAD
+
+    before = _blas_threads()
+    assert before, "numpy's BLAS is visible to threadpoolctl"
+    seen: list[list[int]] = []
+    with ONE_BLAS_THREAD:
+        with ONE_BLAS_THREAD:  # nested: the inner one leaving keeps the limit
+            pass
+        seen.append(_blas_threads())
+        # another thread's section neither limits nor restores anything
+        worker = threading.Thread(
+            target=lambda: ONE_BLAS_THREAD.__exit__(None, None, None)
+        )
+        worker.start()
+        worker.join(10)
+        seen.append(_blas_threads())
+    assert seen == [[1] * len(before)] * 2
+    assert _blas_threads() == before
