@@ -8,6 +8,7 @@ that made them.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,31 @@ def _strip(rows: list[dict]) -> list[dict]:
         {k: v for k, v in r.items() if k not in ("row_id", "request_id", "timestamp")}
         for r in rows
     ]
+
+
+def test_personal_data_and_notes_of_one_row_calls(tmp_path):
+    from featurekit.outcomes.schema import contract_notes
+
+    w = LogWriter(
+        tmp_path,
+        model=MODEL,
+        inputs={**INPUTS, "customer": "categorical", "email": "text"},
+        pii={"customer": "hash", "email": "drop"},
+        salt="pepper",
+        notes=contract_notes({"plan": ["gold", "basic"]}, {"income": (0.0, 10.0)}),
+        flush_rows=10**6,
+    )
+    for income, plan, customer in ((1.5, "gold", "c1"), (99.0, "new", "c2")):
+        feeds, outputs = _call([(income, 30, plan, "yes", 0.5)])
+        feeds["customer"] = np.array([[customer]], dtype=object)
+        feeds["email"] = np.array([["x@example.com"]], dtype=object)
+        w.append(feeds, outputs)
+    w.close()
+    got = _rows(tmp_path)
+    assert [g["inputs"]["customer"] for g in got] == [
+        hashlib.sha256(b"pepperc1").hexdigest(),
+        hashlib.sha256(b"pepperc2").hexdigest(),
+    ]
+    assert all("email" not in g["inputs"] for g in got)
+    assert got[0]["notes"] == []
+    assert sorted(got[1]["notes"]) == ["out_of_range:income", "unseen:plan"]
