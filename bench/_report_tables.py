@@ -171,6 +171,20 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
                 f"throughput {_ratio(context)}",
             ]
         )
+    for c in (1, 8):
+        ours, bare = cells.get(f"featurekit c={c}"), cells.get(f"bare c={c}")
+        off = cells.get(f"featurekit_no_monitor c={c}")
+        if ours is None or off is None or bare is None or "server_cpu_us" not in ours:
+            continue
+        rows.append(
+            [
+                f"{name}: HTTP, c={c}: server CPU per answer (context)",
+                f"{ours['server_cpu_us']['median']:,.0f} µs (monitoring off "
+                f"{off['server_cpu_us']['median']:,.0f} µs)",
+                f"bare server {bare['server_cpu_us']['median']:,.0f} µs",
+                "–",
+            ]
+        )
     for label, cell in cells.items():
         if not label.startswith("featurekit_workers "):
             continue
@@ -178,11 +192,14 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
         one = cells.get(f"featurekit c={c}")
         workers = _named(budgets, "workers / one worker throughput, per worker")
         n = _workers_in(workers)
+        cores = "server_cores" in cell and one is not None
         rows.append(
             [
                 f"{name}: HTTP, {n} workers, c={c}: throughput per worker",
-                f"{cell['rps']['median']:,.0f} req/s in all",
-                f"one worker {one['rps']['median']:,.0f} req/s" if one else "",
+                f"{cell['rps']['median']:,.0f} req/s in all"
+                + (f", {cell['server_cores']['median']:.2f} cores" if cores else ""),
+                (f"one worker {one['rps']['median']:,.0f} req/s" if one else "")
+                + (f", {one['server_cores']['median']:.2f} cores" if cores else ""),
                 _ratio(workers),
             ]
         )

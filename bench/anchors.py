@@ -60,7 +60,15 @@ from _common import (
     versions,
 )
 from _credit import make_frame
-from http_server import get, lua_script, post, run_wrk, start, wrk_version
+from http_server import (
+    get,
+    lua_script,
+    post,
+    process_cpu_s,
+    run_wrk,
+    start,
+    wrk_version,
+)
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
@@ -339,22 +347,40 @@ def http(
             for c in args.concurrency:
                 order = [n for n, k in cells if k == c]
                 for n in order if rep % 2 == 0 else order[::-1]:
-                    runs[n, c].append(
-                        run_wrk(args.wrk, urls[n], script, c, args.duration)
-                    )
+                    before = process_cpu_s(servers[n].proc.pid)
+                    r = run_wrk(args.wrk, urls[n], script, c, args.duration)
+                    # the server's CPU per answer: steadier than time on a busy machine
+                    used = process_cpu_s(servers[n].proc.pid) - before
+                    r["server_cpu_us"] = used / max(r["requests"], 1) * 1e6
+                    r["server_cores"] = used / r["seconds"]
+                    runs[n, c].append(r)
     finally:
         for s in servers.values():
             s.stop()
     out: dict[str, Any] = {"cells": {}, "budgets": [], "context": {}}
-    print(f"  {'HTTP, 1 row per POST':<30}{'conc':>5}{'p50':>10}{'throughput':>16}")
+    print(
+        f"  {'HTTP, 1 row per POST':<30}{'conc':>5}{'p50':>10}{'throughput':>16}"
+        f"{'CPU/req':>13}{'cores':>8}"
+    )
     for (n, c), rs in runs.items():
         rps = spread([r["rps"] for r in rs])
         p50 = spread([r["p50_ms"] for r in rs])
         failed = sum(r["errors"]["status"] for r in rs)
         if failed:
             print(f"  WARNING: {n} c={c}: {failed} answers were not 2xx")
-        out["cells"][f"{n} c={c}"] = {"rps": rps, "p50_ms": p50, "runs": rs}
-        print(f"    {n:<28}{c:>5}{p50['median']:>8.3f}ms{rps['median']:>12,.0f} req/s")
+        cpu = spread([r["server_cpu_us"] for r in rs])
+        cores = spread([r["server_cores"] for r in rs])
+        out["cells"][f"{n} c={c}"] = {
+            "rps": rps,
+            "p50_ms": p50,
+            "server_cpu_us": cpu,
+            "server_cores": cores,
+            "runs": rs,
+        }
+        print(
+            f"    {n:<28}{c:>5}{p50['median']:>8.3f}ms{rps['median']:>12,.0f} req/s"
+            f"{cpu['median']:>10.0f} µs{cores['median']:>8.2f}"
+        )
     for c in args.concurrency:
         fk_runs, bare = runs["featurekit", c], runs["bare", c]
         out["budgets"] += [

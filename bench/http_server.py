@@ -42,6 +42,7 @@ import argparse
 import http.client
 import json
 import math
+import os
 import resource
 import shutil
 import socket
@@ -226,6 +227,23 @@ def start_many(
         if i < times - 1:
             server.stop()
     return server, startups
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process `pid` and its children (Linux /proc; else
+    NaN): with workers, the supervisor and every worker."""
+    try:
+        total, todo = 0.0, [pid]
+        tick = os.sysconf("SC_CLK_TCK")
+        while todo:
+            p = todo.pop()
+            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(stat[11]) + int(stat[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        return total
+    except (OSError, ValueError):
+        return math.nan
 
 
 # -- wrk -----------------------------------------------------------------------------
