@@ -364,7 +364,7 @@ class Predictor:
         if log is not None:
             log.append(
                 feeds,
-                {o: got[o] for o in self._output_names},
+                got,  # every output, by name (the log picks them by name)
                 ids=ids,
                 request_id=request_id,
                 extra=extra,

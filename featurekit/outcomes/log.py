@@ -121,10 +121,6 @@ def _close_at_exit(ref: weakref.ReferenceType[LogWriter]) -> None:
         writer.close()
 
 
-def _now_ns() -> int:
-    return time.time_ns()
-
-
 _item = np.ndarray.item  # a (1, 1) input's value as a Python scalar
 _list = np.ndarray.tolist
 _ravel = np.ndarray.ravel
@@ -270,7 +266,7 @@ class LogWriter:
             # collector walk every buffered call again and again (36 µs a request)
             try:
                 entry = (
-                    _now_ns() if at_ns is None else at_ns,
+                    time.time_ns() if at_ns is None else at_ns,
                     request_id,
                     None if ids is None else ids[0],
                     *map(_item, self._row_of(feeds)),
@@ -281,7 +277,7 @@ class LogWriter:
                 entry = None  # not the usual (1, 1) inputs: kept as they are
         if entry is None:
             entry = (
-                _now_ns() if at_ns is None else at_ns,
+                time.time_ns() if at_ns is None else at_ns,
                 request_id,
                 ids,
                 feeds,
