@@ -261,17 +261,19 @@ def _window_rows(
     profile = manifest["holdout"].get("labels")
     counts = np.asarray(answers["_count"].to_numpy(zero_copy_only=False), np.int64)
     keys = np.repeat(answers["_key"].to_numpy(zero_copy_only=False), counts)
+    order = np.argsort(keys, kind="stable")  # each window's labelled rows together
+    keys = keys[order]
     columns = {
-        name: np.repeat(_numpy(answers[name]), counts, axis=0)
+        name: np.repeat(_numpy(answers[name]), counts, axis=0)[order]
         for name in answers.column_names
         if name not in ("_key", "_count")
     }
     rows = []
     for s in sums:
         key, served, labelled = int(s["_key"]), int(s["served"]), int(s["labelled"])
-        at = keys == key
+        at = slice(*np.searchsorted(keys, [key, key + 1]))
         if labelled:
-            start = np.full(int(at.sum()), key * span, dtype=np.int64)
+            start = np.full(at.stop - at.start, key * span, dtype=np.int64)
             data = Joined(
                 timestamp=start,
                 labelled=np.ones(start.size, dtype=bool),
