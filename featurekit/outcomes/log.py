@@ -238,6 +238,15 @@ class LogWriter:
         prefix = self._request_prefix
         return [f"{prefix}{i:08x}" for i in itertools.islice(self._requests, k)]
 
+    @property
+    def request_prefix(self) -> str:
+        """What every request id this writer makes starts with."""
+        return self._request_prefix
+
+    def request_numbers(self, k: int) -> np.ndarray:
+        """The counters of `k` new request ids (``request_prefix`` + 8 hex digits)."""
+        return np.fromiter(itertools.islice(self._requests, k), np.int64, k)
+
     def append(
         self,
         feeds: Mapping[str, np.ndarray],

@@ -67,6 +67,11 @@ class Writer(Protocol):
 
     def request_ids(self, k: int) -> list[str]: ...
 
+    @property
+    def request_prefix(self) -> str: ...
+
+    def request_numbers(self, k: int) -> np.ndarray: ...
+
     def hashed(self, values: np.ndarray) -> list[str | None]: ...
 
 
@@ -161,8 +166,8 @@ class _Part:
     def __init__(
         self,
         stamps: np.ndarray,
-        request_ids: list[str],
-        row_ids: list[str],
+        request_ids: Any,
+        row_ids: Any,
         feeds: dict[str, np.ndarray],
         outputs: dict[str, np.ndarray],
         extras: list[tuple[Any, int]],
@@ -177,15 +182,16 @@ def _singles(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
     """A run of one-row entries: one transposition, then one array per column."""
     columns = list(zip(*entries, strict=True))
     n = len(entries)
-    requests = list(columns[1])
-    if None in requests:
-        fresh = iter(writer.request_ids(requests.count(None)))
-        requests = [r or next(fresh) for r in requests]
     given = columns[2]
     made = given.count(None) == n
-    if made:
-        rows = [f"{r}-0" for r in requests]
+    requests: Any = list(columns[1])
+    rows: Any
+    if made and requests.count(None) == n:  # in process: every id is the writer's
+        requests, rows = _made_ids(writer, n)
     else:
+        if None in requests:
+            fresh = iter(writer.request_ids(requests.count(None)))
+            requests = [r or next(fresh) for r in requests]
         rows = [
             f"{r}-0" if i is None else str(i)
             for r, i in zip(requests, given, strict=True)
@@ -212,6 +218,38 @@ def _singles(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
     return _Part(stamps, requests, rows, feeds, outputs, [(None, n)], made)
 
 
+def _made_ids(writer: Writer, n: int) -> tuple[Any, Any]:
+    """`n` new request ids and their rows' ids (``<request id>-0``), as Arrow arrays.
+
+    The same text as ``request_ids`` makes, written as bytes by numpy rather than
+    one string at a time.
+    """
+    import pyarrow as pa
+
+    numbers = writer.request_numbers(n)
+    if n == 0 or numbers.max() >= 16**8:  # past 8 hex digits: the general way
+        texts = [f"{writer.request_prefix}{i:08x}" for i in numbers.tolist()]
+        return texts, [f"{t}-0" for t in texts]
+    prefix = np.frombuffer(writer.request_prefix.encode(), np.uint8)
+    shifts = np.arange(28, -4, -4, dtype=np.int64)
+    hexes = np.frombuffer(b"0123456789abcdef", np.uint8)[
+        (numbers[:, None] >> shifts) & 15
+    ]
+    suffix = np.frombuffer(b"-0", np.uint8)
+    out = []
+    for parts in ((prefix, hexes), (prefix, hexes, suffix)):
+        blocks = [np.broadcast_to(b, (n, b.shape[-1])) for b in parts]
+        data = np.ascontiguousarray(np.concatenate(blocks, axis=1))
+        width = data.shape[1]
+        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+        out.append(
+            pa.StringArray.from_buffers(
+                n, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())
+            )
+        )
+    return out[0], out[1]
+
+
 #: The outputs that may have more than one value a row.
 _MATRICES = ("probabilities", "decision_function")
 
@@ -226,6 +264,15 @@ def _batches(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
     extras = [(e[5], k) for e, k in zip(entries, n_of, strict=True)]
     made = all(e[2] is None for e in entries)
     return _Part(stamps, request_ids, row_ids, feeds, outputs, extras, made)
+
+
+def _joined(texts: list[Any]) -> Any:
+    """Lists of text or Arrow string arrays, as one Arrow string array."""
+    import pyarrow as pa
+
+    return pa.concat_arrays(
+        [t if isinstance(t, pa.Array) else pa.array(t, pa.string()) for t in texts]
+    )
 
 
 def _parts(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
@@ -245,8 +292,8 @@ def _parts(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> _Part:
     names = list(parts[0].outputs)
     return _Part(
         np.concatenate([p.stamps for p in parts]),
-        [i for p in parts for i in p.request_ids],
-        [i for p in parts for i in p.row_ids],
+        _joined([p.request_ids for p in parts]),
+        _joined([p.row_ids for p in parts]),
         {k: np.concatenate([p.feeds[k] for p in parts]) for k in writer.inputs},
         {k: np.concatenate([np.asarray(p.outputs[k]) for p in parts]) for k in names},
         [x for p in parts for x in p.extras],
@@ -304,8 +351,8 @@ def table_of(writer: Writer, entries: Sequence[tuple[Any, ...]]) -> Any:
     n, feeds, outputs = part.n, part.feeds, part.outputs
     model = writer.model
     columns: dict[str, Any] = {
-        "row_id": pa.array(part.row_ids, pa.string()),
-        "request_id": pa.array(part.request_ids, pa.string()),
+        "row_id": _joined([part.row_ids]),
+        "request_id": _joined([part.request_ids]),
         "timestamp": pa.array(part.stamps, pa.timestamp("us", "UTC")),
         "model_name": pa.repeat(pa.scalar(model["name"], pa.string()), n),
         "model_version": pa.array(np.full(n, int(model["version"])), pa.int64()),

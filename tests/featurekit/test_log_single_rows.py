@@ -165,3 +165,19 @@ def test_personal_data_and_notes_of_one_row_calls(tmp_path):
     assert all("email" not in g["inputs"] for g in got)
     assert got[0]["notes"] == []
     assert sorted(got[1]["notes"]) == ["out_of_range:income", "unseen:plan"]
+
+
+def test_ids_the_writer_makes_for_one_row_calls(tmp_path):
+    w = _writer(tmp_path)
+    for _ in range(300):
+        w.append(*_call([(1.0, 1, "gold", "yes", 0.5)]))
+    w.close()
+    got = _rows(tmp_path)
+    requests = [g["request_id"] for g in got]
+    assert len(set(requests)) == 300
+    prefix = requests[0][:-8]
+    # a process prefix, then a counter in 8 hex digits: consecutive calls, in order
+    assert requests == [
+        f"{prefix}{int(requests[0][-8:], 16) + i:08x}" for i in range(300)
+    ]
+    assert [g["row_id"] for g in got] == [r + "-0" for r in requests]
