@@ -17,6 +17,7 @@ from starlette.routing import Route
 from featurekit._version import __version__
 
 from .binary import HEADER, binary_outputs, header_length, inline, join
+from .limits import INLINE_BODY_BYTES
 from .oip import RequestError, encode_outputs, model_metadata
 from .predictor import Predictor
 from .responses import protocol_error, respond
@@ -58,7 +59,10 @@ async def infer(request: Request) -> Response:
     state = state_of(request)
     p = _model_for(state, request)
     body = await state.read_body(request, binary=True)
-    return await state.run(_infer, state, p, body, request.headers.get(HEADER))
+    small = len(body) <= INLINE_BODY_BYTES  # scored on the event loop (limits.py)
+    return await state.run(
+        _infer, state, p, body, request.headers.get(HEADER), inline=small
+    )
 
 
 def _infer(

@@ -417,13 +417,18 @@ class AppState:
             ) from None
 
     async def run(
-        self, fn: Callable[..., tuple[int, bytes] | Response], *args: Any
+        self,
+        fn: Callable[..., tuple[int, bytes] | Response],
+        *args: Any,
+        inline: bool = False,
     ) -> Response:
         """``fn(*args)`` on a worker thread (`call`), answering its (status, JSON).
 
-        `fn` may build the `Response` itself, for a body that is not JSON.
+        `fn` may build the `Response` itself, for a body that is not JSON. With
+        `inline` it runs on the event loop instead: for a small request, whose
+        hand-off to a thread would cost more than the work (`INLINE_BODY_BYTES`).
         """
-        result = await self.call(fn, *args)
+        result = fn(*args) if inline else await self.call(fn, *args)
         if isinstance(result, Response):
             return result
         status, data = result

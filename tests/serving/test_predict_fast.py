@@ -253,3 +253,44 @@ def test_a_request_cancelled_by_the_server_is_not_answered_408(
             await task
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("rows", "where"),
+    [(1, "the event loop"), (INLINE_BODY_BYTES // 20, "a worker thread")],
+)
+def test_infer_scores_small_bodies_on_the_event_loop_larger_ones_on_threads(
+    http_artifact: Path, rows: int, where: str
+) -> None:
+    p = Predictor.load(http_artifact)
+    threads: list[str] = []
+    real = p.score
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    p.score = recorded  # type: ignore[method-assign]
+    body = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": name,
+                    "datatype": "FP64"
+                    if name == "income"
+                    else "BYTES"
+                    if isinstance(value, str)
+                    else "INT64",
+                    "shape": [rows],
+                    "data": [value] * rows,
+                }
+                for name, value in GOOD.items()
+            ]
+        }
+    ).encode()
+    assert (len(body) > INLINE_BODY_BYTES) == (where == "a worker thread")
+    client = TestClient(create_app(p))
+    r = client.post("/v2/models/loans/infer", content=body)
+    assert r.status_code == 200, r.text
+    on_pool = threads[0].startswith("featurekit-http")
+    assert on_pool == (where == "a worker thread"), threads
