@@ -197,3 +197,30 @@ def test_one_blas_thread_holds_on_the_main_thread_then_restores() -> None:
         seen.append(_blas_threads())
     assert seen == [[1] * len(before)] * 2
     assert _blas_threads() == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_large_batches_bin_as_a_binary_search_for_any_edges(seed: int) -> None:
+    """Spread, clustered, repeated or heavy-tailed edges; 70,000 values."""
+    from featurekit.monitoring.batched import binned
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 70))
+    shapes = [
+        lambda: rng.normal(size=m),
+        lambda: rng.choice([0.0, 1.0, 1e-9, 5.0], m),  # repeats: a crowded cell
+        lambda: np.cumsum(rng.exponential(size=m)) ** 4,  # a long tail
+        lambda: rng.normal(size=m) * 10.0 ** rng.integers(-300, 300, size=m),
+    ]
+    edges = np.sort(shapes[int(rng.integers(0, len(shapes)))]())
+    odd = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e308]
+    near = [np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)]
+    pool = np.concatenate([edges, *near, odd])
+    x = rng.normal(scale=float(np.abs(edges).max()) or 1.0, size=70_000)
+    special = rng.random(len(x)) < 0.5
+    x[special] = rng.choice(pool, int(special.sum()))
+    nan = np.isnan(x)
+    want = np.bincount(edges.searchsorted(x[~nan], side="right"), minlength=m + 1)
+    got = binned(x, x[~nan], int(nan.sum()), edges, m + 1)
+    assert got.tolist() == want.tolist()
