@@ -34,21 +34,26 @@ def _client(
     failures: list[str],
 ) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    k = 0
-    while not stop.is_set():
-        rid = f"c{t}-{k}"
-        k += 1
-        body = json.dumps({"records": [GOOD], "ids": [rid]})
-        try:
-            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            payload = resp.read()
-        except (OSError, http.client.HTTPException):
-            return  # killed
-        if resp.status != 200 or json.loads(payload).get("ids") != [rid]:
-            failures.append(f"{rid}: {resp.status} {payload[:200]!r}")
-            return
-        answered.append((time.monotonic(), rid))  # list.append is atomic
+    try:
+        k = 0
+        while not stop.is_set():
+            rid = f"c{t}-{k}"
+            k += 1
+            body = json.dumps({"records": [GOOD], "ids": [rid]})
+            try:
+                conn.request(
+                    "POST", "/predict", body, {"Content-Type": "application/json"}
+                )
+                resp = conn.getresponse()
+                payload = resp.read()
+            except (OSError, http.client.HTTPException):
+                return  # killed
+            if resp.status != 200 or json.loads(payload).get("ids") != [rid]:
+                failures.append(f"{rid}: {resp.status} {payload[:200]!r}")
+                return
+            answered.append((time.monotonic(), rid))  # list.append is atomic
+    finally:
+        conn.close()  # on every way out: an unclosed socket fails the run
 
 
 def test_kill_9_keeps_every_row_older_than_the_flush_interval(http_artifact, tmp_path):
