@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Split", "kept_ids"]
+__all__ = ["Split", "check_ids", "kept_ids"]
 
 
 @dataclass
@@ -45,18 +45,23 @@ class Split:
         return f"Split({int(self.passed.sum())} of {n} rows scored, {n - int(self.passed.sum())} refused)"
 
 
-def kept_ids(ids: Any, passed: np.ndarray) -> Any:
-    """The ids of the rows that passed, after checking one id was given per record."""
+def check_ids(ids: Any, n: int) -> None:
+    """Raise unless `ids` is None or a sequence of one id for each of `n` records."""
     if ids is None:
-        return None
+        return
     if isinstance(ids, str | bytes) or not hasattr(ids, "__len__"):
         raise ValueError(
             f"ids must be a list with one id per record, got {type(ids).__name__}."
         )
-    if len(ids) != passed.size:
+    if len(ids) != n:
         raise ValueError(
-            f"ids has {len(ids)} entries for {passed.size} records; give one id per record."
+            f"ids has {len(ids)} entries for {n} records; give one id per record."
         )
-    if passed.all():
+
+
+def kept_ids(ids: Any, passed: np.ndarray) -> Any:
+    """The ids of the rows that passed, after checking one id was given per record."""
+    check_ids(ids, passed.size)
+    if ids is None or passed.all():
         return ids  # every row scored: the caller's ids as they are
     return [ids[i] for i in np.flatnonzero(passed)]
