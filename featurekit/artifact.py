@@ -86,6 +86,8 @@ class Manifest(TypedDict):
     certificate: Certificate
     files: dict[str, str]
     holdout: NotRequired[Holdout]
+    # "argmax(probabilities)": the label output is classes[argmax(probabilities)]
+    label_rule: NotRequired[str]
 
 
 def sha256(path: Path) -> str:

@@ -63,6 +63,7 @@ def open_log(
             "kind": manifest["kind"],
             "classes": manifest.get("classes"),
             "outputs": list(manifest["outputs"]),
+            "label_rule": manifest.get("label_rule"),
             # Datetime(timezone="UTC") inputs: read back as aware date-times
             "utc_datetimes": [
                 f.name for f in features.inputs if getattr(f, "timezone", None) == "UTC"

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -99,21 +99,34 @@ class Monitor:
         # scored rows wait here (at most BUFFER_ROWS) and are counted together: one
         # vectorised count of a few hundred rows costs far less per row than many
         # small ones
-        self._buffer: list[tuple[Mapping[str, np.ndarray], Any]] = []
+        self._buffer: list[tuple[Mapping[str, np.ndarray], Any, Any]] = []
         self._buffered = 0
+        self._tagged = 0  # buffered calls with a tag
+        #: ``tap(feeds, outputs, tags)``: handed the tagged one-row calls each time the
+        #: buffer is counted, as columns (the prediction log takes them so: one
+        #: buffer and one concatenation serve both; `serving.Predictor` sets it)
+        self.tap: Callable[[Mapping[str, np.ndarray], Any, list[Any]], None] | None
+        self.tap = None
 
     def observe(
         self,
         feeds: Mapping[str, np.ndarray],
         outputs: Mapping[str, np.ndarray] | None = None,
+        tag: Any = None,
     ) -> None:
-        """Count scored rows (graph inputs and answers); close the window when full."""
+        """Count scored rows (graph inputs and answers); close the window when full.
+
+        `tag` marks a one-row call for `tap`: its rows (and `outputs`) reach the tap
+        when the buffer is next counted, in the order they were observed.
+        """
         n = next(iter(feeds.values())).shape[0] if feeds else 0
         if n == 0:
             return
         with self._lock:
-            self._buffer.append((feeds, outputs))
+            self._buffer.append((feeds, outputs, tag))
             self._buffered += n
+            if tag is not None:
+                self._tagged += 1
             full = self.current.rows + self._buffered >= self.window
             if full or self._buffered >= BUFFER_ROWS:
                 self._drain()
@@ -128,22 +141,32 @@ class Monitor:
         """Rows in the open window, counted or still buffered."""
         return self.current.rows + self._buffered
 
+    def drain(self, *, tagged: bool = False) -> None:
+        """Count the buffered rows now (and hand the tagged ones to `tap`).
+
+        With ``tagged=True``, only if a tagged call waits among them: a log then gets
+        the one-row calls before a larger call that follows them.
+        """
+        with self._lock:
+            if not tagged or self._tagged:
+                self._drain()
+
     def _drain(self) -> None:
         """Count the buffered rows into the open window (under the lock)."""
         if not self._buffer:
             return
         buffer, self._buffer, self._buffered = self._buffer, [], 0
-        if len(buffer) == 1:
-            self.current.observe(*buffer[0])
-            return
-        feeds = {k: np.concatenate([f[k] for f, _ in buffer]) for k in buffer[0][0]}
-        first = buffer[0][1]
-        outputs = (
-            None
-            if not first
-            else {k: np.concatenate([o[k] for _, o in buffer]) for k in first}
-        )
+        self._tagged = 0
+        feeds, outputs = _columns(buffer)
         self.current.observe(feeds, outputs)
+        if self.tap is None:
+            return
+        tags = [b[2] for b in buffer]
+        if None not in tags:
+            self.tap(feeds, outputs, tags)
+        elif any(t is not None for t in tags):  # larger calls among them: not tagged
+            tagged = [b for b in buffer if b[2] is not None]
+            self.tap(*_columns(tagged), [b[2] for b in tagged])
 
     def tick(self) -> None:
         """Close a time-based window that has run out, even with no traffic."""
@@ -339,6 +362,19 @@ class Monitor:
             if self.current.rows >= self.window:
                 self._close()
             return added.rows
+
+
+def _columns(
+    buffer: list[tuple[Mapping[str, np.ndarray], Any, Any]],
+) -> tuple[Mapping[str, np.ndarray], Any]:
+    """The feeds and outputs of buffered calls, joined along rows."""
+    if len(buffer) == 1:
+        return buffer[0][0], buffer[0][1]
+    feeds = {k: np.concatenate([b[0][k] for b in buffer]) for k in buffer[0][0]}
+    first = buffer[0][1]
+    if not first:
+        return feeds, None
+    return feeds, {k: np.concatenate([b[1][k] for b in buffer]) for k in first}
 
 
 def _dataset_verdict(verdicts: Any) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -166,6 +168,15 @@ class Predictor:
             from .logging import open_log
 
             self.log = open_log(log, contract, manifest, log_options)
+        # with both, the monitor's buffer carries the log's one-row calls too: they
+        # are joined into columns once, for the drift counts and for the log
+        self._tagged: tuple[str, ...] | None = None
+        if self.log is not None and self.monitor is not None:
+            self._tagged = tuple(
+                o for o in self.log.logged_outputs if o not in self._watched
+            )
+            self.monitor.tap = self.log.append_calls
+            self.log.before_flush = self.monitor.drain
 
     def verify(self) -> Verification:
         """Run the golden rows through this predictor's session and compare.
@@ -349,24 +360,42 @@ class Predictor:
         # prediction, whatever the caller asked for; a classifier without
         # probabilities is watched on its inputs alone. The log keeps every output.
         watched = self._watched
-        every = log is not None or explore is not None
-        wanted = self._output_names if every else watched
+        if explore is not None:  # the decision served may be the policy's
+            wanted: Sequence[str] = self._output_names
+        elif log is not None:  # every output but a label the log derives itself
+            wanted = log.logged_outputs
+        else:
+            wanted = watched
         names = outputs + [w for w in wanted if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
+        tagged = self._tagged
+        if tagged is not None and n == 1 and explore is None:
+            # the monitor hands this row to the log with the rows it counts
+            tag: tuple[Any, ...] = (
+                time.time_ns(),
+                request_id,
+                None if ids is None else ids[0],
+            )
+            if tagged:  # outputs the monitor does not read
+                tag = (*tag, {k: got[k] for k in tagged})
+            assert monitor is not None
+            monitor.observe(feeds, {w: got[w] for w in watched} or None, tag)
+            return {name: got[name].copy() for name in outputs}
         if monitor is not None:
+            if tagged is not None:  # one-row calls before it reach the log first
+                monitor.drain(tagged=True)
             monitor.observe(feeds, {w: got[w] for w in watched} or None)
         extra = None
-        if explore is not None:  # the decision served may be the policy's
+        if explore is not None:
             got["label"], extra = explore.apply(got["label"])
-        if log is not None:
-            log.append(
-                feeds,
-                got,  # every output, by name (the log picks them by name)
-                ids=ids,
-                request_id=request_id,
-                extra=extra,
-            )
-        out = {name: got[name] for name in outputs}
+        if log is not None:  # every output, by name (the log picks them by name)
+            if n == 1 and extra is None:
+                log.append_row(feeds, got, None if ids is None else ids[0], request_id)
+            else:
+                log.append(feeds, got, ids=ids, request_id=request_id, extra=extra)
+        # copies: the monitor and the log hold the graph's arrays until they count and
+        # write them, and a caller may change what it was given in place
+        out = {name: got[name].copy() for name in outputs}
         if extra is not None and "label" in outputs:
             out["explored"] = extra["explored"]
         return out

@@ -297,7 +297,8 @@ def _log_options(args: argparse.Namespace) -> dict[str, Any] | None:
         if args.log_retention is not None:
             raise ValueError("--log-retention needs --log DIR.")
         return None
-    from featurekit.outcomes.log import check_directory, parse_duration
+    from featurekit.outcomes.files import check_directory
+    from featurekit.outcomes.log import parse_duration
 
     from .logging import SALT_ENV
 

@@ -377,6 +377,12 @@ def export(
             "certificate": certificate,
             "lineage": {"parent": parent, "training_data": fingerprint},
         }
+        if info.get("label_from_probabilities") and _argmax_holds(
+            certified.reference_answers, info.get("classes")
+        ):
+            from featurekit.outcomes.entries import ARGMAX_LABEL
+
+            manifest["label_rule"] = ARGMAX_LABEL
         from featurekit.exporting.golden_rows import golden_rows
 
         report.phase("golden")
@@ -463,3 +469,17 @@ def _certify(
         features=features_bytes,
         report=report,
     )
+
+
+def _argmax_holds(answers: dict[str, np.ndarray], classes: Any) -> bool:
+    """Whether the graph's labels on the reference rows are classes[argmax(p)].
+
+    The structure of the graph says so already (`featurekit.onnx.model`); this is the
+    same claim checked on what the session answered.
+    """
+    if "label" not in answers or "probabilities" not in answers or not classes:
+        return False
+    p = np.asarray(answers["probabilities"], dtype=np.float64)
+    derived = np.asarray(classes)[np.argmax(p, axis=1)]
+    return bool(np.array_equal(derived, np.asarray(answers["label"])))
+

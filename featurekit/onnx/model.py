@@ -196,7 +196,12 @@ def emit_model(
         return info
     elem, classes = _classes_elem(np.asarray(model.classes_))
     info["classes"] = classes.tolist()
+    argmax = _label_is_argmax(g, out) and "probabilities" in info["outputs"]
     _output(g, label_tensor(g, out, classes, elem), "label", elem, ["N"])
+    if argmax:
+        # the label is classes[ArgMax(probabilities)]: a prediction log may take it
+        # from the probabilities rather than ask the graph for it
+        info["label_from_probabilities"] = True
     if "probabilities" in info["outputs"]:
         if "scores" not in out:
             raise ExportError(
@@ -224,6 +229,30 @@ def emit_model(
             ["N", n_dec] if n_dec else ["N"],
         )
     return info
+
+
+def _label_is_argmax(g: Graph, out: dict[str, str]) -> bool:
+    """Whether `label_tensor` will gather ``classes`` at ``ArgMax(out["scores"])``.
+
+    True when the emitter returned no label of its own and its index is (or its rule
+    makes) an ArgMax over the probabilities along the classes that keeps the first
+    maximum, the one numpy's argmax picks too.
+    """
+    if "label" in out or "scores" not in out:
+        return False
+    if "label_index" not in out:
+        return out.get("label_rule") == "argmax_proba"
+    made = [n for n in g.nodes if out["label_index"] in n.output]
+    if len(made) != 1 or made[0].op_type != "ArgMax":
+        return False
+    node = made[0]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return (
+        list(node.input) == [out["scores"]]
+        and attrs.get("axis", 0) == 1
+        and attrs.get("keepdims", 1) == 0
+        and attrs.get("select_last_index", 0) == 0
+    )
 
 
 def _decision_is_2d(model: Any, n_classes: int) -> bool:

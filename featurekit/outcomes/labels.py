@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from featurekit.missing import is_missing
-from featurekit.outcomes.log import LABELS, publish
+from featurekit.outcomes.files import publish
+from featurekit.outcomes.log import LABELS
 
 __all__ = ["LabelBatch", "check_id", "check_labels", "write_labels"]
 

@@ -6,10 +6,12 @@ Layout (docs/outcomes.md has the schema)::
     DIR/labels/date=2026-12-05/part-<received ns>-<pid>-<token>.parquet
     DIR/models/<sha256>.json
 
-The request path only appends references to the scored arrays to an in-memory buffer
-(under a lock, in about a microsecond); a background thread turns the buffer into an
-Arrow table and writes it every `flush_seconds`, or sooner once `flush_rows` are
-waiting. Each file is written under a dot-name and renamed into place, so no reader
+The request path only appends to an in-memory buffer: a one-row call as a flat tuple of
+Python scalars (`append_row`), a larger call as references to its arrays (`append`),
+or, through a drift monitor's buffer, a tag per one-row call (`append_calls`: the
+monitor joins the calls' arrays into columns anyway). A background thread turns the
+buffer into an Arrow table and writes it every `flush_seconds`, or sooner once
+`flush_rows` are waiting. Each file is written under a dot-name and renamed into place, so no reader
 ever sees half a file, and each process writes files of its own. kill -9 loses at
 most the rows of the last flush interval.
 
@@ -39,27 +41,34 @@ import json
 import operator
 import os
 import secrets
-import shutil
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from featurekit.missing import MISSING
-from featurekit.outcomes.schema import SINGLE, rows_of, table_of
+from featurekit.outcomes.entries import (
+    CALLS,
+    HOUR_NS,
+    SINGLE,
+    calls_by_hour,
+    logged_outputs,
+    rows_of,
+    values_getter,
+)
+from featurekit.outcomes.files import check_directory, expire_hours, publish
+from featurekit.outcomes.schema import table_of
 
 __all__ = ["FORMAT", "LogWriter", "check_directory", "parse_duration", "publish"]
 
 #: The log's format version, in every file's metadata (``featurekit.log``).
 FORMAT = 1
 PREDICTIONS, LABELS, MODELS = "predictions", "labels", "models"
-_HOUR_NS = 3_600_000_000_000
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_REPEATED = {"model_name", "model_sha256", "served_by", "label"}
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -83,36 +92,6 @@ def parse_duration(text: str | float | int) -> float:
             f"(e.g. '30d'), got {text!r}."
         )
     return value
-
-
-def check_directory(directory: str | os.PathLike[str]) -> Path:
-    """Create `directory` if needed and prove it writable, or raise a clear OSError."""
-    path = Path(directory)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(
-            f"The prediction log directory {str(path)!r} is not writable "
-            f"({exc.strerror or exc}). Give a directory this process may write to."
-        ) from None
-    return path
-
-
-def publish(directory: Path, name: str, table: Any) -> Path:
-    """Write `table` as ``directory/name`` under a dot-name, then rename it into place."""
-    import pyarrow.parquet as pq
-
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{name}.tmp"
-    # dictionary pages only for the columns whose values repeat: ids are unique, and
-    # encoding them twice costs the writer a third of its time for larger files
-    repeated = [c for c in table.column_names if c in _REPEATED]
-    pq.write_table(table, tmp, compression="zstd", use_dictionary=repeated)
-    os.replace(tmp, directory / name)
-    return directory / name
 
 
 def _close_at_exit(ref: weakref.ReferenceType[LogWriter]) -> None:
@@ -197,26 +176,33 @@ class LogWriter:
         self._notes = notes
         names = list(self.inputs)
         getter = operator.itemgetter(*names)
-        outs = list(self.model["outputs"])
-        got = operator.itemgetter(*outs)
-        # the inputs and the outputs of a one-row call, in order, as tuples of arrays
+        #: the outputs the request path hands over; the label is left out when the
+        #: graph computes it as the first maximum of the probabilities (the manifest's
+        #: ``label_rule``): the writer then takes that argmax itself, exactly
+        self.logged_outputs = logged_outputs(self.model)
+        # the inputs of a one-row call, in order, as a tuple of arrays
         self._row_of: Any = getter if len(names) > 1 else lambda f: (getter(f),)
-        self._outputs_of: Any = got if len(outs) > 1 else lambda o: (got(o),)
+        self._values_of = values_getter(self.logged_outputs)
         self._token = secrets.token_hex(4)
         self._request_prefix = secrets.token_hex(6)
         self._requests = itertools.count()
         self._files = itertools.count()
         self._lock = threading.Lock()
         self._buffer: list[tuple[Any, ...]] = []
-        self._pending = 0
-        self.stats = {
-            "rows_logged": 0,  # accepted into the buffer
+        self._pending = 0  # rows in the buffer
+        self._taken = 0  # rows the writer took from the buffer
+        self._full_drops = 0  # rows refused because the buffer was full
+        self._counts = {
             "rows_written": 0,
-            "rows_dropped": 0,  # the buffer was full
+            "rows_dropped": 0,  # by a failed write
             "files_written": 0,
             "write_errors": 0,
+            "write_cpu_seconds": 0.0,  # the writer's own CPU time (thread time)
         }
         self.last_error: str | None = None
+        #: called first by every flush: hands over rows buffered elsewhere (a drift
+        #: monitor's one-row calls, see `append_calls`)
+        self.before_flush: Callable[[], None] | None = None
         self._last_retention = 0.0
         self._describe_model()
         self._wake = threading.Event()
@@ -227,6 +213,20 @@ class LogWriter:
         self._thread.start()
         # a normal interpreter exit still writes what is buffered
         atexit.register(_close_at_exit, weakref.ref(self))
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters: rows logged (accepted), written and dropped; files; errors; CPU.
+
+        ``rows_dropped`` counts rows refused by a full buffer and rows of failed
+        writes; ``write_cpu_seconds`` is the CPU time spent turning buffered rows into
+        files (on the writer's thread, or on whichever thread called `flush`).
+        """
+        with self._lock:
+            logged, full = self._taken + self._pending, self._full_drops
+        out: dict[str, Any] = {"rows_logged": logged, **self._counts}
+        out["rows_dropped"] += full
+        return out
 
     # -- the request path --------------------------------------------------------------
     def request_id(self) -> str:
@@ -247,6 +247,78 @@ class LogWriter:
         """The counters of `k` new request ids (``request_prefix`` + 8 hex digits)."""
         return np.fromiter(itertools.islice(self._requests, k), np.int64, k)
 
+    def append_row(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray],
+        row_id: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Buffer the one scored row of a one-record call (the request path's way).
+
+        `feeds` are the (1, 1) graph inputs, `outputs` the graph's answers (at least
+        `logged_outputs`); `row_id` the client's id, or None for ``<request id>-0``.
+        Same as ``append(feeds, outputs, ids=[row_id], request_id=request_id)``, in
+        about a microsecond: the row is kept as one flat tuple of Python scalars,
+        read while the arrays are hot, and the writer makes columns of a run of them
+        in one pass. Nothing in the tuple is a container, so the garbage collector
+        stops tracking it at its first look. Never blocks on I/O.
+        """
+        try:
+            entry = (
+                time.time_ns(),
+                request_id,
+                row_id,
+                *map(_item, self._row_of(feeds)),
+                *self._values_of(outputs),
+                SINGLE,
+            )
+        except (KeyError, ValueError):  # not the usual (1, 1) inputs: kept as they are
+            self.append(
+                feeds,
+                outputs,
+                ids=None if row_id is None else [row_id],
+                request_id=request_id,
+            )
+            return
+        with self._lock:
+            if self._pending >= self.max_buffered_rows:
+                self._full_drops += 1
+                return
+            self._pending += 1
+            self._buffer.append(entry)
+            full = self._pending >= self.flush_rows
+        if full:
+            self._wake.set()
+
+    def append_calls(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray] | None,
+        tags: list[tuple[Any, ...]],
+    ) -> None:
+        """Buffer one-row calls gathered elsewhere, as columns: one tag per row.
+
+        `feeds` and `outputs` hold the rows of ``len(tags)`` one-row calls, joined;
+        each tag is ``(ns, request id or None, row id or None)``, plus a dict of the
+        row's outputs missing from `outputs`. A drift monitor buffers and joins the
+        calls it counts anyway (`serving.monitor.Monitor.tap`): handing them over
+        so costs the request path nothing but its tag.
+        """
+        n = len(tags)
+        if n == 0:
+            return
+        entry = (tags, feeds, outputs, CALLS)
+        with self._lock:
+            if self._pending + n > self.max_buffered_rows:
+                self._full_drops += n
+                return
+            self._pending += n
+            self._buffer.append(entry)
+            full = self._pending >= self.flush_rows
+        if full:
+            self._wake.set()
+
     def append(
         self,
         feeds: Mapping[str, np.ndarray],
@@ -266,40 +338,23 @@ class LogWriter:
         n = next(iter(outputs.values())).shape[0]
         if n == 0:
             return
-        entry: tuple[Any, ...] | None = None
-        if n == 1 and extra is None:
-            # one row: one flat tuple of Python scalars, read while the arrays are
-            # hot; the writer makes columns of them in one pass. Nothing in it is a
-            # container, so the garbage collector stops tracking it at its first
-            # look: holding ten tiny arrays and two dicts per call instead made the
-            # collector walk every buffered call again and again (36 µs a request)
-            try:
-                entry = (
-                    time.time_ns() if at_ns is None else at_ns,
-                    request_id,
-                    None if ids is None else ids[0],
-                    *map(_item, self._row_of(feeds)),
-                    *_flat(map(_list, map(_ravel, self._outputs_of(outputs)))),
-                    SINGLE,
-                )
-            except (KeyError, ValueError):
-                entry = None  # not the usual (1, 1) inputs: kept as they are
-        if entry is None:
-            entry = (
-                time.time_ns() if at_ns is None else at_ns,
-                request_id,
-                ids,
-                feeds,
-                outputs,
-                extra,
-            )
+        if n == 1 and extra is None and at_ns is None:
+            self.append_row(feeds, outputs, None if ids is None else ids[0], request_id)
+            return
+        entry = (
+            time.time_ns() if at_ns is None else at_ns,
+            request_id,
+            ids,
+            feeds,
+            outputs,
+            extra,
+        )
         with self._lock:
             if self._pending + n > self.max_buffered_rows:
-                self.stats["rows_dropped"] += n
+                self._full_drops += n
                 return
             self._pending += n
             self._buffer.append(entry)
-            self.stats["rows_logged"] += n
             full = self._pending >= self.flush_rows
         if full:
             self._wake.set()
@@ -321,17 +376,27 @@ class LogWriter:
 
     def flush(self) -> int:
         """Write what is buffered now; returns the rows written."""
+        if self.before_flush is not None:
+            try:
+                self.before_flush()
+            except Exception as exc:  # a monitor's failure must not stop the log
+                self.last_error = f"{type(exc).__name__}: {exc}"
         with self._lock:
             entries, self._buffer = self._buffer, []
+            self._taken += self._pending
             self._pending = 0
         written = 0
         if entries:
+            began = time.thread_time()
+            counts = self._counts
             try:
                 written = self._write(entries)
             except Exception as exc:  # a full disk must not kill the writer thread
-                self.stats["write_errors"] += 1
-                self.stats["rows_dropped"] += sum(map(rows_of, entries))
+                counts["write_errors"] += 1
+                counts["rows_dropped"] += sum(map(rows_of, entries))
                 self.last_error = f"{type(exc).__name__}: {exc}"
+            del entries  # the rows' Python values are freed on the writer's clock too
+            counts["write_cpu_seconds"] += time.thread_time() - began
         if self.retention is not None and time.monotonic() - self._last_retention > 60:
             self._last_retention = time.monotonic()
             self.expire()
@@ -350,14 +415,13 @@ class LogWriter:
     def _write(self, entries: list[tuple[Any, ...]]) -> int:
 
         # hours since the epoch, by integer division: no datetime per request
-        hours = [e[0] // _HOUR_NS for e in entries]
-        by_hour: dict[int, list[tuple[Any, ...]]]
-        if min(hours) == max(hours):
-            by_hour = {hours[0]: entries}
-        else:
-            by_hour = {}
-            for h, e in zip(hours, entries, strict=True):
-                by_hour.setdefault(h, []).append(e)
+        by_hour: dict[int, list[tuple[Any, ...]]] = {}
+        for e in entries:
+            if e[-1] is not CALLS:
+                by_hour.setdefault(e[0] // HOUR_NS, []).append(e)
+                continue
+            for h, part in calls_by_hour(e):  # its calls may straddle an hour
+                by_hour.setdefault(h, []).append(part)
         rows = 0
         for h, group in by_hour.items():
             t = _dt.datetime.fromtimestamp(h * 3600, _dt.UTC)
@@ -365,7 +429,7 @@ class LogWriter:
             where = f"date={t:%Y-%m-%d}/hour={t.hour}"
             self._put(self.root / PREDICTIONS / where, table)
             rows += table.num_rows
-        self.stats["rows_written"] += rows
+        self._counts["rows_written"] += rows
         return rows
 
     def _put(self, directory: Path, table: Any) -> None:
@@ -375,7 +439,7 @@ class LogWriter:
             f"{next(self._files):06d}.parquet"
         )
         publish(directory, name, table)
-        self.stats["files_written"] += 1
+        self._counts["files_written"] += 1
 
     def hashed(self, values: np.ndarray) -> list[str | None]:
         """Salted SHA-256 of each value's text; missing stays missing."""
@@ -407,18 +471,4 @@ class LogWriter:
         if self.retention is None:
             return []
         cutoff = (time.time() if now is None else now) - self.retention
-        removed = []
-        for date_dir in sorted((self.root / PREDICTIONS).glob("date=*")):
-            for hour_dir in sorted(date_dir.glob("hour=*")):
-                try:
-                    start = _dt.datetime.strptime(
-                        f"{date_dir.name[5:]} {hour_dir.name[5:]}", "%Y-%m-%d %H"
-                    ).replace(tzinfo=_dt.UTC)
-                except ValueError:
-                    continue  # not ours
-                if start.timestamp() + 3600 <= cutoff:
-                    shutil.rmtree(hour_dir, ignore_errors=True)
-                    removed.append(str(hour_dir.relative_to(self.root)))
-            if date_dir.exists() and not any(date_dir.iterdir()):
-                date_dir.rmdir()
-        return removed
+        return expire_hours(self.root, PREDICTIONS, cutoff)

@@ -18,7 +18,9 @@ def test_quick_outcomes_benchmark_runs_every_part(run_bench, system_tool) -> Non
         bench.assert_prints(BUDGET_LINE.format(label=label))
     res = bench.record["results"]
     for size in ("1", "64", "1000"):
-        assert res["in_process"][size]["cpu_us_per_row"]["off"]["median"] > 0
+        r = res["in_process"][size]
+        assert r["caller_cpu_us_per_row"]["off"]["median"] > 0
+        assert r["writer_us_per_row"]["median"] > 0  # the writer's CPU was counted
     assert res["in_process"]["log_stats"]["rows_dropped"] == 0
     assert res["http"]["errors"] == {"no_log": 0, "log": 0}
     assert res["http"]["rows_in_log"] >= res["http"]["requests_completed_by_log_server"]
