@@ -8,7 +8,8 @@ Two commands, each reading a JSON job written by ``bench/drift.py`` and writing 
 answer to ``--out``:
 
 ``trials JOB``
-    For every cell of the job: a reference parquet file and a current parquet file
+    For every cell of the job: a reference parquet file (or a list of them: trial t is
+    tested against reference t mod R) and a current parquet file
     holding every trial (a ``__trial__`` column), plus which columns are numerical and
     which categorical. Per trial and per column it asks Evidently's default drift
     decision, the one ``DataDriftPreset`` makes: the statistical test that
@@ -168,7 +169,12 @@ def run_trials(job: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cell in job["cells"]:
         t0 = time.perf_counter()
-        reference = pd.read_parquet(cell["reference"])
+        # window t is tested against reference t mod R (one reference, or several)
+        paths = cell["reference"]
+        references = [
+            pd.read_parquet(path)
+            for path in (paths if isinstance(paths, list) else [paths])
+        ]
         current = pd.read_parquet(cell["current"])
         numerical, categorical = cell["numerical"], cell["categorical"]
         columns = numerical + categorical
@@ -184,6 +190,7 @@ def run_trials(job: dict[str, Any]) -> dict[str, Any]:
         mismatches: list[dict[str, Any]] = []
         checked = 0
         for t, (a, b) in enumerate(zip(starts, stops, strict=True)):
+            reference = references[t % len(references)]
             window = current.iloc[a:b].drop(columns=TRIAL).reset_index(drop=True)
             for j, c in enumerate(columns):
                 flags[t, j], scores[t, j], methods[c] = column_drift(

@@ -147,7 +147,10 @@ the same model (issue 18):
 featurekit's side declares the same columns (`fk.Numeric(impute="median",
 scale="standard")`, `fk.Categorical(unknown="ignore")`) and runs
 `Predictor.predict_proba` with the contract and drift monitoring on, and `featurekit
-serve` with contract, monitoring and metrics on. Ratios are featurekit over the anchor
+serve` with contract, monitoring and metrics on. One-row calls and HTTP requests take
+4,096 different rows of the data in turn, as real traffic would (one row sent again and
+again makes every drift window a drifted one, whose tests then run their longest, on a
+thread that shares the interpreter). Ratios are featurekit over the anchor
 (time for one row; throughput for 100k rows and HTTP; p50 latency for HTTP), medians
 of per-repeat paired ratios. The context lines say where the time goes: the two graphs
 alone on prebuilt feeds (featurekit's computes `exp` with its exact kernel, so that a

@@ -28,7 +28,11 @@ there through ``bench/_evidently_worker.py``. Both sides read the same parquet f
      a normal and three lognormal columns): its null, and the correlation flipped to
      -0.8 with both marginals unchanged (only featurekit's multivariate row can see
      it; Evidently's tests are per column);
-   - power: the mean of one normal and one lognormal column moves by 0.1σ, 0.2σ, 0.5σ;
+   - power: the mean of one normal and one lognormal column moves by 0.1σ, 0.2σ, 0.5σ,
+     windows taken in turn against 5 reference draws (5 artifacts; Evidently gets the
+     same references), since one reference sample sits off its population by a few
+     hundredths of a σ and a fixed one biases the power at 0.1σ by several points; the
+     0.1σ cell takes ``--null-trials`` windows;
    - missingness: 5 % of one numeric and of one categorical column go missing (0 % in
      the reference);
    - unseen: 2 % of one k = 10 column take categories the reference never had;
@@ -125,6 +129,7 @@ SMALL_WINDOWS = (20, 50, 100)  # besides WINDOW: the small-window null cells (is
 GLARING_MIN = 0.80  # power on glaring shifts at 50 rows
 JOINT_MIN = 0.80  # the correlation flip, detected per 1,000-row window
 POWER_01_MIN = 0.60  # per feature, a 0.1σ shift of one normal column among six
+POWER_REFERENCES = 5  # power cells: reference draws, windows taken in turn against each
 RHO = 0.8
 LOGNORMAL_SIGMA = 0.5
 LOGNORMAL_SD = math.sqrt(
@@ -243,10 +248,14 @@ def seed_of(name: str) -> int:
 
 
 def build_artifact(
-    key: str, rows: int, seed: int, tmp: Path
+    key: str, rows: int, seed: int, tmp: Path, name: str | None = None
 ) -> tuple[Path, Path, dict[str, float]]:
-    """Draw the reference, fit, export; return (artifact dir, reference parquet, secs)."""
+    """Draw the reference, fit, export; return (artifact dir, reference parquet, secs).
+
+    `name` (default `key`) names the files: another draw of the same dataset.
+    """
     spec = DATASETS[key]
+    name = name or key
     rng = np.random.default_rng(seed)
     reference = draw(spec, rows, rng)
     y = label(reference, spec, rng)
@@ -254,13 +263,13 @@ def build_artifact(
     pipe = fk.make_pipeline(feature_set(key, spec), LogisticRegression(max_iter=300))
     pipe.fit(reference, y)
     fit_s = time.perf_counter() - t0
-    artifact = tmp / f"artifact-{key}"
+    artifact = tmp / f"artifact-{name}"
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fk.export(pipe, artifact, reference=reference)
     export_s = time.perf_counter() - t0
-    path = tmp / f"reference-{key}.parquet"
+    path = tmp / f"reference-{name}.parquet"
     reference.to_parquet(path)
     return artifact, path, {"fit_s": fit_s, "export_s": export_s}
 
@@ -379,6 +388,12 @@ def make_cells(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "groups": {"normal": ["n0"], "lognormal": ["l0"]},
                 "others": ["n1", "n2", "l1", "l2"],
                 "drift": {"shift": {"n0": delta, "l0": delta}},
+                # power at a shift is an average over references as well as windows:
+                # one reference sample sits a little off its population (its mean by
+                # about 0.01 sigma at 10,000 rows), which moves a 0.1 sigma shift's
+                # power by several points either way
+                "references": POWER_REFERENCES,
+                **({"trials": args.null_trials} if delta == 0.1 else {}),
             }
         )
     cells += [
@@ -451,11 +466,14 @@ def windows(path: Path, rows: int) -> list[pd.DataFrame]:
 
 # -- featurekit's side of the trials -------------------------------------------------
 def featurekit_trials(
-    cell: dict[str, Any], artifact: Path, current: Path
+    cell: dict[str, Any], artifact: Path | list[Path], current: Path
 ) -> dict[str, Any]:
+    """Every window of a cell through ``fk.drift``; window t against reference t mod R."""
     from serving import Predictor
 
-    predictor = Predictor.load(artifact)  # loaded once, as a monitor holds it
+    paths = artifact if isinstance(artifact, list) else [artifact]
+    # loaded once each, as a monitor holds them
+    predictors = [Predictor.load(path) for path in paths]
     columns = [name for name, _, _ in DATASETS[cell["dataset"]]]
     t0 = time.perf_counter()
     flags, dataset = [], []
@@ -464,8 +482,8 @@ def featurekit_trials(
     outputs_flagged = 0
     joint: list[int] = []
     tests = 0
-    for window in windows(current, cell["rows"]):
-        report = fk.drift(predictor, window)
+    for t, window in enumerate(windows(current, cell["rows"])):
+        report = fk.drift(predictors[t % len(predictors)], window)
         rows = {r["feature"]: r for r in report.features}
         if JOINT in rows:
             joint.append(int(rows[JOINT]["verdict"] == "drift"))
@@ -726,12 +744,18 @@ def evidently_cell(
     crosscheck = args.crosscheck if cell["kind"] == "null" or not args.quick else 0
     return {
         "name": cell["name"],
-        "reference": str(artifacts[cell["dataset"]][1]),
+        "reference": [str(artifacts[key][1]) for key in reference_keys(cell)],
         "current": str(currents[cell["name"]]),
         "numerical": [n for n, kind, _ in spec if kind != "categorical"],
         "categorical": [n for n, kind, _ in spec if kind == "categorical"],
         "crosscheck": crosscheck,
     }
+
+
+def reference_keys(cell: dict[str, Any]) -> list[str]:
+    """The artifacts a cell's windows are tested against, in turn (window t: t mod R)."""
+    key = cell["dataset"]
+    return [key] + [f"{key}-ref{r}" for r in range(1, cell.get("references", 1))]
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
@@ -830,6 +854,12 @@ def main(argv: list[str] | None = None) -> int:
         artifacts: dict[str, tuple[Path, Path, dict[str, float]]] = {}
         for key in ("cat3", "cat10", "cat50", "num", "corr"):
             artifacts[key] = build_artifact(key, REFERENCE_ROWS, seed_of(key), tmp)
+        for cell in cells:  # other reference draws, for the cells that average them
+            for name in reference_keys(cell)[1:]:
+                if name not in artifacts:
+                    artifacts[name] = build_artifact(
+                        cell["dataset"], REFERENCE_ROWS, seed_of(name), tmp, name
+                    )
         currents = {cell["name"]: write_cell(cell, tmp) for cell in cells}
         print(
             f"data: {len(cells)} cells, {len(artifacts)} artifacts fitted and exported "
@@ -848,7 +878,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fk_raw = {
             cell["name"]: featurekit_trials(
-                cell, artifacts[cell["dataset"]][0], currents[cell["name"]]
+                cell,
+                [artifacts[key][0] for key in reference_keys(cell)],
+                currents[cell["name"]],
             )
             for cell in cells
         }

@@ -122,6 +122,24 @@ end
 """
 
 
+#: Appended to `LUA` for several bodies: each request takes the next one.
+ROTATE = """
+local bodies = {
+BODIES
+}
+local at = 0
+
+function init(args)
+  at = math.random(#bodies) - 1
+end
+
+function request()
+  at = at % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[at])
+end
+"""
+
+
 # -- processes -----------------------------------------------------------------------
 @dataclass
 class Server:
@@ -253,12 +271,18 @@ def wrk_version(wrk: str) -> str:
     return text.splitlines()[0].split(" Copyright")[0] if text else "unknown"
 
 
-def lua_script(body: bytes, path: Path) -> Path:
-    text = body.decode()
+def lua_script(body: bytes | list[bytes], path: Path) -> Path:
+    """A wrk script POSTing `body`, or each of a list of bodies in turn."""
+    bodies = body if isinstance(body, list) else [body]
+    texts = [b.decode() for b in bodies]
     eq = "="
-    while f"]{eq}]" in text:  # a long bracket the body cannot close
+    while any(f"]{eq}]" in text for text in texts):  # a bracket no body can close
         eq += "="
-    path.write_text(LUA.format(eq=eq, body=text))
+    script = LUA.format(eq=eq, body=texts[0])
+    if len(texts) > 1:  # round robin, from a random start per wrk thread
+        table = ",\n".join(f"[{eq}[{t}]{eq}]" for t in texts)
+        script += ROTATE.replace("BODIES", table)
+    path.write_text(script)
     return path
 
 
