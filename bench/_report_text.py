@@ -219,7 +219,11 @@ intervals. featurekit's multivariate row (the inputs' joint reconstruction error
 [monitoring.md](monitoring.md#multivariate-drift)) is shown per cell as context; the
 correlation flip leaves every column's own distribution unchanged, so only that row can
 see it. Null cells run more windows than the others (the run's `null_trials`), since a
-rate near 5 % needs about 400 to be read to ±2 points. Each share-doubling cell shows its
+rate near 5 % needs about 400 to be read to ±2 points; so does the 0.1σ power cell.
+The power cells take their windows in turn against 5 reference draws (5 artifacts,
+Evidently on the same references): a 10,000-row reference sits off its population by
+about 0.01σ, and one fixed reference moved the power at 0.1σ by several points (59 %
+against one draw whose mean sat 0.009σ high; 63 % over five). Each share-doubling cell shows its
 **ceiling**: the exact one-sided binomial test of the doubled category's count on the
 same windows, the most powerful test of that shift, which knows the category; at 5 %
 over the report's rows (the cut-off a row that alone moved must meet) and at 5 %
