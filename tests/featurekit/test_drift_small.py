@@ -82,6 +82,38 @@ def test_permutation_p_values_are_uniform_under_no_drift() -> None:
         assert np.mean(np.asarray(values) <= a) <= a + 0.05
 
 
+def test_the_staged_permutation_test_stops_early_only_to_accept() -> None:
+    rng = np.random.default_rng(5)
+    p = _zipf(10)
+    reference = np.bincount(rng.choice(10, N_REF, p=p), minlength=10)
+    values = np.asarray(
+        [
+            exact.permutation_test(
+                reference,
+                np.bincount(rng.choice(10, 200, p=p), minlength=10),
+                exact.anderson_darling,
+            )[1]
+            for _ in range(400)
+        ]
+    )
+    # valid at the levels decisions use, across the stages' cut-offs (0.02, 0.1)
+    for a in (0.01, 0.02, 0.05, 0.1):
+        assert np.mean(values <= a) <= a + 0.03
+    # without drift most tests stop after the first 50 splits (p on a grid of 1/51,
+    # above 0.1); a p-value at most 0.02 comes from all 2,000 splits
+    (first, _), (_, cut) = exact.STAGES
+
+    def on_grid(v: np.ndarray, splits: int) -> np.ndarray:
+        return np.isclose(v * (splits + 1), np.round(v * (splits + 1)))
+
+    assert np.mean(on_grid(values, first) & (values > 0.1)) > 0.75
+    small = values[values <= cut]
+    assert on_grid(small, exact.DRAWS).all()
+    drifted = np.bincount(rng.choice(10, 200, p=p[::-1]), minlength=10)
+    _, tiny = exact.permutation_test(reference, drifted, exact.anderson_darling)
+    assert tiny == 1 / (exact.DRAWS + 1)
+
+
 # -- glaring shifts at 50 rows are seen ----------------------------------------------------
 def test_a_one_sigma_shift_is_seen_in_fifty_rows() -> None:
     rng = np.random.default_rng(11)
