@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from featurekit.missing import MISSING
 from featurekit.monitoring.sizes import threshold_at
 
 __all__ = [
@@ -210,10 +211,39 @@ def encode(joint: Mapping[str, Any], columns: Mapping[str, Any], n: int) -> np.n
     return z
 
 
+class CodedStrings:
+    """A string column as codes into its distinct words (`featurekit.contract` read it).
+
+    Row i reads ``words[codes[i]]``; code -1 reads the last word, the missing value.
+    Looking the few words up in a category list and taking the rows by code costs an
+    integer pass, where hashing the column again costs a string pass.
+    """
+
+    def __init__(self, codes: np.ndarray, words: np.ndarray) -> None:
+        self.codes, self.words = codes, words
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows: slice) -> CodedStrings:
+        return CodedStrings(self.codes[rows], self.words)
+
+    def positions(self, categories: list[str], index: dict[str, int] | None) -> Any:
+        """Each row's position in `categories`, -1 elsewhere (missing included)."""
+        index = index or {c: i for i, c in enumerate(categories)}
+        found = [
+            index.get(w, -1) if isinstance(w, str) and w != MISSING else -1
+            for w in self.words.tolist()
+        ]
+        return np.asarray(found, dtype=np.int64)[self.codes]
+
+
 def _codes(
     values: Any, categories: list[str], index: dict[str, int] | None = None
 ) -> np.ndarray:
     """Each value's position in `categories`, -1 elsewhere (non-strings included)."""
+    if isinstance(values, CodedStrings):
+        return values.positions(categories, index)  # type: ignore[no-any-return]
     codes = _arrow_codes(values, categories)
     if codes is not None:
         return codes
@@ -350,6 +380,8 @@ def observe(
 
 def _flat(values: Any) -> Any:
     """A column as a 1-d array; a pandas Series of strings stays one (Arrow hashes it)."""
+    if isinstance(values, CodedStrings):
+        return values
     if hasattr(values, "iloc") and getattr(values.dtype, "kind", "O") not in "biuf":
         return values
     arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)

@@ -43,3 +43,24 @@ def test_large_batches_give_each_value_its_category_position() -> None:
 def test_a_large_batch_of_nothing_but_unknowns_is_all_minus_one() -> None:
     values = np.array(["x"] * 1000 + [None] * 1000, dtype=object)
     assert set(_codes(values, ["a", "b"]).tolist()) == {-1}
+
+
+def test_codes_the_contract_read_give_the_same_positions() -> None:
+    """A column the contract read as codes of its words (Arrow-backed strings)."""
+    import pandas as pd
+
+    from featurekit.contract.values import _strings_arrow
+    from featurekit.missing import MISSING
+    from featurekit.monitoring.joint import CodedStrings
+
+    rng = np.random.default_rng(1)
+    categories = ["web", "app", "branch", "", "é"]
+    pool: list[object] = [*categories, "WEB", "unseen", None, MISSING]
+    values = [pool[i] for i in rng.integers(0, len(pool), 5000)]
+    column = pd.array(values, dtype="string[pyarrow]")
+    coded = _strings_arrow(column, None)[3]
+    strings = CodedStrings(coded.codes, coded.words)
+    expected = _lookup([None if v is MISSING else v for v in values], categories)
+    assert _codes(strings, categories).tolist() == expected
+    # the joint takes chunks of rows: a slice keeps the rows' codes
+    assert _codes(strings[1000:1500], categories).tolist() == expected[1000:1500]
