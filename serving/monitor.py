@@ -136,6 +136,15 @@ class Monitor:
             ):
                 self._close()
 
+    @staticmethod
+    def keeps(n: int) -> bool:
+        """Whether `observe` of a call of `n` rows may hold its arrays after returning.
+
+        A call of `BUFFER_ROWS` rows or more is counted at once (with whatever waited
+        before it), so nothing of it stays in the buffer.
+        """
+        return n < BUFFER_ROWS
+
     @property
     def open_rows(self) -> int:
         """Rows in the open window, counted or still buffered."""

@@ -395,7 +395,8 @@ class Predictor:
                 log.append(feeds, got, ids=ids, request_id=request_id, extra=extra)
         # copies: the monitor and the log hold the graph's arrays until they count and
         # write them, and a caller may change what it was given in place
-        out = {name: got[name].copy() for name in outputs}
+        held = log is not None or (monitor is not None and monitor.keeps(n))
+        out = {name: got[name].copy() if held else got[name] for name in outputs}
         if extra is not None and "label" in outputs:
             out["explored"] = extra["explored"]
         return out

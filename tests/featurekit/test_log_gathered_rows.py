@@ -205,3 +205,15 @@ def test_gathered_calls_that_straddle_an_hour_go_to_both_partitions(tmp_path):
         "hour=10": [("late", "yes")],
         "hour=11": [("early", "no")],
     }
+
+
+def test_what_the_monitor_holds_is_not_what_the_caller_gets(forest):
+    p = Predictor.load(forest)  # drift monitoring, no log
+    assert p.monitor is not None and p.monitor.keeps(1)
+    given = p.predict_proba(_records(1, 13)[0])
+    held = [b[1]["probabilities"] for b in p.monitor._buffer]
+    assert held and not any(np.shares_memory(given, h) for h in held)
+    # a large call is counted before it returns: nothing of it is held, no copy
+    big = p.predict_proba(_records(300, 14))
+    assert not p.monitor.keeps(300) and not p.monitor._buffer
+    assert big.shape == (300, 2)
