@@ -305,19 +305,8 @@ class LogWriter:
         calls it counts anyway (`serving.monitor.Monitor.tap`): handing them over
         so costs the request path nothing but its tag.
         """
-        n = len(tags)
-        if n == 0:
-            return
-        entry = (tags, feeds, outputs, CALLS)
-        with self._lock:
-            if self._pending + n > self.max_buffered_rows:
-                self._full_drops += n
-                return
-            self._pending += n
-            self._buffer.append(entry)
-            full = self._pending >= self.flush_rows
-        if full:
-            self._wake.set()
+        if tags:
+            self._buffered((tags, feeds, outputs, CALLS), len(tags))
 
     def append(
         self,
@@ -349,6 +338,10 @@ class LogWriter:
             outputs,
             extra,
         )
+        self._buffered(entry, n)
+
+    def _buffered(self, entry: tuple[Any, ...], n: int) -> None:
+        """Take an entry of `n` rows into the buffer, or drop and count it when full."""
         with self._lock:
             if self._pending + n > self.max_buffered_rows:
                 self._full_drops += n
