@@ -1,6 +1,6 @@
 """`Predictor`: load a verified artifact and score records with onnxruntime alone.
 
-A long module (about 560 lines), kept whole on purpose: it is the one public scoring
+A long module (about 600 lines), kept whole on purpose: it is the one public scoring
 API, whose typed overloads (``on_error`` "raise" or "split") and parameter docs take
 most of its lines; the refusal table (`serving.split`), the log writer
 (`serving.logging`) and exploration (`featurekit.outcomes.exploration`) already live
@@ -170,9 +170,9 @@ class Predictor:
             self.log = open_log(log, contract, manifest, log_options)
         # with both, the monitor's buffer carries the log's one-row calls too: they
         # are joined into columns once, for the drift counts and for the log
-        self._tagged: tuple[str, ...] | None = None
+        self._tag_outputs: tuple[str, ...] | None = None
         if self.log is not None and self.monitor is not None:
-            self._tagged = tuple(
+            self._tag_outputs = tuple(
                 o for o in self.log.logged_outputs if o not in self._watched
             )
             self.monitor.tap = self.log.append_calls
@@ -368,7 +368,7 @@ class Predictor:
             wanted = watched
         names = outputs + [w for w in wanted if w not in outputs]
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
-        tagged = self._tagged
+        tagged = self._tag_outputs  # outputs a tag carries, or None: no tags
         if tagged is not None and n == 1 and explore is None:
             # the monitor hands this row to the log with the rows it counts
             tag: tuple[Any, ...] = (

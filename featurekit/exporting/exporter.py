@@ -479,7 +479,8 @@ def _argmax_holds(answers: dict[str, np.ndarray], classes: Any) -> bool:
     """
     if "label" not in answers or "probabilities" not in answers or not classes:
         return False
-    p = np.asarray(answers["probabilities"], dtype=np.float64)
-    derived = np.asarray(classes)[np.argmax(p, axis=1)]
+    from featurekit.outcomes.entries import argmax_labels
+
+    derived = argmax_labels(classes, answers["probabilities"])
     return bool(np.array_equal(derived, np.asarray(answers["label"])))
 

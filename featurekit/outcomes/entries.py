@@ -29,6 +29,7 @@ __all__ = [
     "SINGLE",
     "Notes",
     "Writer",
+    "argmax_labels",
     "calls_by_hour",
     "joined",
     "logged_outputs",
@@ -65,13 +66,25 @@ def logged_outputs(model: Mapping[str, Any]) -> list[str]:
     return outs
 
 
+def argmax_labels(classes: Sequence[Any], probabilities: Any) -> np.ndarray:
+    """``classes[argmax(p)]`` per row, the first maximum (`ARGMAX_LABEL`'s label).
+
+    Typed as the graph's label output (an array of `classes`).
+
+    >>> argmax_labels([0, 1], np.array([[0.5, 0.5], [0.2, 0.8]])).tolist()
+    [0, 1]
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    values = np.asarray(classes)
+    return values[np.argmax(p, axis=1)] if len(p) else values[:0]
+
+
 def _with_label(model: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
     """`outputs` with the label, taken as the argmax of the probabilities if absent."""
     if "label" in outputs or "label" not in model["outputs"]:
         return outputs
     p = np.asarray(outputs["probabilities"], dtype=np.float64)
-    classes = np.asarray(model["classes"])  # typed as the graph's label output
-    labels = classes[np.argmax(p, axis=1)] if len(p) else classes[:0]
+    labels = argmax_labels(model["classes"], p)
     nan = np.isnan(p).any(axis=1)
     if nan.any():  # no class is the first maximum of a NaN: the label stays missing
         labels = labels.astype(object)
