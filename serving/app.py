@@ -42,6 +42,7 @@ def create_app(
     log: dict[str, Any] | None = None,
     shadow: str | os.PathLike[str] | None = None,
     explore: dict[str, Any] | None = None,
+    batching: bool = True,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -79,6 +80,9 @@ def create_app(
         Also serve the Open Inference Protocol over gRPC while the app runs, with
         the same model and metrics: the keywords of `serving.grpc.server.start`,
         e.g. ``{"port": 8081}`` (needs ``featurekit[grpc]``).
+    batching : bool
+        Score concurrent one-record ``/predict`` requests in one run of the graph,
+        each answered as if alone (`serving.batching`); False scores each alone.
 
     Returns
     -------
@@ -115,6 +119,7 @@ def create_app(
     from .state import AppState
 
     state = AppState(limits or Limits(), admin_token)
+    state.batching = batching
     source = None
     if isinstance(predictor, Predictor):
         state.attach(predictor)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-__all__ = ["INLINE_BODY_BYTES", "MAX_FAILURES_SHOWN", "Limits", "connection_limits"]
+__all__ = [
+    "INLINE_BODY_BYTES",
+    "IN_FLIGHT",
+    "MAX_FAILURES_SHOWN",
+    "Limits",
+    "connection_limits",
+]
 
 #: How many failures a 422 response lists (the count is always complete).
 MAX_FAILURES_SHOWN = 1000
@@ -14,6 +20,11 @@ MAX_FAILURES_SHOWN = 1000
 #: the event loop: handing it to a worker thread costs more than scoring it. Larger
 #: bodies are scored on the worker threads, where ``Limits.timeout`` answers 503.
 INLINE_BODY_BYTES = 4096
+
+#: The ASGI scope key under which `serving.protocol` puts the server's requests in
+#: progress (a set of tasks, this one included): a request alone is scored at once
+#: rather than batched (`serving.batching`).
+IN_FLIGHT = "featurekit.in_flight"
 
 
 @dataclass(frozen=True)

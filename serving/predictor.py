@@ -14,11 +14,12 @@ scores anything (`featurekit.golden`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -36,6 +37,7 @@ from featurekit.golden import (
     with_outputs,
 )
 from featurekit.golden import verify as run_golden
+from featurekit.golden.batches import rows_independent
 from featurekit.outcomes.exploration import Exploration
 from featurekit.runtime import Session
 
@@ -400,6 +402,57 @@ class Predictor:
         if extra is not None and "label" in outputs:
             out["explored"] = extra["explored"]
         return out
+
+    def score_together(
+        self, records: Sequence[Mapping[str, Any]], outputs: list[str]
+    ) -> tuple[dict[str, np.ndarray], list[int]]:
+        """Score single records in one run of the graph, each answered as if alone.
+
+        For a server's concurrent one-record requests (`serving.batching`). Each
+        record is read by the contract's one-row path (`Columns.one_row`) and counted
+        in `tally` as if it came alone; the rows it accepts are then scored, and seen
+        by the drift monitor, together. A record that path defers (a failure, or a
+        form only the full path reads) is left out: the positions returned are those
+        scored, in order, and the caller scores the others alone.
+
+        Only for a predictor with no log and no exploration policy, whose graph
+        answers a row the same alone and in a batch (`rows_independent`).
+        """
+        if self.log is not None or self._explore is not None:
+            raise ValueError(
+                "score_together is for a predictor without a log or exploration."
+            )
+        parts: list[dict[str, np.ndarray]] = []
+        kept: list[int] = []
+        with self._lock:
+            for i, record in enumerate(records):
+                feeds = self._columns.one_row(record, self.tally)
+                if feeds is not None:
+                    parts.append(feeds)
+                    kept.append(i)
+        if not parts:
+            return {}, kept
+        joined = parts[0]
+        if len(parts) > 1:
+            joined = {k: np.concatenate([f[k] for f in parts]) for k in parts[0]}
+        return self._score(joined, len(parts), outputs), kept
+
+    @functools.cached_property
+    def rows_independent(self) -> bool:
+        """Whether this session answers each golden row the same alone and in batches.
+
+        `featurekit.golden.batches.rows_independent`, run once; the server scores
+        concurrent one-record requests together only when it holds.
+        """
+        names = list(self._output_names)
+
+        def run(records: list[dict[str, Any]], names: list[str]) -> Any:
+            feeds, n = self._columns.coerce(
+                records[0] if len(records) == 1 else records
+            )
+            return self._session.run(feeds, n, names)
+
+        return rows_independent(self.golden, run, names)
 
     def _run(
         self, records: Any, output: str, on_error: str, ids: Any = None

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .limits import DEFAULT_HEADER_TIMEOUT, HEADER_TIMEOUT_ENV
+from .limits import DEFAULT_HEADER_TIMEOUT, HEADER_TIMEOUT_ENV, IN_FLIGHT
 
 __all__ = ["GuardedHttpTools", "header_timeout"]
 
@@ -76,6 +76,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.deadline = None  # the headers are in: nothing left to time
+        self.scope[IN_FLIGHT] = self.tasks  # type: ignore[literal-required]
         limit = self.concurrency
         if limit is None or (
             len(self.connections) <= limit and len(self.tasks) < limit

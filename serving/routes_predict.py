@@ -24,8 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import bodies
+from .batching import Batcher
 from .ids import request_id, row_ids
-from .limits import INLINE_BODY_BYTES
+from .limits import IN_FLIGHT, INLINE_BODY_BYTES
 from .predictor import Predictor
 from .responses import (
     HTTPError,
@@ -41,6 +42,8 @@ __all__ = ["ROUTES", "answer"]
 
 _log = logging.getLogger("featurekit.serving")
 _JSON = (b"content-type", b"application/json")
+#: Requests in progress where the server does not count them: batch.
+_MANY = (None, None)
 
 
 async def predict(request: Request) -> Response:
@@ -85,7 +88,14 @@ async def answer(
         body = await bodies.receive_body(receive, state.limits)
         rid = request_id(None if sent is None else sent.decode("latin-1"))
         if len(body) <= INLINE_BODY_BYTES:
-            status, data = _predict(state, p, body, False, rid)
+            batcher = _batcher(state, p)
+            # alone on the server (featurekit serve's protocol counts the requests in
+            # progress), a request has nobody to wait for: scored at once
+            if batcher is None or len(scope.get(IN_FLIGHT, _MANY)) < 2:
+                status, data = _predict(state, p, body, False, rid)
+            else:
+                records, ids = _parse(state, body, rid)
+                status, data = await batcher.answer(records, ids, rid)
         else:
             status, data = await state.call(_predict, state, p, body, False, rid)
         out = [_JSON, (b"content-length", b"%d" % len(data))]
@@ -112,6 +122,13 @@ async def answer(
 def _predict(
     state: AppState, p: Predictor, body: bytes, split: bool, rid: str
 ) -> tuple[int, bytes]:
+    records, ids = _parse(state, body, rid)
+    got = state.score(p, records, p.outputs, split, ids, rid)
+    return 200, _answered(p, got, ids)
+
+
+def _parse(state: AppState, body: bytes, rid: str) -> tuple[list[Any], list[str]]:
+    """The records of a /predict body and their ids (sent, or made from `rid`)."""
     payload = parse_json(body)
     records = _records(payload)
     state.check_rows(len(records))
@@ -122,7 +139,11 @@ def _predict(
         len(records),
         rid,
     )
-    got = state.score(p, records, p.outputs, split, ids, rid)
+    return records, ids
+
+
+def _answered(p: Predictor, got: Any, ids: list[str]) -> bytes:
+    """The JSON body of a 200 answer: the model, the ids, then what it answered."""
     model, classes = _constant_parts(p)
     out: dict[str, Any] = {"model": model}
     scores = got.scores if isinstance(got, Split) else got
@@ -144,7 +165,34 @@ def _predict(
         out["passed"] = got.passed.tolist()
         out["failures"] = failure_rows(got.failures)
         out["failures_total"] = len(got.failures)
-    return 200, orjson.dumps(out)
+    return orjson.dumps(out)
+
+
+def _batcher(state: AppState, p: Predictor) -> Batcher | None:
+    """The dynamic batcher of `p` in this app (`serving.batching`), or None.
+
+    None with batching off, with a log, a shadow or exploration (whose records
+    carry each request's id), and for a graph whose golden rows answer otherwise in
+    a batch (`Predictor.rows_independent`, checked as the model loads).
+    """
+    if not state.batching or p.log is not None or p.explores or state.shadow:
+        return None
+    batcher = state.batcher
+    if batcher is None or batcher.predictor is not p:  # a model (re)loaded
+        if not p.rows_independent:
+            return None
+
+        def alone(records: list[Any], ids: list[str], rid: str) -> tuple[int, bytes]:
+            got = state.score(p, records, p.outputs, False, ids, rid)
+            return 200, _answered(p, got, ids)
+
+        batcher = state.batcher = Batcher(
+            p,
+            lambda scores, ids: _answered(p, scores, ids),
+            alone,
+            state.metrics.rows.inc,
+        )
+    return batcher
 
 
 #: Per predictor, what every answer repeats, serialised once (`_constant_parts`).

@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-monitor", action="store_true", help="turn live drift monitoring off"
     )
     parser.add_argument(
+        "--no-batching",
+        action="store_true",
+        help="score every one-record /predict request alone; by default concurrent "
+        "ones are scored in one run of the graph, each answered as if alone",
+    )
+    parser.add_argument(
         "--verify",
         default="strict",
         choices=["strict", "warn", "off"],
@@ -242,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
             log=log,
             shadow=shadow,
             explore=explore,
+            batching=not args.no_batching,
         )
         uvicorn.run(app, **options)
         return 0
@@ -256,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
             "log": log,
             "shadow": shadow,
             "explore": explore,
+            "batching": not args.no_batching,
         }
     )
     # the workers' counters add up in prometheus-client's multiprocess files
@@ -328,6 +336,7 @@ def _worker_app() -> Any:
         log=config.get("log"),
         shadow=config.get("shadow"),
         explore=config.get("explore"),
+        batching=config.get("batching", True),
     )
 
 

@@ -26,6 +26,7 @@ from featurekit.golden import check_mode, enforce
 from featurekit.outcomes.online import Online
 
 from . import bodies
+from .batching import Batcher, BatchingCollector
 from .ids import request_id as make_request_id
 from .ids import row_ids
 from .limits import ADMIN_TOKEN_ENV, Limits
@@ -84,6 +85,12 @@ class AppState:
         #: Why the shadow did not load (the champion serves regardless).
         self.shadow_error: str | None = None
         self.metrics.add_collector(ShadowCollector(self))
+        #: Whether concurrent one-record /predict requests may be scored together
+        #: (`serving.batching`).
+        self.batching = True
+        #: The model's `serving.batching.Batcher`, made by the first request.
+        self.batcher: Batcher | None = None
+        self.metrics.add_collector(BatchingCollector(self))
 
     def require_admin(self, request: Request) -> None:
         """Let an admin route through only with this server's admin token."""
@@ -106,6 +113,8 @@ class AppState:
     # -- the model -------------------------------------------------------------------
     def attach(self, predictor: Predictor) -> None:
         self.metrics.bind(predictor)
+        if self.batching and predictor.log is None and not predictor.explores:
+            _ = predictor.rows_independent  # checked here, off the requests' path
         if predictor.log is not None:
             holdout = dict(predictor.manifest.get("holdout") or {})
             online = self.online

@@ -237,7 +237,7 @@ class Columns:
             With every failure in ``.failures``.
         """
         if isinstance(data, Mapping) and check_categories:
-            fast = self._one(data, tally)
+            fast = self.one_row(data, tally)
             if fast is not None:
                 return fast, 1
         feeds, n, failures, _ = self._run(data, check_categories, tally, checks=True)
@@ -568,7 +568,7 @@ class Columns:
         return out
 
     # -- the single-row path --------------------------------------------------------
-    def _one(
+    def one_row(
         self, record: Mapping[str, Any], tally: Tally | None = None
     ) -> dict[str, np.ndarray] | None:
         """Read one clean record without numpy reductions; None means "use the full path".

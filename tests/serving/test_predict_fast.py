@@ -162,13 +162,17 @@ def test_small_bodies_are_scored_on_the_event_loop_larger_ones_on_worker_threads
 ) -> None:
     p = Predictor.load(http_artifact)
     threads: list[str] = []
-    real = p.score
 
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
+    def recorded(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real(*args, **kwargs)
 
-    p.score = recorded  # type: ignore[method-assign]
+        return call
+
+    # one record may be batched with others (`serving.batching`), several not
+    p.score = recorded(p.score)  # type: ignore[method-assign]
+    p.score_together = recorded(p.score_together)  # type: ignore[method-assign]
     body = json.dumps({"records": [GOOD] * rows}).encode()
     assert (len(body) > INLINE_BODY_BYTES) == (where == "a worker thread")
     status, _ = raw(app_state(p, Limits()), body, [])
@@ -264,13 +268,17 @@ def test_infer_scores_small_bodies_on_the_event_loop_larger_ones_on_threads(
 ) -> None:
     p = Predictor.load(http_artifact)
     threads: list[str] = []
-    real = p.score
 
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
+    def recorded(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return real(*args, **kwargs)
 
-    p.score = recorded  # type: ignore[method-assign]
+        return call
+
+    # one record may be batched with others (`serving.batching`), several not
+    p.score = recorded(p.score)  # type: ignore[method-assign]
+    p.score_together = recorded(p.score_together)  # type: ignore[method-assign]
     body = json.dumps(
         {
             "inputs": [
