@@ -21,7 +21,7 @@ window size, as for the features. Light core: numpy only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -438,12 +438,38 @@ _NULLS: dict[tuple[float, float, int, int, int], np.ndarray] = {}
 def _null_at(
     joint: Mapping[str, Any], n: int, settings: Mapping[str, Any]
 ) -> np.ndarray:
-    key = (joint["mean"], joint["std"], joint["holdout_rows"], n, settings["bootstrap"])
+    m = null_size(n, settings["sizes"])
+    key = (joint["mean"], joint["std"], joint["holdout_rows"], m, settings["bootstrap"])
     null = _NULLS.get(key)
     if null is None:
         if len(_NULLS) >= 64:
             _NULLS.clear()
-        # seeded by the window's size: one answer per window
-        null = np.sort(_null_effects(joint, n, np.random.default_rng(n), settings))
+        # seeded by the size: one answer per window
+        null = np.sort(_null_effects(joint, m, np.random.default_rng(m), settings))
         _NULLS[key] = null
     return null
+
+
+#: Steps of the sizes the null is drawn at, between the calibrated ones: 2 ** (1/16).
+NULL_STEPS_PER_DOUBLING = 16
+
+
+def null_size(n: int, sizes: Sequence[int]) -> int:
+    """The size whose null a window of `n` rows is tested against: at most `n`.
+
+    A calibrated size (`settings["sizes"]`, the profile's window among them), or a
+    step of a geometric grid 2 ** (k / 16), whichever is largest under `n`. Windows
+    vary in size (a batch is never split across two), and a null drawn at each size
+    would cost a bootstrap per window; a null drawn at a few per cent fewer rows is
+    a few per cent wider, so the test stays on the safe side.
+
+    Examples
+    --------
+    >>> null_size(1000, [20, 50, 1000]), null_size(1023, [20, 50, 1000])
+    (1000, 1000)
+    >>> null_size(1063, [20, 50, 1000]), null_size(37, [20, 50, 1000])
+    (1024, 36)
+    """
+    k = math.floor(math.log2(max(n, 1)) * NULL_STEPS_PER_DOUBLING + 1e-9)
+    grid = math.floor(2 ** (k / NULL_STEPS_PER_DOUBLING))
+    return max([grid, *(s for s in sizes if s <= n)])
