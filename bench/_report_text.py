@@ -147,7 +147,10 @@ the same model (issue 18):
 featurekit's side declares the same columns (`fk.Numeric(impute="median",
 scale="standard")`, `fk.Categorical(unknown="ignore")`) and runs
 `Predictor.predict_proba` with the contract and drift monitoring on, and `featurekit
-serve` with contract, monitoring and metrics on. One-row calls and HTTP requests take
+serve` with contract, monitoring and metrics on, and its default dynamic batching
+(concurrent one-record requests scored in one run of the graph, each answered byte for
+byte as alone: [http.md](http.md#behaviour)); the bare server scores each request
+alone. One-row calls and HTTP requests take
 4,096 different rows of the data in turn, as real traffic would (one row sent again and
 again makes every drift window a drifted one, whose tests then run their longest, on a
 thread that shares the interpreter). Ratios are featurekit over the anchor
@@ -158,7 +161,9 @@ row's probability does not depend on its batch; onnxruntime pays a fixed cost pe
 node), and featurekit with drift monitoring off, in process and over HTTP
 (`featurekit serve --no-monitor`). The workers line runs `featurekit serve --workers N`
 (N = the machine's cores, at most 4) at c=8 against one worker: its throughput per
-worker; wrk runs on the same cores (the bench prints the cores it used).""",
+worker; wrk runs on the same cores (the bench prints the cores it used), and the 8
+connections are shared among the workers, so each batches fewer requests at a time than
+one worker does.""",
     "contract": """\
 The bench times, in one process, the compiled check alone (`Columns.coerce` of a
 dict), `Predictor.predict` against a bare `session.run` on prebuilt inputs,
