@@ -43,6 +43,7 @@ def create_app(
     shadow: str | os.PathLike[str] | None = None,
     explore: dict[str, Any] | None = None,
     batching: bool = True,
+    preload: bool = False,
 ) -> Any:
     """The ASGI app serving one model, for uvicorn or embedding in a service.
 
@@ -83,6 +84,12 @@ def create_app(
     batching : bool
         Score concurrent one-record ``/predict`` requests in one run of the graph,
         each answered as if alone (`serving.batching`); False scores each alone.
+    preload : bool
+        When `predictor` is a path: load it before the app starts (its lifespan
+        waits) instead of in the background. ``featurekit serve --workers N`` sets
+        it: worker processes share one socket, and a worker then takes connections
+        only once it can answer them, never a 503 "still loading" while the others
+        serve.
 
     Returns
     -------
@@ -129,7 +136,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         if state.predictor is None and source is not None:
-            state.load_in_background(
+            loading = state.load_in_background(
                 source,
                 threads=threads,
                 monitor=monitor,
@@ -138,6 +145,8 @@ def create_app(
                 shadow=shadow,
                 explore=explore,
             )
+            if preload:
+                await asyncio.to_thread(loading.join)
         hangup = _on_hangup(state.reload_in_background)
         rpc = None
         if grpc is not None:

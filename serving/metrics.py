@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from .answers import COLUMN as ANSWER_COLUMN
+
 __all__ = ["MULTIPROCESS_ENV", "Metrics"]
 
 #: prometheus-client's multiprocess directory: set, counters are shared by processes.
@@ -136,7 +138,8 @@ class Metrics:
         """Attach the loaded model: its identity, its tally, its golden rows' verdict."""
         self._predictor = predictor
         self.verification = getattr(predictor, "verification", self.verification)
-        self._declared = frozenset(predictor.features.columns)
+        # the model's own refusals (`serving.answers`) keep their label too
+        self._declared = frozenset([*predictor.features.columns, ANSWER_COLUMN])
         self.info.labels(predictor.name, str(predictor.version), predictor.sha256).set(
             1
         )

@@ -41,9 +41,10 @@ from featurekit.golden.batches import rows_independent
 from featurekit.outcomes.exploration import Exploration
 from featurekit.runtime import Session
 
+from .answers import ANSWERS, NaNAnswers, nan_rows, unanswerable
 from .consistency import check_graph, ort_version
 from .monitor import Monitor
-from .split import Split, check_ids, kept_ids
+from .split import Split, check_ids, kept_ids, refuse_answered
 
 if TYPE_CHECKING:
     from featurekit.outcomes.log import LogWriter
@@ -143,6 +144,8 @@ class Predictor:
         self._watched = tuple(
             o for o in ("probabilities", "prediction") if o in self._output_names
         )
+        #: the numeric answer every run looks at for NaN (`serving.answers`)
+        self._answer = next((o for o in ANSWERS if o in self._output_names), None)
         if self.kind == "classifier":
             classes = manifest["classes"] or []
             strings = any(isinstance(c, str) for c in classes)
@@ -333,7 +336,13 @@ class Predictor:
                 )
             kept = kept_ids(ids, passed)
             n = int(passed.sum())
-            got = self._score(feeds, n, outputs, kept, request_id) if n else {}
+            try:
+                got = self._score(feeds, n, outputs, kept, request_id) if n else {}
+            except NaNAnswers as exc:  # those rows join the refused ones
+                feeds, passed, failures, kept, n = refuse_answered(
+                    feeds, passed, index, failures, kept, exc.rows
+                )
+                got = self._score(feeds, n, outputs, kept, request_id) if n else {}
             scores = {name: got.get(name, self._empty(name)) for name in outputs}
             if "explored" in got:
                 scores["explored"] = got["explored"]
@@ -345,7 +354,15 @@ class Predictor:
         check_ids(ids, n)
         if n == 0:
             return {name: self._empty(name) for name in outputs}
-        return self._score(feeds, n, outputs, ids, request_id)
+        try:
+            return self._score(feeds, n, outputs, ids, request_id)
+        except NaNAnswers as exc:
+            # a DataFrame's rows by their labels, a list's by position
+            labels = list(records.index) if hasattr(records, "columns") else None
+            labels = list(range(n)) if labels is None else labels
+            raise unanswerable(
+                self.features, [labels[i] for i in exc.rows.tolist()], n
+            ) from None
 
     def _score(
         self,
@@ -356,8 +373,16 @@ class Predictor:
         request_id: str | None = None,
     ) -> dict[str, np.ndarray]:
         log, explore, monitor = self.log, self._explore, self.monitor
+        answer = self._answer
         if monitor is None and log is None and explore is None:
-            return dict(zip(outputs, self._session.run(feeds, n, outputs), strict=True))
+            names = (
+                outputs if answer is None or answer in outputs else [*outputs, answer]
+            )
+            got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
+            bad = nan_rows(got.get(answer))  # type: ignore[arg-type]
+            if bad is not None:
+                raise NaNAnswers(bad)
+            return {name: got[name] for name in outputs}
         # the monitor reads the probabilities (classes are their argmax) or the
         # prediction, whatever the caller asked for; a classifier without
         # probabilities is watched on its inputs alone. The log keeps every output.
@@ -369,7 +394,12 @@ class Predictor:
         else:
             wanted = watched
         names = outputs + [w for w in wanted if w not in outputs]
+        if answer is not None and answer not in names:
+            names.append(answer)
         got = dict(zip(names, self._session.run(feeds, n, names), strict=True))
+        bad = nan_rows(got.get(answer))  # type: ignore[arg-type]
+        if bad is not None:  # refused before the monitor and the log see them
+            raise NaNAnswers(bad)
         tagged = self._tag_outputs  # outputs a tag carries, or None: no tags
         if tagged is not None and n == 1 and explore is None:
             # the monitor hands this row to the log with the rows it counts
@@ -435,7 +465,15 @@ class Predictor:
         joined = parts[0]
         if len(parts) > 1:
             joined = {k: np.concatenate([f[k] for f in parts]) for k in parts[0]}
-        return self._score(joined, len(parts), outputs), kept
+        try:
+            return self._score(joined, len(parts), outputs), kept
+        except NaNAnswers as exc:  # left out: scored alone, each gets its own 422
+            keep = np.setdiff1d(np.arange(len(parts)), exc.rows)
+            kept = [kept[j] for j in keep.tolist()]
+            if not kept:
+                return {}, kept
+            joined = {k: v[keep] for k, v in joined.items()}
+            return self._score(joined, len(kept), outputs), kept
 
     @functools.cached_property
     def rows_independent(self) -> bool:

@@ -337,6 +337,7 @@ def _worker_app() -> Any:
         shadow=config.get("shadow"),
         explore=config.get("explore"),
         batching=config.get("batching", True),
+        preload=True,  # a worker takes connections once it can answer them
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Split", "check_ids", "kept_ids"]
+__all__ = ["Split", "check_ids", "kept_ids", "refuse_answered"]
 
 
 @dataclass
@@ -65,3 +65,40 @@ def kept_ids(ids: Any, passed: np.ndarray) -> Any:
     if ids is None or passed.all():
         return ids  # every row scored: the caller's ids as they are
     return [ids[i] for i in np.flatnonzero(passed)]
+
+
+def refuse_answered(
+    feeds: dict[str, np.ndarray],
+    passed: np.ndarray,
+    index: Any,
+    failures: Any,
+    kept: Any,
+    rows: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray, Any, Any, int]:
+    """Move the rows the model answered NaN to the refused ones.
+
+    `rows` are positions among the rows that passed. Returns the feeds, mask,
+    failures and ids left to score, and how many rows that is.
+    """
+    import pandas as pd
+
+    from .answers import CHECK, COLUMN
+
+    where = np.flatnonzero(passed)[rows]
+    passed = passed.copy()
+    passed[where] = False
+    labels = list(index)
+    added = pd.DataFrame(
+        {
+            "column": [COLUMN] * len(where),
+            "check": [CHECK] * len(where),
+            "failure_case": pd.Series([None] * len(where), dtype=object),
+            "index": [labels[i] for i in where.tolist()],
+        }
+    )
+    failures = added if len(failures) == 0 else pd.concat([failures, added])
+    keep = np.setdiff1d(np.arange(len(np.flatnonzero(passed)) + len(where)), rows)
+    feeds = {k: v[keep] for k, v in feeds.items()}
+    if kept is not None:
+        kept = [kept[j] for j in keep.tolist()]
+    return feeds, passed, failures.reset_index(drop=True), kept, len(keep)

@@ -273,7 +273,9 @@ class AppState:
         log: dict[str, Any] | None = None,
         shadow: str | os.PathLike[str] | None = None,
         explore: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> threading.Thread:
+        """Load the model (and the shadow) on a thread of its own; return the thread."""
+
         def both() -> None:
             self.load(
                 path,
@@ -286,11 +288,9 @@ class AppState:
             if shadow is not None:
                 self.load_shadow(shadow, threads=threads, log=log)
 
-        threading.Thread(
-            target=both,
-            name="featurekit-load",
-            daemon=True,
-        ).start()
+        thread = threading.Thread(target=both, name="featurekit-load", daemon=True)
+        thread.start()
+        return thread
 
     def loaded(self) -> Predictor:
         """The predictor; 503 while it is loading or after it failed to load."""

@@ -1,12 +1,13 @@
-"""A record the contract admits but whose derived feature overflows: an open bug.
+"""A record the contract admits but whose derived feature overflows: refused, not NaN.
 
 ``x / y`` with ``x = 1e308`` and ``y = 0.5`` is not finite, so the derived feature is
 missing, and a LogisticRegression without ``impute=`` on it cannot score the row:
 scikit-learn refuses it ("Input X contains NaN"). The export's probes of the edges
 (``y = 0``, refused here by the bounds) do not reach the overflow, so the artifact is
-certified, and `Predictor` answers NaN probabilities and the label of a NaN decision
-(class 0) without an error: a silent wrong answer. It should refuse the row (a 4xx
-over HTTP) naming the feature, as the export's message does for ``y = 0``.
+certified, and onnxruntime answers NaN probabilities and the label of a NaN decision
+(class 0): a silent wrong answer, unless `Predictor` refuses the row
+(`serving.answers`), as a contract failure: a 422 over HTTP, a refused row in
+``on_error="split"``, never counted by the drift monitor.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from starlette.testclient import TestClient
 
 import featurekit as fk
 from featurekit.errors import ContractError
-from serving import Predictor
+from serving import Predictor, create_app
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,7 @@ def ratio_artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, obje
 
 
 OVERFLOW = {"x": 1e308, "y": 0.5}
+GOOD = {"x": 5.5, "y": 1.5}
 
 
 def test_scikit_learn_refuses_the_row(ratio_artifact: tuple[Path, object]) -> None:
@@ -54,15 +57,49 @@ def test_scikit_learn_refuses_the_row(ratio_artifact: tuple[Path, object]) -> No
         pipe.predict_proba(pd.DataFrame([OVERFLOW]))  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug: a derived feature that overflows reaches a model that refuses "
-    "NaN, and the answer is NaN probabilities with no error",
-)
+@pytest.mark.parametrize("monitor", [True, False])
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
 def test_serving_refuses_a_row_whose_answer_would_be_nan(
+    ratio_artifact: tuple[Path, object], monitor: bool, method: str
+) -> None:
+    path, _ = ratio_artifact
+    p = Predictor.load(path, monitor=monitor)
+    with pytest.raises(ContractError, match="'ratio'") as caught:
+        getattr(p, method)([GOOD, OVERFLOW])
+    failures = caught.value.failures
+    assert failures["index"].tolist() == [1]
+    assert failures["check"].tolist() == ["answer_is_a_number"]
+    if p.monitor is not None:
+        assert p.monitor.open_rows == 0  # the refused call counted nothing
+
+
+def test_a_split_call_refuses_the_row_and_scores_the_others(
+    ratio_artifact: tuple[Path, object],
+) -> None:
+    path, pipe = ratio_artifact
+    p = Predictor.load(path)
+    frame = pd.DataFrame(
+        [GOOD, OVERFLOW, {"x": 4.0, "y": 9.0}, GOOD], index=list("abcd")
+    )
+    got = p.predict_proba(frame, on_error="split")
+    assert got.passed.tolist() == [True, False, False, True]
+    assert sorted(got.failures["index"].tolist()) == ["b", "c"]
+    expected = pipe.predict_proba(frame.loc[["a", "d"]])  # type: ignore[attr-defined]
+    np.testing.assert_allclose(got.scores, expected, rtol=1e-9)
+    assert p.monitor is not None and p.monitor.open_rows == 2
+
+
+def test_over_http_the_row_is_a_422_and_the_others_are_answered(
     ratio_artifact: tuple[Path, object],
 ) -> None:
     path, _ = ratio_artifact
-    p = Predictor.load(path)
-    with pytest.raises(ContractError, match="ratio"):
-        p.predict_proba(OVERFLOW)
+    client = TestClient(create_app(Predictor.load(path)))
+    r = client.post("/predict", json=OVERFLOW)
+    assert r.status_code == 422, r.text
+    assert "not a number" in r.json()["error"]
+    assert client.post("/predict", json=GOOD).status_code == 200
+    r = client.post("/predict?on_error=split", json={"records": [GOOD, OVERFLOW]})
+    assert r.status_code == 200
+    assert r.json()["passed"] == [True, False]
+    metrics = client.get("/metrics").text
+    assert 'column="(answer)"' in metrics
