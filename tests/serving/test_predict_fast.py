@@ -153,14 +153,8 @@ def test_declined_requests_are_still_answered_by_the_app(
     assert r.status_code == 415
 
 
-@pytest.mark.parametrize(
-    ("rows", "where"),
-    [(1, "the event loop"), (INLINE_BODY_BYTES // 20, "a worker thread")],
-)
-def test_small_bodies_are_scored_on_the_event_loop_larger_ones_on_worker_threads(
-    http_artifact: Path, rows: int, where: str
-) -> None:
-    p = Predictor.load(http_artifact)
+def scoring_threads(p: Predictor) -> list[str]:
+    """The names of the threads that score with `p`, filled as it scores."""
     threads: list[str] = []
 
     def recorded(real: Any) -> Any:
@@ -173,6 +167,18 @@ def test_small_bodies_are_scored_on_the_event_loop_larger_ones_on_worker_threads
     # one record may be batched with others (`serving.batching`), several not
     p.score = recorded(p.score)  # type: ignore[method-assign]
     p.score_together = recorded(p.score_together)  # type: ignore[method-assign]
+    return threads
+
+
+@pytest.mark.parametrize(
+    ("rows", "where"),
+    [(1, "the event loop"), (INLINE_BODY_BYTES // 20, "a worker thread")],
+)
+def test_small_bodies_are_scored_on_the_event_loop_larger_ones_on_worker_threads(
+    http_artifact: Path, rows: int, where: str
+) -> None:
+    p = Predictor.load(http_artifact)
+    threads = scoring_threads(p)
     body = json.dumps({"records": [GOOD] * rows}).encode()
     assert (len(body) > INLINE_BODY_BYTES) == (where == "a worker thread")
     status, _ = raw(app_state(p, Limits()), body, [])
@@ -267,18 +273,7 @@ def test_infer_scores_small_bodies_on_the_event_loop_larger_ones_on_threads(
     http_artifact: Path, rows: int, where: str
 ) -> None:
     p = Predictor.load(http_artifact)
-    threads: list[str] = []
-
-    def recorded(real: Any) -> Any:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            threads.append(threading.current_thread().name)
-            return real(*args, **kwargs)
-
-        return call
-
-    # one record may be batched with others (`serving.batching`), several not
-    p.score = recorded(p.score)  # type: ignore[method-assign]
-    p.score_together = recorded(p.score_together)  # type: ignore[method-assign]
+    threads = scoring_threads(p)
     body = json.dumps(
         {
             "inputs": [
