@@ -2,7 +2,7 @@
 
 `featurekit.contract.reference.validate` is the reference: it reads raw records with `Columns.read` and runs
 pandera's ``schema.validate(typed, lazy=True)``. `Columns.coerce` (numpy checks, and the
-single-row `_one` path for a dict) must accept and reject exactly the same inputs with
+single-row `one_row` path for a dict) must accept and reject exactly the same inputs with
 the same failures, compared as multisets of (column, check, failure_case, index) rows.
 """
 

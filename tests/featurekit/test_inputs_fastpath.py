@@ -90,7 +90,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 def test_fast_path_accepts_exactly_what_the_general_path_accepts(
     record: dict[str, Any],
 ) -> None:
-    fast = COLUMNS._one(record)
+    fast = COLUMNS.one_row(record)
     general = _general(record)
     event("fast path took it" if fast is not None else "fast path deferred")
     if fast is None:
@@ -125,4 +125,4 @@ def test_a_dict_and_a_one_record_list_give_the_same_answer(
 
 def test_fast_path_takes_clean_records_with_missing_values() -> None:
     record = {"f": None, "g": 1, "i": 3, "j": np.nan, "c": pd.NA, "e": "a", "n": None}
-    assert COLUMNS._one(record) is not None
+    assert COLUMNS.one_row(record) is not None
