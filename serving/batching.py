@@ -41,6 +41,8 @@ MAX_BATCH = 64
 Respond = Callable[[dict[str, np.ndarray], list[str]], bytes]
 #: ``alone(records, ids, request_id)``: the (status, body) of a request scored alone.
 Alone = Callable[[list[Any], list[str], str], tuple[int, bytes]]
+#: ``refuse()``: the error of a one-record request the model answered NaN, counted.
+Refuse = Callable[[], BaseException]
 
 
 @dataclass
@@ -58,8 +60,9 @@ class Batcher:
     ----------
     predictor : Predictor
         With `Predictor.rows_independent` true, no log and no exploration.
-    respond, alone : callable
-        How a scored record is answered; how a request is answered alone.
+    respond, alone, refuse : callable
+        How a scored record is answered; how a request is answered alone; the
+        error of a record the model answered NaN (`serving.answers`).
     count : callable
         ``count(rows)``: rows scored, for the metrics.
     """
@@ -69,10 +72,12 @@ class Batcher:
         predictor: Predictor,
         respond: Respond,
         alone: Alone,
+        refuse: Refuse,
         count: Callable[[int], None],
     ) -> None:
         self.predictor = predictor
         self._respond, self._alone, self._count = respond, alone, count
+        self._refuse = refuse
         self._outputs = predictor.outputs
         self._waiting: list[_Waiting] = []
         #: Flushes, and requests they answered: ``requests / flushes`` is the mean
@@ -100,7 +105,7 @@ class Batcher:
         self.flushes += 1
         self.requests += len(batch)
         try:
-            scores, kept = self.predictor.score_together(
+            scores, kept, refused = self.predictor.score_together(
                 [w.record for w in batch], self._outputs
             )
         except Exception as exc:  # as each would have failed alone: a 500 each
@@ -109,7 +114,9 @@ class Batcher:
             return
         if kept:
             self._count(len(kept))
-        done = set(kept)
+        for i in refused:  # read and counted already: refused, not read again
+            _settle(batch[i].future, self._refuse())
+        done = set(kept) | set(refused)
         for j, i in enumerate(kept):
             w = batch[i]
             try:

@@ -435,7 +435,7 @@ class Predictor:
 
     def score_together(
         self, records: Sequence[Mapping[str, Any]], outputs: list[str]
-    ) -> tuple[dict[str, np.ndarray], list[int]]:
+    ) -> tuple[dict[str, np.ndarray], list[int], list[int]]:
         """Score single records in one run of the graph, each answered as if alone.
 
         For a server's concurrent one-record requests (`serving.batching`). Each
@@ -443,7 +443,9 @@ class Predictor:
         in `tally` as if it came alone; the rows it accepts are then scored, and seen
         by the drift monitor, together. A record that path defers (a failure, or a
         form only the full path reads) is left out: the positions returned are those
-        scored, in order, and the caller scores the others alone.
+        scored, in order, and the caller scores the others alone. The third list
+        holds the positions the model answered NaN (`serving.answers`): read and
+        counted once already, they are refused, as `unanswerable` says.
 
         Only for a predictor with no log and no exploration policy, whose graph
         answers a row the same alone and in a batch (`rows_independent`).
@@ -461,19 +463,20 @@ class Predictor:
                     parts.append(feeds)
                     kept.append(i)
         if not parts:
-            return {}, kept
+            return {}, kept, []
         joined = parts[0]
         if len(parts) > 1:
             joined = {k: np.concatenate([f[k] for f in parts]) for k in parts[0]}
         try:
-            return self._score(joined, len(parts), outputs), kept
-        except NaNAnswers as exc:  # left out: scored alone, each gets its own 422
+            return self._score(joined, len(parts), outputs), kept, []
+        except NaNAnswers as exc:  # refused; the others are scored again
+            refused = [kept[j] for j in exc.rows.tolist()]
             keep = np.setdiff1d(np.arange(len(parts)), exc.rows)
             kept = [kept[j] for j in keep.tolist()]
             if not kept:
-                return {}, kept
+                return {}, kept, refused
             joined = {k: v[keep] for k, v in joined.items()}
-            return self._score(joined, len(kept), outputs), kept
+            return self._score(joined, len(kept), outputs), kept, refused
 
     @functools.cached_property
     def rows_independent(self) -> bool:

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import bodies
+from .answers import unanswerable
 from .batching import Batcher
 from .ids import request_id, row_ids
 from .limits import IN_FLIGHT, INLINE_BODY_BYTES
@@ -31,6 +32,7 @@ from .predictor import Predictor
 from .responses import (
     HTTPError,
     bad_request,
+    contract_error,
     error_response,
     failure_rows,
     internal_error,
@@ -186,10 +188,17 @@ def _batcher(state: AppState, p: Predictor) -> Batcher | None:
             got = state.score(p, records, p.outputs, False, ids, rid)
             return 200, _answered(p, got, ids)
 
+        def refuse() -> BaseException:
+            return contract_error(
+                unanswerable(p.features, [0], 1),
+                lambda failures: state.metrics.contract_failures(failures, 1),
+            )
+
         batcher = state.batcher = Batcher(
             p,
             lambda scores, ids: _answered(p, scores, ids),
             alone,
+            refuse,
             state.metrics.rows.inc,
         )
     return batcher

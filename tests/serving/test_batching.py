@@ -152,7 +152,8 @@ def test_the_monitor_and_the_tally_count_batched_rows_as_single_ones(
     outputs = together.outputs
     for start in range(0, len(records), 50):  # batches that fill windows evenly
         chunk = records[start : start + 50]
-        scores, kept = together.score_together(chunk, outputs)
+        scores, kept, refused = together.score_together(chunk, outputs)
+        assert refused == []
         assert kept == list(range(len(chunk)))
         for i, record in enumerate(chunk):
             one = alone.score(record, outputs)
@@ -181,7 +182,8 @@ def test_records_the_one_row_path_defers_are_left_to_be_scored_alone(
 ) -> None:
     p = Predictor.load(http_artifact)
     records = [GOOD, {**GOOD, "age": 1500}, {"income": 1.0}, GOOD]
-    scores, kept = p.score_together(records, p.outputs)
+    scores, kept, refused = p.score_together(records, p.outputs)
+    assert refused == []
     assert kept == [0, 3]
     assert len(scores["label"]) == 2
     assert p.tally.rows == 2  # the refused ones are counted when scored alone
@@ -221,9 +223,7 @@ def test_without_golden_rows_nothing_is_batched(http_artifact: Path) -> None:
     assert not p.rows_independent
 
 
-def test_a_logged_model_is_never_batched(
-    logged_artifact: Path, tmp_path: Path
-) -> None:
+def test_a_logged_model_is_never_batched(logged_artifact: Path, tmp_path: Path) -> None:
     p = Predictor.load(logged_artifact, log=tmp_path / "log")
     with pytest.raises(ValueError, match="without a log"):
         p.score_together([GOOD], p.outputs)

@@ -12,8 +12,11 @@ certified, and onnxruntime answers NaN probabilities and the label of a NaN deci
 
 from __future__ import annotations
 
+import asyncio
+import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +26,9 @@ from starlette.testclient import TestClient
 
 import featurekit as fk
 from featurekit.errors import ContractError
-from serving import Predictor, create_app
+from serving import Limits, Predictor, create_app
+from serving.routes_predict import answer
+from serving.state import AppState
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +108,57 @@ def test_over_http_the_row_is_a_422_and_the_others_are_answered(
     assert r.json()["passed"] == [True, False]
     metrics = client.get("/metrics").text
     assert 'column="(answer)"' in metrics
+
+
+def test_a_batch_refuses_the_row_and_reads_it_once(
+    ratio_artifact: tuple[Path, object],
+) -> None:
+    path, _ = ratio_artifact
+    p = Predictor.load(path)
+    scores, kept, refused = p.score_together([GOOD, OVERFLOW, GOOD], p.outputs)
+    assert kept == [0, 2] and refused == [1]
+    assert len(scores["label"]) == 2
+    assert p.tally.rows == 3  # each record read once, the refused one included
+    assert p.monitor is not None and p.monitor.open_rows == 2
+
+
+def test_concurrent_requests_batched_get_the_422_they_would_get_alone(
+    ratio_artifact: tuple[Path, object],
+) -> None:
+    path, _ = ratio_artifact
+    p = Predictor.load(path)
+    state = AppState(Limits())
+    state.attach(p)
+    bodies = [json.dumps(r).encode() for r in (GOOD, OVERFLOW, GOOD)]
+
+    async def one(body: bytes) -> tuple[int | None, bytes]:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/predict",
+            "query_string": b"",
+            "headers": [],
+        }
+        sent: list[dict[str, Any]] = []
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        status = await answer(state, scope, receive, send)
+        return status, sent[1]["body"]
+
+    async def together() -> list[tuple[int | None, bytes]]:
+        return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+    got = asyncio.run(together())
+    assert [s for s, _ in got] == [200, 422, 200]
+    assert state.batcher is not None and state.batcher.flushes == 1  # one batch
+    alone = TestClient(create_app(Predictor.load(path), batching=False))
+    expected = alone.post("/predict", content=bodies[1])
+    assert got[1][1] == expected.content
+    assert p.tally.rows == 3
+    assert "featurekit_rows_refused_total 1.0" in state.metrics.render().decode()
