@@ -1,10 +1,12 @@
 """`Predictor`: load a verified artifact and score records with onnxruntime alone.
 
-A long module (about 600 lines), kept whole on purpose: it is the one public scoring
+A long module (about 690 lines), kept whole on purpose: it is the one public scoring
 API, whose typed overloads (``on_error`` "raise" or "split") and parameter docs take
 most of its lines; the refusal table (`serving.split`), the log writer
-(`serving.logging`) and exploration (`featurekit.outcomes.exploration`) already live
-elsewhere, and splitting the overloads from the class would split one API in two.
+(`serving.logging`), exploration (`featurekit.outcomes.exploration`), the NaN-answer
+rule (`serving.answers`) and the batch-independence check
+(`featurekit.golden.batches`) already live elsewhere, and splitting the overloads from
+the class would split one API in two.
 
 Serving never imports scikit-learn, skl2onnx or joblib, and never unpickles anything:
 it reads the artifact with `featurekit.artifact.read` (every file's sha256 checked),
