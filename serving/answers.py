@@ -26,6 +26,8 @@ __all__ = ["ANSWERS", "CHECK", "COLUMN", "NaNAnswers", "nan_rows", "unanswerable
 
 #: The numeric answers looked at, the first a model has.
 ANSWERS = ("probabilities", "prediction", "decision_function")
+#: Up to this many rows, `nan_rows` looks at the values in Python.
+_FEW = 16
 #: How a refused row reads in the failure table (and the contract-failure metric).
 COLUMN, CHECK = "(answer)", "answer_is_a_number"
 
@@ -47,13 +49,23 @@ def nan_rows(answer: np.ndarray | None) -> np.ndarray | None:
     [1]
     >>> nan_rows(np.array([0.5, 1.5])) is None
     True
+    >>> nan_rows(np.full((100, 2), 0.5)) is None, nan_rows(np.r_[np.zeros(99), np.nan])
+    (True, array([99]))
     """
     if answer is None or answer.dtype.kind != "f":
         return None
-    if len(answer) == 1:  # one row: plain Python beats numpy's reductions
+    if len(answer) <= _FEW:  # a few rows: plain Python beats numpy's reductions
         values = answer.tolist()
-        flat = values[0] if isinstance(values[0], list) else values
-        return None if all(v == v for v in flat) else np.zeros(1, dtype=np.intp)
+        if answer.ndim == 1:
+            if all(v == v for v in values):
+                return None
+        elif all(v == v for row in values for v in row):
+            return None
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(answer.sum())  # NaN if any is (or, rarely, inf - inf)
+        if total == total:
+            return None
     bad = np.isnan(answer)
     if bad.ndim > 1:
         bad = bad.any(axis=tuple(range(1, bad.ndim)))
