@@ -360,8 +360,7 @@ class Predictor:
             return self._score(feeds, n, outputs, ids, request_id)
         except NaNAnswers as exc:
             # a DataFrame's rows by their labels, a list's by position
-            labels = list(records.index) if hasattr(records, "columns") else None
-            labels = list(range(n)) if labels is None else labels
+            labels = list(records.index) if hasattr(records, "columns") else range(n)
             raise unanswerable(
                 self.features, [labels[i] for i in exc.rows.tolist()], n
             ) from None

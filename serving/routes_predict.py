@@ -90,10 +90,11 @@ async def answer(
         body = await bodies.receive_body(receive, state.limits)
         rid = request_id(None if sent is None else sent.decode("latin-1"))
         if len(body) <= INLINE_BODY_BYTES:
-            batcher = _batcher(state, p)
             # alone on the server (featurekit serve's protocol counts the requests in
             # progress), a request has nobody to wait for: scored at once
-            if batcher is None or len(scope.get(IN_FLIGHT, _MANY)) < 2:
+            alone = len(scope.get(IN_FLIGHT, _MANY)) < 2
+            batcher = None if alone else _batcher(state, p)
+            if batcher is None:
                 status, data = _predict(state, p, body, False, rid)
             else:
                 records, ids = _parse(state, body, rid)

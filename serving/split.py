@@ -82,22 +82,18 @@ def refuse_answered(
     """
     import pandas as pd
 
+    from featurekit.contract.failures import failure_table
+
     from .answers import CHECK, COLUMN
 
-    where = np.flatnonzero(passed)[rows]
+    scored = np.flatnonzero(passed)
+    where = scored[rows]
     passed = passed.copy()
     passed[where] = False
     labels = list(index)
-    added = pd.DataFrame(
-        {
-            "column": [COLUMN] * len(where),
-            "check": [CHECK] * len(where),
-            "failure_case": pd.Series([None] * len(where), dtype=object),
-            "index": [labels[i] for i in where.tolist()],
-        }
-    )
+    added = failure_table([(COLUMN, CHECK, None, labels[i]) for i in where.tolist()])
     failures = added if len(failures) == 0 else pd.concat([failures, added])
-    keep = np.setdiff1d(np.arange(len(np.flatnonzero(passed)) + len(where)), rows)
+    keep = np.setdiff1d(np.arange(len(scored)), rows)
     feeds = {k: v[keep] for k, v in feeds.items()}
     if kept is not None:
         kept = [kept[j] for j in keep.tolist()]
