@@ -7,7 +7,7 @@ tensor is bit-for-bit the matrix scikit-learn hands to the model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -35,12 +35,27 @@ from featurekit.transforms.basic import Log1p
 from featurekit.transforms.custom import emit_custom
 from featurekit.transforms.registry import emitter_for
 
-__all__ = ["emit_features"]
+__all__ = ["Emitted", "emit_features", "features_graph"]
+
+
+class Emitted(NamedTuple):
+    """What `emit_features` built."""
+
+    #: The (N, width) double features tensor the model reads.
+    tensor: str
+    width: int
+    #: Output column index -> the scikit-learn steps left for the tree thresholds.
+    pushed: dict[int, Any]
+    #: In `checked`: the features with one Concat input per ColumnTransformer block.
+    blocks: str
+    #: The transforms' graph with `blocks` as its output, each block's chain apart
+    #: (`featurekit.exporting.split_features` cuts one column's nodes out of it).
+    checked: bytes
 
 
 def emit_features(
     g: Graph, columns: Columns, ct: ColumnTransformer, *, tree: str | None = None
-) -> tuple[str, int, dict[int, Any]]:
+) -> Emitted:
     """Add one graph input per raw column and the transforms.
 
     Parameters
@@ -53,13 +68,10 @@ def emit_features(
         the trees raw and their split thresholds move into raw space instead
         (`featurekit.onnx.trees.raw_thresholds`).
 
-    Returns
-    -------
-    tensor : str
-        The (N, width) double features tensor.
-    width : int
-    pushed : dict of int to Pipeline
-        Output column index -> the scikit-learn steps left for the tree thresholds.
+    Runs of single-column chains of the same exact operations are fused into one
+    chain over their block (`featurekit.onnx.fuse`): onnxruntime's cost per node is
+    most of a one-row call. Before trees whose every block is rounded to float32,
+    one ``Cast`` pair rounds the whole matrix.
     """
     from featurekit.declare.computed import Bucketized, Derived
 
@@ -82,8 +94,8 @@ def emit_features(
                 for f in columns.features.inputs
             }
             tensors[feature.name] = emit_expr(g, source, tensors, kinds=kinds)  # type: ignore[arg-type]
-    parts: list[str] = []
-    exact: list[str] = []
+    exact: list[str] = []  # each block's float64 tensor
+    rounded: list[bool] = []  # whether it is rounded to float32 for the trees
     pushed: dict[int, Any] = {}
     chains: list[Chain | None] = []
     width = 0
@@ -130,38 +142,75 @@ def emit_features(
         single = len(cols) == 1 and n_out == 1 and strings is None
         chains.append(Chain(start, len(g.nodes), x_in, x) if single else None)
         exact.append(x)
-        if cut == len(steps) and tree == "float32":
-            # scikit-learn's trees compare float32(x) with float64 thresholds
-            x = g.op(
-                "Cast", [g.op("Cast", [x], f"{col}_f32", to=1)], f"{col}_tree", to=11
-            )
-        parts.append(x)
+        # scikit-learn's trees compare float32(x) with float64 thresholds
+        rounded.append(cut == len(steps) and tree == "float32")
         width += n_out
     if tree is None:
-        # the trees' split checks cut one block per column out of the features: only
-        # other models get the columns' chains fused (onnxruntime's cost per node)
-        kept: list[str] = []
-        for part, chain, f in zip(parts, chains, fuse_chains(g, chains), strict=True):
-            if chain is None:
-                kept.append(part)
-            elif f is not None:  # None: fused into the block before it
-                kept.append(f)
-        parts = kept
-    out = (
-        g.op("Concat", parts, "features", axis=1)
-        if len(parts) > 1
-        else g.op("Identity", parts, "features")
-    )
-    # the float64 features before any float32 rounding: what the certificate compares
-    # with scikit-learn's matrix for tree models (not an output of the served graph)
-    g.notes["features_exact"] = (
-        out
-        if tree != "float32"
-        else g.op("Concat", exact, "features_exact", axis=1)
-        if len(exact) > 1
-        else g.op("Identity", exact, "features_exact")
-    )
-    return out, width, pushed
+        parts = _fused(g, exact, chains)
+        out = _concat(g, parts, "features")
+        g.notes["features_exact"] = out
+        return Emitted(out, width, pushed, out, features_graph(g, [out]))
+    # the split checks cut one block per column out of these features: they read a
+    # graph taken before the chains fuse (fusing changes no bit: `featurekit.onnx.fuse`)
+    blocks = _concat(g, exact, "feature_blocks")
+    checked = features_graph(g, [blocks])
+    g.nodes.pop()  # the graph served reads the fused blocks instead
+    if tree != "float32" or all(rounded):
+        # the float64 features before any float32 rounding: what the certificate
+        # compares with scikit-learn's matrix for tree models (``features_exact``)
+        name = "features_exact" if tree == "float32" else "features"
+        exact_t = _concat(g, _fused(g, exact, chains), name)
+        out = exact_t
+        if tree == "float32":  # every block rounded: one Cast pair for all of them
+            out = _round(g, exact_t, "features")
+    else:  # some blocks reach the trees raw (their thresholds moved): each its own
+        ours = [c if r else None for c, r in zip(chains, rounded, strict=True)]
+        pieces: list[tuple[str, bool]] = []  # (block tensor, rounded)
+        for x, c, f, r in zip(exact, ours, fuse_chains(g, ours), rounded, strict=True):
+            if c is None or f is not None:  # None: fused into the block before it
+                pieces.append((x if c is None else f, r))  # type: ignore[arg-type]
+        exact_t = _concat(g, [x for x, _ in pieces], "features_exact")
+        out = _concat(g, [_round(g, x) if r else x for x, r in pieces], "features")
+    g.notes["features_exact"] = exact_t
+    return Emitted(out, width, pushed, blocks, checked)
+
+
+def _fused(g: Graph, parts: list[str], chains: list[Chain | None]) -> list[str]:
+    """`parts` with runs of like single-column chains fused (`fuse_chains`)."""
+    kept: list[str] = []
+    for part, chain, f in zip(parts, chains, fuse_chains(g, chains), strict=True):
+        if chain is None:
+            kept.append(part)
+        elif f is not None:  # None: fused into the block before it
+            kept.append(f)
+    return kept
+
+
+def _round(g: Graph, x: str, name: str = "block_tree") -> str:
+    """`x` rounded to float32 and back: what scikit-learn's trees compare."""
+    return g.op("Cast", [g.op("Cast", [x], f"{name}_f32", to=1)], name, to=11)
+
+
+def _concat(g: Graph, parts: list[str], name: str) -> str:
+    """The blocks side by side (an Identity of the only one)."""
+    if len(parts) > 1:
+        return g.op("Concat", parts, name, axis=1)
+    return g.op("Identity", parts, name)
+
+
+def features_graph(g: Graph, tensors: list[str]) -> bytes:
+    """The graph built so far (the transforms), with `tensors` as its outputs."""
+    import onnx
+
+    proto = g.model()
+    del proto.graph.output[:]
+    for name in dict.fromkeys(tensors):
+        proto.graph.output.append(
+            onnx.helper.make_tensor_value_info(
+                name, onnx.TensorProto.DOUBLE, ["N", None]
+            )
+        )
+    return bytes(proto.SerializeToString())
 
 
 def _custom_steps(block: Any) -> list[tuple[str, Any]]:

@@ -144,12 +144,12 @@ def _build(
 
     g = Graph()
     tree = features_precision(model)
-    x, width, pushed = emit_features(g, columns, ct, tree=tree)
+    x, width, pushed, blocks, features = emit_features(g, columns, ct, tree=tree)
     exact = g.notes.get("features_exact", x)
-    features = _features_graph(g, [x, exact])
     info = emit_model(g, x, width, model, precision, pushed, exp=emit_exp)
     info["features_tensor"] = x
     info["features_exact"] = exact
+    info["feature_blocks"] = blocks
     info["tree_precision"] = tree
     info["pushed"] = sorted(pushed)
     info["pushed_steps"] = dict(pushed)
@@ -168,21 +168,6 @@ def _build(
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"The exported graph is invalid: {exc}") from exc
     return model_bytes, features, info
-
-
-def _features_graph(g: Graph, tensors: list[str]) -> bytes:
-    """The graph built so far (the transforms), with `tensors` as its outputs."""
-    import onnx
-
-    proto = g.model()
-    del proto.graph.output[:]
-    for name in dict.fromkeys(tensors):
-        proto.graph.output.append(
-            onnx.helper.make_tensor_value_info(
-                name, onnx.TensorProto.DOUBLE, ["N", None]
-            )
-        )
-    return bytes(proto.SerializeToString())
 
 
 def _versions(model: Any = None) -> dict[str, str]:
@@ -483,4 +468,3 @@ def _argmax_holds(answers: dict[str, np.ndarray], classes: Any) -> bool:
 
     derived = argmax_labels(classes, answers["probabilities"])
     return bool(np.array_equal(derived, np.asarray(answers["label"])))
-

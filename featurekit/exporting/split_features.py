@@ -62,7 +62,7 @@ def check_split_features(
         if len(cols) == 1:
             owners[cols[0]] = (trans, ct.output_indices_[name], len(blocks))
         blocks.append(name)
-    graphs = _column_graphs(features, info["features_exact"], len(blocks))
+    graphs = _column_graphs(features, info["feature_blocks"], len(blocks))
     base = columns.coerce([base_row])[0]  # typed as the graph's inputs
     n = 0
     for col, v in values.items():

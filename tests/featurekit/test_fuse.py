@@ -116,3 +116,70 @@ def test_an_exported_linear_model_has_one_chain_and_its_certificate(
     got = p.predict_proba(frame)
     assert np.abs(got - pipe.predict_proba(frame)).max() <= 1e-5
     assert art.manifest["certificate"]["label_agreement"] == 1.0
+
+
+@pytest.mark.parametrize("log1p", [False, True])
+def test_a_tree_model_reads_fused_chains_and_its_splits_are_still_checked(
+    tmp_path, log1p: bool
+) -> None:
+    """Trees: one chain and one float32 rounding for the whole matrix, same bits.
+
+    With a ``log1p`` column the trees read it raw (its thresholds move), so the
+    blocks are rounded one by one, as before.
+    """
+    import onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    from featurekit.golden import with_outputs
+    from serving import Predictor
+
+    rng = np.random.default_rng(2)
+    n = 600
+    frame = pd.DataFrame(
+        {f"x{i}": rng.lognormal(i, 1, n) for i in range(4)}
+        | {"kind": rng.choice(["p", "q", "r"], n), "size": rng.choice(["s", "m"], n)}
+    )
+    frame.loc[::9, "x1"] = np.nan
+    y = (frame["x0"] + rng.normal(0, 1, n) > 2).astype(int)
+    features = fk.FeatureSet(
+        "trees",
+        [
+            fk.Numeric(
+                f"x{i}",
+                impute="median",
+                scale="standard",
+                bounds=(0, None),
+                log1p=log1p and i == 3,
+            )
+            for i in range(4)
+        ]
+        + [fk.Categorical(c, unknown="ignore") for c in ("kind", "size")],
+    )
+    model = RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0)
+    pipe = fk.make_pipeline(features, model).fit(frame, y)
+    art = fk.export(pipe, tmp_path / "a", reference=frame)
+    checks = art.manifest["certificate"]["checks"]
+    assert checks["split_features"]["rows"] > 0  # every split value, column by column
+    assert art.manifest["certificate"]["label_agreement"] == 1.0
+
+    model_bytes = (tmp_path / "a" / "model.onnx").read_bytes()
+    ops = [n.op_type for n in onnx.load_from_string(model_bytes).graph.node]
+    if log1p:  # x3 reaches the trees raw: three numeric chains fused, blocks rounded
+        assert ops.count("IsNaN") == 2
+        # one-hots; a pair for each rounded block: x0 to x2 fused, kind, size
+        assert ops.count("Cast") == 2 + 2 * 3
+    else:
+        assert ops.count("IsNaN") == 1
+        assert ops.count("Cast") == 2 + 2  # one-hots; one pair for the whole matrix
+
+    # the float64 features (what the certificate compares): scikit-learn's, bit for bit
+    p = Predictor.load(tmp_path / "a", monitor=False)
+    feeds, rows = p._columns.coerce(frame)
+    exact = Session(with_outputs(model_bytes, ["features_exact"]))
+    got = exact.run(feeds, rows, ["features_exact"])[0]
+    want = pipe.named_steps["features"].transform(frame).astype(np.float64)
+    if log1p:  # the graph holds x3 before log1p and scaling (x3 has no gaps to fill)
+        want[:, 3] = frame["x3"].to_numpy()
+    assert got.shape == want.shape
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+    assert np.array_equal(p.predict(frame), pipe.predict(frame))
