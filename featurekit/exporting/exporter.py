@@ -141,6 +141,7 @@ def _build(
     from featurekit.expr.emitter import emit_exp
     from featurekit.onnx.model import emit_model
     from featurekit.onnx.nested import features_precision
+    from featurekit.onnx.slim import drop_output_identities
 
     g = Graph()
     tree = features_precision(model)
@@ -156,6 +157,9 @@ def _build(
     for note in ("tree_ensemble", "tree_units"):
         if note in g.notes:
             info[note] = g.notes[note]
+    # the tensors the exporter names (features, notes) keep their names
+    named = [v for v in (*info.values(), *g.notes.values()) if isinstance(v, str)]
+    drop_output_identities(g, named)
     model_proto = g.model(
         doc=f"featurekit {__version__}: {columns.features.name} v{columns.features.version}"
     )

@@ -123,12 +123,21 @@ def emit_log(g: Graph, x: str) -> str:
     return _Emitter(g, {}, {}).log(x)
 
 
-def emit_exp(g: Graph, x: str) -> str:
+def emit_exp(g: Graph, x: str, *, within: tuple[float, float] | None = None) -> str:
     """The exact ``exp`` of the (N, 1) double tensor `x`: inf where it overflows.
 
-    The graph twin of `featurekit.expr.evaluator.exp`, bit for bit.
+    The graph twin of `featurekit.expr.evaluator.exp`, bit for bit. With `within`
+    (``lo >= WITHIN_LO``, ``hi <= WITHIN_HI``), `x` is clipped to ``[lo, hi]`` first:
+    every result is then a normal number, the scaling by ``2 ** n`` one exact product,
+    and the graph four nodes shorter; it is ``evaluator.exp(np.clip(x, lo, hi))``, bit
+    for bit. A caller whose answer is the same beyond those bounds (the logistic
+    function) gives them.
     """
-    return _Emitter(g, {}, {}).exp(x)
+    return _Emitter(g, {}, {}).exp(x, within=within)
+
+
+#: The widest `emit_exp` ``within``: ``exp`` stays a normal number (above 2 ** -1010).
+WITHIN_LO, WITHIN_HI = -700.0, 709.0
 
 
 class _Emitter:
@@ -462,9 +471,19 @@ class _Emitter:
         r = self.madd(self.k(-0.5), x2, r)
         return self.squeeze(self.madd(e, self.k(LN2), self.op("Add", t, r)))
 
-    def exp(self, x: str, lo: str | None = None) -> str:
+    def exp(
+        self, x: str, lo: str | None = None, within: tuple[float, float] | None = None
+    ) -> str:
         """`featurekit.expr.evaluator.exp`, line by line; Clip, like np.clip, keeps NaN."""
-        x = self.op("Clip", x, self.scalar(EXP_LO), self.scalar(EXP_HI))
+        if within is not None and not (
+            WITHIN_LO <= within[0] <= within[1] <= WITHIN_HI and lo is None
+        ):
+            raise ValueError(
+                f"within={within!r}: exp's bounds must lie in [{WITHIN_LO}, "
+                f"{WITHIN_HI}], without a low part."
+            )
+        bounds = within or (EXP_LO, EXP_HI)
+        x = self.op("Clip", x, self.scalar(bounds[0]), self.scalar(bounds[1]))
         n = self.op("Floor", self.madd(self.k(LOG2E), x, self.k(0.5)))
         g = self.op(
             "Sub",
@@ -487,11 +506,13 @@ class _Emitter:
         r = self.madd(
             self.k(2.0), self.op("Div", px, self.op("Sub", qx, px)), self.k(1.0)
         )
+        two = self.k(2.0)
+        if within is not None:  # n in [-1010, 1023]: r * 2**n is normal, so exact
+            return self.squeeze(self.op("Mul", r, self.op("Pow", two, n)))
         # ldexp(r, n) as r * 2**a * 2**(n - a): with a in [-1020, 1023] the first
         # product is a normal double, so exact, and the second rounds once, as
         # np.ldexp does (to a subnormal, or to inf)
         a = self.op("Clip", n, self.scalar(-1020.0), self.scalar(1023.0))
-        two = self.k(2.0)
         out = self.op(
             "Mul",
             self.op("Mul", r, self.op("Pow", two, a)),

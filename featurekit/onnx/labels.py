@@ -40,9 +40,23 @@ def label_tensor(g: Graph, out: dict[str, str], classes: np.ndarray, elem: str) 
         if elem == "double":  # skl2onnx may type float labels otherwise
             label = g.op("Cast", [label], "label_double", to=11)
         return label
-    return g.op(
-        "Gather",
-        [g.const(classes, "classes"), label_index(g, out)],
-        "label_value",
-        axis=0,
+    index = label_index(g, out)
+    # an ArgMax's index is within the classes; so is the rule's 0/1 (a Reshape here)
+    safe = "ArgMax" if "label_index" in out else ("ArgMax", "Reshape")
+    if _is_positions(classes) and _made_by(g, index) in safe:
+        # classes 0, 1, ... k-1: each label is its own index (an ArgMax's, or the
+        # rule's Cast of a comparison), one node fewer than a Gather
+        return index
+    return g.op("Gather", [g.const(classes, "classes"), index], "label_value", axis=0)
+
+
+def _is_positions(classes: np.ndarray) -> bool:
+    """Whether `classes` are the int64 values 0, 1, ..., k-1."""
+    return classes.dtype == np.int64 and np.array_equal(
+        classes, np.arange(len(classes))
     )
+
+
+def _made_by(g: Graph, tensor: str) -> str | None:
+    """The op type of the node that makes `tensor` in `g`, None if none does."""
+    return next((n.op_type for n in g.nodes if tensor in n.output), None)

@@ -68,7 +68,7 @@ def emit_linear(
     width: int,
     model: Any,
     *,
-    exp: Callable[[Graph, str], str] | None = None,
+    exp: Callable[..., str] | None = None,
     **_: Any,
 ) -> dict[str, str]:
     """The decision function, the label rule and, where the model has them, probabilities.
@@ -97,26 +97,30 @@ def emit_linear(
     return out
 
 
-def _expit(g: Graph, d: str, exp: Callable[[Graph, str], str] | None) -> str:
+def _expit(g: Graph, d: str, exp: Callable[..., str] | None) -> str:
     """``1 / (1 + exp(-d))``; from the exact kernel where it is given."""
     if exp is None:
         return g.op("Sigmoid", [d], "expit")
     one = g.const(np.float64(1.0), "one")
-    return g.op("Div", [one, g.op("Add", [one, exp(g, g.op("Neg", [d]))])], "expit")
+    # beyond these bounds the answer is the same, or within 1e-308 of it: below -40,
+    # 1 + exp(x) rounds to 1; above 709, 1 / (1 + exp(x)) is under 1.3e-308
+    e = exp(g, g.op("Neg", [d]), within=(-40.0, 709.0))
+    return g.op("Div", [one, g.op("Add", [one, e])], "expit")
 
 
-def _softmax(g: Graph, d: str, exp: Callable[[Graph, str], str] | None) -> str:
+def _softmax(g: Graph, d: str, exp: Callable[..., str] | None) -> str:
     """``exp(d - max d) / sum``, per row; from the exact kernel where it is given."""
     if exp is None:
         return g.op("Softmax", [d], "proba", axis=1)
     axis = g.const(np.array([1], dtype=np.int64), "axis1")
     top = g.op("ReduceMax", [d, axis], keepdims=1)
-    e = exp(g, g.op("Sub", [d, top]))
+    # d - max d <= 0; below -700 each share is under 1e-304 of a sum >= 1 either way
+    e = exp(g, g.op("Sub", [d, top]), within=(-700.0, 0.0))
     return g.op("Div", [e, g.op("ReduceSum", [e, axis], keepdims=1)], "proba")
 
 
 def _proba(
-    g: Graph, d: str, model: Any, binary: bool, exp: Callable[[Graph, str], str] | None
+    g: Graph, d: str, model: Any, binary: bool, exp: Callable[..., str] | None
 ) -> str:
     one = g.const(np.float64(1.0), "one")
     loss = "log_loss" if isinstance(model, LogisticRegression) else model.loss

@@ -154,3 +154,44 @@ def test_where_is_onnxruntimes_where():
     right = rng.choice([-0.0, 0.0, -2.0], (64, 2))
     got = session.run({"c": cond, "a": left, "b": right}, 64)[0]
     assert_bits_equal(kernels.where(cond, left, right), got)
+
+
+@pytest.mark.parametrize("within", [(-40.0, 709.0), (-700.0, 0.0), (-700.0, 709.0)])
+def test_exp_within_bounds_is_the_full_kernel_of_the_clipped_value(within) -> None:
+    """emit_exp(within=...): exp(clip(x)) bit for bit, batch of one or many alike."""
+    from featurekit.expr.emitter import emit_exp
+    from featurekit.expr.evaluator import exp
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate(
+        [
+            rng.uniform(-760, 720, 20_000),
+            rng.uniform(-1, 1, 2_000),
+            [np.nan, np.inf, -np.inf, -0.0, 0.0, -40.0, -40.0001, 709.0, 709.5, -700.0],
+            np.nextafter(np.array(within), [-np.inf, np.inf]),
+        ]
+    ).reshape(-1, 1)
+    g = Graph()
+    inp = g.add_input("x", "double", ["N", 1])
+    g.add_output(
+        g.op("Identity", [emit_exp(g, inp, within=within)], "out"), "double", ["N", 1]
+    )
+    session = Session(g.model().SerializeToString(), threads=1)
+    want = exp(np.clip(x, *within))
+    assert_bits_equal(session.run({"x": x}, len(x))[0], want)
+    one = np.concatenate(
+        [session.run({"x": x[i : i + 1]}, 1)[0] for i in range(0, len(x), 97)]
+    )
+    assert_bits_equal(one, want[::97])
+    full = Graph()  # the four nodes the bounds save
+    inp = full.add_input("x", "double", ["N", 1])
+    emit_exp(full, inp)
+    assert len(full.nodes) - len(g.nodes) == 4 - 1  # (g has the output's Identity)
+
+
+def test_exp_within_refuses_bounds_that_could_leave_the_normal_range() -> None:
+    from featurekit.expr.emitter import emit_exp
+
+    g = Graph()
+    with pytest.raises(ValueError, match="bounds must lie in"):
+        emit_exp(g, g.add_input("x", "double", ["N", 1]), within=(-745.0, 0.0))
