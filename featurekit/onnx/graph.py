@@ -147,3 +147,30 @@ def splice(
         n.output.extend(new(o) for o in node.output)
         g.nodes.append(n)
     return [rename[o.name] for o in sub.graph.output]
+
+
+def row_sum(g: Graph, x: str, k: int, hint: str = "row_sum") -> str:
+    """Each row's sum of the (N, k) double tensor `x`, (N, 1), added left to right.
+
+    onnxruntime's ``ReduceSum`` adds a row in another order when the batch holds one
+    row than when it holds several, so one record's probabilities would depend on its
+    neighbours (and dynamic batching would be off for the model). A ``Split`` and
+    ``k - 1`` additions give every row the same sum in any batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = Graph()
+    >>> x = g.add_input("x", "double", ["N", 3])
+    >>> total = row_sum(g, x, 3)
+    >>> [n.op_type for n in g.nodes]
+    ['Split', 'Add', 'Add']
+    """
+    if k == 1:
+        return x
+    g.op("Split", [x], hint + "_part", n_out=k, axis=1, num_outputs=k)
+    parts: list[str] = list(g.nodes[-1].output)
+    total = parts[0]
+    for part in parts[1:]:
+        total = g.op("Add", [total, part], hint)
+    return total

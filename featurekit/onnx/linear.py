@@ -28,7 +28,7 @@ from sklearn.linear_model import (
 from sklearn.svm import LinearSVC
 
 from featurekit.errors import ExportError
-from featurekit.onnx.graph import Graph
+from featurekit.onnx.graph import Graph, row_sum
 
 __all__ = ["LINEAR", "decision", "emit_linear"]
 
@@ -108,7 +108,7 @@ def _expit(g: Graph, d: str, exp: Callable[..., str] | None) -> str:
     return g.op("Div", [one, g.op("Add", [one, e])], "expit")
 
 
-def _softmax(g: Graph, d: str, exp: Callable[..., str] | None) -> str:
+def _softmax(g: Graph, d: str, k: int, exp: Callable[..., str] | None) -> str:
     """``exp(d - max d) / sum``, per row; from the exact kernel where it is given."""
     if exp is None:
         return g.op("Softmax", [d], "proba", axis=1)
@@ -116,7 +116,7 @@ def _softmax(g: Graph, d: str, exp: Callable[..., str] | None) -> str:
     top = g.op("ReduceMax", [d, axis], keepdims=1)
     # d - max d <= 0; below -700 each share is under 1e-304 of a sum >= 1 either way
     e = exp(g, g.op("Sub", [d, top]), within=(-700.0, 0.0))
-    return g.op("Div", [e, g.op("ReduceSum", [e, axis], keepdims=1)], "proba")
+    return g.op("Div", [e, row_sum(g, e, k)], "proba")
 
 
 def _proba(
@@ -126,7 +126,7 @@ def _proba(
     loss = "log_loss" if isinstance(model, LogisticRegression) else model.loss
     if loss == "log_loss":
         if not binary and isinstance(model, LogisticRegression):
-            return _softmax(g, d, exp)
+            return _softmax(g, d, len(model.classes_), exp)
         p = _expit(g, d, exp)
     elif loss == "modified_huber":
         p = g.op(
@@ -141,7 +141,7 @@ def _proba(
     if binary:
         return g.op("Concat", [g.op("Sub", [one, p]), p], "proba", axis=1)
     # one-vs-rest normalisation; a row whose scores are all zero becomes uniform
-    total = g.op("ReduceSum", [p, g.const(np.array([1], dtype=np.int64))], keepdims=1)
+    total = row_sum(g, p, len(model.classes_))
     zero = g.op("Equal", [total, g.const(np.float64(0.0), "zero")], "all_zero")
     p = g.op("Where", [zero, one, p])
     k = g.const(np.float64(len(model.classes_)), "n_classes")

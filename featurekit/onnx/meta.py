@@ -33,7 +33,7 @@ from sklearn.ensemble import (
 from sklearn.multiclass import OneVsRestClassifier
 
 from featurekit.errors import ExportError
-from featurekit.onnx.graph import Graph
+from featurekit.onnx.graph import Graph, row_sum
 from featurekit.onnx.labels import label_index
 from featurekit.onnx.slices import as_column, column
 
@@ -234,7 +234,7 @@ def _one_vs_rest(g: Graph, model: Any, sub: Sub) -> dict[str, str]:
             )
         else:
             proba = g.op("Concat", positive, axis=1)
-        total = g.op("ReduceSum", [proba, g.const(_AXIS1)], keepdims=1)
+        total = row_sum(g, proba, max(len(positive), 2))
         nonzero = g.op("Not", [g.op("Equal", [total, g.const(np.float64(0.0))])])
         result["scores"] = g.op(
             "Where", [nonzero, g.op("Div", [proba, total]), proba], "proba"
