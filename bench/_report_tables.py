@@ -121,9 +121,21 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
         ],
         [
             f"{name}: 1 row, the graphs alone (context)",
-            _time(single, "featurekit_graph"),
-            f"wrapper's {_time(single, 'wrapper_graph')}",
-            _ratio(context.get(f"{key}: 1 row, the graphs alone: featurekit / wrapper")),
+            _time(single, "featurekit_graph") + _nodes(m, "featurekit"),
+            f"wrapper's {_time(single, 'wrapper_graph')}" + _nodes(m, "wrapper"),
+            _ratio(
+                context.get(f"{key}: 1 row, the graphs alone: featurekit / wrapper")
+            ),
+        ],
+        [
+            f"{name}: 1 row, the graphs alone, caches cold (context)",
+            _time(single, "featurekit_graph_cold"),
+            f"wrapper's {_time(single, 'wrapper_graph_cold')}",
+            _ratio(
+                context.get(
+                    f"{key}: 1 row, the graphs alone, caches cold: featurekit / wrapper"
+                )
+            ),
         ],
         [
             f"{name}: {k}",
@@ -204,6 +216,12 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _nodes(m: Record, side: str) -> str:
+    """ ", N nodes" of one side's graph, where the run counted them."""
+    n = m.get("graph_nodes", {}).get(side)
+    return "" if n is None else f", {n} nodes"
 
 
 def _workers_in(line: Record | None) -> str:
@@ -516,7 +534,11 @@ def drift(record: Record) -> list[str]:
             ]
             for cell, label, target in (
                 ("covariate", "covariate shift", "≥ 90 %"),
-                ("concept", "concept shift (labels flipped): the blind spot", "(context)"),
+                (
+                    "concept",
+                    "concept shift (labels flipped): the blind spot",
+                    "(context)",
+                ),
             )
         ]
         blocks.append(

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pandas as pd
 from _common import (
@@ -111,6 +112,8 @@ LABELS = {
     "featurekit_graph": "featurekit's graph alone, prebuilt feeds",
     "wrapper_graph": "the wrapper's graph alone, prebuilt feeds",
     "featurekit_no_monitor": "featurekit, drift monitoring off",
+    "featurekit_graph_cold": "featurekit's graph alone, caches cold",
+    "wrapper_graph_cold": "the wrapper's graph alone, caches cold",
 }
 
 
@@ -223,6 +226,22 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         block_s=args.block_s,
         warmup_s=args.warmup_s,
     )
+    # the same graphs run between other work, as a server runs them between requests:
+    # onnxruntime's fixed cost per node grows when its kernels have left the caches
+    single.update(
+        cold(
+            {
+                "featurekit_graph_cold": lambda: predictor.session.run(
+                    ["probabilities"], fk_feeds
+                ),
+                "wrapper_graph_cold": lambda: wrapper.session.run(
+                    [wrapper.output], w_feeds
+                ),
+            },
+            [json.dumps({"records": [r]}).encode() for r in records[:64]],
+            repeats=args.repeats,
+        )
+    )
     print_timings("1 row", single, LABELS, None)
 
     ours_n, theirs_n = predictor.predict_proba(batch), wrapper.predict_frame(batch)
@@ -257,10 +276,20 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         f"{key}: 1 row, the graphs alone: featurekit / wrapper": ratio(
             single, "featurekit_graph", "wrapper_graph"
         ),
+        f"{key}: 1 row, the graphs alone, caches cold: featurekit / wrapper": ratio(
+            single, "featurekit_graph_cold", "wrapper_graph_cold"
+        ),
         f"{key}: {len(batch) // 1000}k rows, monitoring off / wrapper throughput": ratio(
             many, "wrapper", "featurekit_no_monitor"
         ),
     }
+    nodes = {
+        "featurekit": len(onnx.load_from_string(artifact_model(artifact)).graph.node),
+        "wrapper": len(onnx.load_from_string(wrapper.onnx).graph.node),
+    }
+    print(
+        f"  graph nodes: featurekit {nodes['featurekit']}, wrapper {nodes['wrapper']}"
+    )
     print_budgets(budgets, context)
     round_samples(single, many)
     return {
@@ -277,7 +306,54 @@ def in_process(key: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "budgets": budgets,
             "context": context,
             "max_abs_difference": worst,
+            "graph_nodes": nodes,
         },
+    }
+
+
+def artifact_model(artifact: Path) -> bytes:
+    return (artifact / "model.onnx").read_bytes()
+
+
+def cold(
+    runs: dict[str, Callable[[], Any]],
+    bodies: list[bytes],
+    *,
+    repeats: int,
+    calls: int = 400,
+) -> dict[str, dict[str, Any]]:
+    """Each run timed alone, after work that evicts the CPU's caches.
+
+    Between two runs: the JSON of a few request bodies parsed, a few dicts walked and
+    4 MiB of memory written, as a server's own work does between two requests. Only
+    the run itself is timed. Per repeat: the median run, in ns (``measure``'s shape).
+    """
+    scratch = np.zeros(1 << 19)  # 4 MiB of float64
+    junk = [dict.fromkeys(range(256), 0) for _ in range(32)]
+
+    def evict(i: int) -> None:
+        for body in bodies[i % len(bodies) : i % len(bodies) + 8]:
+            json.loads(body)
+        for d in junk:
+            sum(d)
+        scratch[:] += 1.0
+
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():  # warm-up: the first run builds onnxruntime's plans
+        for _ in range(20):
+            run()
+    for r in range(repeats):
+        for name in list(runs)[r % 2 :] + list(runs)[: r % 2]:
+            times = []
+            for i in range(calls):
+                evict(i)
+                t0 = time.perf_counter_ns()
+                runs[name]()
+                times.append(time.perf_counter_ns() - t0)
+            samples[name].append(float(np.median(times)))
+    return {
+        name: {"ns_per_call": spread(s), "samples_ns": s, "calls_per_repeat": calls}
+        for name, s in samples.items()
     }
 
 
