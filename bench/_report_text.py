@@ -155,11 +155,26 @@ alone. One-row calls and HTTP requests take
 again makes every drift window a drifted one, whose tests then run their longest, on a
 thread that shares the interpreter). Ratios are featurekit over the anchor
 (time for one row; throughput for 100k rows and HTTP; p50 latency for HTTP), medians
-of per-repeat paired ratios. The context lines say where the time goes: the two graphs
-alone on prebuilt feeds (featurekit's computes `exp` with its exact kernel, so that a
-row's probability does not depend on its batch; onnxruntime pays a fixed cost per
-node), and featurekit with drift monitoring off, in process and over HTTP
-(`featurekit serve --no-monitor`). The workers line runs `featurekit serve --workers N`
+of per-repeat paired ratios. The context lines say where the time goes:
+
+- the two graphs alone on prebuilt feeds, with their node counts: onnxruntime pays a
+  fixed cost per node. featurekit's logistic regression computes `exp` with its exact
+  kernel (so that a row's probability does not depend on its batch or the CPU: about
+  25 of its nodes); its random forest sums each class's probability in float64 over
+  its own copy of the trees (onnxruntime's `TreeEnsemble` has one target per leaf:
+  200 tree walks for 2 classes, where the wrapper's float32 `TreeEnsembleClassifier`
+  walks 100) and reads float32-rounded features;
+- the same graphs "caches cold": each run after other work (JSON parsed, dicts
+  walked, 4 MiB written), as a server runs its graph between requests. Every graph
+  runs 2 to 4 times slower so, which is why a node costs more over HTTP than in a
+  loop;
+- featurekit with drift monitoring off, in process and over HTTP (`featurekit serve
+  --no-monitor`): the monitor counts each 256 rows together on the request path
+  (about 2 ms, once every 256 requests) and tests each closed window (5 to 6 ms) on a
+  thread that shares the interpreter's lock, so at c=1 its cost shows as a tail (p99
+  about 2 ms against 0.4 ms without it) more than at p50.
+
+The workers line runs `featurekit serve --workers N`
 (N = the machine's cores, at most 4) at c=8 against one worker: its throughput per
 worker; wrk runs on the same cores (the bench prints the cores it used), and the 8
 connections are shared among the workers, so each batches fewer requests at a time than
