@@ -161,9 +161,9 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
             [
                 f"{name}: HTTP, one worker, c={c}: `featurekit serve` /predict",
                 f"{ours['rps']['median']:,.0f} req/s, p50 "
-                f"{fmt_ms(ours['p50_ms']['median'])}",
+                f"{fmt_ms(ours['p50_ms']['median'])}" + _p99(ours),
                 f"bare server {bare['rps']['median']:,.0f} req/s, p50 "
-                f"{fmt_ms(bare['p50_ms']['median'])}",
+                f"{fmt_ms(bare['p50_ms']['median'])}" + _p99(bare),
                 f"throughput {rps}; p50 {p50}",
             ]
         )
@@ -178,8 +178,8 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
         rows.append(
             [
                 f"{name}: HTTP, c={c}, drift monitoring off (context)",
-                f"{off['rps']['median']:,.0f} req/s",
-                f"bare server {bare['rps']['median']:,.0f} req/s",
+                f"{off['rps']['median']:,.0f} req/s" + _p99(off, ", "),
+                f"bare server {bare['rps']['median']:,.0f} req/s" + _p99(bare, ", "),
                 f"throughput {_ratio(context)}",
             ]
         )
@@ -216,6 +216,12 @@ def _anchor_rows(key: str, m: Record) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _p99(cell: Record, sep: str = ", ") -> str:
+    """ ", p99 X" of an HTTP cell, where the run recorded it."""
+    p99 = cell.get("p99_ms")
+    return "" if p99 is None else f"{sep}p99 {fmt_ms(p99['median'])}"
 
 
 def _nodes(m: Record, side: str) -> str:

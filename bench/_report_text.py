@@ -171,8 +171,9 @@ of per-repeat paired ratios. The context lines say where the time goes:
 - featurekit with drift monitoring off, in process and over HTTP (`featurekit serve
   --no-monitor`): the monitor counts each 256 rows together on the request path
   (about 2 ms, once every 256 requests) and tests each closed window (5 to 6 ms) on a
-  thread that shares the interpreter's lock, so at c=1 its cost shows as a tail (p99
-  about 2 ms against 0.4 ms without it) more than at p50.
+  thread that shares the interpreter's lock, so at c=1 its cost shows in the tail
+  (p99) and so in the throughput, which at c=1 is one over the mean latency, more than
+  at p50.
 
 The workers line runs `featurekit serve --workers N`
 (N = the machine's cores, at most 4) at c=8 against one worker: its throughput per

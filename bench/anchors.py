@@ -449,12 +449,13 @@ def http(
             s.stop()
     out: dict[str, Any] = {"cells": {}, "budgets": [], "context": {}}
     print(
-        f"  {'HTTP, 1 row per POST':<30}{'conc':>5}{'p50':>10}{'throughput':>16}"
+        f"  {'HTTP, 1 row per POST':<30}{'conc':>5}{'p50':>10}{'p99':>10}{'throughput':>16}"
         f"{'CPU/req':>13}{'cores':>8}"
     )
     for (n, c), rs in runs.items():
         rps = spread([r["rps"] for r in rs])
         p50 = spread([r["p50_ms"] for r in rs])
+        p99 = spread([r["p99_ms"] for r in rs])
         failed = sum(r["errors"]["status"] for r in rs)
         if failed:
             print(f"  WARNING: {n} c={c}: {failed} answers were not 2xx")
@@ -463,12 +464,14 @@ def http(
         out["cells"][f"{n} c={c}"] = {
             "rps": rps,
             "p50_ms": p50,
+            "p99_ms": p99,
             "server_cpu_us": cpu,
             "server_cores": cores,
             "runs": rs,
         }
         print(
-            f"    {n:<28}{c:>5}{p50['median']:>8.3f}ms{rps['median']:>12,.0f} req/s"
+            f"    {n:<28}{c:>5}{p50['median']:>8.3f}ms{p99['median']:>8.3f}ms"
+            f"{rps['median']:>12,.0f} req/s"
             f"{cpu['median']:>10.0f} µs{cores['median']:>8.2f}"
         )
     for c in args.concurrency:
