@@ -146,7 +146,7 @@ def emit_features(
         rounded.append(cut == len(steps) and tree == "float32")
         width += n_out
     if tree is None:
-        parts = _fused(g, exact, chains)
+        parts = [x for x, _ in _fused(g, exact, chains)]
         out = _concat(g, parts, "features")
         g.notes["features_exact"] = out
         return Emitted(out, width, pushed, out, features_graph(g, [out]))
@@ -159,30 +159,34 @@ def emit_features(
         # the float64 features before any float32 rounding: what the certificate
         # compares with scikit-learn's matrix for tree models (``features_exact``)
         name = "features_exact" if tree == "float32" else "features"
-        exact_t = _concat(g, _fused(g, exact, chains), name)
+        exact_t = _concat(g, [x for x, _ in _fused(g, exact, chains)], name)
         out = exact_t
         if tree == "float32":  # every block rounded: one Cast pair for all of them
             out = _round(g, exact_t, "features")
     else:  # some blocks reach the trees raw (their thresholds moved): each its own
         ours = [c if r else None for c, r in zip(chains, rounded, strict=True)]
-        pieces: list[tuple[str, bool]] = []  # (block tensor, rounded)
-        for x, c, f, r in zip(exact, ours, fuse_chains(g, ours), rounded, strict=True):
-            if c is None or f is not None:  # None: fused into the block before it
-                pieces.append((x if c is None else f, r))  # type: ignore[arg-type]
+        pieces = [(x, rounded[i]) for x, i in _fused(g, exact, ours)]
         exact_t = _concat(g, [x for x, _ in pieces], "features_exact")
         out = _concat(g, [_round(g, x) if r else x for x, r in pieces], "features")
     g.notes["features_exact"] = exact_t
     return Emitted(out, width, pushed, blocks, checked)
 
 
-def _fused(g: Graph, parts: list[str], chains: list[Chain | None]) -> list[str]:
-    """`parts` with runs of like single-column chains fused (`fuse_chains`)."""
-    kept: list[str] = []
-    for part, chain, f in zip(parts, chains, fuse_chains(g, chains), strict=True):
+def _fused(
+    g: Graph, parts: list[str], chains: list[Chain | None]
+) -> list[tuple[str, int]]:
+    """`parts` with runs of like single-column chains fused (`fuse_chains`).
+
+    Each tensor left comes with the position of the first block it holds.
+    """
+    kept: list[tuple[str, int]] = []
+    for i, (part, chain, f) in enumerate(
+        zip(parts, chains, fuse_chains(g, chains), strict=True)
+    ):
         if chain is None:
-            kept.append(part)
+            kept.append((part, i))
         elif f is not None:  # None: fused into the block before it
-            kept.append(f)
+            kept.append((f, i))
     return kept
 
 
